@@ -1,0 +1,50 @@
+// One registry of every error a user can meet, each with a stable code. docs/ERRORS.md lists
+// the same codes and test/errors.test.ts keeps the two in sync. Messages are one sentence that
+// says what is wrong and what to do; the code lets scripts and bug reports refer to it.
+// This module imports nothing from logward, so every folder may use it.
+
+export const ERRORS = {
+  LW_USAGE: { exit: 2, summary: "the command line is wrong (unknown option, missing argument)" },
+  LW_BAD_NAME: { exit: 2, summary: "an origin or stream name does not match the allowed pattern" },
+  LW_BAD_TIME: { exit: 2, summary: "a --since/--until value is neither RFC 3339 nor a relative time" },
+  LW_BAD_REGEX: { exit: 2, summary: "a --grep pattern is not a valid regular expression" },
+  LW_NO_STORE: { exit: 1, summary: "the store directory does not exist or is not a logward store" },
+  LW_NOT_FOUND: { exit: 1, summary: "the origin or stream asked for has no records in the store" },
+  LW_STORE_LOCKED: { exit: 1, summary: "another process already writes this store" },
+  LW_STORE_VERSION: { exit: 1, summary: "the store was written by a newer logward (unknown format version)" },
+  LW_STORE_CLOSED: { exit: 1, summary: "a write was attempted on a store that is closing or closed" },
+  LW_RECORD_TOO_LARGE: { exit: 1, summary: "a payload is larger than the store's per-record limit" },
+  LW_BAD_REF: { exit: 1, summary: "a resume reference is empty, too long or has a space or control byte" },
+  LW_BACKLOG_FULL: { exit: 1, summary: "a writer ignored backpressure and its unwritten backlog passed the hard limit" },
+  LW_RAW_TO_TERMINAL: { exit: 2, summary: "raw bytes were asked for on a terminal without an explicit --raw" },
+  LW_IO: { exit: 1, summary: "the operating system refused a file operation (permissions, disk full)" },
+  LW_INTERNAL: { exit: 70, summary: "a bug in logward; the message and stack should be reported" },
+} as const;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+/** An error meant for a person: `message` is one sentence, `code` is stable across releases. */
+export class LogwardError extends Error {
+  readonly code: ErrorCode;
+  readonly exitCode: number;
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "LogwardError";
+    this.code = code;
+    this.exitCode = ERRORS[code].exit;
+  }
+}
+
+/** Turns an operating-system error into a sentence that names the file and what to check. */
+export function ioError(action: string, path: string, err: unknown): LogwardError {
+  const e = err as NodeJS.ErrnoException;
+  const why =
+    e?.code === "EACCES" || e?.code === "EPERM"
+      ? "permission denied; run as the store's owner or fix its permissions"
+      : e?.code === "ENOSPC"
+        ? "the disk is full; free some space and try again"
+        : e?.code === "ENOENT"
+          ? "it does not exist"
+          : `${e?.code ?? "error"}: ${e?.message ?? String(err)}`;
+  return new LogwardError("LW_IO", `Could not ${action} ${path}: ${why}.`, { cause: err });
+}

@@ -1,0 +1,137 @@
+// Background compression of sealed segments. One segment at a time, in frames of about
+// `frameBytes` of text cut at line ends; each frame is an independent zstd frame (with a
+// content checksum), so `zstdcat` reads the file as one text and a reader can decompress just
+// the frames of a time window (the index lists where each frame starts).
+//
+// zlib's zstd runs on libuv's thread pool, so appends on the event loop never wait for it.
+// Crash safety: frames go to N.log.zst.tmp, which is fsync'd and renamed to N.log.zst; the
+// index is updated; only then is N.log removed. Recovery handles a stop between any two steps.
+
+import { open, rename, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { constants, zstdCompress } from "node:zlib";
+import { fsyncDir, pwriteAll } from "./files.ts";
+import { LF, seqAt, timeAt } from "./record.ts";
+import { type FrameMeta, type SegmentMeta, segmentName } from "./segment.ts";
+import type { StreamWriter } from "./stream-writer.ts";
+
+const compressAsync = promisify(zstdCompress);
+
+interface Job {
+  writer: StreamWriter;
+  meta: SegmentMeta;
+}
+
+export class Compressor {
+  private readonly queue: Job[] = [];
+  private running: Promise<void> | null = null;
+  private stopping = false;
+  private readonly level: number;
+  private readonly frameBytes: number;
+  private readonly onError: (err: unknown) => void;
+
+  constructor(level: number, frameBytes: number, onError: (err: unknown) => void) {
+    this.level = level;
+    this.frameBytes = frameBytes;
+    this.onError = onError;
+  }
+
+  enqueue(writer: StreamWriter, meta: SegmentMeta): void {
+    if (this.stopping) return;
+    this.queue.push({ writer, meta });
+    if (!this.running) this.running = this.drain();
+  }
+
+  /** Resolves when the queue is empty. */
+  async idle(): Promise<void> {
+    while (this.running) await this.running;
+  }
+
+  /** Finishes nothing more: the current frame ends, the temporary file is removed. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.queue.length = 0;
+    await this.idle();
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      for (let job = this.queue.shift(); job; job = this.queue.shift()) {
+        try {
+          await this.compressOne(job);
+        } catch (err) {
+          this.onError(err);
+        }
+      }
+    } finally {
+      this.running = null;
+    }
+  }
+
+  private async compressOne({ writer, meta }: Job): Promise<void> {
+    if (meta.compressed || !writer.sealed.includes(meta)) return;
+    const dir = writer.dir;
+    const src = join(dir, meta.file);
+    const finalName = segmentName(meta.firstSeq, true);
+    const tmp = join(dir, `${finalName}.tmp`);
+    const frames: FrameMeta[] = [];
+    const params = {
+      params: {
+        [constants.ZSTD_c_compressionLevel]: this.level,
+        [constants.ZSTD_c_checksumFlag]: 1,
+      },
+    };
+    const input = await open(src, "r");
+    const output = await open(tmp, "w", 0o640);
+    let outSize = 0;
+    let finished = false;
+    try {
+      let chunk = Buffer.allocUnsafe(this.frameBytes + 64 * 1024);
+      let carry = 0; // bytes at the start of `chunk` left from the previous read
+      let rawOffset = 0;
+      let pos = 0;
+      for (;;) {
+        if (this.stopping) return;
+        const { bytesRead } = await input.read(chunk, carry, chunk.length - carry, pos);
+        pos += bytesRead;
+        const have = carry + bytesRead;
+        if (have === 0) break;
+        // cut at the last line end within frameBytes if there is one, else at the last one read
+        let cut = chunk.lastIndexOf(LF, Math.min(have, this.frameBytes) - 1) + 1;
+        if (cut === 0) cut = chunk.lastIndexOf(LF, have - 1) + 1;
+        if (cut === 0 && bytesRead === 0) cut = have; // unterminated tail (the writer never leaves one)
+        if (cut === 0) {
+          // one line longer than the buffer: grow it and read on
+          const bigger = Buffer.allocUnsafe(chunk.length * 2);
+          chunk.copy(bigger, 0, 0, have);
+          chunk = bigger;
+          carry = have;
+          continue;
+        }
+        const frame = await compressAsync(chunk.subarray(0, cut), params);
+        frames.push({ offset: outSize, rawOffset, firstSeq: seqAt(chunk, 0), firstTime: timeAt(chunk, 0) });
+        await pwriteAll(output, frame, 0, frame.length, outSize);
+        outSize += frame.length;
+        rawOffset += cut;
+        carry = have - cut;
+        chunk.copy(chunk, 0, cut, have);
+      }
+      await output.datasync();
+      finished = true;
+    } finally {
+      await input.close();
+      await output.close();
+      if (!finished) await unlink(tmp).catch(() => {});
+    }
+    await rename(tmp, join(dir, finalName));
+    fsyncDir(dir);
+    await writer.updateIndex((sealed) => {
+      const k = sealed.indexOf(meta);
+      if (k === -1) return;
+      sealed[k] = { ...meta, file: finalName, compressed: true, bytes: outSize, frames };
+    });
+    await unlink(src);
+    fsyncDir(dir);
+  }
+}

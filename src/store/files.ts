@@ -1,0 +1,120 @@
+// Small durable-file helpers shared by the writer, recovery and compression.
+// Durable means fsync'd: a new or renamed file is only durable once its directory is too.
+
+import { closeSync, fsyncSync, openSync } from "node:fs";
+import { open, rename, unlink } from "node:fs/promises";
+import { dirname } from "node:path";
+import { ioError } from "../errors.ts";
+import { LF } from "./record.ts";
+
+/** fsyncs a directory so that entries created, renamed or removed in it survive a crash. */
+export function fsyncDir(dir: string): void {
+  let fd: number | undefined;
+  try {
+    fd = openSync(dir, "r");
+    fsyncSync(fd);
+  } catch (err) {
+    throw ioError("sync the directory", dir, err);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** Replaces `path` atomically with `data`: write a temporary file, fsync, rename, fsync the directory. */
+export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  const tmp = `${path}.tmp`;
+  try {
+    const fh = await open(tmp, "w", 0o640);
+    try {
+      await fh.writeFile(data);
+      await fh.datasync();
+    } finally {
+      await fh.close();
+    }
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => {});
+    throw ioError("write", path, err);
+  }
+  fsyncDir(dirname(path));
+}
+
+/** Writes all of `buf[off, off+len)` at `position`, looping over short writes. */
+export async function pwriteAll(
+  fh: import("node:fs/promises").FileHandle,
+  buf: Uint8Array,
+  off: number,
+  len: number,
+  position: number,
+): Promise<void> {
+  while (len > 0) {
+    const { bytesWritten } = await fh.write(buf, off, len, position);
+    off += bytesWritten;
+    len -= bytesWritten;
+    position += bytesWritten;
+  }
+}
+
+/**
+ * Reads backwards from `size` and returns the byte offsets [start, end) of the last complete
+ * line (end excludes the LF), or null if the file holds no LF. `ignoreAfterLastLf` bytes after
+ * the last LF (a line still being written, or torn) are not part of any line.
+ */
+export async function lastLineBounds(
+  fh: import("node:fs/promises").FileHandle,
+  size: number,
+  chunk = 64 * 1024,
+): Promise<{ start: number; end: number } | null> {
+  let end = -1;
+  let pos = size;
+  const buf = Buffer.allocUnsafe(chunk);
+  while (pos > 0) {
+    const from = Math.max(0, pos - chunk);
+    const { bytesRead } = await fh.read(buf, 0, pos - from, from);
+    let i = bytesRead - 1;
+    if (end === -1) {
+      const lf = buf.lastIndexOf(LF, i);
+      if (lf !== -1) {
+        end = from + lf;
+        i = lf - 1;
+      } else {
+        pos = from;
+        continue;
+      }
+    }
+    const prev = i >= 0 ? buf.lastIndexOf(LF, i) : -1;
+    if (prev !== -1) return { start: from + prev + 1, end };
+    pos = from;
+  }
+  return end === -1 ? null : { start: 0, end };
+}
+
+export async function readRange(
+  fh: import("node:fs/promises").FileHandle,
+  start: number,
+  end: number,
+): Promise<Buffer> {
+  const buf = Buffer.allocUnsafe(end - start);
+  let off = 0;
+  while (off < buf.length) {
+    const { bytesRead } = await fh.read(buf, off, buf.length - off, start + off);
+    if (bytesRead === 0) break;
+    off += bytesRead;
+  }
+  return buf.subarray(0, off);
+}
+
+/** Reads the first complete line [0, end) of a file, reading at most `limit` bytes. */
+export async function firstLine(
+  fh: import("node:fs/promises").FileHandle,
+  limit: number,
+): Promise<Buffer | null> {
+  let size = 4096;
+  for (;;) {
+    const buf = await readRange(fh, 0, size);
+    const lf = buf.indexOf(LF);
+    if (lf !== -1) return buf.subarray(0, lf);
+    if (buf.length < size || size >= limit) return null;
+    size = Math.min(size * 8, limit);
+  }
+}

@@ -1,0 +1,52 @@
+// The store's writer lock. Only one process may write a store (DESIGN.md): we hold an exclusive
+// SQLite lock on <store>/run/writer.lock for the life of the writer. SQLite takes a POSIX
+// fcntl() lock, which the kernel drops when the process dies, even by kill -9, so there is no
+// stale lock to clean up and no PID-reuse race. Readers never take it.
+
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { LogwardError } from "../errors.ts";
+
+const heldInThisProcess = new Set<string>();
+
+export interface StoreLock {
+  release(): void;
+}
+
+export function acquireStoreLock(runDir: string, root: string): StoreLock {
+  const path = join(runDir, "writer.lock");
+  const pidPath = join(runDir, "writer.pid");
+  const refuse = (): never => {
+    let holder = "";
+    try {
+      const pid = readFileSync(pidPath, "latin1").trim();
+      if (/^\d+$/.test(pid)) holder = ` (process ${pid})`;
+    } catch {}
+    throw new LogwardError(
+      "LW_STORE_LOCKED",
+      `Another logward process${holder} is already writing the store ${root}; stop it first or use another --store.`,
+    );
+  };
+  // fcntl locks are per process, so a second writer inside this process must be refused here.
+  if (heldInThisProcess.has(path)) refuse();
+  const db = new DatabaseSync(path, { timeout: 0 });
+  try {
+    db.exec("PRAGMA locking_mode=EXCLUSIVE; BEGIN EXCLUSIVE;");
+  } catch (err) {
+    db.close();
+    if ((err as { errcode?: number }).errcode === 5) refuse(); // SQLITE_BUSY
+    throw err;
+  }
+  heldInThisProcess.add(path);
+  writeFileSync(pidPath, `${process.pid}\n`);
+  return {
+    release() {
+      if (!heldInThisProcess.delete(path)) return;
+      try {
+        db.exec("ROLLBACK");
+      } catch {}
+      db.close();
+    },
+  };
+}

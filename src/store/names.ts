@@ -1,0 +1,50 @@
+// Origin and stream names, and the one function that turns them into paths.
+// A name comes from the channel (qrexec's QREXEC_REMOTE_DOMAIN, a service argument), so it is
+// hostile until validated: a bad name is an error, never a path.
+
+import { resolve, sep } from "node:path";
+import { LogwardError } from "../errors.ts";
+
+const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+
+export function isValidName(name: string): boolean {
+  return NAME_RE.test(name); // "." and ".." cannot match: the first character is alphanumeric
+}
+
+/** Shows a rejected name safely: JSON quoting escapes controls; long names are cut. */
+function quoteName(name: string): string {
+  const shown = name.length > 80 ? `${name.slice(0, 80)}…` : name;
+  return JSON.stringify(shown).replace(/[\u0080-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g, (c) => {
+    return `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+  });
+}
+
+export function checkName(kind: "origin" | "stream", name: string): string {
+  if (typeof name !== "string" || !isValidName(name)) {
+    throw new LogwardError(
+      "LW_BAD_NAME",
+      `Invalid ${kind} name ${quoteName(String(name))}: use 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit.`,
+    );
+  }
+  return name;
+}
+
+/** The directory that holds all origins of a store. */
+export function originsDir(root: string): string {
+  return resolve(root, "origins");
+}
+
+/**
+ * The only way a path inside a store is built from names. Validates every name and checks that
+ * the result stays under `<root>/origins`, so no origin or stream name can escape the store.
+ */
+export function streamDir(root: string, origin: string, stream?: string): string {
+  const base = originsDir(root);
+  checkName("origin", origin);
+  if (stream !== undefined) checkName("stream", stream);
+  const path = stream === undefined ? resolve(base, origin) : resolve(base, origin, stream);
+  if (!path.startsWith(base + sep)) {
+    throw new LogwardError("LW_BAD_NAME", `The name ${quoteName(origin)} would leave the store; it is refused.`);
+  }
+  return path;
+}

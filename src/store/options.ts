@@ -1,0 +1,63 @@
+// Store settings: the defaults in one object, validated once when a store opens, then frozen.
+
+import { LogwardError } from "../errors.ts";
+
+export interface StoreOptions {
+  /** A segment is sealed once it holds this many bytes (it never exceeds it unless one record does). */
+  readonly maxSegmentBytes: number;
+  /** A segment is sealed once its first record is this old, even if the stream is idle. */
+  readonly maxSegmentAgeMs: number;
+  /** The largest payload one record may have; the collector truncates before this. */
+  readonly maxRecordBytes: number;
+  /** Unwritten bytes of one stream above which the writer asks its caller to wait. */
+  readonly highWaterBytes: number;
+  /** Unwritten bytes of one stream above which an append is refused (a caller ignored backpressure). */
+  readonly hardLimitBytes: number;
+  /** Compress sealed segments with zstd in the background. */
+  readonly compress: boolean;
+  /** zstd level for sealed segments. */
+  readonly compressLevel: number;
+  /** Uncompressed bytes per independent zstd frame, so readers can seek in sealed segments. */
+  readonly frameBytes: number;
+}
+
+export const STORE_DEFAULTS: StoreOptions = Object.freeze({
+  maxSegmentBytes: 64 * 1024 * 1024,
+  maxSegmentAgeMs: 24 * 60 * 60 * 1000,
+  maxRecordBytes: 1024 * 1024,
+  highWaterBytes: 8 * 1024 * 1024,
+  hardLimitBytes: 64 * 1024 * 1024,
+  compress: true,
+  compressLevel: 3,
+  frameBytes: 1024 * 1024,
+});
+
+const BOUNDS: Record<keyof StoreOptions, [number, number] | "boolean"> = {
+  maxSegmentBytes: [4096, 2 ** 40],
+  maxSegmentAgeMs: [1000, 10 * 365 * 86400_000],
+  maxRecordBytes: [64, 64 * 1024 * 1024],
+  highWaterBytes: [4096, 2 ** 32],
+  hardLimitBytes: [4096, 2 ** 33],
+  compress: "boolean",
+  compressLevel: [1, 19],
+  frameBytes: [4096, 256 * 1024 * 1024],
+};
+
+export function resolveStoreOptions(given: Partial<StoreOptions> = {}): StoreOptions {
+  const merged: Record<string, unknown> = { ...STORE_DEFAULTS };
+  const problems: string[] = [];
+  for (const [key, value] of Object.entries(given)) {
+    if (value === undefined) continue;
+    const bound = BOUNDS[key as keyof StoreOptions];
+    if (bound === undefined) problems.push(`unknown store option '${key}'`);
+    else if (bound === "boolean" ? typeof value !== "boolean" : !Number.isInteger(value))
+      problems.push(`store option '${key}' must be ${bound === "boolean" ? "true or false" : "a whole number"}`);
+    else if (bound !== "boolean" && ((value as number) < bound[0] || (value as number) > bound[1]))
+      problems.push(`store option '${key}' must be between ${bound[0]} and ${bound[1]}`);
+    else merged[key] = value;
+  }
+  const opts = merged as unknown as StoreOptions;
+  if (opts.hardLimitBytes < opts.highWaterBytes) problems.push("hardLimitBytes must be at least highWaterBytes");
+  if (problems.length > 0) throw new LogwardError("LW_USAGE", `Invalid store settings: ${problems.join("; ")}.`);
+  return Object.freeze(opts);
+}

@@ -1,0 +1,290 @@
+// The store: the one writer of <root>. Owns the writer lock, the stream writers, the group
+// commit and the background compressor.
+//
+// Group commit: an append only fills its stream's pending buffer and marks the stream dirty.
+// One commit loop runs at a time: it takes every dirty stream, writes and fdatasyncs them in
+// parallel (libuv's thread pool), publishes their durable sequence numbers, and goes round
+// again while anything became dirty meanwhile. The slower the disk, the larger each batch,
+// so an fsync is shared by everything that arrived while the previous one ran.
+//
+// Failure policy: a write that fails for lack of space (ENOSPC, EDQUOT) keeps its data and
+// is retried with backoff; nothing acknowledged is touched. Any other I/O failure (EIO, an
+// fsync error) is fatal: after a failed fsync the page cache can no longer be trusted, so the
+// store stops accepting writes, rejects every waiter and emits "fatal"; the process should
+// exit and recover from what is really on disk.
+
+import { EventEmitter } from "node:events";
+import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { dirname, join, resolve } from "node:path";
+import { ioError, LogwardError } from "../errors.ts";
+import { Compressor } from "./compress.ts";
+import { fsyncDir } from "./files.ts";
+import { acquireStoreLock, type StoreLock } from "./lock.ts";
+import { originsDir, streamDir } from "./names.ts";
+import { resolveStoreOptions, type StoreOptions } from "./options.ts";
+import { FORMAT_VERSION } from "./record.ts";
+import { recoverStream } from "./recover.ts";
+import type { SegmentMeta } from "./segment.ts";
+import { type StreamHost, StreamWriter } from "./stream-writer.ts";
+
+export const FORMAT_FILE = "FORMAT";
+const FORMAT_TEXT = `logward store format ${FORMAT_VERSION}\n`;
+
+/** Checks (and for a new store, writes) the store's format marker. Used by readers too. */
+export async function checkStoreFormat(root: string, create: boolean): Promise<void> {
+  const path = join(root, FORMAT_FILE);
+  let text: string;
+  try {
+    text = await readFile(path, "latin1");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw ioError("read", path, err);
+    if (!create) {
+      throw new LogwardError(
+        "LW_NO_STORE",
+        `${root} is not a logward store (no ${FORMAT_FILE} file); check --store or $LOGWARD_STORE.`,
+      );
+    }
+    await writeFile(path, FORMAT_TEXT, { mode: 0o640 });
+    fsyncDir(root);
+    return;
+  }
+  const m = /^logward store format (\d+)\n?$/.exec(text);
+  if (!m) throw new LogwardError("LW_NO_STORE", `${path} is not a logward format marker; check --store.`);
+  if (Number(m[1]) > FORMAT_VERSION) {
+    throw new LogwardError(
+      "LW_STORE_VERSION",
+      `The store ${root} has format ${m[1]}, newer than this logward understands (${FORMAT_VERSION}); upgrade logward.`,
+    );
+  }
+}
+
+/** Creates `dir` and any missing parents, fsyncing each parent whose entries changed. */
+async function mkdirDurable(dir: string): Promise<void> {
+  const missing: string[] = [];
+  for (let d = dir; ; d = dirname(d)) {
+    try {
+      await stat(d);
+      break;
+    } catch {
+      missing.push(d);
+      if (dirname(d) === d) break;
+    }
+  }
+  for (const d of missing.reverse()) {
+    await mkdir(d, { recursive: true, mode: 0o750 });
+    fsyncDir(dirname(d));
+  }
+}
+
+/**
+ * A clock with microseconds that follows the wall clock: the monotonic clock gives the
+ * microseconds, and it is re-anchored whenever it leaves the wall clock's current millisecond.
+ */
+export function wallClockUs(): () => number {
+  let offset = Date.now() * 1000 - Math.floor(performance.now() * 1000);
+  return () => {
+    const mono = Math.floor(performance.now() * 1000);
+    const wallMs = Date.now() * 1000;
+    let us = offset + mono;
+    if (us < wallMs || us >= wallMs + 1000) {
+      offset = wallMs - mono;
+      us = wallMs;
+    }
+    return us;
+  };
+}
+
+export interface StoreOpenOptions extends Partial<StoreOptions> {
+  /** Replaces the clock (tests: a clock that steps back). */
+  clock?: () => number;
+}
+
+export class Store extends EventEmitter implements StreamHost {
+  readonly root: string;
+  readonly options: StoreOptions;
+  readonly nowUs: () => number;
+  private readonly lock: StoreLock;
+  private readonly writers = new Map<string, Promise<StreamWriter>>();
+  private readonly dirty = new Set<StreamWriter>();
+  private commitRunning: Promise<void> | null = null;
+  private commitScheduled = false;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private retryDelayMs = 0;
+  private readonly ageTimer: NodeJS.Timeout;
+  private readonly compressor: Compressor;
+  private state: "open" | "closing" | "closed" | "failed" = "open";
+  private failure: LogwardError | null = null;
+
+  private constructor(root: string, options: StoreOptions, lock: StoreLock, clock: () => number) {
+    super();
+    this.root = root;
+    this.options = options;
+    this.lock = lock;
+    this.nowUs = clock;
+    this.compressor = new Compressor(options.compressLevel, options.frameBytes, (err) =>
+      this.emit("warning", err),
+    );
+    // one coarse timer for all streams' age-based rotation
+    const every = Math.min(60_000, Math.max(1000, Math.floor(options.maxSegmentAgeMs / 4)));
+    this.ageTimer = setInterval(() => void this.sealAged(), every);
+    this.ageTimer.unref();
+  }
+
+  /** Opens (creating if needed) the store at `root` and takes its writer lock. */
+  static async open(root: string, given: StoreOpenOptions = {}): Promise<Store> {
+    const { clock, ...rest } = given;
+    const options = resolveStoreOptions(rest);
+    const abs = resolve(root);
+    try {
+      await mkdirDurable(abs);
+      await mkdirDurable(join(abs, "run"));
+      await mkdirDurable(originsDir(abs));
+    } catch (err) {
+      throw err instanceof LogwardError ? err : ioError("create the store", abs, err);
+    }
+    const lock = acquireStoreLock(join(abs, "run"), abs);
+    try {
+      await checkStoreFormat(abs, true);
+    } catch (err) {
+      lock.release();
+      throw err;
+    }
+    return new Store(abs, options, lock, clock ?? wallClockUs());
+  }
+
+  /** The writer of one stream, recovered from disk on first use. */
+  stream(origin: string, stream: string): Promise<StreamWriter> {
+    const dir = streamDir(this.root, origin, stream); // validates both names
+    this.checkWritable();
+    const key = `${origin}/${stream}`;
+    let w = this.writers.get(key);
+    if (!w) {
+      w = this.openWriter(origin, stream, dir);
+      this.writers.set(key, w);
+      w.catch(() => this.writers.delete(key));
+    }
+    return w;
+  }
+
+  private async openWriter(origin: string, stream: string, dir: string): Promise<StreamWriter> {
+    await mkdirDurable(dir);
+    const recovered = await recoverStream(dir);
+    const writer = new StreamWriter(this, origin, stream, dir, recovered);
+    await writer.init();
+    if (recovered.truncatedBytes > 0) this.emit("recovered", { origin, stream, truncatedBytes: recovered.truncatedBytes });
+    for (const meta of recovered.uncompressed) this.enqueueCompression(writer, meta);
+    return writer;
+  }
+
+  // ---- StreamHost ----
+
+  checkWritable(): void {
+    if (this.state === "open") return;
+    if (this.failure) throw this.failure;
+    throw new LogwardError("LW_STORE_CLOSED", `The store ${this.root} is closed; no more records can be written.`);
+  }
+
+  markDirty(writer: StreamWriter): void {
+    this.dirty.add(writer);
+    if (!this.commitRunning && !this.commitScheduled && !this.retryTimer) {
+      this.commitScheduled = true;
+      setImmediate(() => {
+        this.commitScheduled = false;
+        this.startCommit();
+      });
+    }
+  }
+
+  enqueueCompression(writer: StreamWriter, meta: SegmentMeta): void {
+    if (this.options.compress && this.state === "open") this.compressor.enqueue(writer, meta);
+  }
+
+  writeFailed(writer: StreamWriter, err: unknown): void {
+    const code = (err as NodeJS.ErrnoException)?.code;
+    if (code === "ENOSPC" || code === "EDQUOT") {
+      this.dirty.add(writer);
+      this.retryDelayMs = Math.min(30_000, Math.max(250, this.retryDelayMs * 2));
+      this.emit("warning", ioError("write to", writer.dir, err));
+      if (!this.retryTimer) {
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = null;
+          this.startCommit();
+        }, this.retryDelayMs);
+      }
+      return;
+    }
+    this.fail(err instanceof LogwardError ? err : ioError("write to", writer.dir, err));
+  }
+
+  // ---- group commit ----
+
+  private startCommit(): void {
+    if (this.commitRunning || this.dirty.size === 0 || this.state === "failed") return;
+    this.commitRunning = this.commitLoop().finally(() => {
+      this.commitRunning = null;
+      if (this.dirty.size > 0 && !this.retryTimer) this.startCommit();
+    });
+  }
+
+  private async commitLoop(): Promise<void> {
+    while (this.dirty.size > 0 && this.state !== "failed" && !this.retryTimer) {
+      const batch = [...this.dirty];
+      this.dirty.clear();
+      await Promise.all(batch.map((w) => w.flush()));
+      if (!this.retryTimer) this.retryDelayMs = 0;
+    }
+  }
+
+  /** Resolves when everything appended before the call is durable. */
+  async flush(): Promise<void> {
+    const all = await Promise.all(this.writers.values());
+    await Promise.all(all.map((w) => w.waitDurable()));
+  }
+
+  /** Resolves when nothing is waiting to be written or compressed (tests and benchmarks). */
+  async idle(): Promise<void> {
+    await this.flush();
+    await this.compressor.idle();
+  }
+
+  private async sealAged(): Promise<void> {
+    const now = this.nowUs();
+    for (const p of this.writers.values()) {
+      const w = await p.catch(() => null);
+      const first = w?.activeFirstTimeUs();
+      if (w && first != null && now - first > this.options.maxSegmentAgeMs * 1000) w.requestSeal();
+    }
+  }
+
+  private fail(err: LogwardError): void {
+    if (this.state === "failed") return;
+    this.state = "failed";
+    this.failure = err;
+    for (const p of this.writers.values()) void p.then((w) => w.failWaiters(err), () => {});
+    this.emit("fatal", err);
+  }
+
+  /** Writes and fsyncs everything appended, stops compression, closes files, releases the lock. */
+  async close(): Promise<void> {
+    if (this.state === "closed") return;
+    const failed = this.state === "failed";
+    if (!failed) this.state = "closing";
+    clearInterval(this.ageTimer);
+    if (this.retryTimer) {
+      clearTimeout(this.retryTimer);
+      this.retryTimer = null;
+    }
+    await this.compressor.stop();
+    const writers = await Promise.all([...this.writers.values()].map((p) => p.catch(() => null)));
+    if (!failed) {
+      while (this.commitRunning || this.dirty.size > 0) {
+        if (!this.commitRunning) this.startCommit();
+        if (this.retryTimer) break; // out of space: what is not written stays unacknowledged
+        await this.commitRunning;
+      }
+    }
+    for (const w of writers) await w?.closeFiles();
+    if (!failed) this.state = "closed";
+    this.lock.release();
+  }
+}

@@ -1,0 +1,466 @@
+// One stream's writer: turns appended payloads into escaped record lines in a pending buffer,
+// and, when the store's group commit asks, writes that buffer to the active segment, rotates
+// segments, and fsyncs. Appends never wait for the disk; they return the sequence numbers they
+// assigned, and `waitDurable` / `durableSeq` say when those are on disk.
+//
+// Buffer policy (named, like sonic-boom's): the pending buffer has no fixed size, but above
+// `highWaterBytes` the writer reports `backlogged` and `whenDrained()` tells the caller when to
+// go on reading its sender (backpressure); above `hardLimitBytes` an append is refused with
+// LW_BACKLOG_FULL, which only a caller that ignores backpressure can meet. Nothing appended is
+// ever dropped by the store.
+
+import type { FileHandle } from "node:fs/promises";
+import { open } from "node:fs/promises";
+import { join } from "node:path";
+import { LogwardError } from "../errors.ts";
+import { ESCAPE_EXPANSION, escapeInto } from "./escape.ts";
+import { fsyncDir, pwriteAll, readRange } from "./files.ts";
+import type { StoreOptions } from "./options.ts";
+import {
+  COLLECTOR_KINDS,
+  type CollectorKind,
+  formatTime,
+  isValidRef,
+  LF,
+  parseTime,
+  seqAt,
+  TIME_LEN,
+  timeAt,
+  writeDecimal,
+} from "./record.ts";
+import type { RecoveredStream } from "./recover.ts";
+import { lastRefIn } from "./scan.ts";
+import { type SegmentMeta, segmentName, writeIndex } from "./segment.ts";
+
+/** What a stream writer needs from its store (kept small so the writer can be tested alone). */
+export interface StreamHost {
+  readonly options: StoreOptions;
+  /** Microseconds since the epoch, from the collector's clock. */
+  nowUs(): number;
+  /** Throws if the store no longer accepts writes. */
+  checkWritable(): void;
+  markDirty(writer: StreamWriter): void;
+  enqueueCompression(writer: StreamWriter, meta: SegmentMeta): void;
+  /** A write failed: the writer keeps the data and the host retries later. */
+  writeFailed(writer: StreamWriter, err: unknown): void;
+}
+
+interface Active {
+  fh: FileHandle;
+  path: string;
+  firstSeq: number;
+  firstTime: string;
+  size: number;
+  lastSeq: number;
+  lastTime: string;
+}
+
+interface Waiter {
+  seq: number;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
+
+const INITIAL_BUFFER = 64 * 1024;
+// time SP seq SP kind SP ... LF, with the longest seq and kind ("!" + 16 letters)
+const PREFIX_MAX = TIME_LEN + 1 + 16 + 1 + 17 + 1 + 1;
+const DATA_KIND_BYTE = 0x2e; // "."
+const SPACE = 0x20;
+const AT = 0x40;
+
+export class StreamWriter {
+  readonly origin: string;
+  readonly stream: string;
+  readonly dir: string;
+  private readonly host: StreamHost;
+  private readonly opts: StoreOptions;
+
+  /** Sequence number the next record will get. */
+  nextSeq: number;
+  /** Highest sequence number that is fsync'd. */
+  durableSeq: number;
+  private lastTimeUs: number;
+  private timeMs = -1;
+  private readonly timeBytes = Buffer.alloc(TIME_LEN);
+
+  private buf: Buffer = Buffer.allocUnsafe(INITIAL_BUFFER);
+  private len = 0;
+  private spare: Buffer | null = null;
+  private sealDue = false;
+
+  private active: Active | null = null;
+  private activeRecovered: RecoveredStream["active"];
+  readonly sealed: SegmentMeta[];
+  private indexQueue: Promise<void> = Promise.resolve();
+
+  private waiters: Waiter[] = [];
+  private drainWaiters: (() => void)[] = [];
+
+  private lastRef: string | null = null;
+  private refsSeen = false;
+  private durableRefValue: string | null | undefined; // undefined: not known yet (found lazily)
+
+  constructor(host: StreamHost, origin: string, stream: string, dir: string, recovered: RecoveredStream) {
+    this.host = host;
+    this.opts = host.options;
+    this.origin = origin;
+    this.stream = stream;
+    this.dir = dir;
+    this.sealed = recovered.sealed;
+    this.nextSeq = recovered.nextSeq;
+    this.durableSeq = recovered.nextSeq - 1;
+    this.lastTimeUs = recovered.lastTimeUs;
+    this.activeRecovered = recovered.active;
+    this.refsSeen = recovered.sealed.some((m) => m.lastRef !== null);
+  }
+
+  /** Reopens the recovered active segment for appending. Called once by the store. */
+  async init(): Promise<void> {
+    const r = this.activeRecovered;
+    this.activeRecovered = null;
+    if (!r) return;
+    const fh = await open(r.path, "r+");
+    this.active = { fh, ...r };
+  }
+
+  // ---- appending (hot path, synchronous) ----
+
+  /** True while more than `highWaterBytes` wait to be written: stop reading the sender. */
+  get backlogged(): boolean {
+    return this.len >= this.opts.highWaterBytes;
+  }
+
+  /** Resolves once the backlog is below the high-water mark. */
+  whenDrained(): Promise<void> {
+    if (!this.backlogged) return Promise.resolve();
+    return new Promise((resolve) => this.drainWaiters.push(resolve));
+  }
+
+  /**
+   * Appends sender records, all stamped with one receive time. `refs[i]`, if given, is the
+   * resume reference of record i. Returns the sequence number of the last record.
+   * All-or-nothing: a bad payload or ref throws before anything is written.
+   */
+  appendRecords(payloads: readonly Uint8Array[], refs?: readonly (string | undefined)[]): number {
+    this.host.checkWritable();
+    const n = payloads.length;
+    if (n === 0) return this.nextSeq - 1;
+    let bytes = 0;
+    for (let k = 0; k < n; k++) {
+      const p = payloads[k]!;
+      if (p.length > this.opts.maxRecordBytes) {
+        throw new LogwardError(
+          "LW_RECORD_TOO_LARGE",
+          `A record of ${p.length} bytes is larger than the store's limit of ${this.opts.maxRecordBytes} bytes; truncate it before appending.`,
+        );
+      }
+      bytes += p.length;
+    }
+    let refBytes = 0;
+    if (refs) {
+      for (let k = 0; k < n; k++) {
+        const r = refs[k];
+        if (r === undefined) continue;
+        if (!isValidRef(r)) {
+          throw new LogwardError(
+            "LW_BAD_REF",
+            "A resume reference must be 1 to 256 printable ASCII characters without spaces.",
+          );
+        }
+        refBytes += r.length + 1;
+      }
+    }
+    this.reserve(bytes * ESCAPE_EXPANSION + n * PREFIX_MAX + refBytes);
+    const time = this.stamp();
+    const buf = this.buf;
+    let pos = this.len;
+    let seq = this.nextSeq;
+    for (let k = 0; k < n; k++) {
+      const p = payloads[k]!;
+      pos = this.writePrefixStart(buf, pos, time, seq);
+      buf[pos++] = DATA_KIND_BYTE;
+      const r = refs?.[k];
+      if (r !== undefined) {
+        buf[pos++] = AT;
+        pos += buf.write(r, pos, "latin1");
+        this.lastRef = r;
+        this.refsSeen = true;
+      }
+      buf[pos++] = SPACE;
+      pos = escapeInto(p, 0, p.length, buf, pos);
+      buf[pos++] = LF;
+      seq++;
+    }
+    this.len = pos;
+    this.nextSeq = seq;
+    this.host.markDirty(this);
+    return seq - 1;
+  }
+
+  /** Appends a record the collector made (session opened, gap, ...). `text` is escaped too. */
+  appendCollector(kind: CollectorKind, text: string): number {
+    this.host.checkWritable();
+    if (!COLLECTOR_KINDS.includes(kind)) {
+      throw new LogwardError("LW_INTERNAL", `Unknown collector record kind '${kind}'.`);
+    }
+    const payload = Buffer.from(text, "utf8");
+    this.reserve(payload.length * ESCAPE_EXPANSION + PREFIX_MAX);
+    const time = this.stamp();
+    const buf = this.buf;
+    let pos = this.writePrefixStart(buf, this.len, time, this.nextSeq);
+    buf[pos++] = 0x21; // "!"
+    pos += buf.write(kind, pos, "latin1");
+    buf[pos++] = SPACE;
+    pos = escapeInto(payload, 0, payload.length, buf, pos);
+    buf[pos++] = LF;
+    this.len = pos;
+    this.nextSeq++;
+    this.host.markDirty(this);
+    return this.nextSeq - 1;
+  }
+
+  /** Resolves when every record up to `seq` (default: all appended so far) is fsync'd. */
+  waitDurable(seq = this.nextSeq - 1): Promise<void> {
+    if (seq <= this.durableSeq) return Promise.resolve();
+    return new Promise((resolve, reject) => this.waiters.push({ seq, resolve, reject }));
+  }
+
+  /** The resume reference of the last durable record that has one (null if none ever had). */
+  async durableRef(): Promise<string | null> {
+    await this.waitDurable();
+    if (this.durableRefValue === undefined) this.durableRefValue = await this.findLastRefOnDisk();
+    return this.durableRefValue;
+  }
+
+  /** Unwritten bytes (for tests and metrics). */
+  get pendingBytes(): number {
+    return this.len;
+  }
+
+  get segmentCount(): number {
+    return this.sealed.length + (this.active ? 1 : 0);
+  }
+
+  /** The current receive time, never earlier than the last one of this stream. */
+  private stamp(): Buffer {
+    let us = this.host.nowUs();
+    if (us < this.lastTimeUs) us = this.lastTimeUs;
+    this.lastTimeUs = us;
+    const ms = Math.floor(us / 1000);
+    if (ms !== this.timeMs) {
+      this.timeMs = ms;
+      this.timeBytes.write(formatTime(us), 0, "latin1");
+    } else {
+      const micros = us - ms * 1000;
+      this.timeBytes[23] = 0x30 + Math.floor(micros / 100);
+      this.timeBytes[24] = 0x30 + (Math.floor(micros / 10) % 10);
+      this.timeBytes[25] = 0x30 + (micros % 10);
+    }
+    return this.timeBytes;
+  }
+
+  private writePrefixStart(buf: Buffer, pos: number, time: Buffer, seq: number): number {
+    for (let i = 0; i < TIME_LEN; i++) buf[pos + i] = time[i]!;
+    pos += TIME_LEN;
+    buf[pos++] = SPACE;
+    pos = writeDecimal(buf, pos, seq);
+    buf[pos++] = SPACE;
+    return pos;
+  }
+
+  /** Makes room for `need` more bytes in the pending buffer. */
+  private reserve(need: number): void {
+    if (this.len > this.opts.hardLimitBytes) {
+      throw new LogwardError(
+        "LW_BACKLOG_FULL",
+        `The stream ${this.origin}/${this.stream} has ${this.len} unwritten bytes, over the hard limit of ${this.opts.hardLimitBytes}; the writer must wait for whenDrained() before appending more.`,
+      );
+    }
+    if (this.len + need <= this.buf.length) return;
+    const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + need));
+    this.buf.copy(grown, 0, 0, this.len);
+    this.buf = grown;
+  }
+
+  // ---- group commit (called by the store, one flush per stream at a time) ----
+
+  hasWork(): boolean {
+    return this.len > 0 || this.sealDue;
+  }
+
+  /** Asks the next flush to seal the active segment (it is older than the age limit). */
+  requestSeal(): void {
+    if (this.active && this.active.size > 0) {
+      this.sealDue = true;
+      this.host.markDirty(this);
+    }
+  }
+
+  activeFirstTimeUs(): number | null {
+    return this.active ? parseTime(this.active.firstTime) : null;
+  }
+
+  /**
+   * Writes the pending buffer, rotating segments as needed, and fsyncs. On a write error the
+   * unwritten part is kept (in order, ahead of newer appends) and the host retries; the
+   * segment is cut back to what was written before, so no partial line stays on disk.
+   */
+  async flush(): Promise<void> {
+    const buf = this.buf;
+    const len = this.len;
+    const lastSeq = this.nextSeq - 1;
+    const lastRef = this.lastRef;
+    this.buf = this.spare ?? Buffer.allocUnsafe(INITIAL_BUFFER);
+    this.spare = null;
+    this.len = 0;
+    const progress = { off: 0 };
+    try {
+      await this.writeOut(buf, len, progress);
+      if (this.sealDue && this.active) await this.seal();
+      this.sealDue = false;
+      if (this.active && len > 0) {
+        await this.active.fh.datasync();
+        const age = this.host.nowUs() - parseTime(this.active.firstTime);
+        if (age > this.opts.maxSegmentAgeMs * 1000) await this.seal();
+      }
+    } catch (err) {
+      const off = progress.off;
+      const rest = len - off;
+      const merged = Buffer.allocUnsafe(Math.max(INITIAL_BUFFER, rest + this.len));
+      buf.copy(merged, 0, off, len);
+      this.buf.copy(merged, rest, 0, this.len);
+      this.buf = merged;
+      this.len += rest;
+      if (this.active) await this.active.fh.truncate(this.active.size).catch(() => {});
+      this.host.writeFailed(this, err);
+      return;
+    }
+    if (buf.length <= 4 * this.opts.highWaterBytes) this.spare = buf;
+    if (len > 0) this.publishDurable(lastSeq, lastRef);
+  }
+
+  private publishDurable(seq: number, ref: string | null): void {
+    this.durableSeq = seq;
+    if (ref !== null) this.durableRefValue = ref;
+    let k = 0;
+    while (k < this.waiters.length && this.waiters[k]!.seq <= seq) k++;
+    const done = this.waiters.splice(0, k);
+    for (const w of done) w.resolve();
+    if (!this.backlogged && this.drainWaiters.length > 0) {
+      const d = this.drainWaiters;
+      this.drainWaiters = [];
+      for (const resolve of d) resolve();
+    }
+  }
+
+  /** Rejects everyone waiting: the store failed and nothing more will become durable. */
+  failWaiters(err: unknown): void {
+    const w = this.waiters;
+    this.waiters = [];
+    for (const x of w) x.reject(err);
+  }
+
+  /** Writes `buf[0, len)`; `progress.off` says how much is written, even if this throws. */
+  private async writeOut(buf: Buffer, len: number, progress: { off: number }): Promise<void> {
+    const max = this.opts.maxSegmentBytes;
+    let off = 0;
+    while (off < len) {
+      if (!this.active) await this.createSegment(seqAt(buf, off), timeAt(buf, off));
+      const a = this.active!;
+      const room = max - a.size;
+      let cut = len;
+      if (len - off > room) {
+        cut = room > 0 ? buf.lastIndexOf(LF, off + room - 1) + 1 : 0;
+        // a record larger than a whole segment still goes in, alone in a fresh segment
+        if (cut <= off) cut = a.size === 0 ? buf.indexOf(LF, off) + 1 : off;
+      }
+      if (cut > off) {
+        await pwriteAll(a.fh, buf, off, cut - off, a.size);
+        a.size += cut - off;
+        const lastLine = buf.lastIndexOf(LF, cut - 2) + 1;
+        const ls = lastLine > off ? lastLine : off;
+        a.lastSeq = seqAt(buf, ls);
+        a.lastTime = timeAt(buf, ls);
+        off = cut;
+        progress.off = off;
+      }
+      if (off < len || a.size >= max) await this.seal();
+    }
+  }
+
+  private async createSegment(firstSeq: number, firstTime: string): Promise<void> {
+    const path = join(this.dir, segmentName(firstSeq, false));
+    const fh = await open(path, "wx", 0o640);
+    fsyncDir(this.dir);
+    this.active = { fh, path, firstSeq, firstTime, size: 0, lastSeq: firstSeq - 1, lastTime: firstTime };
+  }
+
+  /** Seals the active segment: fsync, close, add it to the index, queue its compression. */
+  private async seal(): Promise<void> {
+    const a = this.active;
+    if (!a) return;
+    this.active = null;
+    await a.fh.datasync();
+    await a.fh.close();
+    const meta: SegmentMeta = {
+      file: segmentName(a.firstSeq, false),
+      firstSeq: a.firstSeq,
+      lastSeq: a.lastSeq,
+      firstTime: a.firstTime,
+      lastTime: a.lastTime,
+      records: a.lastSeq - a.firstSeq + 1,
+      bytes: a.size,
+      rawBytes: a.size,
+      compressed: false,
+      lastRef: this.refsSeen ? await this.lastRefInFile(a.path, a.size) : null,
+    };
+    this.sealed.push(meta);
+    await this.updateIndex(() => {});
+    if (this.opts.compress) this.host.enqueueCompression(this, meta);
+  }
+
+  /** Runs `change` on the sealed list and rewrites index.json, one rewrite at a time. */
+  updateIndex(change: (sealed: SegmentMeta[]) => void): Promise<void> {
+    const next = this.indexQueue.then(async () => {
+      change(this.sealed);
+      await writeIndex(this.dir, this.sealed);
+    });
+    this.indexQueue = next.catch(() => {});
+    return next;
+  }
+
+  private async lastRefInFile(path: string, size: number): Promise<string | null> {
+    const fh = await open(path, "r");
+    try {
+      const tail = await readRange(fh, Math.max(0, size - 1024 * 1024), size);
+      const start = size > tail.length ? tail.indexOf(LF) + 1 : 0;
+      const found = lastRefIn(tail.subarray(start), tail.length - start - 1);
+      if (found !== null || size <= tail.length) return found;
+      const all = await readRange(fh, 0, size);
+      return lastRefIn(all, size - 1);
+    } finally {
+      await fh.close();
+    }
+  }
+
+  private async findLastRefOnDisk(): Promise<string | null> {
+    if (this.active && this.active.size > 0) {
+      const found = await this.lastRefInFile(this.active.path, this.active.size);
+      if (found !== null) return found;
+    }
+    for (let k = this.sealed.length - 1; k >= 0; k--) {
+      const ref = this.sealed[k]!.lastRef;
+      if (ref !== null) return ref;
+    }
+    return null;
+  }
+
+  /** Closes the active segment's file (it stays active; the next open appends to it). */
+  async closeFiles(): Promise<void> {
+    await this.indexQueue;
+    if (this.active) {
+      await this.active.fh.close();
+      this.active = null;
+    }
+  }
+}
