@@ -15,8 +15,14 @@ export const ERRORS = {
   LW_STORE_CLOSED: { exit: 1, summary: "a write was attempted on a store that is closing or closed" },
   LW_RECORD_TOO_LARGE: { exit: 1, summary: "a payload is larger than the store's per-record limit" },
   LW_BAD_REF: { exit: 1, summary: "a resume reference is empty, too long or has a space or control byte" },
-  LW_BACKLOG_FULL: { exit: 1, summary: "a writer ignored backpressure and its unwritten backlog passed the hard limit" },
-  LW_RAW_TO_TERMINAL: { exit: 2, summary: "raw bytes were asked for on a terminal without an explicit --raw" },
+  LW_BACKLOG_FULL: {
+    exit: 1,
+    summary: "a writer ignored backpressure and its unwritten backlog passed the hard limit",
+  },
+  LW_RAW_TO_TERMINAL: {
+    exit: 2,
+    summary: "raw bytes were asked for on a terminal without an explicit --raw",
+  },
   LW_IO: { exit: 1, summary: "the operating system refused a file operation (permissions, disk full)" },
   LW_INTERNAL: { exit: 70, summary: "a bug in logward; the message and stack should be reported" },
 } as const;

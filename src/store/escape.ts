@@ -192,7 +192,7 @@ export function escapeInto(src: Uint8Array, start: number, end: number, dst: Uin
 }
 
 /** Escapes a whole payload into a new Buffer (convenience for tests, CLI and rare paths). */
-export function escape(src: Uint8Array): Buffer {
+export function escapePayload(src: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(src.length * ESCAPE_EXPANSION);
   const n = escapeInto(src, 0, src.length, out, 0);
   return out.subarray(0, n);
@@ -209,7 +209,7 @@ function hexValue(c: number): number {
  * Reverses `escapeInto`. Malformed escapes (which `escape` never writes, so they only appear in
  * a damaged or hand-edited file) are kept literally rather than guessed at.
  */
-export function unescape(src: Uint8Array, start = 0, end = src.length): Buffer {
+export function unescapePayload(src: Uint8Array, start = 0, end = src.length): Buffer {
   const first = src.indexOf(BACKSLASH, start);
   if (first === -1 || first >= end) return Buffer.from(src.buffer, src.byteOffset + start, end - start);
   const out = Buffer.allocUnsafe(end - start);

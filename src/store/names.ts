@@ -14,9 +14,12 @@ export function isValidName(name: string): boolean {
 /** Shows a rejected name safely: JSON quoting escapes controls; long names are cut. */
 function quoteName(name: string): string {
   const shown = name.length > 80 ? `${name.slice(0, 80)}…` : name;
-  return JSON.stringify(shown).replace(/[\u0080-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g, (c) => {
-    return `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
-  });
+  return JSON.stringify(shown).replace(
+    /[\u0080-\u009f\u061c\u200e\u200f\u2028-\u202e\u2066-\u2069]/g,
+    (c) => {
+      return `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`;
+    },
+  );
 }
 
 export function checkName(kind: "origin" | "stream", name: string): string {
@@ -44,7 +47,10 @@ export function streamDir(root: string, origin: string, stream?: string): string
   if (stream !== undefined) checkName("stream", stream);
   const path = stream === undefined ? resolve(base, origin) : resolve(base, origin, stream);
   if (!path.startsWith(base + sep)) {
-    throw new LogwardError("LW_BAD_NAME", `The name ${quoteName(origin)} would leave the store; it is refused.`);
+    throw new LogwardError(
+      "LW_BAD_NAME",
+      `The name ${quoteName(origin)} would leave the store; it is refused.`,
+    );
   }
   return path;
 }

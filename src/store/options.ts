@@ -51,13 +51,17 @@ export function resolveStoreOptions(given: Partial<StoreOptions> = {}): StoreOpt
     const bound = BOUNDS[key as keyof StoreOptions];
     if (bound === undefined) problems.push(`unknown store option '${key}'`);
     else if (bound === "boolean" ? typeof value !== "boolean" : !Number.isInteger(value))
-      problems.push(`store option '${key}' must be ${bound === "boolean" ? "true or false" : "a whole number"}`);
+      problems.push(
+        `store option '${key}' must be ${bound === "boolean" ? "true or false" : "a whole number"}`,
+      );
     else if (bound !== "boolean" && ((value as number) < bound[0] || (value as number) > bound[1]))
       problems.push(`store option '${key}' must be between ${bound[0]} and ${bound[1]}`);
     else merged[key] = value;
   }
   const opts = merged as unknown as StoreOptions;
-  if (opts.hardLimitBytes < opts.highWaterBytes) problems.push("hardLimitBytes must be at least highWaterBytes");
-  if (problems.length > 0) throw new LogwardError("LW_USAGE", `Invalid store settings: ${problems.join("; ")}.`);
+  if (opts.hardLimitBytes < opts.highWaterBytes)
+    problems.push("hardLimitBytes must be at least highWaterBytes");
+  if (problems.length > 0)
+    throw new LogwardError("LW_USAGE", `Invalid store settings: ${problems.join("; ")}.`);
   return Object.freeze(opts);
 }

@@ -15,8 +15,8 @@ import { join } from "node:path";
 import { ioError } from "../errors.ts";
 import { fsyncDir, lastLineBounds, readRange } from "./files.ts";
 import { LF, type ParsedLine, parseLine, parseTime } from "./record.ts";
-import { parseSegmentName, readIndex, type SegmentMeta, segmentName, writeIndex } from "./segment.ts";
 import { describeSegment } from "./scan.ts";
+import { parseSegmentName, readIndex, type SegmentMeta, segmentName, writeIndex } from "./segment.ts";
 
 export interface ActiveSegment {
   path: string;
@@ -215,7 +215,9 @@ async function validateForward(
   outer: while (pos < limit) {
     const { bytesRead } = await fh.read(chunk, 0, Math.min(chunk.length, limit - pos), pos);
     if (bytesRead === 0) break;
-    const buf = carry.length ? Buffer.concat([carry, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
+    const buf = carry.length
+      ? Buffer.concat([carry, chunk.subarray(0, bytesRead)])
+      : chunk.subarray(0, bytesRead);
     const bufStart = pos - carry.length;
     pos += bytesRead;
     let s = 0;

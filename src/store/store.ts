@@ -171,7 +171,8 @@ export class Store extends EventEmitter implements StreamHost {
     const recovered = await recoverStream(dir);
     const writer = new StreamWriter(this, origin, stream, dir, recovered);
     await writer.init();
-    if (recovered.truncatedBytes > 0) this.emit("recovered", { origin, stream, truncatedBytes: recovered.truncatedBytes });
+    if (recovered.truncatedBytes > 0)
+      this.emit("recovered", { origin, stream, truncatedBytes: recovered.truncatedBytes });
     for (const meta of recovered.uncompressed) this.enqueueCompression(writer, meta);
     return writer;
   }
@@ -181,7 +182,10 @@ export class Store extends EventEmitter implements StreamHost {
   checkWritable(): void {
     if (this.state === "open") return;
     if (this.failure) throw this.failure;
-    throw new LogwardError("LW_STORE_CLOSED", `The store ${this.root} is closed; no more records can be written.`);
+    throw new LogwardError(
+      "LW_STORE_CLOSED",
+      `The store ${this.root} is closed; no more records can be written.`,
+    );
   }
 
   markDirty(writer: StreamWriter): void {
@@ -260,7 +264,11 @@ export class Store extends EventEmitter implements StreamHost {
     if (this.state === "failed") return;
     this.state = "failed";
     this.failure = err;
-    for (const p of this.writers.values()) void p.then((w) => w.failWaiters(err), () => {});
+    for (const p of this.writers.values())
+      void p.then(
+        (w) => w.failWaiters(err),
+        () => {},
+      );
     this.emit("fatal", err);
   }
 

@@ -378,7 +378,7 @@ export class StreamWriter {
         await pwriteAll(a.fh, buf, off, cut - off, a.size);
         a.size += cut - off;
         const lastLine = buf.lastIndexOf(LF, cut - 2) + 1;
-        const ls = lastLine > off ? lastLine : off;
+        const ls = Math.max(lastLine, off);
         a.lastSeq = seqAt(buf, ls);
         a.lastTime = timeAt(buf, ls);
         off = cut;

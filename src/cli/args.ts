@@ -1,0 +1,34 @@
+// Command-line parsing on util.parseArgs, with errors turned into one sentence and a pointer
+// to the command's --help.
+
+import { type ParseArgsConfig, parseArgs } from "node:util";
+import { LogwardError } from "../errors.ts";
+
+type Options = NonNullable<ParseArgsConfig["options"]>;
+
+export function parse<T extends Options>(
+  command: string,
+  args: string[],
+  options: T,
+  positionals: { min: number; max: number },
+) {
+  let parsed: ReturnType<
+    typeof parseArgs<{ args: string[]; options: T; allowPositionals: true; strict: true }>
+  >;
+  try {
+    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (err) {
+    const msg = (err as Error).message.replace(/\.?\s*To specify a positional argument.*$/s, "");
+    throw new LogwardError("LW_USAGE", `${msg.replace(/\.$/, "")}; see 'logward ${command} --help'.`);
+  }
+  const n = parsed.positionals.length;
+  if (!(parsed.values as { help?: boolean }).help && (n < positionals.min || n > positionals.max)) {
+    const want =
+      positionals.min === positionals.max ? `${positionals.min}` : `${positionals.min} to ${positionals.max}`;
+    throw new LogwardError(
+      "LW_USAGE",
+      `'logward ${command}' takes ${want} argument${positionals.max === 1 ? "" : "s"}, not ${n}; see 'logward ${command} --help'.`,
+    );
+  }
+  return parsed;
+}

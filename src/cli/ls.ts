@@ -1,0 +1,92 @@
+import { summarizeStreams } from "../query/summary.ts";
+import { checkStoreFormat } from "../store/store.ts";
+import { parse } from "./args.ts";
+import { Output } from "./output.ts";
+import { storePath } from "./store-path.ts";
+
+export const LS_HELP = `Usage: logward ls [--store DIR] [--json]
+
+Lists every origin and stream in the store: records, bytes on disk, first and last receive
+time, and number of segments. Reads the store directly; the daemon need not run.
+
+Options:
+  --store DIR   the store (default: $LOGWARD_STORE, else /var/lib/logward for root,
+                else ~/.local/share/logward)
+  --json        print a JSON array of objects (origin, stream, records, bytes, first, last,
+                segments, compressed_segments, first_seq, last_seq)
+  -h, --help    show this help
+`;
+
+export function humanBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ["KiB", "MiB", "GiB", "TiB"];
+  let v = n / 1024;
+  let u = 0;
+  while (v >= 1024 && u < units.length - 1) {
+    v /= 1024;
+    u++;
+  }
+  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[u]}`;
+}
+
+export async function lsCommand(args: string[]): Promise<number> {
+  const { values } = parse(
+    "ls",
+    args,
+    {
+      store: { type: "string" },
+      json: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+    { min: 0, max: 0 },
+  );
+  const out = new Output();
+  if (values.help) {
+    await out.write(LS_HELP);
+    await out.flush();
+    return 0;
+  }
+  const root = storePath(values.store);
+  await checkStoreFormat(root, false);
+  const rows = await summarizeStreams(root);
+  if (values.json) {
+    const json = rows.map((r) => ({
+      origin: r.origin,
+      stream: r.stream,
+      records: r.records,
+      bytes: r.bytes,
+      first: r.first,
+      last: r.last,
+      segments: r.segments,
+      compressed_segments: r.compressedSegments,
+      first_seq: r.firstSeq,
+      last_seq: r.lastSeq,
+    }));
+    await out.write(`${JSON.stringify(json, null, 2)}\n`);
+  } else if (rows.length === 0) {
+    await out.write(`The store ${root} holds no records yet.\n`);
+  } else {
+    const table = [
+      ["ORIGIN", "STREAM", "RECORDS", "BYTES", "FIRST", "LAST", "SEGMENTS"],
+      ...rows.map((r) => [
+        r.origin,
+        r.stream,
+        String(r.records),
+        humanBytes(r.bytes),
+        r.first,
+        r.last,
+        String(r.segments),
+      ]),
+    ];
+    const widths = table[0]!.map((_, c) => Math.max(...table.map((row) => row[c]!.length)));
+    const right = new Set([2, 3, 6]);
+    for (const row of table) {
+      const cells = row.map((cell, c) =>
+        right.has(c) ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!),
+      );
+      await out.write(`${cells.join("  ").trimEnd()}\n`);
+    }
+  }
+  await out.flush();
+  return 0;
+}

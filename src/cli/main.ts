@@ -1,0 +1,81 @@
+// The command dispatcher: every failure a user can cause becomes one sentence on stderr and a
+// non-zero exit; anything else is an internal error with a stable code and, with
+// LOGWARD_DEBUG=1, its stack.
+
+import { readFileSync } from "node:fs";
+import { ERRORS, LogwardError } from "../errors.ts";
+import { LS_HELP, lsCommand } from "./ls.ts";
+import { SHOW_HELP, showCommand } from "./show.ts";
+
+const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help: string; summary: string }> =
+  {
+    ls: { run: lsCommand, help: LS_HELP, summary: "list origins and streams with records, bytes and times" },
+    show: {
+      run: showCommand,
+      help: SHOW_HELP,
+      summary: "print one origin's records (escaped, --raw or --json)",
+    },
+  };
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+    version: string;
+  };
+  return pkg.version;
+}
+
+export function mainHelp(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`);
+  return `Usage: logward COMMAND [options]
+
+logward keeps logs in custody: every record stored durably, escaped, stamped with the
+collector's own clock, in plain text that grep and zstdcat can read.
+
+Commands:
+${lines.join("\n")}
+
+Run 'logward COMMAND --help' for a command's options. The store is --store DIR, else
+$LOGWARD_STORE, else /var/lib/logward (root) or ~/.local/share/logward.
+`;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    if (command === undefined || command === "--help" || command === "-h" || command === "help") {
+      const topic = command === "help" ? rest[0] : undefined;
+      process.stdout.write(topic && COMMANDS[topic] ? COMMANDS[topic].help : mainHelp());
+      return 0;
+    }
+    if (command === "--version" || command === "-V") {
+      process.stdout.write(`logward ${version()}\n`);
+      return 0;
+    }
+    const entry = COMMANDS[command];
+    if (!entry) {
+      throw new LogwardError(
+        "LW_USAGE",
+        `Unknown command '${command.slice(0, 40).replace(/[^\x20-\x7e]/g, "?")}'; run 'logward --help' for the list of commands.`,
+      );
+    }
+    return await entry.run(rest);
+  } catch (err) {
+    return reportError(err);
+  }
+}
+
+export function reportError(err: unknown): number {
+  if (err instanceof LogwardError) {
+    process.stderr.write(`logward: ${err.message}\n`);
+    if (process.env.LOGWARD_DEBUG && err.cause)
+      process.stderr.write(`${String((err.cause as Error)?.stack ?? err.cause)}\n`);
+    return err.exitCode;
+  }
+  const e = err as Error;
+  process.stderr.write(
+    `logward: internal error (LW_INTERNAL): ${e?.message ?? String(err)}; please report it${process.env.LOGWARD_DEBUG ? "" : " (LOGWARD_DEBUG=1 shows the stack)"}.\n`,
+  );
+  if (process.env.LOGWARD_DEBUG) process.stderr.write(`${e?.stack ?? ""}\n`);
+  return ERRORS.LW_INTERNAL.exit;
+}

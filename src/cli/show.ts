@@ -1,0 +1,192 @@
+import { LogwardError } from "../errors.ts";
+import { followStreams } from "../query/follow.ts";
+import { type LineView, readRecords, selectStreams } from "../query/records.ts";
+import { escapePayload, isDisplaySafe, unescapePayload } from "../store/escape.ts";
+import { checkName } from "../store/names.ts";
+import { streamSegments } from "../store/read.ts";
+import { parseLine, seqAt } from "../store/record.ts";
+import { checkStoreFormat, wallClockUs } from "../store/store.ts";
+import { parse } from "./args.ts";
+import { exitQuietlyOnEpipe, Output } from "./output.ts";
+import { storePath } from "./store-path.ts";
+import { timeBound } from "./time.ts";
+
+export const SHOW_HELP = `Usage: logward show ORIGIN[/STREAM] [options]
+
+Prints one origin's records in receive order, across sealed (compressed) and active
+segments. Without /STREAM, all streams of the origin are merged by receive time and each
+line names its stream. Reads the store directly; the daemon need not run.
+
+Output (default): the stored line, escaped, safe on a terminal:
+  <receive time> [<stream>] <seq> <kind> <payload>
+  kind is "." for a record the sender sent, "!open", "!close", "!gap", "!trunc", ... for
+  records the collector made.
+
+Options:
+  --since T     records received at or after T
+  --until T     records received before T
+                T: RFC 3339 (2026-11-24T09:00:00Z), a date, 'now', or relative (-15m, -2h, -1d)
+  --grep RE     only records whose (escaped) payload matches the regular expression RE
+  --raw         the original payload bytes, one record per line, nothing else
+  --json        one JSON object per line: origin, stream, time, seq, kind, ref, payload
+                (payload in the escaped form; kind "data" or the collector record's name)
+  --follow, -f  keep printing records as they arrive (without --since: from the last 10)
+  --store DIR   the store (default: $LOGWARD_STORE, else /var/lib/logward for root,
+                else ~/.local/share/logward)
+  -h, --help    show this help
+`;
+
+export async function showCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(
+    "show",
+    args,
+    {
+      store: { type: "string" },
+      since: { type: "string" },
+      until: { type: "string" },
+      grep: { type: "string" },
+      raw: { type: "boolean" },
+      json: { type: "boolean" },
+      follow: { type: "boolean", short: "f" },
+      help: { type: "boolean", short: "h" },
+    },
+    { min: 1, max: 1 },
+  );
+  const out = new Output();
+  if (values.help) {
+    await out.write(SHOW_HELP);
+    await out.flush();
+    return 0;
+  }
+  if (values.raw && values.json)
+    throw new LogwardError("LW_USAGE", "--raw and --json cannot be used together; pick one.");
+  if (values.follow && values.until !== undefined)
+    throw new LogwardError("LW_USAGE", "--follow and --until cannot be used together; drop one of them.");
+  const target = positionals[0]!;
+  const slash = target.indexOf("/");
+  const origin = checkName("origin", slash === -1 ? target : target.slice(0, slash));
+  const stream = slash === -1 ? undefined : checkName("stream", target.slice(slash + 1));
+  let grep: RegExp | undefined;
+  if (values.grep !== undefined) {
+    try {
+      grep = new RegExp(values.grep, "u");
+    } catch (err) {
+      throw new LogwardError(
+        "LW_BAD_REGEX",
+        `--grep '${values.grep}' is not a valid regular expression: ${(err as Error).message}.`,
+      );
+    }
+  }
+  const now = wallClockUs()();
+  const since = timeBound("--since", values.since, now);
+  const until = timeBound("--until", values.until, now);
+  const root = storePath(values.store);
+  await checkStoreFormat(root, false);
+  const refs = await selectStreams(root, origin, stream);
+  const multi = refs.length > 1;
+  const mode = values.raw ? "raw" : values.json ? "json" : "text";
+  let damaged = 0;
+  const seen = new Map<string, number>();
+  exitQuietlyOnEpipe();
+
+  const emit = (v: LineView): Promise<void> | undefined => {
+    const { block, start, end } = v;
+    const key = `${v.ref.origin}/${v.ref.stream}`;
+    seen.set(key, seqAt(block, start));
+    if (mode === "text" && !grep) {
+      if (!isDisplaySafe(block, start, end)) {
+        damaged++;
+        return out.write(escapePayload(block.subarray(start, end)).toString("latin1") + "\n");
+      }
+      if (multi) {
+        out.write(block, start, start + 27);
+        out.write(` ${v.ref.stream}`);
+        return out.write(block, start + 27, end + 1);
+      }
+      return out.write(block, start, end + 1);
+    }
+    const p = parseLine(block, start, end);
+    if (!p) {
+      damaged++;
+      if (mode === "text")
+        return out.write(escapePayload(block.subarray(start, end)).toString("latin1") + "\n");
+      return undefined;
+    }
+    const safe = isDisplaySafe(block, p.payloadStart, p.payloadEnd);
+    if (!safe) damaged++;
+    const payload = safe
+      ? block.toString("utf8", p.payloadStart, p.payloadEnd)
+      : escapePayload(block.subarray(p.payloadStart, p.payloadEnd)).toString("latin1");
+    if (grep && !grep.test(payload)) return undefined;
+    if (mode === "raw") {
+      out.write(unescapePayload(block, p.payloadStart, p.payloadEnd));
+      return out.write("\n");
+    }
+    if (mode === "json") {
+      const obj = {
+        origin: v.ref.origin,
+        stream: v.ref.stream,
+        time: p.time,
+        seq: p.seq,
+        kind: p.kind === "." ? "data" : p.kind.slice(1),
+        ...(p.ref !== undefined ? { ref: p.ref } : {}),
+        payload,
+      };
+      return out.write(`${JSON.stringify(obj)}\n`);
+    }
+    if (!safe) return out.write(escapePayload(block.subarray(start, end)).toString("latin1") + "\n");
+    if (multi) {
+      out.write(block, start, start + 27);
+      out.write(` ${v.ref.stream}`);
+      return out.write(block, start + 27, end + 1);
+    }
+    return out.write(block, start, end + 1);
+  };
+
+  // the last sequence number per stream when we start, so --follow continues without a gap
+  const lastAtStart = new Map<string, number>();
+  if (values.follow) {
+    for (const r of refs) {
+      const segs = await streamSegments(root, r.origin, r.stream);
+      lastAtStart.set(`${r.origin}/${r.stream}`, segs.at(-1)?.lastSeq ?? 0);
+    }
+  }
+
+  if (!values.follow || since !== undefined) {
+    for await (const line of readRecords(root, refs, { since, until })) {
+      const wait = emit(line);
+      if (wait) await wait;
+    }
+  }
+  await out.flush();
+
+  if (values.follow) {
+    const controller = new AbortController();
+    const stop = () => controller.abort();
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+    const starts = refs.map((ref) => {
+      const key = `${ref.origin}/${ref.stream}`;
+      const last = lastAtStart.get(key) ?? 0;
+      const printed = seen.get(key);
+      const nextSeq = since !== undefined ? Math.max(printed ?? last, last) + 1 : Math.max(1, last - 9);
+      return { ref, nextSeq };
+    });
+    await followStreams(
+      root,
+      starts,
+      async (line) => {
+        emit(line);
+        await out.flush();
+      },
+      controller.signal,
+    );
+    await out.flush();
+  }
+  if (damaged > 0) {
+    process.stderr.write(
+      `logward: warning: ${damaged} stored line(s) were damaged or not display-safe and were shown escaped again; the segment files may have been edited or damaged.\n`,
+    );
+  }
+  return 0;
+}

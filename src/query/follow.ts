@@ -1,0 +1,162 @@
+// `show --follow`: prints records as the writer appends them, straight from the files, with
+// no daemon and no busy polling. Each followed stream watches its directory with fs.watch
+// (inotify); on an event it reads what was appended to the active segment. It continues by
+// sequence number, so a record appended between the history and the live part is printed
+// once. When the writer rotates, the old file is read to its end (the open descriptor stays
+// valid even after the file is compressed and removed) and the follower moves to the next.
+
+import { type FSWatcher, watch } from "node:fs";
+import { type FileHandle, open } from "node:fs/promises";
+import { join } from "node:path";
+import { streamDir } from "../store/names.ts";
+import { type StreamRef, seekLine, streamSegments } from "../store/read.ts";
+import { LF, seqAt } from "../store/record.ts";
+import type { LineView } from "./records.ts";
+
+/** A fallback check in case an inotify event was lost (queue overflow); not a polling loop. */
+const SAFETY_CHECK_MS = 10_000;
+
+class Follower {
+  private readonly root: string;
+  private readonly ref: StreamRef;
+  private readonly dir: string;
+  private nextSeq: number;
+  private fh: FileHandle | null = null;
+  private segFirstSeq = 0;
+  private offset = 0;
+  private carry: Buffer | null = null;
+  private busy = false;
+  private again = false;
+  private readonly emit: (line: LineView) => Promise<void>;
+
+  constructor(root: string, ref: StreamRef, nextSeq: number, emit: (line: LineView) => Promise<void>) {
+    this.root = root;
+    this.ref = ref;
+    this.dir = streamDir(root, ref.origin, ref.stream);
+    this.nextSeq = nextSeq;
+    this.emit = emit;
+  }
+
+  get directory(): string {
+    return this.dir;
+  }
+
+  /** Reads whatever is new; coalesces calls that arrive while it runs. */
+  async check(): Promise<void> {
+    if (this.busy) {
+      this.again = true;
+      return;
+    }
+    this.busy = true;
+    try {
+      do {
+        this.again = false;
+        await this.readNew();
+      } while (this.again);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async readNew(): Promise<void> {
+    for (;;) {
+      if (!this.fh && !(await this.openCurrent())) return;
+      await this.drainFile();
+      // has the writer moved on to a newer segment?
+      const segs = await streamSegments(this.root, this.ref.origin, this.ref.stream);
+      const newer = segs.find((s) => s.firstSeq > this.segFirstSeq && !s.compressed);
+      if (!newer) return;
+      await this.drainFile(); // anything written before the rotation
+      await this.fh!.close();
+      this.fh = null;
+    }
+  }
+
+  /** Opens the plain segment that holds (or will hold) nextSeq. */
+  private async openCurrent(): Promise<boolean> {
+    const segs = await streamSegments(this.root, this.ref.origin, this.ref.stream);
+    const seg =
+      [...segs].reverse().find((s) => !s.compressed && s.firstSeq <= this.nextSeq) ??
+      segs.find((s) => !s.compressed && s.firstSeq >= this.nextSeq);
+    if (!seg) return false;
+    try {
+      this.fh = await open(join(this.dir, seg.file), "r");
+    } catch {
+      return false; // compressed meanwhile: the next event finds the newer segment
+    }
+    this.segFirstSeq = seg.firstSeq;
+    const { size } = await this.fh.stat();
+    const want = this.nextSeq;
+    this.offset = await seekLine(this.fh, size, (probe, ls) => seqAt(probe, ls) < want);
+    this.carry = null;
+    return true;
+  }
+
+  private async drainFile(): Promise<void> {
+    const fh = this.fh!;
+    const chunk = Buffer.allocUnsafe(256 * 1024);
+    for (;;) {
+      const { bytesRead } = await fh.read(chunk, 0, chunk.length, this.offset);
+      if (bytesRead === 0) return;
+      this.offset += bytesRead;
+      const data = this.carry
+        ? Buffer.concat([this.carry, chunk.subarray(0, bytesRead)])
+        : chunk.subarray(0, bytesRead);
+      const lastLf = data.lastIndexOf(LF);
+      this.carry = lastLf + 1 < data.length ? Buffer.from(data.subarray(lastLf + 1)) : null;
+      const block = lastLf === -1 ? null : Buffer.from(data.subarray(0, lastLf + 1));
+      if (!block) continue;
+      for (let s = 0; s < block.length; ) {
+        const e = block.indexOf(LF, s);
+        const seq = seqAt(block, s);
+        if (seq >= this.nextSeq) {
+          this.nextSeq = seq + 1;
+          await this.emit({ ref: this.ref, block, start: s, end: e });
+        }
+        s = e + 1;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.fh?.close();
+    this.fh = null;
+  }
+}
+
+/**
+ * Follows the streams until `signal` aborts. `nextSeqs` gives, per stream, the first sequence
+ * number to print.
+ */
+export async function followStreams(
+  root: string,
+  starts: readonly { ref: StreamRef; nextSeq: number }[],
+  emit: (line: LineView) => Promise<void>,
+  signal: AbortSignal,
+): Promise<void> {
+  const followers = starts.map((s) => new Follower(root, s.ref, s.nextSeq, emit));
+  const watchers: FSWatcher[] = [];
+  let failure: unknown = null;
+  const run = (f: Follower) =>
+    f.check().catch((err) => {
+      failure = err;
+    });
+  for (const f of followers) {
+    watchers.push(watch(f.directory, { persistent: true }, () => void run(f)));
+    await run(f);
+  }
+  const safety = setInterval(() => {
+    for (const f of followers) void run(f);
+  }, SAFETY_CHECK_MS);
+  try {
+    await new Promise<void>((resolve) => {
+      if (signal.aborted) resolve();
+      signal.addEventListener("abort", () => resolve(), { once: true });
+    });
+  } finally {
+    clearInterval(safety);
+    for (const w of watchers) w.close();
+    for (const f of followers) await f.close();
+  }
+  if (failure) throw failure;
+}

@@ -1,0 +1,91 @@
+// Iterating stored records for `show` (and later search, export, the web UI): one stream in
+// sequence order, or several streams merged by receive time. Lines are handed out as
+// (block, start, end) views so that a caller can print a stored line without copying it.
+
+import { LogwardError } from "../errors.ts";
+import { listStreams, readStreamLines, type StreamRef, type Window } from "../store/read.ts";
+import { LF, TIME_LEN } from "../store/record.ts";
+
+export interface LineView {
+  ref: StreamRef;
+  block: Buffer;
+  /** Offsets of the line in `block`, without its LF. */
+  start: number;
+  end: number;
+}
+
+/** Resolves `ORIGIN` or `ORIGIN/STREAM` to the streams that exist. */
+export async function selectStreams(root: string, origin: string, stream?: string): Promise<StreamRef[]> {
+  const all = (await listStreams(root)).filter((r) => r.origin === origin);
+  const chosen = stream === undefined ? all : all.filter((r) => r.stream === stream);
+  if (chosen.length === 0) {
+    const what = stream === undefined ? `origin '${origin}'` : `stream '${origin}/${stream}'`;
+    throw new LogwardError(
+      "LW_NOT_FOUND",
+      `There is no ${what} in the store ${root}; 'logward ls' lists what there is.`,
+    );
+  }
+  return chosen;
+}
+
+/** Walks the lines of one stream's blocks. */
+class Cursor {
+  readonly ref: StreamRef;
+  private readonly blocks: AsyncGenerator<Buffer>;
+  block: Buffer | null = null;
+  pos = 0;
+  constructor(root: string, ref: StreamRef, w: Window) {
+    this.ref = ref;
+    this.blocks = readStreamLines(root, ref.origin, ref.stream, w);
+  }
+  /** Makes sure a line is available; false at the end. */
+  async fill(): Promise<boolean> {
+    while (!this.block || this.pos >= this.block.length) {
+      const next = await this.blocks.next();
+      if (next.done) {
+        this.block = null;
+        return false;
+      }
+      this.block = next.value;
+      this.pos = 0;
+    }
+    return true;
+  }
+  take(): LineView {
+    const block = this.block!;
+    const start = this.pos;
+    const end = block.indexOf(LF, start);
+    this.pos = end + 1;
+    return { ref: this.ref, block, start, end };
+  }
+}
+
+/** Every line of the selected streams within the window, merged by receive time. */
+export async function* readRecords(
+  root: string,
+  refs: readonly StreamRef[],
+  w: Window,
+): AsyncGenerator<LineView> {
+  const cursors = refs.map((r) => new Cursor(root, r, w));
+  if (cursors.length === 1) {
+    const c = cursors[0]!;
+    while (await c.fill()) {
+      // hand out a whole block's lines without going back to the generator for each
+      while (c.block && c.pos < c.block.length) yield c.take();
+    }
+    return;
+  }
+  const live: Cursor[] = [];
+  for (const c of cursors) if (await c.fill()) live.push(c);
+  while (live.length > 0) {
+    let best = 0;
+    for (let k = 1; k < live.length; k++) {
+      const a = live[k]!;
+      const b = live[best]!;
+      if (a.block!.compare(b.block!, b.pos, b.pos + TIME_LEN, a.pos, a.pos + TIME_LEN) < 0) best = k;
+    }
+    const c = live[best]!;
+    yield c.take();
+    if (!(await c.fill())) live.splice(best, 1);
+  }
+}

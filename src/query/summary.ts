@@ -1,0 +1,41 @@
+// `ls`: one summary per origin/stream, built from segment indexes and the active segment's
+// first and last lines; no record is read otherwise.
+
+import { listStreams, streamSegments } from "../store/read.ts";
+
+export interface StreamSummary {
+  origin: string;
+  stream: string;
+  records: number;
+  /** Bytes on disk of all segments (compressed ones at their compressed size). */
+  bytes: number;
+  first: string;
+  last: string;
+  segments: number;
+  compressedSegments: number;
+  firstSeq: number;
+  lastSeq: number;
+}
+
+export async function summarizeStreams(root: string): Promise<StreamSummary[]> {
+  const out: StreamSummary[] = [];
+  for (const { origin, stream } of await listStreams(root)) {
+    const segs = await streamSegments(root, origin, stream);
+    if (segs.length === 0) continue;
+    const first = segs[0]!;
+    const last = segs.at(-1)!;
+    out.push({
+      origin,
+      stream,
+      records: segs.reduce((n, s) => n + s.records, 0),
+      bytes: segs.reduce((n, s) => n + s.bytes, 0),
+      first: first.firstTime,
+      last: last.lastTime,
+      segments: segs.length,
+      compressedSegments: segs.filter((s) => s.compressed).length,
+      firstSeq: first.firstSeq,
+      lastSeq: last.lastSeq,
+    });
+  }
+  return out;
+}

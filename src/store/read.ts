@@ -1,0 +1,309 @@
+// Reading a store without its writer: list streams and segments, and hand out blocks of whole
+// record lines for a time window. Readers take no lock. They cope with a writer that appends
+// (bytes after the last LF are ignored), seals (a segment listed as active may be sealed by
+// the time it is read) and compresses (N.log may be gone, read N.log.zst instead).
+//
+// Time windows: since <= time < until. Receive times are fixed-width RFC 3339 strings, so they
+// compare as bytes. Sealed segments outside the window are skipped by their index entry; in a
+// plain segment the first line is found by binary search; in a compressed one only the frames
+// from the one holding `since` are decompressed.
+
+import type { FileHandle } from "node:fs/promises";
+import { open, readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { zstdDecompress } from "node:zlib";
+import { ioError } from "../errors.ts";
+import { firstLine, lastLineBounds, readRange } from "./files.ts";
+import { isValidName, originsDir, streamDir } from "./names.ts";
+import { LF, parseLine, TIME_LEN } from "./record.ts";
+import { describeSegment } from "./scan.ts";
+import { type FrameMeta, parseSegmentName, readIndex, segmentName } from "./segment.ts";
+
+const decompressAsync = promisify(zstdDecompress);
+const READ_CHUNK = 1024 * 1024;
+
+export interface SegmentView {
+  file: string;
+  firstSeq: number;
+  lastSeq: number;
+  firstTime: string;
+  lastTime: string;
+  records: number;
+  /** Bytes on disk. */
+  bytes: number;
+  compressed: boolean;
+  /** True for the segment the writer appends to (its figures are read from its first and last lines). */
+  active: boolean;
+  frames?: FrameMeta[] | undefined;
+}
+
+export interface StreamRef {
+  origin: string;
+  stream: string;
+}
+
+async function dirNames(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw ioError("list", dir, err);
+  }
+}
+
+/** Every origin/stream directory of the store, sorted; directories with invalid names are ignored. */
+export async function listStreams(root: string): Promise<StreamRef[]> {
+  const out: StreamRef[] = [];
+  for (const origin of (await dirNames(originsDir(root))).filter(isValidName).sort()) {
+    for (const stream of (await dirNames(streamDir(root, origin))).filter(isValidName).sort()) {
+      out.push({ origin, stream });
+    }
+  }
+  return out;
+}
+
+/** The segments of a stream in sequence order, sealed ones from the index, the active one read. */
+export async function streamSegments(root: string, origin: string, stream: string): Promise<SegmentView[]> {
+  const dir = streamDir(root, origin, stream);
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+    throw ioError("list", dir, err);
+  }
+  const files = new Map<number, { plain: boolean; zst: boolean }>();
+  for (const name of names) {
+    const p = parseSegmentName(name);
+    if (!p) continue;
+    const f = files.get(p.firstSeq) ?? { plain: false, zst: false };
+    if (p.compressed) f.zst = true;
+    else f.plain = true;
+    files.set(p.firstSeq, f);
+  }
+  const index = new Map(((await readIndex(dir)) ?? []).map((m) => [m.firstSeq, m]));
+  const seqs = [...files.keys()].sort((a, b) => a - b);
+  const out: SegmentView[] = [];
+  for (let k = 0; k < seqs.length; k++) {
+    const firstSeq = seqs[k]!;
+    const f = files.get(firstSeq)!;
+    const meta = index.get(firstSeq);
+    if (meta && ((meta.compressed && f.zst) || (!meta.compressed && f.plain))) {
+      out.push({ ...meta, active: false });
+      continue;
+    }
+    if (f.plain) {
+      const view = await describeActive(join(dir, segmentName(firstSeq, false)), firstSeq);
+      if (view) out.push({ ...view, active: k === seqs.length - 1 && !meta });
+      continue;
+    }
+    const described = await describeSegment(dir, segmentName(firstSeq, true), firstSeq, true);
+    out.push({ ...described, active: false });
+  }
+  return out;
+}
+
+/** Figures of a plain segment from its first and last complete lines. */
+async function describeActive(path: string, firstSeq: number): Promise<SegmentView | null> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, "r");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null; // compressed meanwhile
+    throw ioError("open", path, err);
+  }
+  try {
+    const { size } = await fh.stat();
+    const head = await firstLine(fh, 8 * 1024 * 1024);
+    const bounds = await lastLineBounds(fh, size);
+    if (!head || !bounds) return null;
+    const first = parseLine(head, 0, head.length);
+    const lastBuf = await readRange(fh, bounds.start, bounds.end);
+    const last = parseLine(lastBuf, 0, lastBuf.length);
+    if (!first || !last) return null;
+    return {
+      file: segmentName(firstSeq, false),
+      firstSeq,
+      lastSeq: last.seq,
+      firstTime: first.time,
+      lastTime: last.time,
+      records: last.seq - firstSeq + 1,
+      bytes: size,
+      compressed: false,
+      active: true,
+    };
+  } finally {
+    await fh.close();
+  }
+}
+
+export interface Window {
+  /** Inclusive lower bound, as a 27-byte receive time. */
+  since?: string | undefined;
+  /** Exclusive upper bound. */
+  until?: string | undefined;
+}
+
+function overlaps(seg: SegmentView, w: Window): boolean {
+  if (w.since !== undefined && seg.lastTime < w.since) return false;
+  if (w.until !== undefined && seg.firstTime >= w.until) return false;
+  return true;
+}
+
+/**
+ * Blocks of complete lines (each block ends with LF) of one stream within the window, in
+ * sequence order. The blocks are views the caller must not keep across iterations.
+ */
+export async function* readStreamLines(
+  root: string,
+  origin: string,
+  stream: string,
+  w: Window = {},
+): AsyncGenerator<Buffer> {
+  const dir = streamDir(root, origin, stream);
+  for (const seg of await streamSegments(root, origin, stream)) {
+    if (!overlaps(seg, w)) continue;
+    yield* readSegmentLines(dir, seg, w);
+  }
+}
+
+function timeCompare(block: Buffer, lineStart: number, time: Buffer): number {
+  return block.compare(time, 0, TIME_LEN, lineStart, lineStart + TIME_LEN);
+}
+
+/** The blocks of one segment, cut to the window. */
+async function* readSegmentLines(dir: string, seg: SegmentView, w: Window): AsyncGenerator<Buffer> {
+  let since = w.since !== undefined ? Buffer.from(w.since, "latin1") : null;
+  const until = w.until !== undefined ? Buffer.from(w.until, "latin1") : null;
+  const blocks = seg.compressed ? compressedBlocks(dir, seg, w) : plainBlocks(dir, seg, w);
+  for await (const block of blocks) {
+    let start = 0;
+    if (since) {
+      // lines are in time order: skip those before since, then never check again
+      while (start < block.length && timeCompare(block, start, since) > 0)
+        start = block.indexOf(LF, start) + 1;
+      if (start < block.length) since = null;
+    }
+    let end = block.length;
+    let done = false;
+    if (until && start < end) {
+      const lastStart = block.lastIndexOf(LF, block.length - 2) + 1;
+      if (timeCompare(block, lastStart, until) <= 0) {
+        end = start;
+        while (end < block.length && timeCompare(block, end, until) > 0) end = block.indexOf(LF, end) + 1;
+        done = true;
+      }
+    }
+    if (end > start) yield block.subarray(start, end);
+    if (done) return;
+  }
+}
+
+/** Whole-line blocks of a plain segment, starting near `since` (binary search on line starts). */
+async function* plainBlocks(dir: string, seg: SegmentView, w: Window): AsyncGenerator<Buffer> {
+  const path = join(dir, seg.file);
+  let fh: FileHandle;
+  try {
+    fh = await open(path, "r");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw ioError("open", path, err);
+    // compressed since it was listed: read the compressed file instead
+    const zst = { ...seg, file: segmentName(seg.firstSeq, true), compressed: true, frames: undefined };
+    yield* compressedBlocks(dir, zst, w);
+    return;
+  }
+  try {
+    const { size } = await fh.stat();
+    let pos = w.since !== undefined ? await seekTime(fh, size, w.since) : 0;
+    let carry: Buffer | null = null;
+    const chunk = Buffer.allocUnsafe(READ_CHUNK);
+    while (pos < size) {
+      const { bytesRead } = await fh.read(chunk, 0, Math.min(chunk.length, size - pos), pos);
+      if (bytesRead === 0) break;
+      pos += bytesRead;
+      const data: Buffer = carry
+        ? Buffer.concat([carry, chunk.subarray(0, bytesRead)])
+        : chunk.subarray(0, bytesRead);
+      const lastLf = data.lastIndexOf(LF);
+      if (lastLf === -1) {
+        carry = Buffer.from(data);
+        continue;
+      }
+      carry = lastLf + 1 < data.length ? Buffer.from(data.subarray(lastLf + 1)) : null;
+      yield data.subarray(0, lastLf + 1);
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Offset of a line start at or before the first line with time >= since. */
+function seekTime(fh: FileHandle, size: number, since: string): Promise<number> {
+  const target = Buffer.from(since, "latin1");
+  return seekLine(fh, size, (probe, ls) => probe.compare(target, 0, TIME_LEN, ls, ls + TIME_LEN) > 0);
+}
+
+/**
+ * Binary search over the line starts of a plain segment: returns the offset of a line start
+ * such that every line before it satisfies `before` (which must hold for a prefix of the lines).
+ * The caller scans forward from there; the search only saves reading what comes before.
+ */
+export async function seekLine(
+  fh: FileHandle,
+  size: number,
+  before: (probe: Buffer, lineStart: number) => boolean,
+): Promise<number> {
+  let lo = 0;
+  let hi = size;
+  const probe = Buffer.allocUnsafe(64 * 1024);
+  while (hi - lo > 256 * 1024) {
+    const mid = lo + Math.floor((hi - lo) / 2);
+    const { bytesRead } = await fh.read(probe, 0, probe.length, mid);
+    const lf = probe.subarray(0, bytesRead).indexOf(LF);
+    const ls = mid + lf + 1;
+    if (lf === -1 || lf + 1 + TIME_LEN + 20 > bytesRead || ls >= hi) {
+      hi = mid; // no line start we can read between mid and hi: narrow from above
+      continue;
+    }
+    if (before(probe, lf + 1)) lo = ls;
+    else hi = ls;
+  }
+  return lo;
+}
+
+/** Whole-line blocks of a compressed segment, one zstd frame at a time from the frame holding `since`. */
+async function* compressedBlocks(dir: string, seg: SegmentView, w: Window): AsyncGenerator<Buffer> {
+  const path = join(dir, seg.file);
+  const frames = seg.frames;
+  if (!frames || frames.length === 0) {
+    let data: Buffer;
+    try {
+      data = await readFile(path);
+    } catch (err) {
+      throw ioError("read", path, err);
+    }
+    yield await decompressAsync(data);
+    return;
+  }
+  let k = 0;
+  if (w.since !== undefined) {
+    // the last frame that starts before since may hold its first lines
+    while (k + 1 < frames.length && frames[k + 1]!.firstTime < w.since) k++;
+  }
+  const fh = await open(path, "r").catch((err) => {
+    throw ioError("open", path, err);
+  });
+  try {
+    const { size } = await fh.stat();
+    for (; k < frames.length; k++) {
+      const f = frames[k]!;
+      if (w.until !== undefined && f.firstTime >= w.until) return;
+      const end = k + 1 < frames.length ? frames[k + 1]!.offset : size;
+      const data = await readRange(fh, f.offset, end);
+      yield await decompressAsync(data);
+    }
+  } finally {
+    await fh.close();
+  }
+}
