@@ -32,6 +32,8 @@ export interface SegmentView {
   records: number;
   /** Bytes on disk. */
   bytes: number;
+  /** Bytes of text (uncompressed). */
+  rawBytes: number;
   compressed: boolean;
   /** True for the segment the writer appends to (its figures are read from its first and last lines). */
   active: boolean;
@@ -130,6 +132,7 @@ async function describeActive(path: string, firstSeq: number): Promise<SegmentVi
       lastTime: last.time,
       records: last.seq - firstSeq + 1,
       bytes: size,
+      rawBytes: size,
       compressed: false,
       active: true,
     };

@@ -118,3 +118,55 @@ export function writeDecimal(dst: Uint8Array, pos: number, n: number): number {
   }
   return pos + digits;
 }
+
+const DIGIT_POSITIONS = [0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18, 20, 21, 22, 23, 24, 25];
+const FIXED_BYTES: [number, number][] = [
+  [4, 0x2d],
+  [7, 0x2d],
+  [10, 0x54],
+  [13, 0x3a],
+  [16, 0x3a],
+  [19, 0x2e],
+  [26, 0x5a],
+  [27, 0x20],
+];
+
+/**
+ * Fast structural check of a stored line `buf[start, end)` for recovery: time layout, a
+ * decimal sequence number, a valid kind field. Returns the sequence number, or -1. The payload
+ * is checked separately (escape.ts isDisplaySafe).
+ */
+export function checkLineHead(
+  buf: Uint8Array,
+  start: number,
+  end: number,
+): { seq: number; payloadStart: number } | null {
+  if (end - start < TIME_LEN + 4) return null;
+  for (const p of DIGIT_POSITIONS) {
+    const c = buf[start + p]!;
+    if (c < 0x30 || c > 0x39) return null;
+  }
+  for (const [p, v] of FIXED_BYTES) if (buf[start + p] !== v) return null;
+  let i = start + TIME_LEN + 1;
+  if (buf[i] === 0x30) return null;
+  let seq = 0;
+  const seqStart = i;
+  while (i < end && buf[i]! >= 0x30 && buf[i]! <= 0x39 && i - seqStart < 16)
+    seq = seq * 10 + (buf[i++]! - 0x30);
+  if (i === seqStart || buf[i] !== SPACE) return null;
+  i++;
+  const k = buf[i];
+  if (k === 0x2e) i++;
+  else if (k === 0x21) {
+    const nameStart = ++i;
+    while (i < end && buf[i]! >= 0x61 && buf[i]! <= 0x7a) i++;
+    if (i === nameStart || i - nameStart > 16) return null;
+  } else return null;
+  if (buf[i] === 0x40) {
+    const refStart = ++i;
+    while (i < end && buf[i]! > 0x20 && buf[i]! < 0x7f) i++;
+    if (i === refStart || i - refStart > MAX_REF_BYTES) return null;
+  }
+  if (i >= end || buf[i] !== SPACE) return null;
+  return { seq, payloadStart: i + 1 };
+}

@@ -6,17 +6,19 @@
 // - *.tmp files are unfinished atomic writes or compressions: removed.
 // - N.log next to N.log.zst: the compression did not finish; the plain file wins.
 // - The highest-numbered plain segment that the index does not list is the active one.
-// - The active segment ends at its last valid line. Lines are checked from the end; if the
-//   count of lines does not match the sequence numbers, the whole file is checked forward
-//   and cut at the first line that breaks the chain.
+// - The active segment ends at its last valid line (see recoverActive).
 
-import { open, readdir, unlink } from "node:fs/promises";
+import { type FileHandle, open, readdir, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { ioError } from "../errors.ts";
-import { fsyncDir, lastLineBounds, readRange } from "./files.ts";
-import { LF, type ParsedLine, parseLine, parseTime } from "./record.ts";
+import { isDisplaySafe } from "./escape.ts";
+import { fsyncDir } from "./files.ts";
+import { checkLineHead, LF, parseTime, TIME_LEN } from "./record.ts";
 import { describeSegment } from "./scan.ts";
 import { parseSegmentName, readIndex, type SegmentMeta, segmentName, writeIndex } from "./segment.ts";
+
+/** Longer than any line the writer can produce (64 MiB records, escaped four times over). */
+const MAX_LINE_BYTES = 4 * 64 * 1024 * 1024 + 4096;
 
 export interface ActiveSegment {
   path: string;
@@ -118,7 +120,13 @@ export async function recoverStream(dir: string): Promise<RecoveredStream> {
   };
 }
 
-/** Cuts the active segment back to its last valid line; deletes it if none is left. */
+/**
+ * Cuts the active segment back to its last valid line; deletes it if none is left. Every line
+ * is checked from the start: layout, display-safe payload, the sequence chain (+1 each line,
+ * the first equal to the file name) and receive times that never go back. A crash can leave
+ * unsynced pages as zeros or stale bytes anywhere after the last fsync, not only at the very
+ * end, so the first line that breaks any rule ends the segment.
+ */
 async function recoverActive(
   path: string,
   firstSeq: number,
@@ -126,45 +134,14 @@ async function recoverActive(
   const fh = await open(path, "r+");
   try {
     const { size } = await fh.stat();
-    let end = size;
-    let last: ParsedLine | null = null;
-    let lastBounds: { start: number; end: number } | null = null;
-    // from the end: skip a partial line and any trailing lines that do not parse
-    for (;;) {
-      const b = await lastLineBounds(fh, end);
-      if (!b) {
-        end = 0;
-        break;
-      }
-      const line = await readRange(fh, b.start, b.end);
-      const parsed = parseLine(line, 0, line.length);
-      if (parsed && parsed.seq >= firstSeq) {
-        last = parsed;
-        lastBounds = b;
-        end = b.end + 1;
-        break;
-      }
-      end = b.start;
-    }
-    let first: ParsedLine | null = null;
-    if (last && lastBounds) {
-      const lines = await countLines(fh, end);
-      const head = await readRange(fh, 0, Math.min(end, 4 * 1024 * 1024 + 1024));
-      const headEnd = head.indexOf(LF);
-      first = headEnd === -1 ? null : parseLine(head, 0, headEnd);
-      if (!first || first.seq !== firstSeq || last.seq !== firstSeq + lines - 1) {
-        const checked = await validateForward(fh, end, firstSeq);
-        end = checked.end;
-        last = checked.last;
-        first = checked.first;
-      }
-    }
+    const checked = await validateForward(fh, size, firstSeq);
+    const end = checked.end;
     const truncatedBytes = size - end;
     if (truncatedBytes > 0) {
       await fh.truncate(end);
       await fh.datasync();
     }
-    if (!last || !first || end === 0) {
+    if (checked.last === null || checked.firstTime === null) {
       await fh.close();
       await unlink(path);
       return { active: null, truncatedBytes };
@@ -173,10 +150,10 @@ async function recoverActive(
       active: {
         path,
         firstSeq,
-        firstTime: first.time,
+        firstTime: checked.firstTime,
         size: end,
-        lastSeq: last.seq,
-        lastTime: last.time,
+        lastSeq: checked.last,
+        lastTime: checked.lastTime!,
       },
       truncatedBytes,
     };
@@ -185,32 +162,17 @@ async function recoverActive(
   }
 }
 
-async function countLines(fh: import("node:fs/promises").FileHandle, end: number): Promise<number> {
-  const chunk = Buffer.allocUnsafe(1024 * 1024);
-  let n = 0;
-  for (let pos = 0; pos < end; ) {
-    const { bytesRead } = await fh.read(chunk, 0, Math.min(chunk.length, end - pos), pos);
-    if (bytesRead === 0) break;
-    for (let i = chunk.indexOf(LF, 0); i !== -1 && i < bytesRead; i = chunk.indexOf(LF, i + 1)) n++;
-    pos += bytesRead;
-  }
-  return n;
-}
-
-/**
- * Reads the segment from the start and stops at the first line that does not parse, does not
- * continue the sequence, or goes back in time. Returns the offset just after the last good line.
- */
 async function validateForward(
-  fh: import("node:fs/promises").FileHandle,
+  fh: FileHandle,
   limit: number,
   firstSeq: number,
-): Promise<{ end: number; first: ParsedLine | null; last: ParsedLine | null }> {
-  let first: ParsedLine | null = null;
-  let last: ParsedLine | null = null;
+): Promise<{ end: number; firstTime: string | null; last: number | null; lastTime: string | null }> {
+  let firstTime: string | null = null;
+  let last: number | null = null;
+  let lastTime: Buffer | null = null;
   let good = 0;
   let pos = 0;
-  let carry = Buffer.alloc(0);
+  let carry: Buffer = Buffer.alloc(0);
   const chunk = Buffer.allocUnsafe(1024 * 1024);
   outer: while (pos < limit) {
     const { bytesRead } = await fh.read(chunk, 0, Math.min(chunk.length, limit - pos), pos);
@@ -222,15 +184,19 @@ async function validateForward(
     pos += bytesRead;
     let s = 0;
     for (let lf = buf.indexOf(LF); lf !== -1; lf = buf.indexOf(LF, s)) {
-      const p = parseLine(buf, s, lf);
-      const expected = last ? last.seq + 1 : firstSeq;
-      if (!p || p.seq !== expected || (last && p.time < last.time)) break outer;
-      if (!first) first = { ...p };
-      last = { ...p };
+      const head = checkLineHead(buf, s, lf);
+      const expected: number = last === null ? firstSeq : last + 1;
+      if (!head || head.seq !== expected || !isDisplaySafe(buf, head.payloadStart, lf)) break outer;
+      if (lastTime && buf.compare(lastTime, 0, TIME_LEN, s, s + TIME_LEN) < 0) break outer;
+      lastTime = Buffer.from(buf.subarray(s, s + TIME_LEN));
+      if (firstTime === null) firstTime = lastTime.toString("latin1");
+      last = head.seq;
       good = bufStart + lf + 1;
       s = lf + 1;
     }
+    // a line longer than the largest record can be is garbage, not a record still being read
+    if (buf.length - s > MAX_LINE_BYTES) break;
     carry = Buffer.from(buf.subarray(s));
   }
-  return { end: good, first, last };
+  return { end: good, firstTime, last, lastTime: lastTime?.toString("latin1") ?? null };
 }

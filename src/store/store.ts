@@ -247,8 +247,13 @@ export class Store extends EventEmitter implements StreamHost {
 
   /** Resolves when nothing is waiting to be written or compressed (tests and benchmarks). */
   async idle(): Promise<void> {
-    await this.flush();
-    await this.compressor.idle();
+    for (;;) {
+      await this.flush();
+      if (this.commitScheduled) await new Promise((r) => setImmediate(r));
+      if (this.commitRunning) await this.commitRunning;
+      await this.compressor.idle();
+      if (!this.commitRunning && !this.commitScheduled && this.dirty.size === 0) return;
+    }
   }
 
   private async sealAged(): Promise<void> {
