@@ -21,6 +21,9 @@ import { describeSegment } from "./scan.ts";
 import { type FrameMeta, parseSegmentName, readIndex, segmentName } from "./segment.ts";
 
 const decompressAsync = promisify(zstdDecompress);
+
+/** Counters of what readers fetched from disk: tests and benchmarks check that windows seek. */
+export const readStats = { bytesRead: 0, framesDecompressed: 0, segmentsOpened: 0 };
 const READ_CHUNK = 1024 * 1024;
 
 export interface SegmentView {
@@ -171,12 +174,14 @@ export async function* readStreamLines(
   }
 }
 
+/** Negative when the line at `lineStart` was received before `time`, 0 when at, positive after. */
 function timeCompare(block: Buffer, lineStart: number, time: Buffer): number {
   return block.compare(time, 0, TIME_LEN, lineStart, lineStart + TIME_LEN);
 }
 
 /** The blocks of one segment, cut to the window. */
 async function* readSegmentLines(dir: string, seg: SegmentView, w: Window): AsyncGenerator<Buffer> {
+  readStats.segmentsOpened++;
   let since = w.since !== undefined ? Buffer.from(w.since, "latin1") : null;
   const until = w.until !== undefined ? Buffer.from(w.until, "latin1") : null;
   const blocks = seg.compressed ? compressedBlocks(dir, seg, w) : plainBlocks(dir, seg, w);
@@ -184,7 +189,7 @@ async function* readSegmentLines(dir: string, seg: SegmentView, w: Window): Asyn
     let start = 0;
     if (since) {
       // lines are in time order: skip those before since, then never check again
-      while (start < block.length && timeCompare(block, start, since) > 0)
+      while (start < block.length && timeCompare(block, start, since) < 0)
         start = block.indexOf(LF, start) + 1;
       if (start < block.length) since = null;
     }
@@ -192,9 +197,9 @@ async function* readSegmentLines(dir: string, seg: SegmentView, w: Window): Asyn
     let done = false;
     if (until && start < end) {
       const lastStart = block.lastIndexOf(LF, block.length - 2) + 1;
-      if (timeCompare(block, lastStart, until) <= 0) {
+      if (timeCompare(block, lastStart, until) >= 0) {
         end = start;
-        while (end < block.length && timeCompare(block, end, until) > 0) end = block.indexOf(LF, end) + 1;
+        while (end < block.length && timeCompare(block, end, until) < 0) end = block.indexOf(LF, end) + 1;
         done = true;
       }
     }
@@ -220,11 +225,15 @@ async function* plainBlocks(dir: string, seg: SegmentView, w: Window): AsyncGene
     const { size } = await fh.stat();
     let pos = w.since !== undefined ? await seekTime(fh, size, w.since) : 0;
     let carry: Buffer | null = null;
+    // start small (a narrow window needs little) and double up to READ_CHUNK for long reads
+    let want = 64 * 1024;
     const chunk = Buffer.allocUnsafe(READ_CHUNK);
     while (pos < size) {
-      const { bytesRead } = await fh.read(chunk, 0, Math.min(chunk.length, size - pos), pos);
+      const { bytesRead } = await fh.read(chunk, 0, Math.min(want, size - pos), pos);
+      want = Math.min(want * 2, READ_CHUNK);
       if (bytesRead === 0) break;
       pos += bytesRead;
+      readStats.bytesRead += bytesRead;
       const data: Buffer = carry
         ? Buffer.concat([carry, chunk.subarray(0, bytesRead)])
         : chunk.subarray(0, bytesRead);
@@ -244,7 +253,7 @@ async function* plainBlocks(dir: string, seg: SegmentView, w: Window): AsyncGene
 /** Offset of a line start at or before the first line with time >= since. */
 function seekTime(fh: FileHandle, size: number, since: string): Promise<number> {
   const target = Buffer.from(since, "latin1");
-  return seekLine(fh, size, (probe, ls) => probe.compare(target, 0, TIME_LEN, ls, ls + TIME_LEN) > 0);
+  return seekLine(fh, size, (probe, ls) => probe.compare(target, 0, TIME_LEN, ls, ls + TIME_LEN) < 0);
 }
 
 /**
@@ -259,8 +268,8 @@ export async function seekLine(
 ): Promise<number> {
   let lo = 0;
   let hi = size;
-  const probe = Buffer.allocUnsafe(64 * 1024);
-  while (hi - lo > 256 * 1024) {
+  const probe = Buffer.allocUnsafe(16 * 1024);
+  while (hi - lo > 64 * 1024) {
     const mid = lo + Math.floor((hi - lo) / 2);
     const { bytesRead } = await fh.read(probe, 0, probe.length, mid);
     const lf = probe.subarray(0, bytesRead).indexOf(LF);
@@ -286,6 +295,8 @@ async function* compressedBlocks(dir: string, seg: SegmentView, w: Window): Asyn
     } catch (err) {
       throw ioError("read", path, err);
     }
+    readStats.bytesRead += data.length;
+    readStats.framesDecompressed++;
     yield await decompressAsync(data);
     return;
   }
@@ -304,6 +315,8 @@ async function* compressedBlocks(dir: string, seg: SegmentView, w: Window): Asyn
       if (w.until !== undefined && f.firstTime >= w.until) return;
       const end = k + 1 < frames.length ? frames[k + 1]!.offset : size;
       const data = await readRange(fh, f.offset, end);
+      readStats.bytesRead += data.length;
+      readStats.framesDecompressed++;
       yield await decompressAsync(data);
     }
   } finally {
