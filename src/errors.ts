@@ -19,10 +19,6 @@ export const ERRORS = {
     exit: 1,
     summary: "a writer ignored backpressure and its unwritten backlog passed the hard limit",
   },
-  LW_RAW_TO_TERMINAL: {
-    exit: 2,
-    summary: "raw bytes were asked for on a terminal without an explicit --raw",
-  },
   LW_IO: { exit: 1, summary: "the operating system refused a file operation (permissions, disk full)" },
   LW_INTERNAL: { exit: 70, summary: "a bug in logward; the message and stack should be reported" },
 } as const;

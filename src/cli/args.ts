@@ -12,6 +12,18 @@ export function parse<T extends Options>(
   options: T,
   positionals: { min: number; max: number },
 ) {
+  // "--since -1h": a value that looks like a negative number belongs to the option before it
+  const joined: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const name = a.startsWith("--") ? a.slice(2) : undefined;
+    const next = args[i + 1];
+    if (name && options[name]?.type === "string" && next !== undefined && /^-\d/.test(next)) {
+      joined.push(`${a}=${next}`);
+      i++;
+    } else joined.push(a);
+  }
+  args = joined;
   let parsed: ReturnType<
     typeof parseArgs<{ args: string[]; options: T; allowPositionals: true; strict: true }>
   >;

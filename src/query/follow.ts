@@ -9,7 +9,7 @@ import { type FSWatcher, watch } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { join } from "node:path";
 import { streamDir } from "../store/names.ts";
-import { type StreamRef, seekLine, streamSegments } from "../store/read.ts";
+import { readSegmentLines, type StreamRef, seekLine, streamSegments } from "../store/read.ts";
 import { LF, seqAt } from "../store/record.ts";
 import type { LineView } from "./records.ts";
 
@@ -60,36 +60,62 @@ class Follower {
 
   private async readNew(): Promise<void> {
     for (;;) {
-      if (!this.fh && !(await this.openCurrent())) return;
-      await this.drainFile();
-      // has the writer moved on to a newer segment?
       const segs = await streamSegments(this.root, this.ref.origin, this.ref.stream);
-      const newer = segs.find((s) => s.firstSeq > this.segFirstSeq && !s.compressed);
-      if (!newer) return;
-      await this.drainFile(); // anything written before the rotation
-      await this.fh!.close();
-      this.fh = null;
+      // the segment that holds nextSeq, or the first one after it
+      const seg = segs.findLast((s) => s.firstSeq <= this.nextSeq) ?? segs[0];
+      if (!seg) return;
+      const isLast = seg === segs.at(-1);
+      if (seg.compressed || !isLast) {
+        // sealed (perhaps compressed) before we got to it: read it whole, then go on
+        await this.closeFile();
+        for await (const block of readSegmentLines(this.dir, seg, {}))
+          await this.emitBlock(Buffer.from(block));
+        if (isLast) return;
+        continue;
+      }
+      if (this.segFirstSeq !== seg.firstSeq || !this.fh) {
+        await this.closeFile();
+        if (!(await this.openSegment(seg.file, seg.firstSeq))) continue; // compressed meanwhile
+      }
+      await this.drainFile();
+      const after = await streamSegments(this.root, this.ref.origin, this.ref.stream);
+      if (after.at(-1)!.firstSeq === seg.firstSeq) return; // still the active one: wait for events
+      await this.drainFile(); // what was written before the rotation
+      await this.closeFile();
     }
   }
 
-  /** Opens the plain segment that holds (or will hold) nextSeq. */
-  private async openCurrent(): Promise<boolean> {
-    const segs = await streamSegments(this.root, this.ref.origin, this.ref.stream);
-    const seg =
-      [...segs].reverse().find((s) => !s.compressed && s.firstSeq <= this.nextSeq) ??
-      segs.find((s) => !s.compressed && s.firstSeq >= this.nextSeq);
-    if (!seg) return false;
+  private async openSegment(file: string, firstSeq: number): Promise<boolean> {
     try {
-      this.fh = await open(join(this.dir, seg.file), "r");
+      this.fh = await open(join(this.dir, file), "r");
     } catch {
-      return false; // compressed meanwhile: the next event finds the newer segment
+      return false;
     }
-    this.segFirstSeq = seg.firstSeq;
+    this.segFirstSeq = firstSeq;
     const { size } = await this.fh.stat();
     const want = this.nextSeq;
     this.offset = await seekLine(this.fh, size, (probe, ls) => seqAt(probe, ls) < want);
     this.carry = null;
     return true;
+  }
+
+  private async closeFile(): Promise<void> {
+    await this.fh?.close();
+    this.fh = null;
+    this.carry = null;
+  }
+
+  /** Emits the lines of a block whose sequence numbers are new. */
+  private async emitBlock(block: Buffer): Promise<void> {
+    for (let s = 0; s < block.length; ) {
+      const e = block.indexOf(LF, s);
+      const seq = seqAt(block, s);
+      if (seq >= this.nextSeq) {
+        this.nextSeq = seq + 1;
+        await this.emit({ ref: this.ref, block, start: s, end: e });
+      }
+      s = e + 1;
+    }
   }
 
   private async drainFile(): Promise<void> {
@@ -104,23 +130,12 @@ class Follower {
         : chunk.subarray(0, bytesRead);
       const lastLf = data.lastIndexOf(LF);
       this.carry = lastLf + 1 < data.length ? Buffer.from(data.subarray(lastLf + 1)) : null;
-      const block = lastLf === -1 ? null : Buffer.from(data.subarray(0, lastLf + 1));
-      if (!block) continue;
-      for (let s = 0; s < block.length; ) {
-        const e = block.indexOf(LF, s);
-        const seq = seqAt(block, s);
-        if (seq >= this.nextSeq) {
-          this.nextSeq = seq + 1;
-          await this.emit({ ref: this.ref, block, start: s, end: e });
-        }
-        s = e + 1;
-      }
+      if (lastLf !== -1) await this.emitBlock(Buffer.from(data.subarray(0, lastLf + 1)));
     }
   }
 
   async close(): Promise<void> {
-    await this.fh?.close();
-    this.fh = null;
+    await this.closeFile();
   }
 }
 

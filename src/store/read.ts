@@ -179,8 +179,8 @@ function timeCompare(block: Buffer, lineStart: number, time: Buffer): number {
   return block.compare(time, 0, TIME_LEN, lineStart, lineStart + TIME_LEN);
 }
 
-/** The blocks of one segment, cut to the window. */
-async function* readSegmentLines(dir: string, seg: SegmentView, w: Window): AsyncGenerator<Buffer> {
+/** The blocks of one segment, cut to the window (the dir is the stream's directory). */
+export async function* readSegmentLines(dir: string, seg: SegmentView, w: Window): AsyncGenerator<Buffer> {
   readStats.segmentsOpened++;
   let since = w.since !== undefined ? Buffer.from(w.since, "latin1") : null;
   const until = w.until !== undefined ? Buffer.from(w.until, "latin1") : null;
