@@ -74,6 +74,34 @@ describe("store: appending and durability", () => {
     for (let i = 0; i < 25; i++) assert.equal((await readAll(store.root, `vm${i}`, "main")).length, 20);
   });
 
+  test("appendSlices stores exactly what appendRecords stores", async () => {
+    const root = tempDir();
+    const store = await Store.open(root);
+    const a = await store.stream("a", "records");
+    const b = await store.stream("a", "slices");
+    const chunk = Buffer.from("first\nsecond \x1b[1m\n\nthird \u202e\xff\n", "latin1");
+    const offsets: number[] = [];
+    const views: Buffer[] = [];
+    for (let s = 0, e = chunk.indexOf(10); e !== -1; s = e + 1, e = chunk.indexOf(10, s)) {
+      offsets.push(s, e);
+      views.push(chunk.subarray(s, e));
+    }
+    a.appendRecords(views);
+    assert.equal(b.appendSlices(chunk, offsets, views.length), 4);
+    assert.throws(() => b.appendSlices(chunk, [0, 2 * 1024 * 1024], 1), isCode("LW_RECORD_TOO_LARGE"));
+    await store.close();
+    const ra = await readAll(root, "a", "records");
+    const rb = await readAll(root, "a", "slices");
+    assert.deepEqual(
+      rb.map((r) => r.payload),
+      ra.map((r) => r.payload),
+    );
+    assert.deepEqual(
+      rb.map((r) => r.payload.toString("latin1")),
+      ["first", "second \x1b[1m", "", "third \u202e\xff"],
+    );
+  });
+
   test("an oversized record or a bad ref is refused and nothing is written", async () => {
     const store = await Store.open(tempDir(), { maxRecordBytes: 100 });
     const w = await store.stream("a", "s");

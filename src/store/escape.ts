@@ -150,7 +150,7 @@ export function plainRunEnd(src: Uint8Array, i: number, end: number): number {
  * Escapes `src[start, end)` into `dst` at `d` and returns the new end offset in `dst`.
  * `dst` must have room for `ESCAPE_EXPANSION * (end - start)` bytes after `d`.
  */
-export function escapeInto(src: Uint8Array, start: number, end: number, dst: Uint8Array, d: number): number {
+export function escapeInto(src: Buffer, start: number, end: number, dst: Uint8Array, d: number): number {
   let run = start; // start of the current run of bytes copied as is
   let i = start;
   while (i < end) {
@@ -165,10 +165,7 @@ export function escapeInto(src: Uint8Array, start: number, end: number, dst: Uin
           i += len;
           continue;
         }
-        if (i > run) {
-          dst.set(src.subarray(run, i), d);
-          d += i - run;
-        }
+        if (i > run) d += src.copy(dst, d, run, i);
         d = writeCodePointEscape(dst, d, cp);
         i += len;
         run = i;
@@ -176,25 +173,25 @@ export function escapeInto(src: Uint8Array, start: number, end: number, dst: Uin
       }
     }
     // class 1, class 3, or a lead byte that does not start a valid sequence: escape one byte
-    if (i > run) {
-      dst.set(src.subarray(run, i), d);
-      d += i - run;
-    }
+    if (i > run) d += src.copy(dst, d, run, i);
     d = writeByteEscape(dst, d, src[i]!);
     i++;
     run = i;
   }
-  if (end > run) {
-    dst.set(src.subarray(run, end), d);
-    d += end - run;
-  }
+  // one native copy for the plain run (no view object); most payloads are a single run
+  if (end > run) d += src.copy(dst, d, run, end);
   return d;
+}
+
+/** A Buffer over the same memory (no copy), for callers that hold a plain Uint8Array. */
+export function asBuffer(src: Uint8Array): Buffer {
+  return Buffer.isBuffer(src) ? src : Buffer.from(src.buffer, src.byteOffset, src.byteLength);
 }
 
 /** Escapes a whole payload into a new Buffer (convenience for tests, CLI and rare paths). */
 export function escapePayload(src: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(src.length * ESCAPE_EXPANSION);
-  const n = escapeInto(src, 0, src.length, out, 0);
+  const n = escapeInto(asBuffer(src), 0, src.length, out, 0);
   return out.subarray(0, n);
 }
 

@@ -13,7 +13,7 @@ import type { FileHandle } from "node:fs/promises";
 import { open } from "node:fs/promises";
 import { join } from "node:path";
 import { LogwardError } from "../errors.ts";
-import { ESCAPE_EXPANSION, escapeInto } from "./escape.ts";
+import { asBuffer, ESCAPE_EXPANSION, escapeInto } from "./escape.ts";
 import { fsyncDir, pwriteAll, readRange } from "./files.ts";
 import type { StoreOptions } from "./options.ts";
 import {
@@ -62,6 +62,23 @@ interface Waiter {
 }
 
 const INITIAL_BUFFER = 64 * 1024;
+
+/** Validates resume references; returns the bytes they add. */
+function checkRefs(refs: readonly (string | undefined)[], n: number): number {
+  let bytes = 0;
+  for (let k = 0; k < n; k++) {
+    const r = refs[k];
+    if (r === undefined) continue;
+    if (!isValidRef(r)) {
+      throw new LogwardError(
+        "LW_BAD_REF",
+        "A resume reference must be 1 to 256 printable ASCII characters without spaces.",
+      );
+    }
+    bytes += r.length + 1;
+  }
+  return bytes;
+}
 // time SP seq SP kind SP ... LF, with the longest seq and kind ("!" + 16 letters)
 const PREFIX_MAX = TIME_LEN + 1 + 16 + 1 + 17 + 1 + 1;
 const DATA_KIND_BYTE = 0x2e; // "."
@@ -146,55 +163,75 @@ export class StreamWriter {
     const n = payloads.length;
     if (n === 0) return this.nextSeq - 1;
     let bytes = 0;
-    for (let k = 0; k < n; k++) {
-      const p = payloads[k]!;
-      if (p.length > this.opts.maxRecordBytes) {
-        throw new LogwardError(
-          "LW_RECORD_TOO_LARGE",
-          `A record of ${p.length} bytes is larger than the store's limit of ${this.opts.maxRecordBytes} bytes; truncate it before appending.`,
-        );
-      }
-      bytes += p.length;
-    }
-    let refBytes = 0;
-    if (refs) {
-      for (let k = 0; k < n; k++) {
-        const r = refs[k];
-        if (r === undefined) continue;
-        if (!isValidRef(r)) {
-          throw new LogwardError(
-            "LW_BAD_REF",
-            "A resume reference must be 1 to 256 printable ASCII characters without spaces.",
-          );
-        }
-        refBytes += r.length + 1;
-      }
-    }
+    for (let k = 0; k < n; k++) bytes += this.checkSize(payloads[k]!.length);
+    const refBytes = refs ? checkRefs(refs, n) : 0;
     this.reserve(bytes * ESCAPE_EXPANSION + n * PREFIX_MAX + refBytes);
     const time = this.stamp();
-    const buf = this.buf;
     let pos = this.len;
-    let seq = this.nextSeq;
     for (let k = 0; k < n; k++) {
-      const p = payloads[k]!;
-      pos = this.writePrefixStart(buf, pos, time, seq);
-      buf[pos++] = DATA_KIND_BYTE;
-      const r = refs?.[k];
-      if (r !== undefined) {
-        buf[pos++] = AT;
-        pos += buf.write(r, pos, "latin1");
-        this.lastRef = r;
-        this.refsSeen = true;
-      }
-      buf[pos++] = SPACE;
-      pos = escapeInto(p, 0, p.length, buf, pos);
-      buf[pos++] = LF;
-      seq++;
+      const p = asBuffer(payloads[k]!);
+      pos = this.writeDataRecord(pos, time, p, 0, p.length, refs?.[k]);
     }
+    return this.finishAppend(pos);
+  }
+
+  /**
+   * Appends `count` sender records that are slices of one buffer: record i is
+   * `buf[offsets[2i], offsets[2i+1])`. This is the framers' path: they find record boundaries
+   * anyway, and passing offsets instead of one view object per record keeps the hot path free
+   * of per-record allocation. Same stamping and all-or-nothing rules as appendRecords.
+   */
+  appendSlices(buf: Buffer, offsets: ArrayLike<number>, count: number): number {
+    this.host.checkWritable();
+    if (count === 0) return this.nextSeq - 1;
+    let bytes = 0;
+    for (let k = 0; k < count; k++) bytes += this.checkSize(offsets[2 * k + 1]! - offsets[2 * k]!);
+    this.reserve(bytes * ESCAPE_EXPANSION + count * PREFIX_MAX);
+    const time = this.stamp();
+    let pos = this.len;
+    for (let k = 0; k < count; k++)
+      pos = this.writeDataRecord(pos, time, buf, offsets[2 * k]!, offsets[2 * k + 1]!, undefined);
+    return this.finishAppend(pos);
+  }
+
+  private checkSize(length: number): number {
+    if (length > this.opts.maxRecordBytes) {
+      throw new LogwardError(
+        "LW_RECORD_TOO_LARGE",
+        `A record of ${length} bytes is larger than the store's limit of ${this.opts.maxRecordBytes} bytes; truncate it before appending.`,
+      );
+    }
+    return length;
+  }
+
+  /** Writes one data record line at `pos` in the pending buffer; returns the new end. */
+  private writeDataRecord(
+    pos: number,
+    time: Buffer,
+    src: Buffer,
+    s: number,
+    e: number,
+    ref: string | undefined,
+  ): number {
+    const buf = this.buf;
+    pos = this.writePrefixStart(buf, pos, time, this.nextSeq++);
+    buf[pos++] = DATA_KIND_BYTE;
+    if (ref !== undefined) {
+      buf[pos++] = AT;
+      pos += buf.write(ref, pos, "latin1");
+      this.lastRef = ref;
+      this.refsSeen = true;
+    }
+    buf[pos++] = SPACE;
+    pos = escapeInto(src, s, e, buf, pos);
+    buf[pos++] = LF;
+    return pos;
+  }
+
+  private finishAppend(pos: number): number {
     this.len = pos;
-    this.nextSeq = seq;
     this.host.markDirty(this);
-    return seq - 1;
+    return this.nextSeq - 1;
   }
 
   /** Appends a record the collector made (session opened, gap, ...). `text` is escaped too. */
