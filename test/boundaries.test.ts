@@ -1,0 +1,40 @@
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { join, relative, resolve } from "node:path";
+import { test } from "node:test";
+
+const SRC = join(import.meta.dirname, "../src");
+
+// what each folder may import from inside src/ (besides itself); see the folders' READMEs
+const ALLOWED: Record<string, string[]> = {
+  store: ["errors.ts"],
+  wire: ["errors.ts"],
+  query: ["errors.ts", "store"],
+  policy: ["errors.ts", "store"],
+  collector: ["errors.ts", "store", "wire", "policy"],
+  agent: ["errors.ts", "wire"],
+  ui: ["errors.ts", "store", "query"],
+  cli: ["errors.ts", "store", "query", "collector", "agent", "policy", "wire", "ui"],
+};
+
+function files(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
+    d.isDirectory() ? files(join(dir, d.name)) : d.name.endsWith(".ts") ? [join(dir, d.name)] : [],
+  );
+}
+
+test("folders import only what their README allows (the store never imports the CLI)", () => {
+  const problems: string[] = [];
+  for (const file of files(SRC)) {
+    const folder = relative(SRC, file).split("/")[0]!;
+    if (folder.endsWith(".ts")) continue; // src/errors.ts
+    const allowed = ALLOWED[folder];
+    assert.ok(allowed, `no import rule for src/${folder}`);
+    for (const m of readFileSync(file, "utf8").matchAll(/from "(\.{1,2}\/[^"]+)"/g)) {
+      const target = relative(SRC, resolve(file, "..", m[1]!)).split("/")[0]!;
+      if (target === folder || allowed.includes(target)) continue;
+      problems.push(`${relative(SRC, file)} imports ${m[1]}`);
+    }
+  }
+  assert.deepEqual(problems, []);
+});
