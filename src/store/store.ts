@@ -214,6 +214,7 @@ export class Store extends EventEmitter implements StreamHost {
           this.retryTimer = null;
           this.startCommit();
         }, this.retryDelayMs);
+        this.retryTimer.unref(); // a daemon stays up through its sockets; a stuck script may end
       }
       return;
     }

@@ -1,0 +1,89 @@
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { Store } from "../src/store/store.ts";
+import { readAll } from "./helpers/store.ts";
+
+/** Fills the filesystem of `dir` with a file until the disk is full. */
+function fill(path: string): void {
+  const fd = openSync(path, "w");
+  const block = Buffer.alloc(4096, 0x66);
+  try {
+    for (;;) writeSync(fd, block);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOSPC") throw err;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+test("a full filesystem: nothing acknowledged is lost or damaged, and writing resumes when space returns", {
+  timeout: 60_000,
+}, async (t) => {
+  if (process.getuid?.() !== 0) return t.skip("needs root to mount a small tmpfs");
+  const mnt = mkdtempSync(join(tmpdir(), "logward-enospc-"));
+  try {
+    execFileSync("mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", mnt], { stdio: "ignore" });
+  } catch {
+    rmSync(mnt, { recursive: true });
+    return t.skip("cannot mount a tmpfs on this machine");
+  }
+  after(() => {
+    execFileSync("umount", [mnt]);
+    rmSync(mnt, { recursive: true });
+  });
+  const root = join(mnt, "store");
+  const store = await Store.open(root, { compress: false });
+  const sent: string[] = [];
+  try {
+    const warnings: Error[] = [];
+    store.on("warning", (e: Error) => warnings.push(e));
+    const w = await store.stream("vm", "main");
+    const send = (n: number) => {
+      for (let i = 0; i < n; i++) {
+        const text = `record ${sent.length + 1} ${"p".repeat(sent.length % 200)}`;
+        sent.push(text);
+        w.appendRecords([Buffer.from(text)]);
+      }
+    };
+    send(500);
+    await w.waitDurable();
+    fill(join(mnt, "filler"));
+    const acknowledged = w.durableSeq;
+    assert.equal(acknowledged, 500);
+
+    // the disk is full: appends are accepted but do not become durable
+    send(300);
+    const stuck = await Promise.race([
+      w.waitDurable().then(() => false),
+      new Promise((r) => setTimeout(() => r(true), 600)),
+    ]);
+    assert.equal(stuck, true, "records must not be reported durable while the disk is full");
+    assert.ok(
+      warnings.some((e) => /disk is full/.test(e.message)),
+      "a clear warning was raised",
+    );
+    assert.equal(w.durableSeq, acknowledged);
+    // what is on disk is whole lines only, and holds everything acknowledged
+    const dir = join(root, "origins/vm/main");
+    const file = readFileSync(join(dir, readdirSync(dir).find((f) => f.endsWith(".log"))!));
+    assert.equal(file.at(-1), 0x0a, "no partial line left on disk");
+    assert.ok(file.toString().split("\n").length - 1 >= acknowledged);
+
+    send(100);
+    rmSync(join(mnt, "filler")); // space returns
+    await w.waitDurable();
+    assert.equal(w.durableSeq, 900);
+  } finally {
+    rmSync(join(mnt, "filler"), { force: true });
+    await store.close();
+  }
+  const recs = await readAll(root, "vm", "main");
+  assert.deepEqual(
+    recs.map((r) => r.payload.toString()),
+    sent,
+  );
+});
