@@ -34,7 +34,7 @@ export function parse<T extends Options>(
     throw new LogwardError("LW_USAGE", `${msg.replace(/\.$/, "")}; see 'logward ${command} --help'.`);
   }
   const n = parsed.positionals.length;
-  if (!(parsed.values as { help?: boolean }).help && (n < positionals.min || n > positionals.max)) {
+  if (n < positionals.min || n > positionals.max) {
     const want =
       positionals.min === positionals.max ? `${positionals.min}` : `${positionals.min} to ${positionals.max}`;
     throw new LogwardError(

@@ -36,16 +36,10 @@ export async function lsCommand(args: string[]): Promise<number> {
     {
       store: { type: "string" },
       json: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
     },
     { min: 0, max: 0 },
   );
   const out = new Output();
-  if (values.help) {
-    await out.write(LS_HELP);
-    await out.flush();
-    return 0;
-  }
   const root = storePath(values.store);
   await checkStoreFormat(root, false);
   const rows = await summarizeStreams(root);

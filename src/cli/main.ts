@@ -59,6 +59,10 @@ export async function main(argv: string[]): Promise<number> {
         `Unknown command '${command.slice(0, 40).replace(/[^\x20-\x7e]/g, "?")}'; run 'logward --help' for the list of commands.`,
       );
     }
+    if (rest.includes("--help") || rest.includes("-h")) {
+      process.stdout.write(entry.help);
+      return 0;
+    }
     return await entry.run(rest);
   } catch (err) {
     return reportError(err);

@@ -48,16 +48,10 @@ export async function showCommand(args: string[]): Promise<number> {
       raw: { type: "boolean" },
       json: { type: "boolean" },
       follow: { type: "boolean", short: "f" },
-      help: { type: "boolean", short: "h" },
     },
     { min: 1, max: 1 },
   );
   const out = new Output();
-  if (values.help) {
-    await out.write(SHOW_HELP);
-    await out.flush();
-    return 0;
-  }
   if (values.raw && values.json)
     throw new LogwardError("LW_USAGE", "--raw and --json cannot be used together; pick one.");
   if (values.follow && values.until !== undefined)

@@ -18,7 +18,7 @@ import { firstLine, lastLineBounds, readRange } from "./files.ts";
 import { isValidName, originsDir, streamDir } from "./names.ts";
 import { LF, parseLine, TIME_LEN } from "./record.ts";
 import { describeSegment } from "./scan.ts";
-import { type FrameMeta, parseSegmentName, readIndex, segmentName } from "./segment.ts";
+import { parseSegmentName, readIndex, type SegmentMeta, segmentName } from "./segment.ts";
 
 const decompressAsync = promisify(zstdDecompress);
 
@@ -26,22 +26,12 @@ const decompressAsync = promisify(zstdDecompress);
 export const readStats = { bytesRead: 0, framesDecompressed: 0, segmentsOpened: 0 };
 const READ_CHUNK = 1024 * 1024;
 
-export interface SegmentView {
-  file: string;
-  firstSeq: number;
-  lastSeq: number;
-  firstTime: string;
-  lastTime: string;
-  records: number;
-  /** Bytes on disk. */
-  bytes: number;
-  /** Bytes of text (uncompressed). */
-  rawBytes: number;
-  compressed: boolean;
+/** A segment as readers see it: the index entry, or figures read from an unindexed file. */
+export type SegmentView = Omit<SegmentMeta, "lastRef"> & {
+  lastRef?: string | null;
   /** True for the segment the writer appends to (its figures are read from its first and last lines). */
   active: boolean;
-  frames?: FrameMeta[] | undefined;
-}
+};
 
 export interface StreamRef {
   origin: string;
