@@ -1,0 +1,48 @@
+// What every framer hands its records to. Records come in batches of slices of one buffer
+// (no object per record); a record longer than the limit comes alone, cut to its first
+// `limit` bytes, with the length it really had.
+
+export interface RecordSink {
+  /** `count` whole records: record i is `buf[offsets[2i], offsets[2i+1])`. Valid only during the call. */
+  records(buf: Buffer, offsets: Uint32Array, count: number): void;
+  /** One record that was longer than the limit: its first bytes, and its full length. */
+  truncated(kept: Buffer, fullLength: number): void;
+}
+
+export interface Framer {
+  /** Feeds bytes from the channel. Throws FramingError when the sender breaks the protocol. */
+  push(chunk: Buffer): void;
+  /** The channel ended: emits what is left (a last line without LF is still a record). */
+  end(): void;
+  /** Bytes held for a record that spans chunks (always <= the record limit). */
+  readonly buffered: number;
+}
+
+/** The sender broke the framing rules; the session ends and the reason is recorded. */
+export class FramingError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "FramingError";
+  }
+}
+
+/** Offsets of a batch; flushed to the sink whenever full. */
+export class OffsetBatch {
+  readonly offsets: Uint32Array;
+  count = 0;
+  constructor(capacity = 4096) {
+    this.offsets = new Uint32Array(capacity * 2);
+  }
+  get full(): boolean {
+    return this.count * 2 >= this.offsets.length;
+  }
+  add(start: number, end: number): void {
+    this.offsets[this.count * 2] = start;
+    this.offsets[this.count * 2 + 1] = end;
+    this.count++;
+  }
+  flush(sink: RecordSink, buf: Buffer): void {
+    if (this.count > 0) sink.records(buf, this.offsets, this.count);
+    this.count = 0;
+  }
+}
