@@ -19,6 +19,20 @@ export const ERRORS = {
     exit: 1,
     summary: "a writer ignored backpressure and its unwritten backlog passed the hard limit",
   },
+  LW_CONFIG: { exit: 2, summary: "the configuration file is missing, unreadable or has invalid settings" },
+  LW_NO_ORIGIN: { exit: 2, summary: "logward ingest was run without a valid QREXEC_REMOTE_DOMAIN" },
+  LW_NO_COLLECTOR: {
+    exit: 1,
+    summary: "logward serve is not running for this store (no socket to connect to)",
+  },
+  LW_NOT_DURABLE: {
+    exit: 1,
+    summary: "the collector ended the session before confirming that everything relayed is durable",
+  },
+  LW_LISTEN: {
+    exit: 1,
+    summary: "the collector could not listen on a socket path (in use, not a socket, too long)",
+  },
   LW_IO: { exit: 1, summary: "the operating system refused a file operation (permissions, disk full)" },
   LW_INTERNAL: { exit: 70, summary: "a bug in logward; the message and stack should be reported" },
 } as const;

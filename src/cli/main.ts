@@ -4,7 +4,9 @@
 
 import { readFileSync } from "node:fs";
 import { ERRORS, LogwardError } from "../errors.ts";
+import { INGEST_HELP, ingestCommand } from "./ingest.ts";
 import { LS_HELP, lsCommand } from "./ls.ts";
+import { SERVE_HELP, serveCommand } from "./serve.ts";
 import { SHOW_HELP, showCommand } from "./show.ts";
 
 const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help: string; summary: string }> =
@@ -14,6 +16,16 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help:
       run: showCommand,
       help: SHOW_HELP,
       summary: "print one origin's records (escaped, --raw or --json)",
+    },
+    serve: {
+      run: serveCommand,
+      help: SERVE_HELP,
+      summary: "run the collector (the one writer of the store)",
+    },
+    ingest: {
+      run: ingestCommand,
+      help: INGEST_HELP,
+      summary: "qrexec exec-service entry: relay stdin to the collector",
     },
   };
 

@@ -2,7 +2,7 @@ import { LogwardError } from "../errors.ts";
 import { followStreams } from "../query/follow.ts";
 import { type LineView, readRecords, selectStreams } from "../query/records.ts";
 import { escapePayload, isDisplaySafe, unescapePayload } from "../store/escape.ts";
-import { checkName } from "../store/names.ts";
+import { COLLECTOR_ORIGIN, checkName } from "../store/names.ts";
 import { streamSegments } from "../store/read.ts";
 import { parseLine, seqAt } from "../store/record.ts";
 import { checkStoreFormat, wallClockUs } from "../store/store.ts";
@@ -58,7 +58,8 @@ export async function showCommand(args: string[]): Promise<number> {
     throw new LogwardError("LW_USAGE", "--follow and --until cannot be used together; drop one of them.");
   const target = positionals[0]!;
   const slash = target.indexOf("/");
-  const origin = checkName("origin", slash === -1 ? target : target.slice(0, slash));
+  const originName = slash === -1 ? target : target.slice(0, slash);
+  const origin = originName === COLLECTOR_ORIGIN ? originName : checkName("origin", originName);
   const stream = slash === -1 ? undefined : checkName("stream", target.slice(slash + 1));
   let grep: RegExp | undefined;
   if (values.grep !== undefined) {

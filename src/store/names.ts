@@ -7,8 +7,20 @@ import { LogwardError } from "../errors.ts";
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
+/**
+ * The origin of the collector's own events. It starts with "_", which no sender's name may
+ * (names from a channel must start with a letter or digit), so no VM can write into it.
+ */
+export const COLLECTOR_ORIGIN = "_logward";
+
+/** True for names a channel may give (origins and streams). */
 export function isValidName(name: string): boolean {
   return NAME_RE.test(name); // "." and ".." cannot match: the first character is alphanumeric
+}
+
+/** True for origin directories that may exist in a store: channel names and the collector's own. */
+export function isStoredOrigin(name: string): boolean {
+  return name === COLLECTOR_ORIGIN || NAME_RE.test(name);
 }
 
 /** Shows a rejected name safely: JSON quoting escapes controls; long names are cut. */
@@ -43,7 +55,7 @@ export function originsDir(root: string): string {
  */
 export function streamDir(root: string, origin: string, stream?: string): string {
   const base = originsDir(root);
-  checkName("origin", origin);
+  if (origin !== COLLECTOR_ORIGIN) checkName("origin", origin);
   if (stream !== undefined) checkName("stream", stream);
   const path = stream === undefined ? resolve(base, origin) : resolve(base, origin, stream);
   if (!path.startsWith(base + sep)) {

@@ -15,7 +15,7 @@ import { promisify } from "node:util";
 import { zstdDecompress } from "node:zlib";
 import { ioError } from "../errors.ts";
 import { firstLine, lastLineBounds, readRange } from "./files.ts";
-import { isValidName, originsDir, streamDir } from "./names.ts";
+import { isStoredOrigin, isValidName, originsDir, streamDir } from "./names.ts";
 import { LF, parseLine, TIME_LEN } from "./record.ts";
 import { describeSegment } from "./scan.ts";
 import { parseSegmentName, readIndex, type SegmentMeta, segmentName } from "./segment.ts";
@@ -50,7 +50,7 @@ async function dirNames(dir: string): Promise<string[]> {
 /** Every origin/stream directory of the store, sorted; directories with invalid names are ignored. */
 export async function listStreams(root: string): Promise<StreamRef[]> {
   const out: StreamRef[] = [];
-  for (const origin of (await dirNames(originsDir(root))).filter(isValidName).sort()) {
+  for (const origin of (await dirNames(originsDir(root))).filter(isStoredOrigin).sort()) {
     for (const stream of (await dirNames(streamDir(root, origin))).filter(isValidName).sort()) {
       out.push({ origin, stream });
     }

@@ -1,0 +1,111 @@
+import { connect } from "node:net";
+import { join } from "node:path";
+import { LogwardError } from "../errors.ts";
+import { isValidName } from "../store/names.ts";
+import { FramingError } from "../wire/framer.ts";
+import {
+  encodeRelayHeader,
+  FORMATS,
+  type Format,
+  FRAME_DATA,
+  FrameDecoder,
+  type RelayEnd,
+} from "../wire/relay.ts";
+import { parse } from "./args.ts";
+import { storePath } from "./store-path.ts";
+
+export const INGEST_HELP = `Usage: logward ingest --format lines|octets|journal|agent [--store DIR]
+
+The program a Qubes exec service runs (/etc/qubes-rpc/logward.Lines and friends). The origin
+is QREXEC_REMOTE_DOMAIN, set by dom0; the stream is QREXEC_SERVICE_ARGUMENT (default "main").
+Relays standard input to the running 'logward serve' of the store and exits 0 only after the
+collector has confirmed that everything relayed is durable. Writes nothing to standard output
+unless the format's sender asked for it.
+
+Options:
+  --format F    lines (LF-terminated), octets (RFC 6587 octet counting), journal, agent
+  --store DIR   the store whose collector to relay to (default: $LOGWARD_STORE, else
+                /var/lib/logward for root, else ~/.local/share/logward)
+  -h, --help    show this help
+`;
+
+export async function ingestCommand(args: string[]): Promise<number> {
+  const { values } = parse(
+    "ingest",
+    args,
+    { format: { type: "string" }, store: { type: "string" } },
+    { min: 0, max: 0 },
+  );
+  const format = values.format as Format | undefined;
+  if (!format || !FORMATS.includes(format)) {
+    throw new LogwardError(
+      "LW_USAGE",
+      `--format must be one of ${FORMATS.join(", ")}; see 'logward ingest --help'.`,
+    );
+  }
+  const origin = process.env.QREXEC_REMOTE_DOMAIN;
+  if (!origin || !isValidName(origin)) {
+    throw new LogwardError(
+      "LW_NO_ORIGIN",
+      origin
+        ? "QREXEC_REMOTE_DOMAIN is not a valid VM name; logward ingest must be run by qrexec as an exec service."
+        : "QREXEC_REMOTE_DOMAIN is not set; logward ingest must be run by qrexec as an exec service (see packaging/qubes/).",
+    );
+  }
+  const stream = process.env.QREXEC_SERVICE_ARGUMENT || "main";
+  if (!isValidName(stream)) {
+    throw new LogwardError(
+      "LW_BAD_NAME",
+      "The service argument is not a valid stream name: use 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit.",
+    );
+  }
+  const socketPath = join(storePath(values.store), "run", "ingest.sock");
+  const socket = connect({ path: socketPath, allowHalfOpen: true });
+  await new Promise<void>((resolve, reject) => {
+    socket.once("connect", resolve);
+    socket.once("error", (err: NodeJS.ErrnoException) => {
+      reject(
+        err.code === "ENOENT" || err.code === "ECONNREFUSED"
+          ? new LogwardError(
+              "LW_NO_COLLECTOR",
+              `No collector is running for this store (nothing listens on ${socketPath}); start 'logward serve'.`,
+            )
+          : new LogwardError(
+              "LW_NO_COLLECTOR",
+              `Cannot connect to the collector at ${socketPath}: ${err.message}.`,
+            ),
+      );
+    });
+  });
+  socket.write(encodeRelayHeader({ format, origin, stream }));
+  process.stdin.pipe(socket); // backpressure: stdin is read only as fast as the collector takes it
+  let end: RelayEnd | null = null;
+  const decoder = new FrameDecoder((type, payload) => {
+    if (type === FRAME_DATA) process.stdout.write(payload);
+    else end = JSON.parse(payload.toString()) as RelayEnd;
+  });
+  socket.on("data", (chunk: Buffer) => {
+    try {
+      decoder.push(chunk);
+    } catch (err) {
+      socket.destroy(err instanceof FramingError ? err : new Error(String(err)));
+    }
+  });
+  await new Promise<void>((resolve) => {
+    socket.on("close", () => resolve());
+    socket.on("error", () => {});
+  });
+  process.stdin.unpipe(socket);
+  process.stdin.destroy();
+  const result = end as RelayEnd | null;
+  if (!result) {
+    throw new LogwardError(
+      "LW_NOT_DURABLE",
+      "The collector closed the connection before confirming that the records are durable; the sender should send them again.",
+    );
+  }
+  if (!result.ok) {
+    throw new LogwardError("LW_NOT_DURABLE", `The collector ended the session: ${result.message}.`);
+  }
+  return 0;
+}

@@ -1,0 +1,264 @@
+// The collector daemon: the one writer of a store. Listens on the relay socket (for `logward
+// ingest`) and on any configured qrexec socket-service paths, turns each connection into a
+// Session once its header (relay) or descriptor (qrexec) has arrived, and records its own
+// events in the reserved origin `_logward`, stream `events`.
+//
+// Limits: a connection must send its header within headerTimeoutMs and at most 512 bytes of
+// it; at most maxSessions sessions at once (the refusal is recorded); a session that sends
+// nothing for firstByteTimeoutMs, or goes silent for idleTimeoutMs, is closed. One coarse
+// timer checks all deadlines once a second.
+
+import { chmodSync, lstatSync, unlinkSync } from "node:fs";
+import { createServer, type Server, type Socket } from "node:net";
+import { LogwardError } from "../errors.ts";
+import { COLLECTOR_ORIGIN, isValidName } from "../store/names.ts";
+import { Store } from "../store/store.ts";
+import type { StreamWriter } from "../store/stream-writer.ts";
+import { FramingError } from "../wire/framer.ts";
+import { MAX_DESCRIPTOR_BYTES, parseDescriptor } from "../wire/qrexec.ts";
+import { encodeEnd, type Format, MAX_HEADER_BYTES, parseRelayHeader } from "../wire/relay.ts";
+import type { CollectorConfig } from "./config.ts";
+import { kvValue, Session, type SessionResult, type Transport } from "./session.ts";
+
+/** Formats the collector frames today; the others are refused with a clear reason. */
+const SUPPORTED: readonly Format[] = ["lines", "octets"];
+const UNIX_PATH_MAX = 107;
+
+interface Pending {
+  socket: Socket;
+  since: number;
+}
+
+export class Collector {
+  readonly config: CollectorConfig;
+  readonly store: Store;
+  private readonly servers: Server[] = [];
+  private readonly sessions = new Set<Session>();
+  private readonly pending = new Set<Pending>();
+  private events!: StreamWriter;
+  private readonly timer: NodeJS.Timeout;
+  private stopping = false;
+
+  private constructor(store: Store, config: CollectorConfig) {
+    this.store = store;
+    this.config = config;
+    this.timer = setInterval(() => this.checkDeadlines(), 1000);
+    this.timer.unref();
+  }
+
+  static async start(storeDir: string, config: CollectorConfig): Promise<Collector> {
+    const store = await Store.open(storeDir, {
+      maxSegmentBytes: config.segmentBytes,
+      maxSegmentAgeMs: config.segmentAgeMs,
+      maxRecordBytes: Math.max(config.maxRecordBytes, 64 * 1024),
+      highWaterBytes: config.streamBufferBytes,
+      hardLimitBytes: Math.max(config.streamBufferBytes * 8, 8 * config.maxRecordBytes),
+    });
+    const c = new Collector(store, config);
+    try {
+      c.events = await store.stream(COLLECTOR_ORIGIN, "events");
+      store.on("warning", (err: Error) => c.event("warning", { message: err.message }));
+      await c.listen(config.socket, "relay", 0o660);
+      for (const path of config.qrexecSockets) await c.listen(path, "qrexec", 0o660);
+      c.event("start", {
+        pid: process.pid,
+        socket: config.socket,
+        qrexec: config.qrexecSockets.join(",") || "none",
+      });
+    } catch (err) {
+      for (const s of c.servers) s.close();
+      clearInterval(c.timer);
+      await store.close();
+      throw err;
+    }
+    return c;
+  }
+
+  /** Writes one of the collector's own events (key=value text) to `_logward/events`. */
+  event(name: string, fields: Record<string, string | number>): void {
+    const text = Object.entries(fields)
+      .map(([k, v]) => `${k}=${kvValue(v)}`)
+      .join(" ");
+    try {
+      this.events.appendCollector("note", `event=${name}${text ? ` ${text}` : ""}`);
+    } catch {
+      // the store is closing or failed: there is nowhere left to record it
+    }
+  }
+
+  get sessionCount(): number {
+    return this.sessions.size;
+  }
+
+  private async listen(path: string, kind: "relay" | "qrexec", mode: number): Promise<void> {
+    if (Buffer.byteLength(path) > UNIX_PATH_MAX) {
+      throw new LogwardError(
+        "LW_LISTEN",
+        `The socket path ${path} is longer than ${UNIX_PATH_MAX} bytes; use a shorter --store or socket path.`,
+      );
+    }
+    try {
+      // only ever remove an old socket, never a file that happens to be there
+      if (lstatSync(path).isSocket()) unlinkSync(path);
+      else
+        throw new LogwardError(
+          "LW_LISTEN",
+          `${path} exists and is not a socket; remove it or configure another path.`,
+        );
+    } catch (err) {
+      if (err instanceof LogwardError) throw err;
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+    const server = createServer({ allowHalfOpen: true, pauseOnConnect: false }, (socket) =>
+      this.accept(socket, kind),
+    );
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", (err) =>
+        reject(new LogwardError("LW_LISTEN", `Cannot listen on ${path}: ${err.message}.`)),
+      );
+      server.listen(path, () => resolve());
+    });
+    chmodSync(path, mode);
+    server.on("error", (err) => this.event("error", { listener: path, message: err.message }));
+    this.servers.push(server);
+  }
+
+  /** Reads the header (relay) or descriptor (qrexec) and turns the connection into a session. */
+  private accept(socket: Socket, kind: "relay" | "qrexec"): void {
+    if (this.stopping) {
+      socket.destroy();
+      return;
+    }
+    const entry: Pending = { socket, since: Date.now() };
+    this.pending.add(entry);
+    const terminator = kind === "relay" ? 0x0a : 0x00;
+    const limit = kind === "relay" ? MAX_HEADER_BYTES : MAX_DESCRIPTOR_BYTES;
+    let head: Buffer = Buffer.alloc(0);
+    // the sender may send everything and half-close before the session exists
+    let endedEarly = false;
+    const onEnd = () => {
+      endedEarly = true;
+    };
+    socket.once("end", onEnd);
+    const fail = (why: string) => {
+      this.pending.delete(entry);
+      this.event("refused", { transport: kind, reason: why });
+      if (kind === "relay") socket.end(encodeEnd({ ok: false, records: 0, bytes: 0, message: why }));
+      else socket.end();
+      socket.destroySoon();
+    };
+    const onData = (chunk: Buffer) => {
+      head = head.length ? Buffer.concat([head, chunk]) : chunk;
+      const at = head.indexOf(terminator);
+      if (at === -1) {
+        if (head.length > limit) {
+          socket.off("data", onData);
+          fail(`${kind === "relay" ? "header" : "descriptor"} longer than ${limit} bytes`);
+        }
+        return;
+      }
+      socket.off("data", onData);
+      socket.pause();
+      this.pending.delete(entry);
+      const rest = head.subarray(at + 1);
+      void this.open(socket, kind, head.subarray(0, at), rest, () => {
+        socket.off("end", onEnd);
+        return endedEarly;
+      }).catch((err: Error) => fail(err.message));
+    };
+    socket.on("data", onData);
+    socket.on("error", () => this.pending.delete(entry));
+    socket.on("close", () => this.pending.delete(entry));
+  }
+
+  private async open(
+    socket: Socket,
+    kind: "relay" | "qrexec",
+    head: Buffer,
+    rest: Buffer,
+    takeEnded: () => boolean,
+  ): Promise<void> {
+    let origin: string;
+    let stream: string;
+    let format: Format;
+    let transport: Transport;
+    if (kind === "relay") {
+      const h = parseRelayHeader(head.toString("latin1"));
+      ({ origin, stream, format } = h);
+      transport = "qrexec-exec";
+    } else {
+      const d = parseDescriptor(head);
+      origin = d.sourceDomain;
+      stream = d.argument ?? "main";
+      format = d.format;
+      transport = "qrexec-socket";
+    }
+    if (!isValidName(origin)) throw new FramingError(`invalid origin name from the channel`);
+    if (!isValidName(stream)) throw new FramingError(`invalid stream name from origin ${origin}`);
+    if (!SUPPORTED.includes(format))
+      throw new FramingError(`format '${format}' is not supported by this collector yet`);
+    if (this.sessions.size >= this.config.maxSessions) {
+      throw new FramingError(
+        `too many sessions (limit ${this.config.maxSessions}); origin ${origin} refused`,
+      );
+    }
+    if (this.stopping) throw new FramingError("the collector is shutting down");
+    const writer = await this.store.stream(origin, stream);
+    const session = new Session(
+      socket,
+      writer,
+      { origin, stream, format, transport, maxRecordBytes: this.config.maxRecordBytes },
+      (s, r) => this.closed(s, r, kind),
+    );
+    this.sessions.add(session);
+    session.start(rest, takeEnded());
+    socket.resume();
+  }
+
+  private closed(session: Session, result: SessionResult, kind: "relay" | "qrexec"): void {
+    this.sessions.delete(session);
+    const socket = session.socket;
+    if (!socket.destroyed) {
+      if (kind === "relay") {
+        const message = result.ok ? "durable" : result.reason;
+        socket.end(encodeEnd({ ok: result.ok, records: result.records, bytes: result.bytes, message }));
+      } else socket.end();
+    }
+    if (!result.ok && result.reason !== "connection closed") {
+      this.event("session-error", {
+        session: session.id,
+        origin: session.opts.origin,
+        reason: result.reason,
+      });
+    }
+  }
+
+  private checkDeadlines(): void {
+    const now = Date.now();
+    for (const p of this.pending) {
+      if (now - p.since > this.config.headerTimeoutMs) {
+        this.pending.delete(p);
+        this.event("refused", { reason: "no header in time" });
+        p.socket.destroy();
+      }
+    }
+    for (const s of this.sessions) {
+      const limit = s.hasSentData ? this.config.idleTimeoutMs : this.config.firstByteTimeoutMs;
+      if (now - s.lastActivity > limit) void s.end("timeout");
+    }
+  }
+
+  /** SIGTERM: stop accepting, end every session after what it sent is durable, close the store. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    clearInterval(this.timer);
+    // close() stops accepting at once but reports only when every connection is gone
+    const closed = Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
+    for (const p of this.pending) p.socket.destroy();
+    await Promise.all([...this.sessions].map((s) => s.end("shutdown")));
+    await closed;
+    this.event("stop", { pid: process.pid });
+    await this.store.close();
+  }
+}

@@ -1,0 +1,153 @@
+// The collector's configuration: defaults in one object, an optional TOML file on top, every
+// problem listed at once (file, key, what is wrong), then frozen. Unknown keys are errors, so
+// a typo is never silently ignored.
+
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { parse as parseToml } from "smol-toml";
+import { LogwardError } from "../errors.ts";
+
+export interface CollectorConfig {
+  /** The relay socket `logward ingest` connects to. */
+  readonly socket: string;
+  /** qrexec socket-service paths to listen on (e.g. /etc/qubes-rpc/logward.Lines). */
+  readonly qrexecSockets: readonly string[];
+  readonly maxSessions: number;
+  /** Largest record kept whole; longer ones are cut and marked. */
+  readonly maxRecordBytes: number;
+  /** A connection that has not sent its header or descriptor by then is closed. */
+  readonly headerTimeoutMs: number;
+  /** A session that has sent nothing at all by then is closed. */
+  readonly firstByteTimeoutMs: number;
+  /** A session silent for this long is closed (log streams may be quiet for a while). */
+  readonly idleTimeoutMs: number;
+  /** Unwritten bytes per stream before the collector stops reading that stream's sessions. */
+  readonly streamBufferBytes: number;
+  readonly segmentBytes: number;
+  readonly segmentAgeMs: number;
+}
+
+export function defaultConfig(store: string): CollectorConfig {
+  return Object.freeze({
+    socket: join(store, "run", "ingest.sock"),
+    qrexecSockets: Object.freeze([]),
+    maxSessions: 1024,
+    maxRecordBytes: 64 * 1024,
+    headerTimeoutMs: 10_000,
+    firstByteTimeoutMs: 60_000,
+    idleTimeoutMs: 24 * 3600_000,
+    streamBufferBytes: 1024 * 1024,
+    segmentBytes: 64 * 1024 * 1024,
+    segmentAgeMs: 24 * 3600_000,
+  });
+}
+
+const UNITS: Record<string, number> = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
+const DURATIONS: Record<string, number> = { s: 1000, m: 60_000, h: 3600_000, d: 86400_000 };
+
+export function parseSize(v: unknown): number | null {
+  if (typeof v === "number" && Number.isInteger(v) && v >= 0) return v;
+  const m = typeof v === "string" ? /^(\d+)\s*(B|KiB|MiB|GiB)$/.exec(v) : null;
+  return m ? Number(m[1]) * UNITS[m[2]!]! : null;
+}
+
+export function parseDuration(v: unknown): number | null {
+  const m = typeof v === "string" ? /^(\d+)\s*(s|m|h|d)$/.exec(v) : null;
+  return m ? Number(m[1]) * DURATIONS[m[2]!]! : null;
+}
+
+type Rule = { key: keyof CollectorConfig; parse: (v: unknown) => unknown; want: string };
+
+const COLLECTOR_KEYS: Record<string, Rule> = {
+  socket: { key: "socket", parse: (v) => (typeof v === "string" && v.length > 0 ? v : null), want: "a path" },
+  qrexec_sockets: {
+    key: "qrexecSockets",
+    parse: (v) =>
+      Array.isArray(v) && v.every((p) => typeof p === "string" && p.startsWith("/"))
+        ? Object.freeze([...v])
+        : null,
+    want: "a list of absolute paths",
+  },
+  max_sessions: {
+    key: "maxSessions",
+    parse: (v) => (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 65536 ? v : null),
+    want: "a whole number from 1 to 65536",
+  },
+  max_record: {
+    key: "maxRecordBytes",
+    parse: (v) => {
+      const n = parseSize(v);
+      return n !== null && n >= 256 && n <= 1024 * 1024 ? n : null;
+    },
+    want: 'a size from 256B to 1MiB, such as "64KiB"',
+  },
+  header_timeout: { key: "headerTimeoutMs", parse: parseDuration, want: 'a duration such as "10s"' },
+  first_byte_timeout: { key: "firstByteTimeoutMs", parse: parseDuration, want: 'a duration such as "60s"' },
+  idle_timeout: { key: "idleTimeoutMs", parse: parseDuration, want: 'a duration such as "1d"' },
+  stream_buffer: {
+    key: "streamBufferBytes",
+    parse: (v) => {
+      const n = parseSize(v);
+      return n !== null && n >= 64 * 1024 && n <= 256 * 1024 * 1024 ? n : null;
+    },
+    want: "a size from 64KiB to 256MiB",
+  },
+};
+
+const STORE_KEYS: Record<string, Rule> = {
+  segment_size: {
+    key: "segmentBytes",
+    parse: (v) => {
+      const n = parseSize(v);
+      return n !== null && n >= 64 * 1024 ? n : null;
+    },
+    want: 'a size of at least 64KiB, such as "64MiB"',
+  },
+  segment_age: { key: "segmentAgeMs", parse: parseDuration, want: 'a duration such as "1d"' },
+};
+
+/** Loads `file` (if given) over the defaults. Throws one LogwardError listing every problem. */
+export function loadConfig(store: string, file?: string): CollectorConfig {
+  const config: Record<string, unknown> = { ...defaultConfig(store) };
+  if (!file) return Object.freeze(config) as unknown as CollectorConfig;
+  let doc: Record<string, unknown>;
+  try {
+    doc = parseToml(readFileSync(file, "utf8")) as Record<string, unknown>;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why = e.code === "ENOENT" ? "it does not exist" : e.message.split("\n")[0];
+    throw new LogwardError("LW_CONFIG", `The configuration ${file} cannot be read: ${why}.`);
+  }
+  const problems: string[] = [];
+  const section = (name: string, rules: Record<string, Rule>) => {
+    const table = doc[name];
+    if (table === undefined) return;
+    if (typeof table !== "object" || table === null || Array.isArray(table)) {
+      problems.push(`[${name}] must be a table`);
+      return;
+    }
+    for (const [k, v] of Object.entries(table)) {
+      const rule = rules[k];
+      if (!rule) {
+        problems.push(`${name}.${k} is not a known setting`);
+        continue;
+      }
+      const parsed = rule.parse(v);
+      if (parsed === null) problems.push(`${name}.${k} must be ${rule.want}, not ${JSON.stringify(v)}`);
+      else config[rule.key] = parsed;
+    }
+  };
+  for (const key of Object.keys(doc)) {
+    if (key !== "collector" && key !== "store")
+      problems.push(`[${key}] is not a known section (expected [collector] or [store])`);
+  }
+  section("collector", COLLECTOR_KEYS);
+  section("store", STORE_KEYS);
+  if (problems.length > 0) {
+    throw new LogwardError(
+      "LW_CONFIG",
+      `The configuration ${file} has ${problems.length} problem(s): ${problems.join("; ")}.`,
+    );
+  }
+  return Object.freeze(config) as unknown as CollectorConfig;
+}

@@ -1,0 +1,163 @@
+// One connection from one origin: frames its bytes into records and appends them to the
+// origin's stream. The session's open and close are collector records in that stream, with an
+// id, counts and how it ended, so two disposables that reused a name are told apart.
+//
+// Backpressure: when the stream's unwritten backlog passes its high-water mark, the session
+// stops reading its socket (the sender's channel fills and the sender blocks) until the store
+// has caught up. Memory per session is the framer's carry (at most one record) plus socket
+// buffers.
+
+import { randomBytes } from "node:crypto";
+import type { Socket } from "node:net";
+import type { StreamWriter } from "../store/stream-writer.ts";
+import { type Framer, FramingError, type RecordSink } from "../wire/framer.ts";
+import { LineFramer } from "../wire/lines.ts";
+import { OctetFramer } from "../wire/octets.ts";
+import type { Format } from "../wire/relay.ts";
+
+export type Transport = "qrexec-exec" | "qrexec-socket" | "local";
+
+export interface SessionOptions {
+  origin: string;
+  stream: string;
+  format: Format;
+  transport: Transport;
+  maxRecordBytes: number;
+}
+
+export interface SessionResult {
+  ok: boolean;
+  records: number;
+  bytes: number;
+  reason: string;
+}
+
+/** A key=value value: bare when it has no space or quote, else a JSON string. */
+export function kvValue(v: string | number): string {
+  const text = String(v);
+  return /^[^\s"=]+$/.test(text) ? text : JSON.stringify(text);
+}
+
+export function newSessionId(): string {
+  return randomBytes(8).toString("hex");
+}
+
+export class Session implements RecordSink {
+  readonly id = newSessionId();
+  readonly opts: SessionOptions;
+  readonly socket: Socket;
+  private readonly writer: StreamWriter;
+  private readonly framer: Framer;
+  recordCount = 0;
+  bytes = 0;
+  truncatedRecords = 0;
+  lastActivity = Date.now();
+  private ending: Promise<SessionResult> | null = null;
+  private readonly onEnd: (s: Session, r: SessionResult) => void;
+
+  constructor(
+    socket: Socket,
+    writer: StreamWriter,
+    opts: SessionOptions,
+    onEnd: (s: Session, r: SessionResult) => void,
+  ) {
+    this.socket = socket;
+    this.writer = writer;
+    this.opts = opts;
+    this.onEnd = onEnd;
+    this.framer =
+      opts.format === "octets"
+        ? new OctetFramer(opts.maxRecordBytes, this)
+        : new LineFramer(opts.maxRecordBytes, this);
+  }
+
+  /**
+   * Records the session's start and begins reading; `first` are bytes read with the header,
+   * `ended` says the sender already half-closed.
+   */
+  start(first: Buffer, ended: boolean): void {
+    const o = this.opts;
+    this.writer.appendCollector("open", `session=${this.id} transport=${o.transport} format=${o.format}`);
+    this.socket.on("data", (chunk: Buffer) => this.onData(chunk));
+    this.socket.on("end", () => void this.end("eof"));
+    this.socket.on("error", (err) => void this.end(`error: ${err.message}`));
+    this.socket.on("close", () => void this.end("connection closed"));
+    if (first.length > 0) this.onData(first);
+    if (ended) void this.end("eof");
+  }
+
+  get hasSentData(): boolean {
+    return this.bytes > 0;
+  }
+
+  // ---- RecordSink ----
+
+  records(buf: Buffer, offsets: Uint32Array, count: number): void {
+    this.writer.appendSlices(buf, offsets, count);
+    this.recordCount += count;
+  }
+
+  truncated(kept: Buffer, fullLength: number): void {
+    const seq = this.writer.appendRecords([kept]);
+    this.writer.appendCollector(
+      "trunc",
+      `seq=${seq} kept=${kept.length} received=${fullLength} session=${this.id}`,
+    );
+    this.recordCount++;
+    this.truncatedRecords++;
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.ending) return;
+    this.lastActivity = Date.now();
+    this.bytes += chunk.length;
+    try {
+      this.framer.push(chunk);
+    } catch (err) {
+      void this.end(
+        err instanceof FramingError ? `protocol error: ${err.message}` : `error: ${(err as Error).message}`,
+      );
+      return;
+    }
+    if (this.writer.backlogged) {
+      this.socket.pause();
+      void this.writer.whenDrained().then(() => {
+        if (!this.ending) this.socket.resume();
+      });
+    }
+  }
+
+  /**
+   * Ends the session once: emits what the framer holds, records the close, waits until
+   * everything is durable, then reports. `reason` is "eof" for a clean end.
+   */
+  end(reason: string): Promise<SessionResult> {
+    if (this.ending) return this.ending;
+    this.ending = (async () => {
+      this.socket.pause();
+      let why = reason;
+      if (reason === "eof" || reason === "shutdown" || reason === "timeout") {
+        try {
+          this.framer.end();
+        } catch (err) {
+          why = `protocol error: ${(err as Error).message}`;
+        }
+      }
+      const text =
+        `session=${this.id} records=${this.recordCount} bytes=${this.bytes} truncated=${this.truncatedRecords} ` +
+        `reason=${kvValue(why)}`;
+      let ok = why === "eof";
+      try {
+        this.writer.appendCollector("close", text);
+        await this.writer.waitDurable();
+      } catch (err) {
+        ok = false;
+        why = `store error: ${(err as Error).message}`;
+      }
+      const result = { ok, records: this.recordCount, bytes: this.bytes, reason: why };
+      this.onEnd(this, result);
+      return result;
+    })();
+    return this.ending;
+  }
+}

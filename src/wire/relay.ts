@@ -1,0 +1,86 @@
+// The relay protocol between `logward ingest` (run by qrexec per call) and `logward serve`,
+// over the daemon's local Unix socket. docs/PROTOCOL.md has byte-level examples.
+//
+//   ingest -> serve:  "logward-relay 1 <format> <origin> <stream>\n", then the sender's bytes
+//                     as they come; the end of the sender's data is a half-close.
+//   serve -> ingest:  frames of [type: 1 byte][length: 4 bytes, big-endian][payload]:
+//                     'D' bytes to pass to the sender (stdout), only in formats where the
+//                         sender asked for them (resume positions, acknowledgements);
+//                     'E' the end: JSON {"ok": bool, "records": n, "bytes": n, "message": s},
+//                         sent after everything received is durable, then the socket closes.
+
+import { FramingError } from "./framer.ts";
+
+export const RELAY_MAGIC = "logward-relay";
+export const RELAY_VERSION = 1;
+export const FORMATS = ["lines", "octets", "journal", "agent"] as const;
+export type Format = (typeof FORMATS)[number];
+export const MAX_HEADER_BYTES = 512;
+export const MAX_FRAME_BYTES = 1024 * 1024;
+
+export const FRAME_DATA = 0x44; // 'D'
+export const FRAME_END = 0x45; // 'E'
+
+export interface RelayHeader {
+  format: Format;
+  origin: string;
+  stream: string;
+}
+
+export interface RelayEnd {
+  ok: boolean;
+  records: number;
+  bytes: number;
+  message: string;
+}
+
+export function encodeRelayHeader(h: RelayHeader): Buffer {
+  return Buffer.from(`${RELAY_MAGIC} ${RELAY_VERSION} ${h.format} ${h.origin} ${h.stream}\n`, "latin1");
+}
+
+/** Parses the header line (without its LF). Names are checked by the caller. */
+export function parseRelayHeader(line: string): RelayHeader {
+  const parts = line.split(" ");
+  if (parts.length !== 5 || parts[0] !== RELAY_MAGIC) throw new FramingError("not a logward relay header");
+  if (parts[1] !== String(RELAY_VERSION)) throw new FramingError(`unsupported relay version '${parts[1]}'`);
+  const format = parts[2] as Format;
+  if (!FORMATS.includes(format)) throw new FramingError(`unknown format '${parts[2]}'`);
+  return { format, origin: parts[3]!, stream: parts[4]! };
+}
+
+export function encodeFrame(type: number, payload: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(5 + payload.length);
+  out[0] = type;
+  out.writeUInt32BE(payload.length, 1);
+  out.set(payload, 5);
+  return out;
+}
+
+export function encodeEnd(end: RelayEnd): Buffer {
+  return encodeFrame(FRAME_END, Buffer.from(JSON.stringify(end)));
+}
+
+/** Splits the daemon's replies into frames; copies only a frame that spans chunks. */
+export class FrameDecoder {
+  private pending: Buffer = Buffer.alloc(0);
+  private readonly onFrame: (type: number, payload: Buffer) => void;
+
+  constructor(onFrame: (type: number, payload: Buffer) => void) {
+    this.onFrame = onFrame;
+  }
+
+  push(chunk: Buffer): void {
+    let buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    while (buf.length >= 5) {
+      const type = buf[0]!;
+      const len = buf.readUInt32BE(1);
+      if ((type !== FRAME_DATA && type !== FRAME_END) || len > MAX_FRAME_BYTES) {
+        throw new FramingError("the collector sent a malformed relay frame");
+      }
+      if (buf.length < 5 + len) break;
+      this.onFrame(type, buf.subarray(5, 5 + len));
+      buf = buf.subarray(5 + len);
+    }
+    this.pending = Buffer.from(buf);
+  }
+}
