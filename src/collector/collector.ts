@@ -38,6 +38,7 @@ export class Collector {
   private events!: StreamWriter;
   private readonly timer: NodeJS.Timeout;
   private stopping = false;
+  private opening = 0;
 
   private constructor(store: Store, config: CollectorConfig) {
     this.store = store;
@@ -143,9 +144,9 @@ export class Collector {
     const fail = (why: string) => {
       this.pending.delete(entry);
       this.event("refused", { transport: kind, reason: why });
-      if (kind === "relay") socket.end(encodeEnd({ ok: false, records: 0, bytes: 0, message: why }));
-      else socket.end();
-      socket.destroySoon();
+      const last =
+        kind === "relay" ? encodeEnd({ ok: false, records: 0, bytes: 0, message: why }) : Buffer.alloc(0);
+      socket.end(last, () => socket.destroy());
     };
     const onData = (chunk: Buffer) => {
       head = head.length ? Buffer.concat([head, chunk]) : chunk;
@@ -197,13 +198,20 @@ export class Collector {
     if (!isValidName(stream)) throw new FramingError(`invalid stream name from origin ${origin}`);
     if (!SUPPORTED.includes(format))
       throw new FramingError(`format '${format}' is not supported by this collector yet`);
-    if (this.sessions.size >= this.config.maxSessions) {
+    // count sessions still opening too: opening awaits, and others may arrive meanwhile
+    if (this.sessions.size + this.opening >= this.config.maxSessions) {
       throw new FramingError(
         `too many sessions (limit ${this.config.maxSessions}); origin ${origin} refused`,
       );
     }
     if (this.stopping) throw new FramingError("the collector is shutting down");
-    const writer = await this.store.stream(origin, stream);
+    this.opening++;
+    let writer: StreamWriter;
+    try {
+      writer = await this.store.stream(origin, stream);
+    } finally {
+      this.opening--;
+    }
     const session = new Session(
       socket,
       writer,
@@ -219,10 +227,17 @@ export class Collector {
     this.sessions.delete(session);
     const socket = session.socket;
     if (!socket.destroyed) {
-      if (kind === "relay") {
-        const message = result.ok ? "durable" : result.reason;
-        socket.end(encodeEnd({ ok: result.ok, records: result.records, bytes: result.bytes, message }));
-      } else socket.end();
+      // the session is over either way: say so (relay), then close even if the peer never does
+      const last =
+        kind === "relay"
+          ? encodeEnd({
+              ok: result.ok,
+              records: result.records,
+              bytes: result.bytes,
+              message: result.ok ? "durable" : result.reason,
+            })
+          : Buffer.alloc(0);
+      socket.end(last, () => socket.destroy());
     }
     if (!result.ok && result.reason !== "connection closed") {
       this.event("session-error", {
