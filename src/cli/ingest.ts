@@ -91,6 +91,9 @@ export async function ingestCommand(args: string[]): Promise<number> {
       socket.destroy(err instanceof FramingError ? err : new Error(String(err)));
     }
   });
+  // the collector ends its side only after its last frame, or because it died: either way
+  // the session is over, even if the sender is still waiting for a reply that will not come
+  socket.on("end", () => socket.destroy());
   await new Promise<void>((resolve) => {
     socket.on("close", () => resolve());
     socket.on("error", () => {});

@@ -16,12 +16,19 @@ import { Store } from "../store/store.ts";
 import type { StreamWriter } from "../store/stream-writer.ts";
 import { FramingError } from "../wire/framer.ts";
 import { MAX_DESCRIPTOR_BYTES, parseDescriptor } from "../wire/qrexec.ts";
-import { encodeEnd, type Format, MAX_HEADER_BYTES, parseRelayHeader } from "../wire/relay.ts";
+import {
+  encodeEnd,
+  encodeFrame,
+  type Format,
+  FRAME_DATA,
+  MAX_HEADER_BYTES,
+  parseRelayHeader,
+} from "../wire/relay.ts";
 import type { CollectorConfig } from "./config.ts";
 import { kvValue, Session, type SessionResult, type Transport } from "./session.ts";
 
-/** Formats the collector frames today; the others are refused with a clear reason. */
-const SUPPORTED: readonly Format[] = ["lines", "octets"];
+/** Formats whose sender resumes from what the collector has durably stored. */
+const RESUMABLE: readonly Format[] = ["journal", "agent"];
 const UNIX_PATH_MAX = 107;
 
 interface Pending {
@@ -39,6 +46,9 @@ export class Collector {
   private readonly timer: NodeJS.Timeout;
   private stopping = false;
   private opening = 0;
+  /** The live resumable session of each origin/stream, and the turn of the next one to open. */
+  private readonly resumable = new Map<string, Session>();
+  private readonly turns = new Map<string, Promise<void>>();
 
   private constructor(store: Store, config: CollectorConfig) {
     this.store = store;
@@ -196,8 +206,6 @@ export class Collector {
     }
     if (!isValidName(origin)) throw new FramingError(`invalid origin name from the channel`);
     if (!isValidName(stream)) throw new FramingError(`invalid stream name from origin ${origin}`);
-    if (!SUPPORTED.includes(format))
-      throw new FramingError(`format '${format}' is not supported by this collector yet`);
     // count sessions still opening too: opening awaits, and others may arrive meanwhile
     if (this.sessions.size + this.opening >= this.config.maxSessions) {
       throw new FramingError(
@@ -206,25 +214,66 @@ export class Collector {
     }
     if (this.stopping) throw new FramingError("the collector is shutting down");
     this.opening++;
+    const key = `${origin}/${stream}`;
+    const resumable = RESUMABLE.includes(format);
+    let release = () => {};
     let writer: StreamWriter;
+    let resumeRef: string | null = null;
     try {
       writer = await this.store.stream(origin, stream);
+      if (resumable) {
+        release = await this.takeTurn(key);
+        resumeRef = await writer.durableRef();
+      }
+    } catch (err) {
+      release();
+      throw err;
     } finally {
       this.opening--;
     }
+    const reply = (bytes: Buffer) => {
+      if (socket.writableEnded || socket.destroyed) return;
+      socket.write(kind === "relay" ? encodeFrame(FRAME_DATA, bytes) : bytes);
+    };
     const session = new Session(
       socket,
       writer,
-      { origin, stream, format, transport, maxRecordBytes: this.config.maxRecordBytes },
+      { origin, stream, format, transport, maxRecordBytes: this.config.maxRecordBytes, resumeRef, reply },
       (s, r) => this.closed(s, r, kind),
     );
     this.sessions.add(session);
+    if (resumable) this.resumable.set(key, session);
+    release();
     session.start(rest, takeEnded());
     socket.resume();
   }
 
+  /**
+   * One resumable session per origin/stream: a new one (the sender reconnected) ends the old
+   * one first, and its resume point is read only after everything the old one sent is
+   * durable. Newcomers queue; returns the function that lets the next one in.
+   */
+  private async takeTurn(key: string): Promise<() => void> {
+    const before = this.turns.get(key) ?? Promise.resolve();
+    let release!: () => void;
+    const mine = new Promise<void>((r) => {
+      release = r;
+    });
+    const chained = before.then(() => mine);
+    this.turns.set(key, chained);
+    void chained.then(() => {
+      if (this.turns.get(key) === chained) this.turns.delete(key);
+    });
+    await before;
+    const old = this.resumable.get(key);
+    if (old) await old.end("replaced by a new session of the same origin and stream");
+    return release;
+  }
+
   private closed(session: Session, result: SessionResult, kind: "relay" | "qrexec"): void {
     this.sessions.delete(session);
+    const key = `${session.opts.origin}/${session.opts.stream}`;
+    if (this.resumable.get(key) === session) this.resumable.delete(key);
     const socket = session.socket;
     if (!socket.destroyed) {
       // the session is over either way: say so (relay), then close even if the peer never does

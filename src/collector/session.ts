@@ -14,6 +14,8 @@ import { type Framer, FramingError, type RecordSink } from "../wire/framer.ts";
 import { LineFramer } from "../wire/lines.ts";
 import { OctetFramer } from "../wire/octets.ts";
 import type { Format } from "../wire/relay.ts";
+import { AgentIntake } from "./agent-intake.ts";
+import { JournalIntake } from "./journal-intake.ts";
 
 export type Transport = "qrexec-exec" | "qrexec-socket" | "local";
 
@@ -23,6 +25,29 @@ export interface SessionOptions {
   format: Format;
   transport: Transport;
   maxRecordBytes: number;
+  /** The stream's last durable resume reference when the session opened (journal, agent). */
+  resumeRef: string | null;
+  /** Writes bytes to the sender; used only where the sender asked for them. */
+  reply: (bytes: Buffer) => void;
+}
+
+/** How a format turns the channel's bytes into records: a framer, plus what it adds. */
+export interface Intake extends Framer {
+  /** Extra `key=value` fields for the close record (may be ""). */
+  closeFields(): string;
+  /** Everything is durable and the session is over: last words to the sender, if any. */
+  finish(result: SessionResult): void;
+}
+
+function intakeFor(session: Session): Intake {
+  const o = session.opts;
+  if (o.format === "journal") return new JournalIntake(session);
+  if (o.format === "agent") return new AgentIntake(session);
+  const framer =
+    o.format === "octets"
+      ? new OctetFramer(o.maxRecordBytes, session)
+      : new LineFramer(o.maxRecordBytes, session);
+  return Object.assign(framer, { closeFields: () => "", finish: () => {} });
 }
 
 export interface SessionResult {
@@ -46,8 +71,8 @@ export class Session implements RecordSink {
   readonly id = newSessionId();
   readonly opts: SessionOptions;
   readonly socket: Socket;
-  private readonly writer: StreamWriter;
-  private readonly framer: Framer;
+  readonly writer: StreamWriter;
+  private readonly framer: Intake;
   recordCount = 0;
   bytes = 0;
   truncatedRecords = 0;
@@ -65,10 +90,7 @@ export class Session implements RecordSink {
     this.writer = writer;
     this.opts = opts;
     this.onEnd = onEnd;
-    this.framer =
-      opts.format === "octets"
-        ? new OctetFramer(opts.maxRecordBytes, this)
-        : new LineFramer(opts.maxRecordBytes, this);
+    this.framer = intakeFor(this);
   }
 
   /**
@@ -97,8 +119,8 @@ export class Session implements RecordSink {
     this.recordCount += count;
   }
 
-  truncated(kept: Buffer, fullLength: number): void {
-    const seq = this.writer.appendRecords([kept]);
+  truncated(kept: Buffer, fullLength: number, ref?: string): void {
+    const seq = this.writer.appendRecords([kept], [ref]);
     this.writer.appendCollector(
       "trunc",
       `seq=${seq} kept=${kept.length} received=${fullLength} session=${this.id}`,
@@ -143,9 +165,10 @@ export class Session implements RecordSink {
           why = `protocol error: ${(err as Error).message}`;
         }
       }
+      const extra = this.framer.closeFields();
       const text =
         `session=${this.id} records=${this.recordCount} bytes=${this.bytes} truncated=${this.truncatedRecords} ` +
-        `reason=${kvValue(why)}`;
+        `${extra ? `${extra} ` : ""}reason=${kvValue(why)}`;
       let ok = why === "eof";
       try {
         this.writer.appendCollector("close", text);
@@ -155,6 +178,7 @@ export class Session implements RecordSink {
         why = `store error: ${(err as Error).message}`;
       }
       const result = { ok, records: this.recordCount, bytes: this.bytes, reason: why };
+      this.framer.finish(result);
       this.onEnd(this, result);
       return result;
     })();

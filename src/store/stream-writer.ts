@@ -181,16 +181,22 @@ export class StreamWriter {
    * anyway, and passing offsets instead of one view object per record keeps the hot path free
    * of per-record allocation. Same stamping and all-or-nothing rules as appendRecords.
    */
-  appendSlices(buf: Buffer, offsets: ArrayLike<number>, count: number): number {
+  appendSlices(
+    buf: Buffer,
+    offsets: ArrayLike<number>,
+    count: number,
+    refs?: readonly (string | undefined)[],
+  ): number {
     this.host.checkWritable();
     if (count === 0) return this.nextSeq - 1;
     let bytes = 0;
     for (let k = 0; k < count; k++) bytes += this.checkSize(offsets[2 * k + 1]! - offsets[2 * k]!);
-    this.reserve(bytes * ESCAPE_EXPANSION + count * PREFIX_MAX);
+    const refBytes = refs ? checkRefs(refs, count) : 0;
+    this.reserve(bytes * ESCAPE_EXPANSION + count * PREFIX_MAX + refBytes);
     const time = this.stamp();
     let pos = this.len;
     for (let k = 0; k < count; k++)
-      pos = this.writeDataRecord(pos, time, buf, offsets[2 * k]!, offsets[2 * k + 1]!, undefined);
+      pos = this.writeDataRecord(pos, time, buf, offsets[2 * k]!, offsets[2 * k + 1]!, refs?.[k]);
     return this.finishAppend(pos);
   }
 
@@ -234,19 +240,30 @@ export class StreamWriter {
     return this.nextSeq - 1;
   }
 
-  /** Appends a record the collector made (session opened, gap, ...). `text` is escaped too. */
-  appendCollector(kind: CollectorKind, text: string): number {
+  /**
+   * Appends a record the collector made (session opened, gap, ...). `text` is escaped too.
+   * `ref` is a resume reference when the record stands for something the sender numbered
+   * (an agent's gap notice), so that a resumed sender does not send it twice.
+   */
+  appendCollector(kind: CollectorKind, text: string, ref?: string): number {
     this.host.checkWritable();
     if (!COLLECTOR_KINDS.includes(kind)) {
       throw new LogwardError("LW_INTERNAL", `Unknown collector record kind '${kind}'.`);
     }
+    const refBytes = ref === undefined ? 0 : checkRefs([ref], 1);
     const payload = Buffer.from(text, "utf8");
-    this.reserve(payload.length * ESCAPE_EXPANSION + PREFIX_MAX);
+    this.reserve(payload.length * ESCAPE_EXPANSION + PREFIX_MAX + refBytes);
     const time = this.stamp();
     const buf = this.buf;
     let pos = this.writePrefixStart(buf, this.len, time, this.nextSeq);
     buf[pos++] = 0x21; // "!"
     pos += buf.write(kind, pos, "latin1");
+    if (ref !== undefined) {
+      buf[pos++] = AT;
+      pos += buf.write(ref, pos, "latin1");
+      this.lastRef = ref;
+      this.refsSeen = true;
+    }
     buf[pos++] = SPACE;
     pos = escapeInto(payload, 0, payload.length, buf, pos);
     buf[pos++] = LF;
