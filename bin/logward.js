@@ -7,5 +7,34 @@ if (major < 24) {
   );
   process.exit(2);
 }
+// Node strips TypeScript types with a WebAssembly compiler that costs about 0.1 s of CPU and
+// 40 MB at every start, and qrexec starts `logward ingest` once per call. The compile cache keeps
+// the stripped, compiled modules in a private directory (never a shared one: it holds code), so
+// a start costs about 0.04 s. Without a usable directory Node just compiles as before.
+const { enableCompileCache } = await import("node:module");
+const { homedir } = await import("node:os");
+const { join } = await import("node:path");
+if (!process.env.NODE_COMPILE_CACHE && enableCompileCache) {
+  const root = process.env.CACHE_DIRECTORY ?? process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache");
+  try {
+    enableCompileCache(join(root, "logward", "node-compile-cache"));
+  } catch {
+    // no cache: slower starts, same behaviour
+  }
+}
+// The collector: every socket read is a fresh 64 KiB buffer outside the JS heap, freed only when
+// the young generation is collected; with V8's default 16 MiB semi-spaces tens of MiB of spent
+// read buffers pile up under load. Small semi-spaces collect them sooner at no measurable cost
+// (npm run bench: peak RSS 143 -> 103 MiB, same CPU per line). The flag only works at start, so
+// the process replaces itself once (same PID, so systemd and signals are unaffected).
+const SEMI_SPACE = "--max-semi-space-size=1";
+if (process.argv[2] === "serve" && !process.execArgv.includes(SEMI_SPACE) && process.execve) {
+  process.execve(process.execPath, [
+    process.execPath,
+    SEMI_SPACE,
+    ...process.execArgv,
+    ...process.argv.slice(1),
+  ]);
+}
 const { main } = await import("../src/cli/main.ts");
 process.exitCode = await main(process.argv.slice(2));

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { encodeGap, encodeHello, encodeRecord, ReplyDecoder } from "../src/wire/agent.ts";
+import { encodeGap, encodeHello, encodeRecord } from "../src/wire/agent.ts";
 import { type Daemon, rawSession, serve } from "./helpers/daemon.ts";
 import { agentSession, journalEntry, journalSession } from "./helpers/senders.ts";
 import { readAll } from "./helpers/store.ts";

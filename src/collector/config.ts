@@ -36,7 +36,7 @@ export function defaultConfig(store: string): CollectorConfig {
     headerTimeoutMs: 10_000,
     firstByteTimeoutMs: 60_000,
     idleTimeoutMs: 24 * 3600_000,
-    streamBufferBytes: 1024 * 1024,
+    streamBufferBytes: 256 * 1024,
     segmentBytes: 64 * 1024 * 1024,
     segmentAgeMs: 24 * 3600_000,
   });

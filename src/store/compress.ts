@@ -125,13 +125,13 @@ export class Compressor {
       if (!finished) await unlink(tmp).catch(() => {});
     }
     await rename(tmp, join(dir, finalName));
-    fsyncDir(dir);
+    await fsyncDir(dir);
     await writer.updateIndex((sealed) => {
       const k = sealed.indexOf(meta);
       if (k === -1) return;
       sealed[k] = { ...meta, file: finalName, compressed: true, bytes: outSize, frames };
     });
     await unlink(src);
-    fsyncDir(dir);
+    await fsyncDir(dir);
   }
 }

@@ -1,22 +1,25 @@
 // Small durable-file helpers shared by the writer, recovery and compression.
 // Durable means fsync'd: a new or renamed file is only durable once its directory is too.
 
-import { closeSync, fsyncSync, openSync } from "node:fs";
-import { open, rename, unlink } from "node:fs/promises";
+import { type FileHandle, open, rename, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { ioError } from "../errors.ts";
 import { LF } from "./record.ts";
 
-/** fsyncs a directory so that entries created, renamed or removed in it survive a crash. */
-export function fsyncDir(dir: string): void {
-  let fd: number | undefined;
+/**
+ * fsyncs a directory so that entries created, renamed or removed in it survive a crash.
+ * Asynchronous: a directory fsync can take milliseconds, and the collector's sessions must not
+ * stall behind it.
+ */
+export async function fsyncDir(dir: string): Promise<void> {
+  let fh: FileHandle | undefined;
   try {
-    fd = openSync(dir, "r");
-    fsyncSync(fd);
+    fh = await open(dir, "r");
+    await fh.sync();
   } catch (err) {
     throw ioError("sync the directory", dir, err);
   } finally {
-    if (fd !== undefined) closeSync(fd);
+    await fh?.close();
   }
 }
 
@@ -36,7 +39,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array): 
     await unlink(tmp).catch(() => {});
     throw ioError("write", path, err);
   }
-  fsyncDir(dirname(path));
+  await fsyncDir(dirname(path));
 }
 
 /** Writes all of `buf[off, off+len)` at `position`, looping over short writes. */

@@ -66,7 +66,7 @@ export async function recoverStream(dir: string): Promise<RecoveredStream> {
       changed = true;
     }
   }
-  if (changed) fsyncDir(dir);
+  if (changed) await fsyncDir(dir);
 
   const index = (await readIndex(dir)) ?? [];
   const indexed = new Map(index.map((m) => [m.firstSeq, m]));

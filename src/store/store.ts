@@ -45,7 +45,7 @@ export async function checkStoreFormat(root: string, create: boolean): Promise<v
       );
     }
     await writeFile(path, FORMAT_TEXT, { mode: 0o640 });
-    fsyncDir(root);
+    await fsyncDir(root);
     return;
   }
   const m = /^logward store format (\d+)\n?$/.exec(text);
@@ -72,7 +72,7 @@ async function mkdirDurable(dir: string): Promise<void> {
   }
   for (const d of missing.reverse()) {
     await mkdir(d, { recursive: true, mode: 0o750 });
-    fsyncDir(dirname(d));
+    await fsyncDir(dirname(d));
   }
 }
 

@@ -445,7 +445,7 @@ export class StreamWriter {
   private async createSegment(firstSeq: number, firstTime: string): Promise<void> {
     const path = join(this.dir, segmentName(firstSeq, false));
     const fh = await open(path, "wx", 0o640);
-    fsyncDir(this.dir);
+    await fsyncDir(this.dir);
     this.active = { fh, path, firstSeq, firstTime, size: 0, lastSeq: firstSeq - 1, lastTime: firstTime };
   }
 

@@ -1,0 +1,211 @@
+// npm run bench — the collector end to end on the peerbench corpus (2,000,000 RFC 5424 lines,
+// 20 origins): `logward serve` on a fresh store, and 20 concurrent `logward ingest --format
+// lines` processes, each run as qrexec runs it (QREXEC_REMOTE_DOMAIN = the origin, stdin = that
+// origin's corpus file). The clock runs from starting the ingest processes until all 20 have
+// exited 0, which they do only once the collector has confirmed that everything is fsync'd.
+// The collector's CPU time and peak RSS are read from /proc. The peers (`peers.sh
+// ref_sink_fsync rsyslog_tcp rsyslog_tcp_sync syslogng_tcp_fsync`) run in the same invocation,
+// interleaved with our repetitions, so the ratios printed at the end come from one run.
+//
+//   env: PEERBENCH (default ../shared/peerbench), PEERBENCH_DIR (default /tmp/peerbench),
+//        REPS (default 3), PEERS (space-separated configs; "" to measure logward alone)
+
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { closeSync, openSync, readFileSync, statSync } from "node:fs";
+import { rm } from "node:fs/promises";
+import { join, resolve } from "node:path";
+import { summarizeStreams } from "../src/query/summary.ts";
+
+const PROJECT = resolve(import.meta.dirname, "..");
+const BIN = join(PROJECT, "bin/logward.js");
+const PEERBENCH = process.env.PEERBENCH ?? resolve(PROJECT, "../shared/peerbench");
+const WORK = process.env.PEERBENCH_DIR ?? "/tmp/peerbench";
+const CORPUS = join(WORK, "corpus");
+const PEERS = (process.env.PEERS ?? "ref_sink_fsync rsyslog_tcp rsyslog_tcp_sync syslogng_tcp_fsync")
+  .split(/\s+/)
+  .filter(Boolean);
+const TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
+
+interface Run {
+  config: string;
+  lines: number;
+  bytes: number;
+  wall_s: number;
+  lines_per_s: number;
+  MB_per_s: number;
+  cpu_us_per_line: number;
+  peak_rss_mib: number;
+}
+
+/** User + system CPU seconds of a process, from /proc/PID/stat. */
+function cpuSeconds(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / TICKS;
+}
+
+function peakRssMiB(pid: number): number {
+  const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "latin1"));
+  return m ? Number(m[1]) / 1024 : Number.NaN;
+}
+
+function startServe(store: string): Promise<ChildProcess> {
+  const proc = spawn(process.execPath, [BIN, "serve", "--store", store], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  return new Promise((res, rej) => {
+    let out = "";
+    proc.stdout!.on("data", (d: Buffer) => {
+      out += d.toString();
+      if (out.includes("ready")) res(proc);
+    });
+    proc.once("exit", (code) => rej(new Error(`logward serve exited with ${code}: ${out}`)));
+  });
+}
+
+function ingest(store: string, origin: string): Promise<number | null> {
+  const fd = openSync(join(CORPUS, `${origin}.log`), "r");
+  const proc = spawn(process.execPath, [BIN, "ingest", "--format", "lines", "--store", store], {
+    stdio: [fd, "ignore", "inherit"],
+    env: { PATH: process.env.PATH, QREXEC_REMOTE_DOMAIN: origin, QREXEC_SERVICE_ARGUMENT: "main" },
+  });
+  closeSync(fd);
+  return new Promise((r) => proc.once("exit", (code) => r(code)));
+}
+
+async function ours(hosts: string[], corpusLines: Map<string, number>, corpusBytes: number): Promise<Run> {
+  const store = join(WORK, "logward-ingest");
+  await rm(store, { recursive: true, force: true });
+  const serve = await startServe(store);
+  const pid = serve.pid!;
+  const cpu0 = cpuSeconds(pid);
+  const t0 = performance.now();
+  const codes = await Promise.all(hosts.map((h) => ingest(store, h)));
+  const wall = (performance.now() - t0) / 1000;
+  const cpu = cpuSeconds(pid) - cpu0;
+  const rss = peakRssMiB(pid);
+  serve.kill("SIGTERM");
+  const exit = await new Promise<number | null>((r) => serve.once("exit", (c) => r(c)));
+  if (codes.some((c) => c !== 0) || exit !== 0) {
+    throw new Error(`an ingest or the collector failed: ingest exits ${codes.join(",")}, serve ${exit}`);
+  }
+  // every line of every origin is stored, once: the corpus count plus one open and one close
+  const rows = await summarizeStreams(store);
+  let lines = 0;
+  for (const h of hosts) {
+    const row = rows.find((r) => r.origin === h && r.stream === "main");
+    const want = corpusLines.get(h)!;
+    if (!row || row.records !== want + 2) {
+      throw new Error(`${h}: stored ${row ? row.records - 2 : 0} records, the corpus has ${want}`);
+    }
+    lines += want;
+  }
+  await rm(store, { recursive: true, force: true });
+  return {
+    config: "logward_ingest",
+    lines,
+    bytes: corpusBytes,
+    wall_s: Number(wall.toFixed(3)),
+    lines_per_s: Math.round(lines / wall),
+    MB_per_s: Number((corpusBytes / wall / 1e6).toFixed(1)),
+    cpu_us_per_line: Number(((cpu * 1e6) / lines).toFixed(3)),
+    peak_rss_mib: Math.round(rss),
+  };
+}
+
+function peerRun(config: string, corpusBytes: number): Run | null {
+  const r = spawnSync(join(PEERBENCH, "peers.sh"), [config], {
+    env: { ...process.env, REPS: "1", PEERBENCH_DIR: WORK },
+    encoding: "utf8",
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const line = r.stdout
+    .split("\n")
+    .filter((l) => l.startsWith("{"))
+    .at(-1);
+  if (r.status !== 0 || !line) {
+    process.stderr.write(`peers.sh ${config} failed (${r.status}): ${r.stderr.slice(-500)}\n`);
+    return null;
+  }
+  const j = JSON.parse(line) as Record<string, number>;
+  return {
+    config,
+    lines: j.lines_out!,
+    bytes: corpusBytes,
+    wall_s: j.wall_s!,
+    lines_per_s: j.lines_per_s!,
+    MB_per_s: j.MB_per_s!,
+    cpu_us_per_line: Number(((j.rx_cpu_s! * 1e6) / j.lines_out!).toFixed(3)),
+    peak_rss_mib: Math.round(j.rx_peak_rss_kb! / 1024),
+  };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+const LABELS: Record<string, string> = {
+  logward_ingest: "logward: 20 × ingest → serve, durable",
+  ref_sink_fsync: "C sink, fdatasync every 256 KiB (durable limit)",
+  ref_sink: "C sink, plain write()",
+  rsyslog_tcp: "rsyslog imtcp → per-host file (not durable)",
+  rsyslog_tcp_sync: "rsyslog, sync on (durable)",
+  syslogng_tcp: "syslog-ng network → per-host file (not durable)",
+  syslogng_tcp_fsync: "syslog-ng, fsync(yes) (durable)",
+};
+
+async function main(): Promise<void> {
+  execFileSync(join(PEERBENCH, "corpus.sh"), {
+    env: { ...process.env, PEERBENCH_DIR: WORK },
+    stdio: "inherit",
+  });
+  const hosts = readFileSync(join(CORPUS, "hosts.txt"), "latin1").split(/\s+/).filter(Boolean);
+  const corpusLines = new Map<string, number>();
+  let corpusBytes = 0;
+  for (const h of hosts) {
+    const text = readFileSync(join(CORPUS, `${h}.log`));
+    let n = 0;
+    for (let i = text.indexOf(10); i !== -1; i = text.indexOf(10, i + 1)) n++;
+    if (text.length > 0 && text[text.length - 1] !== 10) n++;
+    corpusLines.set(h, n);
+    corpusBytes += statSync(join(CORPUS, `${h}.log`)).size;
+  }
+  const reps = Number(process.env.REPS ?? 3);
+  const runs = new Map<string, Run[]>([
+    ["logward_ingest", []],
+    ...PEERS.map((p) => [p, []] as [string, Run[]]),
+  ]);
+  for (let rep = 1; rep <= reps; rep++) {
+    // interleaved: one run of each configuration per repetition, so all see the same machine
+    const run = await ours(hosts, corpusLines, corpusBytes);
+    runs.get("logward_ingest")!.push(run);
+    process.stderr.write(`rep ${rep} ${JSON.stringify(run)}\n`);
+    for (const p of PEERS) {
+      const r = peerRun(p, corpusBytes);
+      if (r) runs.get(p)!.push(r);
+      if (r) process.stderr.write(`rep ${rep} ${JSON.stringify(r)}\n`);
+    }
+  }
+  const mine = median(runs.get("logward_ingest")!.map((r) => r.lines_per_s));
+  const total = runs.get("logward_ingest")![0]!.lines;
+  console.log(
+    `\nCollector end to end, peerbench corpus (${total} lines, ${hosts.length} origins), medians of ${reps}:\n`,
+  );
+  console.log(
+    "| configuration | lines/s | MB/s | receiver CPU µs/line | peak RSS | logward ÷ this | all runs (k lines/s) |",
+  );
+  console.log("|---|---|---|---|---|---|---|");
+  for (const [name, rs] of runs) {
+    if (rs.length === 0) {
+      console.log(`| ${LABELS[name] ?? name} | not measured | | | | | |`);
+      continue;
+    }
+    const lps = median(rs.map((r) => r.lines_per_s));
+    console.log(
+      `| ${LABELS[name] ?? name} | ${Math.round(lps / 1000)} k | ${median(rs.map((r) => r.MB_per_s))} | ` +
+        `${median(rs.map((r) => r.cpu_us_per_line))} | ${median(rs.map((r) => r.peak_rss_mib))} MiB | ` +
+        `${(mine / lps).toFixed(2)} | ${rs.map((r) => Math.round(r.lines_per_s / 1000)).join(", ")} |`,
+    );
+  }
+  console.log("\ntarget: at least 1,000,000 lines/s durable, collector peak RSS under 128 MiB");
+}
+
+await main();
