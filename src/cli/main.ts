@@ -4,6 +4,7 @@
 
 import { readFileSync } from "node:fs";
 import { ERRORS, LogwardError } from "../errors.ts";
+import { DEMO_HELP, demoCommand } from "./demo.ts";
 import { INGEST_HELP, ingestCommand } from "./ingest.ts";
 import { LS_HELP, lsCommand } from "./ls.ts";
 import { SERVE_HELP, serveCommand } from "./serve.ts";
@@ -26,6 +27,11 @@ const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help:
       run: ingestCommand,
       help: INGEST_HELP,
       summary: "qrexec exec-service entry: relay stdin to the collector",
+    },
+    demo: {
+      run: demoCommand,
+      help: DEMO_HELP,
+      summary: "run a collector and three simulated VMs on a temporary store, then show the result",
     },
   };
 
