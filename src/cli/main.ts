@@ -4,36 +4,51 @@
 
 import { readFileSync } from "node:fs";
 import { ERRORS, LogwardError } from "../errors.ts";
-import { DEMO_HELP, demoCommand } from "./demo.ts";
-import { INGEST_HELP, ingestCommand } from "./ingest.ts";
-import { LS_HELP, lsCommand } from "./ls.ts";
-import { SERVE_HELP, serveCommand } from "./serve.ts";
-import { SHOW_HELP, showCommand } from "./show.ts";
 
-const COMMANDS: Record<string, { run: (args: string[]) => Promise<number>; help: string; summary: string }> =
-  {
-    ls: { run: lsCommand, help: LS_HELP, summary: "list origins and streams with records, bytes and times" },
-    show: {
-      run: showCommand,
-      help: SHOW_HELP,
-      summary: "print one origin's records (escaped, --raw or --json)",
+interface Command {
+  run: (args: string[]) => Promise<number>;
+  help: string;
+}
+
+// Each command's module is loaded only when it runs: qrexec starts `logward ingest` once per
+// call, and loading the collector, query and store code it never uses would cost every call.
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  ls: {
+    summary: "list origins and streams with records, bytes and times",
+    load: async () => {
+      const m = await import("./ls.ts");
+      return { run: m.lsCommand, help: m.LS_HELP };
     },
-    serve: {
-      run: serveCommand,
-      help: SERVE_HELP,
-      summary: "run the collector (the one writer of the store)",
+  },
+  show: {
+    summary: "print one origin's records (escaped, --raw or --json)",
+    load: async () => {
+      const m = await import("./show.ts");
+      return { run: m.showCommand, help: m.SHOW_HELP };
     },
-    ingest: {
-      run: ingestCommand,
-      help: INGEST_HELP,
-      summary: "qrexec exec-service entry: relay stdin to the collector",
+  },
+  serve: {
+    summary: "run the collector (the one writer of the store)",
+    load: async () => {
+      const m = await import("./serve.ts");
+      return { run: m.serveCommand, help: m.SERVE_HELP };
     },
-    demo: {
-      run: demoCommand,
-      help: DEMO_HELP,
-      summary: "run a collector and three simulated VMs on a temporary store, then show the result",
+  },
+  ingest: {
+    summary: "qrexec exec-service entry: relay stdin to the collector",
+    load: async () => {
+      const m = await import("./ingest.ts");
+      return { run: m.ingestCommand, help: m.INGEST_HELP };
     },
-  };
+  },
+  demo: {
+    summary: "run a collector and three simulated VMs on a temporary store, then show the result",
+    load: async () => {
+      const m = await import("./demo.ts");
+      return { run: m.demoCommand, help: m.DEMO_HELP };
+    },
+  },
+};
 
 function version(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
@@ -63,7 +78,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (command === undefined || command === "--help" || command === "-h" || command === "help") {
       const topic = command === "help" ? rest[0] : undefined;
-      process.stdout.write(topic && COMMANDS[topic] ? COMMANDS[topic].help : mainHelp());
+      process.stdout.write(topic && COMMANDS[topic] ? (await COMMANDS[topic].load()).help : mainHelp());
       return 0;
     }
     if (command === "--version" || command === "-V") {
@@ -77,11 +92,12 @@ export async function main(argv: string[]): Promise<number> {
         `Unknown command '${command.slice(0, 40).replace(/[^\x20-\x7e]/g, "?")}'; run 'logward --help' for the list of commands.`,
       );
     }
+    const loaded = await entry.load();
     if (rest.includes("--help") || rest.includes("-h")) {
-      process.stdout.write(entry.help);
+      process.stdout.write(loaded.help);
       return 0;
     }
-    return await entry.run(rest);
+    return await loaded.run(rest);
   } catch (err) {
     return reportError(err);
   }
