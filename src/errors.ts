@@ -10,7 +10,10 @@ export const ERRORS = {
   LW_BAD_REGEX: { exit: 2, summary: "a --grep pattern is not a valid regular expression" },
   LW_NO_STORE: { exit: 1, summary: "the store directory does not exist or is not a logward store" },
   LW_NOT_FOUND: { exit: 1, summary: "the origin or stream asked for has no records in the store" },
-  LW_STORE_LOCKED: { exit: 1, summary: "another process already writes this store" },
+  LW_STORE_LOCKED: {
+    exit: 1,
+    summary: "another process already writes this store (or uses this ship spool)",
+  },
   LW_STORE_VERSION: { exit: 1, summary: "the store was written by a newer logward (unknown format version)" },
   LW_STORE_CLOSED: { exit: 1, summary: "a write was attempted on a store that is closing or closed" },
   LW_RECORD_TOO_LARGE: { exit: 1, summary: "a payload is larger than the store's per-record limit" },
@@ -32,6 +35,10 @@ export const ERRORS = {
   LW_LISTEN: {
     exit: 1,
     summary: "the collector could not listen on a socket path (in use, not a socket, too long)",
+  },
+  LW_SPOOL_AHEAD: {
+    exit: 1,
+    summary: "the collector holds more of a sender's spool than the spool itself (a restored copy)",
   },
   LW_IO: { exit: 1, summary: "the operating system refused a file operation (permissions, disk full)" },
   LW_INTERNAL: { exit: 70, summary: "a bug in logward; the message and stack should be reported" },

@@ -12,7 +12,7 @@ const ALLOWED: Record<string, string[]> = {
   query: ["errors.ts", "store"],
   policy: ["errors.ts", "store"],
   collector: ["errors.ts", "store", "wire", "policy"],
-  agent: ["errors.ts", "wire"],
+  agent: ["errors.ts", "wire", "store"],
   ui: ["errors.ts", "store", "query"],
   cli: ["errors.ts", "store", "query", "collector", "agent", "policy", "wire", "ui"],
 };

@@ -67,8 +67,10 @@ describe("resumable formats", { timeout: 240_000 }, () => {
         encodeRecord(1, Buffer.from("one")),
         encodeRecord(1, Buffer.from("one again")),
         encodeRecord(2, Buffer.from("two")),
-        encodeGap({ seq: 3, dropped: 7, firstUs: 1_764_000_000_000_000, lastUs: 1_764_000_001_000_000 }),
+        encodeGap({ seq: 4, dropped: 2, firstUs: 1_764_000_000_000_000, lastUs: 1_764_000_001_000_000 }),
         encodeRecord(6, Buffer.from("six")),
+        // 6 to 8 dropped at the sender after 6 had already arrived: two are lost, not three
+        encodeGap({ seq: 8, dropped: 3, firstUs: 1_764_000_002_000_000, lastUs: 1_764_000_003_000_000 }),
       ]);
       await rawSession(sock, bytes).done;
       const recs = await readAll(store, "work", "app");
@@ -76,11 +78,12 @@ describe("resumable formats", { timeout: 240_000 }, () => {
       assert.deepEqual(shown.slice(1, -1), [
         ".@s:1 one",
         ".@s:2 two",
-        `!gap@s:3 7 records dropped at the sender between 2025-11-24T16:00:00.000000Z and 2025-11-24T16:00:01.000000Z (sender's clock) session=${/session=(\w+)/.exec(shown[0]!)![1]}`,
-        `!gap the sender skipped seq 4 to 5 (2 records) without a gap notice session=${/session=(\w+)/.exec(shown[0]!)![1]}`,
+        `!gap@s:4 2 records dropped at the sender between 2025-11-24T16:00:00.000000Z and 2025-11-24T16:00:01.000000Z (sender's clock) session=${/session=(\w+)/.exec(shown[0]!)![1]}`,
+        `!gap the sender skipped seq 5 to 5 (1 record) without a gap notice session=${/session=(\w+)/.exec(shown[0]!)![1]}`,
         ".@s:6 six",
+        `!gap@s:8 2 records dropped at the sender between 2025-11-24T16:00:02.000000Z and 2025-11-24T16:00:03.000000Z (sender's clock) session=${/session=(\w+)/.exec(shown[0]!)![1]}`,
       ]);
-      assert.match(shown.at(-1)!, /duplicates=1 skipped_seqs=2 reason=eof/);
+      assert.match(shown.at(-1)!, /duplicates=1 skipped_seqs=1 reason=eof/);
 
       const wrong = await rawSession(
         sock,

@@ -224,7 +224,7 @@ describe("agent protocol", () => {
                   : { seq, data: it.data },
               );
             } else {
-              const gap = { seq, ...it };
+              const gap = { seq, ...it, dropped: 1 + (it.dropped % seq) };
               parts.push(encodeGap(gap));
               want.push({ gap });
             }

@@ -41,6 +41,13 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
       return { run: m.ingestCommand, help: m.INGEST_HELP };
     },
   },
+  ship: {
+    summary: "the sender agent: sources, durable spool, exactly-once delivery to the collector",
+    load: async () => {
+      const m = await import("./ship.ts");
+      return { run: m.shipCommand, help: m.SHIP_HELP };
+    },
+  },
   demo: {
     summary: "run a collector and three simulated VMs on a temporary store, then show the result",
     load: async () => {

@@ -27,7 +27,9 @@ Options:
   --until T     records received before T
                 T: RFC 3339 (2026-11-24T09:00:00Z), a date, 'now', or relative (-15m, -2h, -1d)
   --grep RE     only records whose (escaped) payload matches the regular expression RE
-  --raw         the original payload bytes, one record per line, nothing else
+  --raw         the sender's original bytes, one record per line, nothing else (the
+                collector's own records are left out: for a lines stream this is the
+                file that was sent)
   --json        one JSON object per line: origin, stream, time, seq, kind, ref, payload
                 (payload in the escaped form; kind "data" or the collector record's name)
   --follow, -f  keep printing records as they arrive (without --since: from the last 10)
@@ -114,6 +116,8 @@ export async function showCommand(args: string[]): Promise<number> {
       : escapePayload(block.subarray(p.payloadStart, p.payloadEnd)).toString("latin1");
     if (grep && !grep.test(payload)) return undefined;
     if (mode === "raw") {
+      // the sender's bytes only: the collector's records (open, close, gap, ...) are not theirs
+      if (p.kind !== ".") return undefined;
       out.write(unescapePayload(block, p.payloadStart, p.payloadEnd));
       return out.write("\n");
     }

@@ -103,16 +103,23 @@ export class AgentIntake implements Intake, AgentSink {
     this.lastSeq = seq;
   }
 
+  /**
+   * The sender dropped the records it had numbered `g.seq - g.dropped + 1` to `g.seq`. Some of
+   * them may have reached us before (sent, then dropped from the spool unacknowledged), so only
+   * those after our last seq are counted: the stored count is exact.
+   */
   gap(g: AgentGap): void {
     if (g.seq <= this.lastSeq) {
       this.duplicates++;
       return;
     }
-    if (g.seq > this.lastSeq + 1) this.noteSkip(g.seq);
+    const first = Math.max(g.seq - g.dropped + 1, 1);
+    if (first > this.lastSeq + 1) this.noteSkip(first);
+    const lost = g.seq - Math.max(this.lastSeq, first - 1);
     const when = (us: number) => (us >= SANE_US[0] && us <= SANE_US[1] ? formatTime(us) : kvNumber(us));
     this.session.writer.appendCollector(
       "gap",
-      `${g.dropped} records dropped at the sender between ${when(g.firstUs)} and ${when(g.lastUs)} ` +
+      `${lost} record${lost === 1 ? "" : "s"} dropped at the sender between ${when(g.firstUs)} and ${when(g.lastUs)} ` +
         `(sender's clock) session=${this.session.id}`,
       `${this.spool}:${g.seq}`,
     );
@@ -159,7 +166,7 @@ export class AgentIntake implements Intake, AgentSink {
     this.skipped += missing;
     this.session.writer.appendCollector(
       "gap",
-      `the sender skipped seq ${this.lastSeq + 1} to ${seq - 1} (${missing} records) without a gap notice ` +
+      `the sender skipped seq ${this.lastSeq + 1} to ${seq - 1} (${missing} record${missing === 1 ? "" : "s"}) without a gap notice ` +
         `session=${this.session.id}`,
     );
   }

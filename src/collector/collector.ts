@@ -22,6 +22,7 @@ import {
   type Format,
   FRAME_DATA,
   MAX_HEADER_BYTES,
+  parseLocalHeader,
   parseRelayHeader,
 } from "../wire/relay.ts";
 import type { CollectorConfig } from "./config.ts";
@@ -35,6 +36,19 @@ interface Pending {
   socket: Socket;
   since: number;
 }
+
+/**
+ * What a listening socket is: the relay for `logward ingest` (origin in its header, written by
+ * ingest from qrexec's environment), a qrexec socket service (origin in qrexec's descriptor),
+ * or a local socket whose origin the admin configured (`[[collector.local]]`).
+ */
+type Listener =
+  | { kind: "relay"; path: string }
+  | { kind: "qrexec"; path: string }
+  | { kind: "local"; path: string; origin: string };
+
+/** Relay and local sockets wrap replies in relay frames; a qrexec socket service gets them bare. */
+const framed = (l: Listener) => l.kind !== "qrexec";
 
 export class Collector {
   readonly config: CollectorConfig;
@@ -69,8 +83,9 @@ export class Collector {
     try {
       c.events = await store.stream(COLLECTOR_ORIGIN, "events");
       store.on("warning", (err: Error) => c.event("warning", { message: err.message }));
-      await c.listen(config.socket, "relay", 0o660);
-      for (const path of config.qrexecSockets) await c.listen(path, "qrexec", 0o660);
+      await c.listen({ kind: "relay", path: config.socket }, 0o660);
+      for (const path of config.qrexecSockets) await c.listen({ kind: "qrexec", path }, 0o660);
+      for (const l of config.localSockets) await c.listen({ kind: "local", ...l }, l.mode);
       c.event("start", {
         pid: process.pid,
         socket: config.socket,
@@ -101,7 +116,8 @@ export class Collector {
     return this.sessions.size;
   }
 
-  private async listen(path: string, kind: "relay" | "qrexec", mode: number): Promise<void> {
+  private async listen(listener: Listener, mode: number): Promise<void> {
+    const path = listener.path;
     if (Buffer.byteLength(path) > UNIX_PATH_MAX) {
       throw new LogwardError(
         "LW_LISTEN",
@@ -121,7 +137,7 @@ export class Collector {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
     }
     const server = createServer({ allowHalfOpen: true, pauseOnConnect: false }, (socket) =>
-      this.accept(socket, kind),
+      this.accept(socket, listener),
     );
     await new Promise<void>((resolve, reject) => {
       server.once("error", (err) =>
@@ -135,15 +151,16 @@ export class Collector {
   }
 
   /** Reads the header (relay) or descriptor (qrexec) and turns the connection into a session. */
-  private accept(socket: Socket, kind: "relay" | "qrexec"): void {
+  private accept(socket: Socket, listener: Listener): void {
+    const kind = listener.kind;
     if (this.stopping) {
       socket.destroy();
       return;
     }
     const entry: Pending = { socket, since: Date.now() };
     this.pending.add(entry);
-    const terminator = kind === "relay" ? 0x0a : 0x00;
-    const limit = kind === "relay" ? MAX_HEADER_BYTES : MAX_DESCRIPTOR_BYTES;
+    const terminator = kind === "qrexec" ? 0x00 : 0x0a;
+    const limit = kind === "qrexec" ? MAX_DESCRIPTOR_BYTES : MAX_HEADER_BYTES;
     let head: Buffer = Buffer.alloc(0);
     // the sender may send everything and half-close before the session exists
     let endedEarly = false;
@@ -154,8 +171,9 @@ export class Collector {
     const fail = (why: string) => {
       this.pending.delete(entry);
       this.event("refused", { transport: kind, reason: why });
-      const last =
-        kind === "relay" ? encodeEnd({ ok: false, records: 0, bytes: 0, message: why }) : Buffer.alloc(0);
+      const last = framed(listener)
+        ? encodeEnd({ ok: false, records: 0, bytes: 0, message: why })
+        : Buffer.alloc(0);
       socket.end(last, () => socket.destroy());
     };
     const onData = (chunk: Buffer) => {
@@ -164,7 +182,7 @@ export class Collector {
       if (at === -1) {
         if (head.length > limit) {
           socket.off("data", onData);
-          fail(`${kind === "relay" ? "header" : "descriptor"} longer than ${limit} bytes`);
+          fail(`${kind === "qrexec" ? "descriptor" : "header"} longer than ${limit} bytes`);
         }
         return;
       }
@@ -172,7 +190,7 @@ export class Collector {
       socket.pause();
       this.pending.delete(entry);
       const rest = head.subarray(at + 1);
-      void this.open(socket, kind, head.subarray(0, at), rest, () => {
+      void this.open(socket, listener, head.subarray(0, at), rest, () => {
         socket.off("end", onEnd);
         return endedEarly;
       }).catch((err: Error) => fail(err.message));
@@ -184,7 +202,7 @@ export class Collector {
 
   private async open(
     socket: Socket,
-    kind: "relay" | "qrexec",
+    listener: Listener,
     head: Buffer,
     rest: Buffer,
     takeEnded: () => boolean,
@@ -193,10 +211,14 @@ export class Collector {
     let stream: string;
     let format: Format;
     let transport: Transport;
-    if (kind === "relay") {
+    if (listener.kind === "relay") {
       const h = parseRelayHeader(head.toString("latin1"));
       ({ origin, stream, format } = h);
       transport = "qrexec-exec";
+    } else if (listener.kind === "local") {
+      ({ stream, format } = parseLocalHeader(head.toString("latin1")));
+      origin = listener.origin;
+      transport = "local";
     } else {
       const d = parseDescriptor(head);
       origin = d.sourceDomain;
@@ -233,13 +255,13 @@ export class Collector {
     }
     const reply = (bytes: Buffer) => {
       if (socket.writableEnded || socket.destroyed) return;
-      socket.write(kind === "relay" ? encodeFrame(FRAME_DATA, bytes) : bytes);
+      socket.write(framed(listener) ? encodeFrame(FRAME_DATA, bytes) : bytes);
     };
     const session = new Session(
       socket,
       writer,
       { origin, stream, format, transport, maxRecordBytes: this.config.maxRecordBytes, resumeRef, reply },
-      (s, r) => this.closed(s, r, kind),
+      (s, r) => this.closed(s, r, listener),
     );
     this.sessions.add(session);
     if (resumable) this.resumable.set(key, session);
@@ -270,22 +292,21 @@ export class Collector {
     return release;
   }
 
-  private closed(session: Session, result: SessionResult, kind: "relay" | "qrexec"): void {
+  private closed(session: Session, result: SessionResult, listener: Listener): void {
     this.sessions.delete(session);
     const key = `${session.opts.origin}/${session.opts.stream}`;
     if (this.resumable.get(key) === session) this.resumable.delete(key);
     const socket = session.socket;
     if (!socket.destroyed) {
       // the session is over either way: say so (relay), then close even if the peer never does
-      const last =
-        kind === "relay"
-          ? encodeEnd({
-              ok: result.ok,
-              records: result.records,
-              bytes: result.bytes,
-              message: result.ok ? "durable" : result.reason,
-            })
-          : Buffer.alloc(0);
+      const last = framed(listener)
+        ? encodeEnd({
+            ok: result.ok,
+            records: result.records,
+            bytes: result.bytes,
+            message: result.ok ? "durable" : result.reason,
+          })
+        : Buffer.alloc(0);
       socket.end(last, () => socket.destroy());
     }
     if (!result.ok && result.reason !== "connection closed") {

@@ -6,12 +6,15 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { LogwardError } from "../errors.ts";
+import { isValidName } from "../store/names.ts";
 
 export interface CollectorConfig {
   /** The relay socket `logward ingest` connects to. */
   readonly socket: string;
   /** qrexec socket-service paths to listen on (e.g. /etc/qubes-rpc/logward.Lines). */
   readonly qrexecSockets: readonly string[];
+  /** Local sockets whose origin the admin names (`logward ship --connect unix:PATH`). */
+  readonly localSockets: readonly LocalSocket[];
   readonly maxSessions: number;
   /** Largest record kept whole; longer ones are cut and marked. */
   readonly maxRecordBytes: number;
@@ -27,10 +30,17 @@ export interface CollectorConfig {
   readonly segmentAgeMs: number;
 }
 
+export interface LocalSocket {
+  readonly path: string;
+  readonly origin: string;
+  readonly mode: number;
+}
+
 export function defaultConfig(store: string): CollectorConfig {
   return Object.freeze({
     socket: join(store, "run", "ingest.sock"),
     qrexecSockets: Object.freeze([]),
+    localSockets: Object.freeze([]),
     maxSessions: 1024,
     maxRecordBytes: 64 * 1024,
     headerTimeoutMs: 10_000,
@@ -67,6 +77,29 @@ const COLLECTOR_KEYS: Record<string, Rule> = {
         ? Object.freeze([...v])
         : null,
     want: "a list of absolute paths",
+  },
+  local: {
+    key: "localSockets",
+    parse: (v) => {
+      if (!Array.isArray(v)) return null;
+      const out: LocalSocket[] = [];
+      for (const t of v) {
+        if (typeof t !== "object" || t === null) return null;
+        const { path, origin, mode, ...rest } = t as Record<string, unknown>;
+        if (Object.keys(rest).length > 0 || typeof path !== "string" || !path.startsWith("/")) return null;
+        if (typeof origin !== "string" || !isValidName(origin)) return null;
+        const m =
+          mode === undefined
+            ? 0o660
+            : typeof mode === "string" && /^0?[0-7]{3}$/.test(mode)
+              ? parseInt(mode, 8)
+              : -1;
+        if (m < 0) return null;
+        out.push(Object.freeze({ path, origin, mode: m }));
+      }
+      return Object.freeze(out);
+    },
+    want: 'a list of tables { path = "/absolute/path", origin = "name", mode = "0660" (optional) }',
   },
   max_sessions: {
     key: "maxSessions",

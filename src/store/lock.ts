@@ -14,7 +14,11 @@ export interface StoreLock {
   release(): void;
 }
 
-export function acquireStoreLock(runDir: string, root: string): StoreLock {
+/**
+ * Takes the writer lock of a store (`what` "store") or of a sender's spool ("spool"): the
+ * same guarantee, one process at a time, for both.
+ */
+export function acquireStoreLock(runDir: string, root: string, what: "store" | "spool" = "store"): StoreLock {
   const path = join(runDir, "writer.lock");
   const pidPath = join(runDir, "writer.pid");
   const refuse = (): never => {
@@ -25,7 +29,9 @@ export function acquireStoreLock(runDir: string, root: string): StoreLock {
     } catch {}
     throw new LogwardError(
       "LW_STORE_LOCKED",
-      `Another logward process${holder} is already writing the store ${root}; stop it first or use another --store.`,
+      what === "store"
+        ? `Another logward process${holder} is already writing the store ${root}; stop it first or use another --store.`
+        : `Another logward ship${holder} is already using the spool ${root}; stop it first or use another --spool.`,
     );
   };
   // fcntl locks are per process, so a second writer inside this process must be refused here.

@@ -6,8 +6,9 @@
 //   'H' hello, first and once: "logward-agent 1 <stream> <spool-id>" (ASCII, at most 512 bytes).
 //       The spool id names the sender's numbering: a sender that loses its spool takes a new one.
 //   'R' record: <seq: 8 bytes BE> <the record's bytes>. seq counts from 1 in that spool.
-//   'G' gap: <seq: 8><dropped: 8><first µs: 8><last µs: 8>: the sender dropped `dropped`
-//       records (spool full) between those times of its own clock; the gap takes seq `seq`.
+//   'G' gap: <seq: 8><dropped: 8><first µs: 8><last µs: 8>: the sender dropped the `dropped`
+//       records it had numbered seq-dropped+1 .. seq (spool full), received between those times
+//       of its own clock. dropped is at least 1 and at most seq.
 // collector -> sender
 //   'W' welcome, once, right after the hello: <seq: 8>, the last seq of this spool that is
 //       durably stored (0: none). The sender continues with seq + 1.
@@ -193,7 +194,8 @@ export class AgentDecoder {
           firstUs: Number(h.readBigInt64BE(16)),
           lastUs: Number(h.readBigInt64BE(24)),
         };
-        if (!Number.isSafeInteger(g.dropped)) throw new FramingError("a gap's dropped count is out of range");
+        if (!Number.isSafeInteger(g.dropped) || g.dropped < 1 || g.dropped > g.seq)
+          throw new FramingError("a gap's dropped count is out of range (1 to its seq)");
         this.sink.gap(g);
       }
       this.enter(HEAD, 5);

@@ -34,6 +34,26 @@ export interface RelayEnd {
   message: string;
 }
 
+/**
+ * A collector's local socket (`[[collector.local]]`) names the origin itself, so its header
+ * has none: "logward-local 1 <format> <stream>\n". Replies are relay frames.
+ */
+export const LOCAL_MAGIC = "logward-local";
+
+export function encodeLocalHeader(format: Format, stream: string): Buffer {
+  return Buffer.from(`${LOCAL_MAGIC} ${RELAY_VERSION} ${format} ${stream}\n`, "latin1");
+}
+
+/** Parses a local socket's header line (without its LF). */
+export function parseLocalHeader(line: string): { format: Format; stream: string } {
+  const parts = line.split(" ");
+  if (parts.length !== 4 || parts[0] !== LOCAL_MAGIC) throw new FramingError("not a logward-local header");
+  if (parts[1] !== String(RELAY_VERSION)) throw new FramingError(`unsupported local version '${parts[1]}'`);
+  const format = parts[2] as Format;
+  if (!FORMATS.includes(format)) throw new FramingError(`unknown format '${parts[2]}'`);
+  return { format, stream: parts[3]! };
+}
+
 export function encodeRelayHeader(h: RelayHeader): Buffer {
   return Buffer.from(`${RELAY_MAGIC} ${RELAY_VERSION} ${h.format} ${h.origin} ${h.stream}\n`, "latin1");
 }

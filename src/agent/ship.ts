@@ -1,0 +1,327 @@
+// `logward ship`: sources -> durable spool -> one agent session at a time -> the collector.
+//
+// A session: hello (stream, spool id) -> the collector's welcome names the last seq of this
+// spool it holds durably -> everything after it is sent from the spool, in order, with the
+// channel's backpressure -> acks let the spool drop what is durable on the other side. When the
+// channel breaks, reconnect with exponential backoff and jitter and start again from the new
+// welcome: nothing lost (the spool keeps everything unacknowledged), nothing twice (the
+// collector skips seqs it has).
+//
+// Channels: `--via CMD` runs CMD (`qrexec-client-vm logvm logward.Agent+app`) with the agent
+// protocol on its stdin/stdout; `--connect unix:PATH` is a collector's local socket
+// (`[[collector.local]]` in its config), relay-framed like `logward ingest`.
+
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdirSync } from "node:fs";
+import { connect, type Socket } from "node:net";
+import { LogwardError } from "../errors.ts";
+import { acquireStoreLock, type StoreLock } from "../store/lock.ts";
+import { type AgentEnd, type CollectorReply, encodeHello, ReplyDecoder } from "../wire/agent.ts";
+import { encodeLocalHeader, FRAME_DATA, FrameDecoder, type RelayEnd } from "../wire/relay.ts";
+import { FileSource } from "./file-source.ts";
+import { JournalSource } from "./journal-source.ts";
+import { backoff, type Source, type SourceHost } from "./source.ts";
+import { type OverflowPolicy, Spool } from "./spool.ts";
+import { SpoolReader } from "./spool-reader.ts";
+import { CommandSource, StdinSource, SyslogSource } from "./stream-sources.ts";
+
+export interface ShipOptions {
+  stream: string;
+  spoolDir: string;
+  spoolMax: number;
+  policy: OverflowPolicy;
+  via?: string;
+  /** A Unix socket path (from `--connect unix:PATH`). */
+  socket?: string;
+  once: boolean;
+  retryMaxMs: number;
+  files: string[];
+  journal: boolean;
+  journalctl?: string;
+  syslogSocket?: string;
+  stdin: boolean;
+  commands: string[];
+  warn: (message: string) => void;
+}
+
+/** A channel to the collector: bytes out, agent replies in. */
+interface Channel {
+  write(buf: Buffer): boolean;
+  /** Resolves when the channel can take more, or is gone. */
+  drained(): Promise<void>;
+  /** Half-close: the sender is done; the collector answers with its last ack and end. */
+  end(): void;
+  destroy(): void;
+  readonly closed: Promise<string>;
+}
+
+function viaChannel(command: string, onReply: (r: CollectorReply) => void): Channel {
+  const child: ChildProcess = spawn("sh", ["-c", command], { stdio: ["pipe", "pipe", "inherit"] });
+  const decoder = new ReplyDecoder(onReply);
+  let gone = false;
+  let ending = false;
+  const closed = new Promise<string>((resolve) => {
+    child.once("error", (err) => resolve(`cannot run '${command}': ${err.message}`));
+    child.once("close", (code, signal) => resolve(`'${command}' exited (${code ?? signal})`));
+  });
+  void closed.then(() => {
+    gone = true;
+  });
+  child.stdin!.on("error", () => {});
+  child.stdout!.on("data", (chunk: Buffer) => {
+    try {
+      decoder.push(chunk);
+    } catch {
+      child.kill("SIGTERM");
+    }
+  });
+  return {
+    write: (b) => gone || ending || child.stdin!.write(b),
+    drained: () =>
+      gone
+        ? Promise.resolve()
+        : new Promise<void>((r) => {
+            child.stdin!.once("drain", r);
+            void closed.then(() => r());
+          }),
+    end: () => {
+      ending = true;
+      child.stdin!.end();
+    },
+    destroy: () => child.kill("SIGTERM"),
+    closed,
+  };
+}
+
+function socketChannel(path: string, stream: string, onReply: (r: CollectorReply) => void): Channel {
+  const socket: Socket = connect({ path, allowHalfOpen: true });
+  const replies = new ReplyDecoder(onReply);
+  let end: RelayEnd | null = null;
+  const frames = new FrameDecoder((type, payload) => {
+    if (type === FRAME_DATA) replies.push(payload);
+    else end = JSON.parse(payload.toString()) as RelayEnd;
+  });
+  let gone = false;
+  let ending = false;
+  const closed = new Promise<string>((resolve) => {
+    socket.once("error", (err) => resolve(`cannot use ${path}: ${err.message}`));
+    socket.once("close", () =>
+      resolve(end ? `the collector ended the session: ${(end as RelayEnd).message}` : `${path} closed`),
+    );
+  });
+  void closed.then(() => {
+    gone = true;
+  });
+  socket.on("error", () => {});
+  socket.on("data", (chunk: Buffer) => {
+    try {
+      frames.push(chunk);
+    } catch {
+      socket.destroy();
+    }
+  });
+  socket.on("end", () => socket.end());
+  socket.write(encodeLocalHeader("agent", stream));
+  return {
+    write: (b) => gone || ending || socket.write(b),
+    drained: () =>
+      gone
+        ? Promise.resolve()
+        : new Promise<void>((r) => {
+            socket.once("drain", r);
+            void closed.then(() => r());
+          }),
+    end: () => {
+      ending = true;
+      socket.end();
+    },
+    destroy: () => socket.destroy(),
+    closed,
+  };
+}
+
+export class Shipper {
+  private readonly o: ShipOptions;
+  private spool!: Spool;
+  private lock!: StoreLock;
+  private readonly sources: Source[] = [];
+  private stopping = false;
+  /** With --once: the last seq that must be acknowledged before exiting. */
+  private target: number | null = null;
+  private channel: Channel | null = null;
+  private wakeRetry: (() => void) | null = null;
+
+  constructor(options: ShipOptions) {
+    this.o = options;
+  }
+
+  get spoolStats() {
+    return this.spool.stats;
+  }
+
+  async run(): Promise<number> {
+    try {
+      mkdirSync(this.o.spoolDir, { recursive: true, mode: 0o700 });
+    } catch (err) {
+      throw new LogwardError(
+        "LW_IO",
+        `Cannot create the spool directory ${this.o.spoolDir}: ${(err as Error).message}.`,
+      );
+    }
+    this.lock = acquireStoreLock(this.o.spoolDir, this.o.spoolDir, "spool");
+    try {
+      this.spool = await Spool.open(this.o.spoolDir, { maxBytes: this.o.spoolMax, policy: this.o.policy });
+      const sourcesDone = this.startSources();
+      // with --once, or after SIGTERM: once the sources are done, everything spooled is the goal
+      void sourcesDone.then(async () => {
+        if (!this.o.once && !this.stopping) return;
+        await this.spool.close(); // writes any open gap; everything is on disk now
+        this.target = this.spool.lastSeq;
+        this.checkDone();
+      });
+      const ok = await this.connectLoop();
+      for (const s of this.sources) s.stop();
+      await sourcesDone;
+      await this.spool.close();
+      return ok ? 0 : 1;
+    } finally {
+      this.lock.release();
+    }
+  }
+
+  /**
+   * SIGTERM: stop reading the sources, make the spool durable, and give the collector a few
+   * seconds to acknowledge what is spooled; whatever it has not is sent by the next run.
+   */
+  stop(): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    for (const s of this.sources) s.stop();
+    setTimeout(() => {
+      this.gaveUp = true;
+      this.channel?.end();
+      const ch = this.channel;
+      if (ch) setTimeout(() => ch.destroy(), 2000).unref();
+      this.wakeRetry?.();
+    }, 5000).unref();
+  }
+
+  private gaveUp = false;
+
+  private host(): SourceHost {
+    const spool = this.spool;
+    return {
+      record: (payload) => {
+        spool.append(payload);
+      },
+      setPosition: (key, pos) => spool.setPosition(key, pos),
+      position: (key) => spool.position(key),
+      whenWritable: () => spool.whenWritable(),
+      warn: this.o.warn,
+    };
+  }
+
+  private startSources(): Promise<unknown> {
+    const host = this.host();
+    for (const f of this.o.files) this.sources.push(new FileSource(f, host));
+    if (this.o.journal) this.sources.push(new JournalSource(host, this.o.journalctl));
+    if (this.o.syslogSocket) this.sources.push(new SyslogSource(this.o.syslogSocket, host));
+    if (this.o.stdin) this.sources.push(new StdinSource(host));
+    this.o.commands.forEach((c, i) => {
+      this.sources.push(new CommandSource(c, host, `command:${i}`));
+    });
+    return Promise.allSettled(
+      this.sources.map((s) =>
+        s.run(this.o.once).catch((err: Error) => this.o.warn(`source ${s.key} failed: ${err.message}`)),
+      ),
+    );
+  }
+
+  private done(): boolean {
+    return this.target !== null && this.spool.acked >= this.target;
+  }
+
+  private checkDone(): void {
+    if (this.done()) this.channel?.end();
+    if (this.done()) this.wakeRetry?.();
+  }
+
+  /** Sessions until stopped (or, with --once, until everything is acknowledged). */
+  private async connectLoop(): Promise<boolean> {
+    let attempt = 0;
+    while (!this.gaveUp && !this.done()) {
+      const before = this.spool.acked;
+      let why: string;
+      try {
+        why = await this.session();
+      } catch (err) {
+        if (err instanceof LogwardError) throw err;
+        why = (err as Error).message;
+      }
+      if (this.gaveUp || this.done()) break;
+      if (this.spool.acked > before) attempt = 0;
+      const wait = backoff(attempt++, 200, this.o.retryMaxMs);
+      this.o.warn(`the channel to the collector closed (${why}); trying again in ${wait} ms`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, wait);
+        this.wakeRetry = () => {
+          clearTimeout(t);
+          r();
+        };
+      });
+      this.wakeRetry = null;
+    }
+    return this.done() || this.stopping;
+  }
+
+  /** One session; resolves with why it ended. */
+  private async session(): Promise<string> {
+    let welcome: ((seq: number) => void) | null = null;
+    const welcomed = new Promise<number>((r) => {
+      welcome = r;
+    });
+    let ended: AgentEnd | null = null;
+    const onReply = (r: CollectorReply) => {
+      if (r.type === "welcome") welcome?.(r.seq);
+      else if (r.type === "ack") {
+        void this.spool.ack(r.seq);
+        this.checkDone();
+      } else ended = r.end;
+    };
+    const ch = this.o.via
+      ? viaChannel(this.o.via, onReply)
+      : socketChannel(this.o.socket!, this.o.stream, onReply);
+    this.channel = ch;
+    let reader: SpoolReader | null = null;
+    try {
+      ch.write(encodeHello({ stream: this.o.stream, spool: this.spool.id }));
+      const first = await Promise.race([welcomed, ch.closed.then(() => null)]);
+      if (first === null) return await ch.closed;
+      if (first > this.spool.lastSeq) {
+        ch.destroy();
+        throw new LogwardError(
+          "LW_SPOOL_AHEAD",
+          `The collector already holds seq ${first} of spool ${this.spool.id}, but this spool ends at ${this.spool.lastSeq} (was it restored from a copy?); move ${this.o.spoolDir} away to start a new spool.`,
+        );
+      }
+      await this.spool.ack(first);
+      this.checkDone();
+      reader = new SpoolReader(this.spool, first);
+      const r = reader;
+      void ch.closed.then(() => r.close());
+      for (;;) {
+        const frames = await r.next();
+        if (frames === null) break;
+        for (const f of frames) {
+          if (!ch.write(f)) await ch.drained();
+        }
+      }
+      const why = await ch.closed;
+      const e = ended as AgentEnd | null;
+      return e ? `the collector ended the session: ${e.message}` : why;
+    } finally {
+      await reader?.close();
+      this.channel = null;
+    }
+  }
+}

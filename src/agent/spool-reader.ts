@@ -1,0 +1,124 @@
+// Reads the spool's durable entries after a seq, as the agent frames that carry them, for one
+// session. Reads whole segments in blocks from disk (recent ones are in the page cache), never
+// holds more than one block, and waits for the next commit when it has caught up.
+
+import { type FileHandle, open } from "node:fs/promises";
+import { join } from "node:path";
+import { encodeGap } from "../wire/agent.ts";
+import { type Entry, entrySeq, frameFor, MAX_SPOOL_RECORD, parseEntries, type Spool } from "./spool.ts";
+
+const BLOCK = MAX_SPOOL_RECORD + 64;
+
+export class SpoolReader {
+  private readonly spool: Spool;
+  /** Everything up to this seq has been handed out (or was already stored). */
+  private sent: number;
+  private segName: string | null = null;
+  private fh: FileHandle | null = null;
+  private offset = 0;
+  private readonly buf = Buffer.allocUnsafe(BLOCK);
+  private closed = false;
+  private wake: (() => void) | null = null;
+  private readonly unsubscribe: () => void;
+
+  constructor(spool: Spool, afterSeq: number) {
+    this.spool = spool;
+    this.sent = afterSeq;
+    this.unsubscribe = spool.onCommit(() => {
+      const w = this.wake;
+      this.wake = null;
+      w?.();
+    });
+  }
+
+  /** The highest seq handed out so far. */
+  get position(): number {
+    return this.sent;
+  }
+
+  /**
+   * The next frames to send, about `maxBytes` of them; waits while there is nothing new.
+   * Resolves null once closed.
+   */
+  async next(maxBytes = 1024 * 1024): Promise<Buffer[] | null> {
+    for (;;) {
+      if (this.closed) return null;
+      if (this.spool.error) throw this.spool.error;
+      const frames: Buffer[] = [];
+      const head = this.spool.droppedHead;
+      if (head && head.last > this.sent) {
+        frames.push(
+          encodeGap({
+            seq: head.last,
+            dropped: head.last - head.first + 1,
+            firstUs: head.firstUs,
+            lastUs: head.lastUs,
+          }),
+        );
+        this.sent = head.last;
+      }
+      await this.readInto(frames, maxBytes);
+      if (frames.length > 0) return frames;
+      await new Promise<void>((r) => {
+        this.wake = r;
+      });
+    }
+  }
+
+  private async readInto(frames: Buffer[], maxBytes: number): Promise<void> {
+    let bytes = 0;
+    while (bytes < maxBytes) {
+      const segs = this.spool.segmentList();
+      let seg = this.segName ? segs.find((s) => s.name === this.segName) : undefined;
+      if (!seg) {
+        // start, or the segment was acknowledged or dropped: the first one with anything new
+        await this.closeFile();
+        seg = segs.find((s) => s.lastSeq > this.sent);
+        if (!seg) return;
+        this.segName = seg.name;
+        this.offset = 0;
+        this.fh = await open(join(this.spool.dir, seg.name), "r");
+      }
+      if (this.offset >= seg.size) {
+        const i = segs.indexOf(seg);
+        if (i === segs.length - 1) return; // caught up with the active segment
+        await this.closeFile();
+        const nextSeg = segs[i + 1]!;
+        this.segName = nextSeg.name;
+        this.offset = 0;
+        this.fh = await open(join(this.spool.dir, nextSeg.name), "r");
+        continue;
+      }
+      const want = Math.min(BLOCK, seg.size - this.offset);
+      const { bytesRead } = await this.fh!.read(this.buf, 0, want, this.offset);
+      const entries: Entry[] = [];
+      const used = parseEntries(this.buf.subarray(0, bytesRead), this.offset, entries);
+      if (used <= 0) throw new Error(`the spool segment ${seg.name} is damaged at offset ${this.offset}`);
+      this.offset += used;
+      for (const e of entries) {
+        const seq = entrySeq(e);
+        if (seq === 0 || seq <= this.sent) continue;
+        const f = frameFor(e)!;
+        frames.push(f);
+        bytes += f.length;
+        this.sent = seq;
+      }
+    }
+  }
+
+  private async closeFile(): Promise<void> {
+    const fh = this.fh;
+    this.fh = null;
+    this.segName = null;
+    await fh?.close();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.unsubscribe();
+    const w = this.wake;
+    this.wake = null;
+    w?.();
+    await this.closeFile();
+  }
+}

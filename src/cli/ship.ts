@@ -1,0 +1,136 @@
+import { homedir } from "node:os";
+import { join, resolve } from "node:path";
+import { Shipper } from "../agent/ship.ts";
+import { type OverflowPolicy, POLICIES } from "../agent/spool.ts";
+import { parseDuration, parseSize } from "../collector/config.ts";
+import { LogwardError } from "../errors.ts";
+import { isValidName } from "../store/names.ts";
+import { parse } from "./args.ts";
+
+export const SHIP_HELP = `Usage: logward ship SOURCES... (--via 'CMD' | --connect unix:PATH) [options]
+
+The sender agent. Reads log sources, keeps every record in a durable spool until the collector
+confirms it is fsync'd there, and resumes after any crash or disconnection from what the
+collector holds: nothing lost, nothing twice. All sources go to one stream.
+
+Sources (any combination):
+  --file PATH            follow a file (repeatable); follows rotation by rename and by
+                         truncation, and resumes where it stopped
+  --journal              the systemd journal, from the last spooled cursor
+  --journalctl CMD       the command to run instead of journalctl
+  --syslog-socket PATH   a Unix datagram socket like /dev/log (needs python3); one record a datagram
+  --stdin                standard input, one record a line
+  --command 'CMD'        the output lines of CMD, run again with backoff when it exits (repeatable)
+
+Channel (one of):
+  --via 'CMD'            a command whose stdin/stdout reach the collector, e.g.
+                         'qrexec-client-vm logvm logward.Agent+app'
+  --connect unix:PATH    a local collector socket ([[collector.local]] in its config)
+
+Options:
+  --stream NAME          the stream (default "main"; must equal the qrexec service argument)
+  --spool DIR            the spool (default /var/lib/logward-ship/STREAM for root, else
+                         ~/.local/state/logward/ship/STREAM)
+  --spool-max SIZE       the spool's limit on disk (default 256MiB)
+  --spool-policy P       when full: drop-oldest (default) or drop-newest; drops are counted and
+                         reach the collector as a gap record
+  --once                 exit 0 once everything the sources had at start is acknowledged
+  --retry-max DURATION   the longest wait between reconnections (default 60s)
+  -h, --help             show this help
+`;
+
+function defaultSpool(stream: string): string {
+  if (process.getuid?.() === 0) return join("/var/lib/logward-ship", stream);
+  const state = process.env.XDG_STATE_HOME || join(homedir(), ".local", "state");
+  return join(state, "logward", "ship", stream);
+}
+
+export async function shipCommand(args: string[]): Promise<number> {
+  const { values } = parse(
+    "ship",
+    args,
+    {
+      file: { type: "string", multiple: true },
+      journal: { type: "boolean" },
+      journalctl: { type: "string" },
+      "syslog-socket": { type: "string" },
+      stdin: { type: "boolean" },
+      command: { type: "string", multiple: true },
+      via: { type: "string" },
+      connect: { type: "string" },
+      stream: { type: "string" },
+      spool: { type: "string" },
+      "spool-max": { type: "string" },
+      "spool-policy": { type: "string" },
+      once: { type: "boolean" },
+      "retry-max": { type: "string" },
+    },
+    { min: 0, max: 0 },
+  );
+  const stream = values.stream ?? "main";
+  if (!isValidName(stream)) {
+    throw new LogwardError(
+      "LW_BAD_NAME",
+      "--stream must be 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit.",
+    );
+  }
+  const files = (values.file ?? []).map((f) => resolve(f));
+  const commands = values.command ?? [];
+  if (
+    files.length === 0 &&
+    !values.journal &&
+    !values["syslog-socket"] &&
+    !values.stdin &&
+    commands.length === 0
+  ) {
+    throw new LogwardError(
+      "LW_USAGE",
+      "Name at least one source (--file, --journal, --syslog-socket, --stdin or --command); see 'logward ship --help'.",
+    );
+  }
+  if ((values.via === undefined) === (values.connect === undefined)) {
+    throw new LogwardError(
+      "LW_USAGE",
+      "Name exactly one channel to the collector, --via 'CMD' or --connect unix:PATH; see 'logward ship --help'.",
+    );
+  }
+  let socket: string | undefined;
+  if (values.connect !== undefined) {
+    if (!values.connect.startsWith("unix:/")) {
+      throw new LogwardError("LW_USAGE", "--connect takes unix:/absolute/path/to/the/socket.");
+    }
+    socket = values.connect.slice(5);
+  }
+  const spoolMax = parseSize(values["spool-max"] ?? "256MiB");
+  if (spoolMax === null || spoolMax < 1024 * 1024) {
+    throw new LogwardError("LW_USAGE", '--spool-max must be a size of at least 1MiB, such as "256MiB".');
+  }
+  const policy = (values["spool-policy"] ?? "drop-oldest") as OverflowPolicy;
+  if (!POLICIES.includes(policy)) {
+    throw new LogwardError("LW_USAGE", "--spool-policy must be drop-oldest or drop-newest.");
+  }
+  const retryMaxMs = values["retry-max"] === undefined ? 60_000 : parseDuration(values["retry-max"]);
+  if (retryMaxMs === null || retryMaxMs < 1000) {
+    throw new LogwardError("LW_USAGE", '--retry-max must be a duration of at least 1s, such as "60s".');
+  }
+  const shipper = new Shipper({
+    stream,
+    spoolDir: resolve(values.spool ?? defaultSpool(stream)),
+    spoolMax,
+    policy,
+    via: values.via,
+    socket,
+    once: values.once ?? false,
+    retryMaxMs,
+    files,
+    journal: values.journal ?? false,
+    journalctl: values.journalctl,
+    syslogSocket: values["syslog-socket"],
+    stdin: values.stdin ?? false,
+    commands,
+    warn: (m) => process.stderr.write(`logward ship: ${m}\n`),
+  });
+  process.once("SIGTERM", () => shipper.stop());
+  process.once("SIGINT", () => shipper.stop());
+  return shipper.run();
+}

@@ -1,0 +1,246 @@
+// logward ship end to end: real `ship`, real `serve`, the channel a real `logward ingest` run
+// as qrexec runs it (--via), kills at random moments, rotation, a collector that is down, a
+// full spool, a syslog flood.
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { appendFileSync, copyFileSync, readFileSync, renameSync, truncateSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { BIN, logward } from "./helpers/cli.ts";
+import { type Daemon, serve } from "./helpers/daemon.ts";
+import { readAll } from "./helpers/store.ts";
+import { tempDir } from "./helpers/tmp.ts";
+
+interface Ship {
+  proc: ChildProcess;
+  exited: Promise<number | null>;
+  err: () => string;
+}
+
+function via(store: string, origin = "work", stream = "app"): string {
+  return `QREXEC_REMOTE_DOMAIN=${origin} QREXEC_SERVICE_ARGUMENT=${stream} '${process.execPath}' '${BIN}' ingest --format agent --store '${store}'`;
+}
+
+// whatever a failed test leaves running is killed, so the run always ends
+const running = new Set<ChildProcess>();
+after(() => {
+  for (const p of running) p.kill("SIGKILL");
+});
+
+async function collector(store: string): Promise<Daemon> {
+  const d = await serve(store);
+  running.add(d.proc);
+  return d;
+}
+
+function ship(args: string[]): Ship {
+  const proc = spawn(process.execPath, [BIN, "ship", "--retry-max", "1s", ...args], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
+  let err = "";
+  proc.stderr!.on("data", (d: Buffer) => {
+    err += d.toString();
+  });
+  running.add(proc);
+  const exited = new Promise<number | null>((r) => proc.once("exit", (c) => r(c)));
+  return { proc, exited, err: () => err };
+}
+
+async function raw(store: string, target: string): Promise<Buffer> {
+  const r = await logward(["show", "--store", store, target, "--raw"]);
+  return r.code === 0 ? r.stdout : Buffer.alloc(0);
+}
+
+async function until(what: string, ok: () => Promise<boolean>, ms = 60_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await ok()) return;
+    await sleep(100);
+  }
+  assert.fail(`timed out waiting for ${what}`);
+}
+
+/** Lines with numbers, odd bytes and an empty one now and then: LF-free, so one record each. */
+function lines(from: number, to: number): Buffer {
+  const parts: string[] = [];
+  for (let i = from; i < to; i++) parts.push(i % 997 === 0 ? "" : `${i} \x1b[31m ${"x".repeat(i % 50)}\r`);
+  return Buffer.from(`${parts.join("\n")}\n`, "latin1");
+}
+
+const gapCounts = (recs: { kind: string; payload: Buffer }[]) =>
+  recs
+    .filter((r) => r.kind === "!gap")
+    .map((r) => Number(/^(\d+) records? dropped at the sender/.exec(r.payload.toString())![1]));
+
+describe("logward ship", { timeout: 300_000 }, () => {
+  test("kill -9 of ship and of serve during a 200,000-record file: show --raw equals the file", async () => {
+    const dir = tempDir();
+    const store = join(dir, "store");
+    const file = join(dir, "app.log");
+    const spool = join(dir, "spool");
+    const args = ["--file", file, "--stream", "app", "--via", via(store), "--spool", spool];
+    writeFileSync(file, lines(0, 50_000));
+    let daemon: Daemon | null = await collector(store);
+    let sender: Ship = ship(args);
+    let kills = 0;
+    // the file grows while both sides are killed at random moments
+    for (let chunk = 1; chunk <= 15; chunk++) {
+      appendFileSync(file, lines(50_000 + (chunk - 1) * 10_000, 50_000 + chunk * 10_000));
+      await sleep(100 + Math.random() * 300);
+      if (Math.random() < 0.5) {
+        sender.proc.kill("SIGKILL");
+        await sender.exited;
+        sender = ship(args);
+      } else {
+        daemon.proc.kill("SIGKILL");
+        await daemon.stop();
+        daemon = null;
+        await sleep(Math.random() * 200);
+        daemon = await collector(store);
+      }
+      kills++;
+    }
+    sender.proc.kill("SIGKILL");
+    await sender.exited;
+    const last = ship([...args, "--once"]);
+    assert.equal(await last.exited, 0, last.err());
+    const want = readFileSync(file);
+    const got = await raw(store, "work/app");
+    await daemon.stop();
+    assert.ok(kills >= 15);
+    assert.equal(got.length, want.length, "the same number of bytes");
+    assert.ok(got.equals(want), "every line once, in order");
+    const recs = await readAll(store, "work", "app");
+    assert.equal(gapCounts(recs).length, 0, "nothing was dropped");
+  });
+
+  test("the collector down: records wait in the spool and all arrive", async () => {
+    const dir = tempDir();
+    const store = join(dir, "store");
+    const file = join(dir, "app.log");
+    writeFileSync(file, lines(0, 5000));
+    const s = ship([
+      "--file",
+      file,
+      "--stream",
+      "app",
+      "--via",
+      via(store),
+      "--spool",
+      join(dir, "spool"),
+      "--once",
+    ]);
+    await sleep(1500);
+    assert.match(s.err(), /No collector is running/);
+    assert.match(s.err(), /the channel to the collector closed .*; trying again in \d+ ms/);
+    const d = await collector(store);
+    assert.equal(await s.exited, 0, s.err());
+    assert.ok((await raw(store, "work/app")).equals(readFileSync(file)));
+    await d.stop();
+  });
+
+  for (const policy of ["drop-oldest", "drop-newest"] as const) {
+    test(`a full spool (${policy}): the exact dropped count reaches the collector as a gap`, async () => {
+      const dir = tempDir();
+      const store = join(dir, "store");
+      const file = join(dir, "app.log");
+      const total = 30_000;
+      const text = Array.from({ length: total }, (_, i) => `${String(i).padStart(6, "0")} ${"y".repeat(90)}`);
+      writeFileSync(file, `${text.join("\n")}\n`);
+      const s = ship([
+        ...["--file", file, "--stream", "app", "--via", via(store), "--spool", join(dir, "spool")],
+        ...["--spool-max", "1MiB", "--spool-policy", policy, "--once"],
+      ]);
+      await sleep(2000); // the whole file is read into a spool that holds about a third of it
+      const d = await collector(store);
+      assert.equal(await s.exited, 0, s.err());
+      const recs = await readAll(store, "work", "app");
+      await d.stop();
+      const got = recs.filter((r) => r.kind === ".").map((r) => r.payload.toString());
+      const dropped = gapCounts(recs).reduce((a, b) => a + b, 0);
+      assert.ok(dropped > 0 && got.length < total, "the spool limit was reached");
+      assert.equal(got.length + dropped, total, "every record is either stored or counted in a gap");
+      // drop-oldest keeps the newest records, drop-newest the oldest; each kept run is contiguous
+      const expect = policy === "drop-oldest" ? text.slice(total - got.length) : text.slice(0, got.length);
+      assert.deepEqual(got, expect);
+      assert.equal(gapCounts(recs).length, 1, "one gap record for one full period");
+    });
+  }
+
+  test("rotation by rename and by copy-truncate while shipping: nothing lost", async () => {
+    const dir = tempDir();
+    const store = join(dir, "store");
+    const file = join(dir, "app.log");
+    const d = await collector(store);
+    writeFileSync(file, lines(0, 3000));
+    const s = ship(["--file", file, "--stream", "app", "--via", via(store), "--spool", join(dir, "spool")]);
+    const count = async () => (await raw(store, "work/app")).toString("latin1").split("\n").length - 1;
+    await until("the first lines", async () => (await count()) >= 1000);
+    // logrotate's default: rename, the writer goes on in a new file
+    renameSync(file, `${file}.1`);
+    appendFileSync(`${file}.1`, lines(3000, 3500)); // written to the old inode after the rename
+    writeFileSync(file, lines(3500, 6000));
+    await until("the renamed file and the new one", async () => (await count()) === 6000);
+    // copytruncate: copy, then truncate in place; the writer goes on at offset 0
+    copyFileSync(file, `${file}.2`);
+    truncateSync(file, 0);
+    appendFileSync(file, lines(6000, 6100));
+    await until("the truncated file", async () => (await count()) === 6100);
+    s.proc.kill("SIGTERM");
+    assert.equal(await s.exited, 0, s.err());
+    const want = Buffer.concat([lines(0, 3000), lines(3000, 3500), lines(3500, 6000), lines(6000, 6100)]);
+    assert.ok((await raw(store, "work/app")).equals(want));
+    assert.match(s.err(), /was truncated; reading it again from the start/);
+    await d.stop();
+  });
+
+  test("a syslog datagram flood: no crash, bounded memory, drops counted", async (t) => {
+    if (spawnSync("python3", ["--version"]).status !== 0) {
+      t.skip("python3 is not installed");
+      return;
+    }
+    const dir = tempDir();
+    const store = join(dir, "store");
+    const sock = join(dir, "log.sock");
+    const s = ship([
+      ...["--syslog-socket", sock, "--stream", "syslog", "--via", via(store, "work", "syslog")],
+      ...["--spool", join(dir, "spool"), "--spool-max", "1MiB", "--spool-policy", "drop-newest"],
+    ]);
+    await until("the socket", async () => spawnSync("test", ["-S", sock]).status === 0, 10_000);
+    const total = 100_000;
+    const flood = spawnSync(
+      "python3",
+      [
+        "-c",
+        `import socket,sys
+s=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)
+s.connect(sys.argv[1])
+for i in range(${total}):
+    s.send(b"<13>Nov 25 10:00:00 personal sshd[1]: forged host %06d " % i + b"z"*150 + b"\\n")`,
+        sock,
+      ],
+      { encoding: "utf8" },
+    );
+    assert.equal(flood.status, 0, flood.stderr);
+    const rss =
+      Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${s.proc.pid}/status`, "latin1"))![1]) / 1024;
+    assert.ok(rss < 200, `peak RSS of ship ${rss} MiB`);
+    const d = await collector(store);
+    let recs: { kind: string; payload: Buffer }[] = [];
+    await until("every datagram stored or counted", async () => {
+      recs = await readAll(store, "work", "syslog").catch(() => []);
+      const n = recs.filter((r) => r.kind === ".").length;
+      return n + gapCounts(recs).reduce((a, b) => a + b, 0) === total;
+    });
+    const kept = recs.filter((r) => r.kind === ".");
+    assert.ok(kept.length < total, "the 1 MiB spool could not hold the flood");
+    assert.equal(
+      kept[0]!.payload.toString().slice(0, 60),
+      "<13>Nov 25 10:00:00 personal sshd[1]: forged host 000000 zzz",
+    );
+    s.proc.kill("SIGTERM");
+    assert.equal(await s.exited, 0, s.err());
+    await d.stop();
+  });
+});
