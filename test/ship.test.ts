@@ -109,6 +109,17 @@ describe("logward ship", { timeout: 300_000 }, () => {
     const got = await raw(store, "work/app");
     await daemon.stop();
     assert.ok(kills >= 15);
+    if (!got.equals(want)) {
+      // name the first line that differs, with the stored records around it
+      const g = got.toString("latin1").split("\n");
+      const w = want.toString("latin1").split("\n");
+      const i = g.findIndex((line, k) => line !== w[k]);
+      const recs = (await readAll(store, "work", "app")).filter((r) => r.kind === "." || r.kind === "!open");
+      const near = recs.filter((r) => r.kind !== ".").map((r) => r.payload.toString().slice(0, 60));
+      assert.fail(
+        `line ${i} differs: got ${JSON.stringify(g.slice(i - 2, i + 2))}, want ${JSON.stringify(w.slice(i - 2, i + 2))}; ${near.length} sessions; ${sender.err().slice(-2000)}`,
+      );
+    }
     assert.equal(got.length, want.length, "the same number of bytes");
     assert.ok(got.equals(want), "every line once, in order");
     const recs = await readAll(store, "work", "app");
@@ -242,5 +253,72 @@ for i in range(${total}):
     s.proc.kill("SIGTERM");
     assert.equal(await s.exited, 0, s.err());
     await d.stop();
+  });
+
+  test("--connect unix: a local socket whose origin the collector's config names; --stdin and --command", async () => {
+    const dir = tempDir();
+    const store = join(dir, "store");
+    const sock = join(dir, "host.sock");
+    const d = await serve(store, `[collector]\nlocal = [{ path = "${sock}", origin = "host" }]\n`);
+    running.add(d.proc);
+    try {
+      const viaStdin = spawn(
+        process.execPath,
+        [
+          BIN,
+          "ship",
+          "--stdin",
+          "--stream",
+          "app",
+          "--connect",
+          `unix:${sock}`,
+          "--spool",
+          join(dir, "s1"),
+          "--once",
+        ],
+        { stdio: ["pipe", "ignore", "pipe"] },
+      );
+      viaStdin.stdin.end("one\ntwo\nthree without LF");
+      assert.equal(await new Promise((r) => viaStdin.once("exit", r)), 0);
+      const cmd = await logward([
+        ...["ship", "--command", "printf 'a\\nb\\n'", "--stream", "cmd"],
+        ...["--connect", `unix:${sock}`, "--spool", join(dir, "s2"), "--once"],
+      ]);
+      assert.equal(cmd.code, 0, cmd.stderr);
+      assert.equal((await raw(store, "host/app")).toString(), "one\ntwo\nthree without LF\n");
+      assert.equal((await raw(store, "host/cmd")).toString(), "a\nb\n");
+      const open = (await readAll(store, "host", "app"))[0]!;
+      assert.match(open.payload.toString(), /transport=local format=agent/);
+    } finally {
+      await d.stop();
+    }
+  });
+
+  test("user errors: one sentence, a non-zero exit; a second ship on one spool is refused", async () => {
+    const dir = tempDir();
+    const f = join(dir, "f.log");
+    writeFileSync(f, "x\n");
+    for (const [args, want] of [
+      [["--via", "true"], /Name at least one source/],
+      [["--file", f], /Name exactly one channel/],
+      [["--file", f, "--via", "true", "--connect", "unix:/x"], /Name exactly one channel/],
+      [["--file", f, "--connect", "tcp:1.2.3.4"], /--connect takes unix:/],
+      [["--file", f, "--via", "true", "--spool-max", "10"], /--spool-max must be a size/],
+      [["--file", f, "--via", "true", "--spool-policy", "drop-all"], /--spool-policy must be/],
+      [["--file", f, "--via", "true", "--stream", "../x"], /--stream must be/],
+      [["--file", f, "--via", "true", "--retry-max", "soon"], /--retry-max must be a duration/],
+    ] as const) {
+      const r = await logward(["ship", ...args, "--spool", join(dir, "spool")]);
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.match(r.stderr, want);
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    }
+    const first = ship(["--file", f, "--via", "sleep 30", "--spool", join(dir, "spool")]);
+    await sleep(500);
+    const second = await logward(["ship", "--file", f, "--via", "true", "--spool", join(dir, "spool")]);
+    assert.equal(second.code, 1);
+    assert.match(second.stderr, /Another logward ship \(process \d+\) is already using the spool/);
+    first.proc.kill("SIGTERM");
+    await first.exited;
   });
 });

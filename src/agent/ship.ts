@@ -56,7 +56,18 @@ interface Channel {
 }
 
 function viaChannel(command: string, onReply: (r: CollectorReply) => void): Channel {
-  const child: ChildProcess = spawn("sh", ["-c", command], { stdio: ["pipe", "pipe", "inherit"] });
+  // its own process group, so that ending the channel ends the whole command, not just sh
+  const child: ChildProcess = spawn("sh", ["-c", command], {
+    stdio: ["pipe", "pipe", "inherit"],
+    detached: true,
+  });
+  const kill = () => {
+    try {
+      process.kill(-child.pid!, "SIGTERM");
+    } catch {
+      child.kill("SIGTERM");
+    }
+  };
   const decoder = new ReplyDecoder(onReply);
   let gone = false;
   let ending = false;
@@ -72,7 +83,7 @@ function viaChannel(command: string, onReply: (r: CollectorReply) => void): Chan
     try {
       decoder.push(chunk);
     } catch {
-      child.kill("SIGTERM");
+      kill();
     }
   });
   return {
@@ -88,7 +99,7 @@ function viaChannel(command: string, onReply: (r: CollectorReply) => void): Chan
       ending = true;
       child.stdin!.end();
     },
-    destroy: () => child.kill("SIGTERM"),
+    destroy: kill,
     closed,
   };
 }

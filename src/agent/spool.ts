@@ -218,9 +218,25 @@ export class Spool {
       const seg: Segment = { name, firstSeq, lastSeq: firstSeq - 1, size: 0 };
       const data = readFileSync(path);
       const entries: Entry[] = [];
-      const used = parseEntries(data, 0, entries);
-      const good = used < 0 ? -1 - used : used;
-      for (const e of entries) this.take(e, seg);
+      parseEntries(data, 0, entries);
+      // a commit is its entries and then a checkpoint: what follows the last checkpoint is a
+      // commit cut short by a crash, and goes (its records were never sent, and a replayable
+      // source reads them again from the checkpoint's position)
+      let good = 0;
+      let seqs = seg.lastSeq;
+      let records = 0;
+      for (const e of entries) {
+        if (e.type === T_CHECK) {
+          this.takeCheckpoint(e);
+          seg.lastSeq = seqs;
+          this.stats.records += records;
+          records = 0;
+          good = e.end;
+        } else {
+          seqs = entrySeq(e);
+          if (e.type === T_REC) records++;
+        }
+      }
       seg.size = good;
       if (good < data.length) {
         const fd = openSync(path, "r+");
@@ -251,18 +267,11 @@ export class Spool {
     this.durableLastSeq = this.nextSeq - 1;
   }
 
-  private take(e: Entry, seg: Segment): void {
-    if (e.type === T_REC) {
-      seg.lastSeq = Number(e.body.readBigUInt64BE(0));
-      this.stats.records++;
-    } else if (e.type === T_GAP) {
-      seg.lastSeq = Number(e.body.readBigUInt64BE(8));
-    } else {
-      try {
-        Object.assign(this.positions, JSON.parse(e.body.toString("utf8")));
-      } catch {
-        // a checkpoint that passed its CRC is well formed; ignore one that is not
-      }
+  private takeCheckpoint(e: Entry): void {
+    try {
+      Object.assign(this.positions, JSON.parse(e.body.toString("utf8")));
+    } catch {
+      // a checkpoint that passed its CRC is well formed; ignore one that is not
     }
   }
 
@@ -427,25 +436,34 @@ export class Spool {
     return at;
   }
 
+  /**
+   * Starts a commit on the next turn of the event loop, never inside an append: a source adds
+   * its records and then its position without yielding, so every commit sees records and the
+   * position after them together (a checkpoint is never behind the records before it).
+   */
   private schedule(): void {
     if (this.committing) {
       this.commitAgain = true;
       return;
     }
-    this.committing = this.commit().finally(() => {
-      this.committing = null;
-      if (this.commitAgain && !this.failed) {
-        this.commitAgain = false;
-        this.schedule();
-      }
-    });
+    this.committing = new Promise<void>((resolve) => setImmediate(resolve))
+      .then(() => this.commit())
+      .finally(() => {
+        this.committing = null;
+        if (this.commitAgain && !this.failed) {
+          this.commitAgain = false;
+          this.schedule();
+        }
+      });
   }
 
   /** Writes the pending entries (plus a checkpoint), fdatasyncs, then publishes. */
   private async commit(): Promise<void> {
     try {
-      if (this.positionsDirty) {
-        const json = Buffer.from(JSON.stringify(this.positions));
+      // every commit ends with a checkpoint (the positions, or {} when none moved): it marks
+      // the commit complete for recovery
+      if (this.pendingLen > 0 || this.positionsDirty) {
+        const json = Buffer.from(this.positionsDirty ? JSON.stringify(this.positions) : "{}");
         const at = this.reserve(HEAD + json.length);
         entryHeader(this.pending, at, T_CHECK, json.length);
         json.copy(this.pending, at + HEAD);
@@ -460,6 +478,16 @@ export class Spool {
       this.pendingLen = 0;
       this.inflightLen = len;
       const from = await this.enforceLimit(buf, len);
+      // an active segment the collector holds entirely goes too (the next batch starts a new
+      // one): otherwise a spool full of acknowledged records would refuse new ones
+      const act = this.segments.at(-1);
+      if (act && this.active && act.lastSeq <= this.acked && act.lastSeq >= act.firstSeq) {
+        await this.active.close();
+        this.active = null;
+        this.segments.pop();
+        this.stats.bytes -= act.size;
+        this.doomed.push(act.name);
+      }
       const doomed = this.doomed;
       this.doomed = [];
       // before a segment goes, the state takes over what it held: the positions, the seq floor
@@ -491,6 +519,10 @@ export class Spool {
       this.inflightLen = 0;
       if (doomed.length > 0) await fsyncDir(this.dir);
       this.committedPositions = positions;
+      if (this.tailGap && this.makeRoom(HEAD + GAP_BODY + this.segmentBytes)) {
+        this.closeTailGap();
+        this.commitAgain = true;
+      }
       for (const w of this.waiters.splice(0)) w();
       for (const fn of this.commitListeners) fn();
     } catch (err) {
@@ -530,11 +562,16 @@ export class Spool {
     if (this.state.dropped && this.state.dropped.last <= seq) this.state = { ...this.state, dropped: null };
     const done: Segment[] = [];
     while (this.segments.length > 1 && this.segments[0]!.lastSeq <= seq) done.push(this.segments.shift()!);
-    if (done.length === 0) return;
+    if (done.length === 0) {
+      // all of it, the active segment too: a commit removes that one (see commit)
+      if (this.segments.length === 1 && this.segments[0]!.lastSeq <= seq) this.schedule();
+      return;
+    }
     for (const s of done) this.stats.bytes -= s.size;
     for (const s of done) this.doomed.push(s.name);
     // drop-newest: the refused records' gap is written as soon as there is room for it
-    if (this.tailGap && this.makeRoom(HEAD + GAP_BODY)) this.closeTailGap();
+    // (only once there is real room, so that one full period is one gap, not many small ones)
+    if (this.tailGap && this.makeRoom(HEAD + GAP_BODY + this.segmentBytes)) this.closeTailGap();
     this.schedule();
   }
 
