@@ -25,10 +25,12 @@ if (!process.env.NODE_COMPILE_CACHE && enableCompileCache) {
 // The collector: every socket read is a fresh 64 KiB buffer outside the JS heap, freed only when
 // the young generation is collected; with V8's default 16 MiB semi-spaces tens of MiB of spent
 // read buffers pile up under load. Small semi-spaces collect them sooner at no measurable cost
-// (npm run bench: peak RSS 143 -> 103 MiB, same CPU per line). The flag only works at start, so
+// (npm run bench: peak RSS 143 -> 103 MiB, same CPU per line). The same holds for `ship`, the
+// long-running sender (100k records: peak RSS 126 -> 104 MiB). The flag only works at start, so
 // the process replaces itself once (same PID, so systemd and signals are unaffected).
 const SEMI_SPACE = "--max-semi-space-size=1";
-if (process.argv[2] === "serve" && !process.execArgv.includes(SEMI_SPACE) && process.execve) {
+const LONG_RUNNING = ["serve", "ship"];
+if (LONG_RUNNING.includes(process.argv[2]) && !process.execArgv.includes(SEMI_SPACE) && process.execve) {
   process.execve(process.execPath, [
     process.execPath,
     SEMI_SPACE,

@@ -58,3 +58,37 @@ test("the systemd unit waits for readiness and never runs as root", () => {
   assert.match(unit, /^User=logward$/m);
   assert.match(unit, /^ExecStart=\/usr\/bin\/logward serve /m);
 });
+
+test("the routing example sends streams to another log qube by argument, before the default file", () => {
+  const text = readFileSync(join(QUBES, "dom0/40-logward-routing.policy.example"), "utf8");
+  const rules = text
+    .split("\n")
+    .filter((l) => l.trim() && !l.startsWith("#"))
+    .map((l) => l.trim().split(/\s+/));
+  assert.ok(rules.length > 0);
+  for (const r of rules) {
+    assert.equal(r.length, 5, r.join(" "));
+    assert.ok(r[0]! in SERVICES, r[0]);
+    assert.ok(r[1] === "*" || /^\+[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(r[1]!), r[1]);
+    assert.equal(r[4], "allow");
+  }
+  assert.ok(rules.some((r) => r[1] === "+audit" && r[3] === "audit-logvm"));
+  assert.ok("40-logward-routing.policy" < "50-logward.policy", "read first, so its lines win");
+});
+
+test("the sender side: the journald sender is POSIX sh, and its units restart it through qrexec", () => {
+  const sender = readFileSync(join(QUBES, "sender/bin/logward-journal-sender"), "utf8");
+  assert.ok(sender.startsWith("#!/bin/sh\n"));
+  assert.ok((statSync(join(QUBES, "sender/bin/logward-journal-sender")).mode & 0o111) !== 0);
+  const unit = readFileSync(join(QUBES, "sender/systemd/logward-journal-sender.service"), "utf8");
+  assert.match(
+    unit,
+    /qrexec-client-vm "\$LOGWARD_LOGVM" logward\.Journal\+journal \/usr\/lib\/logward\/logward-journal-sender/,
+  );
+  assert.match(unit, /^Restart=always$/m);
+  const ship = readFileSync(join(QUBES, "sender/systemd/logward-ship@.service"), "utf8");
+  assert.match(
+    ship,
+    /logward ship .*--stream %i .*--via "qrexec-client-vm \$LOGWARD_LOGVM logward\.Agent\+%i"/,
+  );
+});
