@@ -49,8 +49,11 @@ export class FileSource implements Source {
 
   async run(once: boolean): Promise<void> {
     if (!once) {
-      this.watcher = watch(dirname(this.path), { persistent: true }, (_e, name) => {
-        if (name === null || name === basename(this.path) || this.fh) this.poke();
+      // the directory, not the file: it also sees the file renamed away and created anew. Only
+      // events for our file's name wake us (a busy /var/log has many other writers).
+      const name = basename(this.path);
+      this.watcher = watch(dirname(this.path), { persistent: true }, (_e, changed) => {
+        if (changed === null || changed === name) this.poke();
       });
       this.watcher.on("error", (err) => this.host.warn(`watching ${this.path}: ${err.message}`));
     }

@@ -136,6 +136,8 @@ export class Spool {
   /** Entries appended but not yet written. */
   private pending: Buffer = Buffer.allocUnsafe(256 * 1024);
   private pendingLen = 0;
+  /** The buffer the last commit wrote, reused for the next one (at most 8 MiB is kept). */
+  private spare: Buffer | null = null;
   private pendingLastSeq = 0;
   /** Bytes taken out of `pending` by the commit under way, not yet counted in `stats.bytes`. */
   private inflightLen = 0;
@@ -474,7 +476,9 @@ export class Spool {
       const len = this.pendingLen;
       const lastSeq = this.pendingLastSeq;
       const positions = { ...this.positions };
-      this.pending = Buffer.allocUnsafe(Math.max(256 * 1024, Math.min(buf.length, 8 * 1024 * 1024)));
+      // two buffers take turns: one fills while the other is written
+      this.pending = this.spare ?? Buffer.allocUnsafe(256 * 1024);
+      this.spare = null;
       this.pendingLen = 0;
       this.inflightLen = len;
       const from = await this.enforceLimit(buf, len);
@@ -517,6 +521,7 @@ export class Spool {
       }
       this.durableLastSeq = Math.max(this.durableLastSeq, lastSeq);
       this.inflightLen = 0;
+      if (buf.length <= 8 * 1024 * 1024) this.spare = buf;
       if (doomed.length > 0) await fsyncDir(this.dir);
       this.committedPositions = positions;
       if (this.tailGap && this.makeRoom(HEAD + GAP_BODY + this.segmentBytes)) {
