@@ -1,3 +1,5 @@
+import { formatBytes } from "../policy/units.ts";
+import { readPolicyState } from "../query/policy-state.ts";
 import { summarizeStreams } from "../query/summary.ts";
 import { checkStoreFormat } from "../store/store.ts";
 import { parse } from "./args.ts";
@@ -7,27 +9,18 @@ import { storePath } from "./store-path.ts";
 export const LS_HELP = `Usage: logward ls [--store DIR] [--json]
 
 Lists every origin and stream in the store: records, bytes on disk, first and last receive
-time, and number of segments. Reads the store directly; the daemon need not run.
+time, number of segments, and the origin's quota state as the collector last recorded it
+(ok, near quota, at quota, refusing; QUOTA is the origin's use of its own quota). Reads the
+store directly; the daemon need not run.
 
 Options:
   --store DIR   the store (default: $LOGWARD_STORE, else /var/lib/logward for root,
                 else ~/.local/share/logward)
   --json        print a JSON array of objects (origin, stream, records, bytes, first, last,
-                segments, compressed_segments, first_seq, last_seq)
+                segments, compressed_segments, first_seq, last_seq, state, origin_bytes,
+                quota, group; the last four null when the collector has not recorded them)
   -h, --help    show this help
 `;
-
-export function humanBytes(n: number): string {
-  if (n < 1024) return `${n} B`;
-  const units = ["KiB", "MiB", "GiB", "TiB"];
-  let v = n / 1024;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${v < 10 ? v.toFixed(1) : Math.round(v)} ${units[u]}`;
-}
 
 export async function lsCommand(args: string[]): Promise<number> {
   const { values } = parse(
@@ -43,6 +36,7 @@ export async function lsCommand(args: string[]): Promise<number> {
   const root = storePath(values.store);
   await checkStoreFormat(root, false);
   const rows = await summarizeStreams(root);
+  const policy = readPolicyState(root)?.origins ?? {};
   if (values.json) {
     const json = rows.map((r) => ({
       origin: r.origin,
@@ -55,22 +49,32 @@ export async function lsCommand(args: string[]): Promise<number> {
       compressed_segments: r.compressedSegments,
       first_seq: r.firstSeq,
       last_seq: r.lastSeq,
+      state: policy[r.origin]?.state ?? null,
+      origin_bytes: policy[r.origin]?.bytes ?? null,
+      quota: policy[r.origin]?.quota ?? null,
+      group: policy[r.origin]?.group ?? null,
     }));
     await out.write(`${JSON.stringify(json, null, 2)}\n`);
   } else if (rows.length === 0) {
     await out.write(`The store ${root} holds no records yet.\n`);
   } else {
     const table = [
-      ["ORIGIN", "STREAM", "RECORDS", "BYTES", "FIRST", "LAST", "SEGMENTS"],
-      ...rows.map((r) => [
-        r.origin,
-        r.stream,
-        String(r.records),
-        humanBytes(r.bytes),
-        r.first,
-        r.last,
-        String(r.segments),
-      ]),
+      ["ORIGIN", "STREAM", "RECORDS", "BYTES", "FIRST", "LAST", "SEGMENTS", "STATE", "QUOTA"],
+      ...rows.map((r) => {
+        const p = policy[r.origin];
+        const quota = p?.quota ? `${Math.round((100 * p.bytes) / p.quota)}% of ${formatBytes(p.quota)}` : "-";
+        return [
+          r.origin,
+          r.stream,
+          String(r.records),
+          formatBytes(r.bytes),
+          r.first,
+          r.last,
+          String(r.segments),
+          p?.state ?? "-",
+          quota,
+        ];
+      }),
     ];
     const widths = table[0]!.map((_, c) => Math.max(...table.map((row) => row[c]!.length)));
     const right = new Set([2, 3, 6]);

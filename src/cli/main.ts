@@ -41,6 +41,13 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
       return { run: m.ingestCommand, help: m.INGEST_HELP };
     },
   },
+  alerts: {
+    summary: "list the collector's alerts (quotas, evictions, refusals, disk reserve)",
+    load: async () => {
+      const m = await import("./alerts.ts");
+      return { run: m.alertsCommand, help: m.ALERTS_HELP };
+    },
+  },
   ship: {
     summary: "the sender agent: sources, durable spool, exactly-once delivery to the collector",
     load: async () => {

@@ -43,9 +43,12 @@ export async function serveCommand(args: string[]): Promise<number> {
       resolve(1);
     });
   });
-  process.on("SIGHUP", () =>
-    collector.event("sighup", { action: "ignored: configuration reload is not built yet" }),
-  );
+  process.on("SIGHUP", () => {
+    const ok = collector.reload(values.config);
+    collector.event("sighup", {
+      action: ok ? "configuration reloaded" : "reload failed, previous configuration kept",
+    });
+  });
   process.stdout.write(`logward: ready, store ${root}, relay socket ${config.socket}\n`);
   notifySystemd();
   const stopped = new Promise<number>((resolve) => {

@@ -11,6 +11,8 @@
 import { chmodSync, lstatSync, unlinkSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { LogwardError } from "../errors.ts";
+import { Alerts } from "../policy/alerts.ts";
+import { Policy } from "../policy/engine.ts";
 import { COLLECTOR_ORIGIN, isValidName } from "../store/names.ts";
 import { Store } from "../store/store.ts";
 import type { StreamWriter } from "../store/stream-writer.ts";
@@ -25,7 +27,7 @@ import {
   parseLocalHeader,
   parseRelayHeader,
 } from "../wire/relay.ts";
-import type { CollectorConfig } from "./config.ts";
+import { type CollectorConfig, loadConfig } from "./config.ts";
 import { kvValue, Session, type SessionResult, type Transport } from "./session.ts";
 
 /** Formats whose sender resumes from what the collector has durably stored. */
@@ -51,7 +53,9 @@ type Listener =
 const framed = (l: Listener) => l.kind !== "qrexec";
 
 export class Collector {
-  readonly config: CollectorConfig;
+  config: CollectorConfig;
+  policy!: Policy;
+  private alerts!: Alerts;
   readonly store: Store;
   private readonly servers: Server[] = [];
   private readonly sessions = new Set<Session>();
@@ -83,6 +87,8 @@ export class Collector {
     try {
       c.events = await store.stream(COLLECTOR_ORIGIN, "events");
       store.on("warning", (err: Error) => c.event("warning", { message: err.message }));
+      c.alerts = new Alerts(await store.stream(COLLECTOR_ORIGIN, "alerts"), config.policy.alertCommand);
+      c.policy = await Policy.start(store, config.policy, c.alerts);
       await c.listen({ kind: "relay", path: config.socket }, 0o660);
       for (const path of config.qrexecSockets) await c.listen({ kind: "qrexec", path }, 0o660);
       for (const l of config.localSockets) await c.listen({ kind: "local", ...l }, l.mode);
@@ -94,10 +100,38 @@ export class Collector {
     } catch (err) {
       for (const s of c.servers) s.close();
       clearInterval(c.timer);
+      await c.policy?.stop();
       await store.close();
       throw err;
     }
     return c;
+  }
+
+  /**
+   * SIGHUP: reads the configuration again and applies its policy (quotas, groups, retention,
+   * rates, alerts) without dropping a session. Listeners and limits stay as they started. A
+   * bad file changes nothing and raises an alert.
+   */
+  reload(file: string | undefined): boolean {
+    let next: CollectorConfig;
+    try {
+      next = loadConfig(this.store.root, file);
+    } catch (err) {
+      this.alerts.raise({
+        kind: "reload-failed",
+        message: `${(err as Error).message} The previous configuration stays in force.`,
+      });
+      return false;
+    }
+    this.config = {
+      ...this.config,
+      policy: next.policy,
+      alertCommand: next.alertCommand,
+      minFree: next.minFree,
+    };
+    this.policy.reload(next.policy);
+    this.alerts.raise({ kind: "reload", message: `configuration ${file ?? "(defaults)"} reloaded` });
+    return true;
   }
 
   /** Writes one of the collector's own events (key=value text) to `_logward/events`. */
@@ -242,7 +276,7 @@ export class Collector {
     let writer: StreamWriter;
     let resumeRef: string | null = null;
     try {
-      writer = await this.store.stream(origin, stream);
+      writer = await this.policy.stream(origin, stream);
       if (resumable) {
         release = await this.takeTurn(key);
         resumeRef = await writer.durableRef();
@@ -260,7 +294,16 @@ export class Collector {
     const session = new Session(
       socket,
       writer,
-      { origin, stream, format, transport, maxRecordBytes: this.config.maxRecordBytes, resumeRef, reply },
+      {
+        origin,
+        stream,
+        format,
+        transport,
+        maxRecordBytes: this.config.maxRecordBytes,
+        resumeRef,
+        reply,
+        policy: this.policy,
+      },
       (s, r) => this.closed(s, r, listener),
     );
     this.sessions.add(session);
@@ -343,6 +386,7 @@ export class Collector {
     for (const p of this.pending) p.socket.destroy();
     await Promise.all([...this.sessions].map((s) => s.end("shutdown")));
     await closed;
+    await this.policy.stop();
     this.event("stop", { pid: process.pid });
     await this.store.close();
   }

@@ -6,6 +6,8 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { LogwardError } from "../errors.ts";
+import { DEFAULT_MIN_FREE, defaultPolicy, type PolicyConfig, parsePolicy } from "../policy/config.ts";
+import { parseDuration, parseSize } from "../policy/units.ts";
 import { isValidName } from "../store/names.ts";
 
 export interface CollectorConfig {
@@ -28,6 +30,11 @@ export interface CollectorConfig {
   readonly streamBufferBytes: number;
   readonly segmentBytes: number;
   readonly segmentAgeMs: number;
+  /** argv run for each alert, the text appended (`[collector] alert_command`). */
+  readonly alertCommand: readonly string[] | null;
+  readonly minFree: number;
+  /** Quotas, groups, retention, rate limits (`[[policy]]`, `[groups.*]`). */
+  readonly policy: PolicyConfig;
 }
 
 export interface LocalSocket {
@@ -49,22 +56,13 @@ export function defaultConfig(store: string): CollectorConfig {
     streamBufferBytes: 256 * 1024,
     segmentBytes: 64 * 1024 * 1024,
     segmentAgeMs: 24 * 3600_000,
+    alertCommand: null,
+    minFree: DEFAULT_MIN_FREE,
+    policy: defaultPolicy(),
   });
 }
 
-const UNITS: Record<string, number> = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3 };
-const DURATIONS: Record<string, number> = { s: 1000, m: 60_000, h: 3600_000, d: 86400_000 };
-
-export function parseSize(v: unknown): number | null {
-  if (typeof v === "number" && Number.isInteger(v) && v >= 0) return v;
-  const m = typeof v === "string" ? /^(\d+)\s*(B|KiB|MiB|GiB)$/.exec(v) : null;
-  return m ? Number(m[1]) * UNITS[m[2]!]! : null;
-}
-
-export function parseDuration(v: unknown): number | null {
-  const m = typeof v === "string" ? /^(\d+)\s*(s|m|h|d)$/.exec(v) : null;
-  return m ? Number(m[1]) * DURATIONS[m[2]!]! : null;
-}
+export { parseDuration, parseSize } from "../policy/units.ts";
 
 type Rule = { key: keyof CollectorConfig; parse: (v: unknown) => unknown; want: string };
 
@@ -101,6 +99,15 @@ const COLLECTOR_KEYS: Record<string, Rule> = {
     },
     want: 'a list of tables { path = "/absolute/path", origin = "name", mode = "0660" (optional) }',
   },
+  alert_command: {
+    key: "alertCommand",
+    parse: (v) =>
+      Array.isArray(v) && v.length > 0 && v.every((a) => typeof a === "string" && a.length > 0)
+        ? Object.freeze([...v])
+        : null,
+    want: 'a command as a list, such as ["notify-send", "logward"]',
+  },
+  min_free: { key: "minFree", parse: parseSize, want: 'a size such as "2GiB"' },
   max_sessions: {
     key: "maxSessions",
     parse: (v) => (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 65536 ? v : null),
@@ -171,11 +178,18 @@ export function loadConfig(store: string, file?: string): CollectorConfig {
     }
   };
   for (const key of Object.keys(doc)) {
-    if (key !== "collector" && key !== "store")
-      problems.push(`[${key}] is not a known section (expected [collector] or [store])`);
+    if (!["collector", "store", "policy", "groups"].includes(key))
+      problems.push(
+        `[${key}] is not a known section (expected [collector], [store], [[policy]] or [groups.NAME])`,
+      );
   }
   section("collector", COLLECTOR_KEYS);
   section("store", STORE_KEYS);
+  config.policy = parsePolicy(
+    doc,
+    { alertCommand: config.alertCommand as readonly string[] | null, minFree: config.minFree as number },
+    problems,
+  );
   if (problems.length > 0) {
     throw new LogwardError(
       "LW_CONFIG",

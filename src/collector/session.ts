@@ -9,6 +9,7 @@
 
 import { randomBytes } from "node:crypto";
 import type { Socket } from "node:net";
+import type { Policy } from "../policy/engine.ts";
 import type { StreamWriter } from "../store/stream-writer.ts";
 import { type Framer, FramingError, type RecordSink } from "../wire/framer.ts";
 import { LineFramer } from "../wire/lines.ts";
@@ -29,6 +30,8 @@ export interface SessionOptions {
   resumeRef: string | null;
   /** Writes bytes to the sender; used only where the sender asked for them. */
   reply: (bytes: Buffer) => void;
+  /** Quotas, rate limits and the disk reserve: when to stop reading this origin. */
+  policy?: Policy;
 }
 
 /** How a format turns the channel's bytes into records: a framer, plus what it adds. */
@@ -133,6 +136,7 @@ export class Session implements RecordSink {
     if (this.ending) return;
     this.lastActivity = Date.now();
     this.bytes += chunk.length;
+    const before = this.recordCount;
     try {
       this.framer.push(chunk);
     } catch (err) {
@@ -141,12 +145,40 @@ export class Session implements RecordSink {
       );
       return;
     }
-    if (this.writer.backlogged) {
-      this.socket.pause();
-      void this.writer.whenDrained().then(() => {
-        if (!this.ending) this.socket.resume();
-      });
+    const policy = this.opts.policy;
+    if (policy) {
+      policy.noteAppend(this.opts.origin);
+      this.rateWaitMs += policy.takeRate(this.opts.origin, this.recordCount - before);
     }
+    if (this.writer.backlogged || this.rateWaitMs > 0 || policy?.blocked(this.opts.origin)) void this.hold();
+  }
+
+  private holding = false;
+  private rateWaitMs = 0;
+
+  /**
+   * Stops reading the sender (its channel fills and it blocks: backpressure, never memory)
+   * until the store has caught up, the rate limit allows more, and the policy lets the origin
+   * in again (quota with refuse, disk reserve).
+   */
+  private async hold(): Promise<void> {
+    if (this.holding) return;
+    this.holding = true;
+    this.socket.pause();
+    const policy = this.opts.policy;
+    while (!this.ending) {
+      if (this.writer.backlogged) await this.writer.whenDrained();
+      else if (this.rateWaitMs > 0) {
+        const wait = this.rateWaitMs;
+        this.rateWaitMs = 0;
+        await new Promise((r) => setTimeout(r, wait));
+      } else if (policy?.blocked(this.opts.origin)) {
+        this.lastActivity = Date.now(); // held by us: not idle
+        await policy.whenChanged();
+      } else break;
+    }
+    this.holding = false;
+    if (!this.ending) this.socket.resume();
   }
 
   /**

@@ -126,12 +126,19 @@ export class Compressor {
     }
     await rename(tmp, join(dir, finalName));
     await fsyncDir(dir);
+    let evicted = false;
     await writer.updateIndex((sealed) => {
       const k = sealed.indexOf(meta);
-      if (k === -1) return;
+      if (k === -1) {
+        evicted = true; // removed (quota, retention) while it was being compressed
+        return;
+      }
       sealed[k] = { ...meta, file: finalName, compressed: true, bytes: outSize, frames };
     });
-    await unlink(src);
+    if (evicted) await unlink(join(dir, finalName)).catch(() => {});
+    await unlink(src).catch((err: NodeJS.ErrnoException) => {
+      if (!evicted || err.code !== "ENOENT") throw err;
+    });
     await fsyncDir(dir);
   }
 }

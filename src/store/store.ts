@@ -262,7 +262,7 @@ export class Store extends EventEmitter implements StreamHost {
     for (const p of this.writers.values()) {
       const w = await p.catch(() => null);
       const first = w?.activeFirstTimeUs();
-      if (w && first != null && now - first > this.options.maxSegmentAgeMs * 1000) w.requestSeal();
+      if (w && first != null && now - first > this.options.maxSegmentAgeMs * 1000) void w.requestSeal();
     }
   }
 

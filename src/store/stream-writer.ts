@@ -10,7 +10,7 @@
 // ever dropped by the store.
 
 import type { FileHandle } from "node:fs/promises";
-import { open } from "node:fs/promises";
+import { open, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { LogwardError } from "../errors.ts";
 import { asBuffer, ESCAPE_EXPANSION, escapeInto } from "./escape.ts";
@@ -295,6 +295,56 @@ export class StreamWriter {
     return this.sealed.length + (this.active ? 1 : 0);
   }
 
+  /**
+   * Bytes this stream takes on disk, or soon will: sealed segments as stored (compressed ones
+   * at their compressed size), the active segment, and what waits to be written. This is what
+   * quotas count.
+   */
+  diskBytes(): number {
+    let n = this.len + (this.active?.size ?? 0);
+    for (const m of this.sealed) n += m.bytes;
+    return n;
+  }
+
+  /** Bytes of the active segment (written so far). */
+  get activeBytes(): number {
+    return this.active?.size ?? 0;
+  }
+
+  /** Receive times of the active segment's first and last records ("" without one). */
+  get activeFirstTime(): string {
+    return this.active?.firstTime ?? "";
+  }
+
+  get activeLastTime(): string {
+    return this.active?.lastTime ?? "";
+  }
+
+  /**
+   * Removes the oldest sealed segment (quota or retention) and returns what it held, or null
+   * when there is no sealed segment. The index forgets it first, then the files go (the plain
+   * and the compressed name: compression may be finishing), then the directory is fsync'd.
+   */
+  async removeOldestSealed(): Promise<SegmentMeta | null> {
+    const first = this.sealed[0];
+    if (!first) return null;
+    let meta = first;
+    await this.updateIndex((sealed) => {
+      // by seq, not identity: compression may have replaced the entry meanwhile
+      const k = sealed.findIndex((m) => m.firstSeq === first.firstSeq);
+      if (k !== -1) meta = sealed.splice(k, 1)[0]!;
+    });
+    for (const compressed of [false, true]) {
+      await unlink(join(this.dir, segmentName(meta.firstSeq, compressed))).catch(
+        (err: NodeJS.ErrnoException) => {
+          if (err.code !== "ENOENT") throw err;
+        },
+      );
+    }
+    await fsyncDir(this.dir);
+    return meta;
+  }
+
   /** The current receive time, never earlier than the last one of this stream. */
   private stamp(): Buffer {
     let us = this.host.nowUs();
@@ -342,13 +392,18 @@ export class StreamWriter {
     return this.len > 0 || this.sealDue;
   }
 
-  /** Asks the next flush to seal the active segment (it is older than the age limit). */
-  requestSeal(): void {
-    if (this.active && this.active.size > 0) {
-      this.sealDue = true;
-      this.host.markDirty(this);
-    }
+  /**
+   * Asks the next flush to seal the active segment (it is older than the age limit, or a quota
+   * needs it gone). Resolves once the flush that seals it has run.
+   */
+  requestSeal(): Promise<void> {
+    if (!this.active || this.active.size === 0) return Promise.resolve();
+    this.sealDue = true;
+    this.host.markDirty(this);
+    return new Promise((resolve) => this.sealWaiters.push(resolve));
   }
+
+  private sealWaiters: (() => void)[] = [];
 
   activeFirstTimeUs(): number | null {
     return this.active ? parseTime(this.active.firstTime) : null;
@@ -372,6 +427,7 @@ export class StreamWriter {
       await this.writeOut(buf, len, progress);
       if (this.sealDue && this.active) await this.seal();
       this.sealDue = false;
+      for (const w of this.sealWaiters.splice(0)) w();
       if (this.active && len > 0) {
         await this.active.fh.datasync();
         const age = this.host.nowUs() - parseTime(this.active.firstTime);

@@ -1,0 +1,51 @@
+// Reading the collector's alerts (`_logward/alerts`, written by src/policy/alerts.ts): each is a
+// `!note` whose payload is key=value text (values with spaces are JSON strings).
+
+import { unescapePayload } from "../store/escape.ts";
+import { COLLECTOR_ORIGIN } from "../store/names.ts";
+import { listStreams, type Window } from "../store/read.ts";
+import { parseLine } from "../store/record.ts";
+import { readRecords } from "./records.ts";
+
+export interface StoredAlert {
+  time: string;
+  alert: string;
+  origin: string | null;
+  group: string | null;
+  message: string;
+}
+
+/** Parses `k=v k="quoted value"` text; unknown or malformed parts are skipped. */
+export function parseKeyValues(text: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  const re = /([a-z_]+)=("(?:[^"\\]|\\.)*"|[^\s]*)/g;
+  for (const m of text.matchAll(re)) {
+    const raw = m[2]!;
+    try {
+      out[m[1]!] = raw.startsWith('"') ? (JSON.parse(raw) as string) : raw;
+    } catch {
+      out[m[1]!] = raw;
+    }
+  }
+  return out;
+}
+
+export async function* readAlerts(root: string, w: Window): AsyncGenerator<StoredAlert> {
+  const refs = (await listStreams(root)).filter(
+    (r) => r.origin === COLLECTOR_ORIGIN && r.stream === "alerts",
+  );
+  if (refs.length === 0) return;
+  for await (const v of readRecords(root, refs, w)) {
+    const p = parseLine(v.block, v.start, v.end);
+    if (p?.kind !== "!note") continue;
+    const kv = parseKeyValues(unescapePayload(v.block, p.payloadStart, p.payloadEnd).toString("utf8"));
+    if (!kv.alert) continue;
+    yield {
+      time: p.time,
+      alert: kv.alert,
+      origin: kv.origin ?? null,
+      group: kv.group ?? null,
+      message: kv.message ?? "",
+    };
+  }
+}

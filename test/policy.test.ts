@@ -1,0 +1,275 @@
+// Per-origin policy end to end (real `serve`, real `ingest` and `ship`), and retention with a
+// controllable clock in-process.
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { readdirSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Alerts } from "../src/policy/alerts.ts";
+import { parsePolicy } from "../src/policy/config.ts";
+import { Policy } from "../src/policy/engine.ts";
+import { COLLECTOR_ORIGIN } from "../src/store/names.ts";
+import { Store } from "../src/store/store.ts";
+import { BIN, logward } from "./helpers/cli.ts";
+import { ingest, serve } from "./helpers/daemon.ts";
+import { readAll } from "./helpers/store.ts";
+import { tempDir } from "./helpers/tmp.ts";
+
+const SEGMENT = 64 * 1024;
+
+function diskBytes(dir: string): number {
+  let n = 0;
+  for (const f of readdirSync(dir)) if (/^\d{20}\.log(\.zst)?$/.test(f)) n += statSync(join(dir, f)).size;
+  return n;
+}
+
+async function alerts(
+  store: string,
+): Promise<{ alert: string; origin: string | null; group: string | null; message: string }[]> {
+  const r = await logward(["alerts", "--store", store, "--json"]);
+  assert.equal(r.code, 0, r.stderr);
+  return r.stdout
+    .toString()
+    .split("\n")
+    .filter(Boolean)
+    .map((l) => JSON.parse(l));
+}
+
+function lines(prefix: string, n: number, width = 200): string {
+  return (
+    Array.from({ length: n }, (_, i) => `${prefix} ${String(i).padStart(7, "0")} ${"f".repeat(width)}`).join(
+      "\n",
+    ) + "\n"
+  );
+}
+
+describe("policy", { timeout: 300_000 }, () => {
+  test("flood: 50x its quota; the victim's records are intact; the flood stays within quota + one segment", async () => {
+    const store = join(tempDir(), "store");
+    const quota = 1024 * 1024;
+    const d = await serve(
+      store,
+      `[store]\nsegment_size = "64KiB"\n[[policy]]\nmatch = "flood"\nquota = "1MiB"\non_quota = "drop-oldest"\n`,
+    );
+    try {
+      const flood = lines("flood", 250_000); // 250k x ~214 bytes: about 51 MiB, 50 x the quota
+      const floodRun = ingest(store, "lines", flood, {
+        QREXEC_REMOTE_DOMAIN: "flood",
+        QREXEC_SERVICE_ARGUMENT: "main",
+      });
+      const victimSent: string[] = [];
+      for (let k = 0; k < 20; k++) {
+        const text = `victim record ${k} \x1b[1m evidence`;
+        victimSent.push(text);
+        const r = await ingest(store, "lines", `${text}\n`, { QREXEC_REMOTE_DOMAIN: "victim" });
+        assert.equal(r.code, 0, r.stderr);
+        await sleep(20);
+      }
+      assert.equal((await floodRun).code, 0);
+    } finally {
+      assert.equal(await d.stop(), 0);
+    }
+    const victim = await readAll(store, "victim", "main");
+    assert.deepEqual(
+      victim.filter((r) => r.kind === ".").map((r) => r.payload.toString()),
+      Array.from({ length: 20 }, (_, k) => `victim record ${k} \x1b[1m evidence`),
+    );
+    assert.ok(
+      victim.every((r) => r.kind !== "!evict"),
+      "nothing of the victim was removed",
+    );
+    const floodDir = join(store, "origins", "flood", "main");
+    const used = diskBytes(floodDir);
+    assert.ok(used <= quota + SEGMENT, `flood uses ${used} bytes, quota ${quota} + one segment ${SEGMENT}`);
+    const floodRecs = await readAll(store, "flood", "main");
+    const evicts = floodRecs.filter((r) => r.kind === "!evict");
+    assert.ok(evicts.length > 10);
+    // (the earliest !evict records went with the segments they were in: drop-oldest is oldest first)
+    for (const e of evicts) {
+      assert.match(
+        e.payload.toString(),
+        /^reason=quota first_seq=\d+ last_seq=\d+ records=\d+ first=\S+ last=\S+ bytes=\d+$/,
+      );
+    }
+    // what is left is the newest part of the flood, contiguous up to its last line
+    const kept = floodRecs
+      .filter((r) => r.kind === ".")
+      .map((r) => Number(r.payload.toString().split(" ")[1]));
+    assert.equal(kept.at(-1), 249_999);
+    assert.ok(kept.every((n, i) => i === 0 || n === kept[i - 1]! + 1));
+    const a = await alerts(store);
+    for (const kind of ["quota-near", "quota-reached", "evicted"]) {
+      assert.ok(
+        a.some((x) => x.alert === kind && x.origin === "flood"),
+        kind,
+      );
+    }
+    assert.ok(a.every((x) => x.origin !== "victim"));
+    assert.ok(a.filter((x) => x.alert === "quota-near").length <= 3, "once per crossing, not per record");
+    const ls = await logward(["ls", "--store", store]);
+    assert.match(ls.stdout.toString(), /^flood +main .* (at quota|near quota|ok) +\d+% of 1\.0 MiB$/m);
+    assert.match(ls.stdout.toString(), /^victim +main .* ok +0% of 1\.0 GiB$/m);
+  });
+
+  test("a group of 50 disposables shares its quota; other origins are untouched", async () => {
+    const store = join(tempDir(), "store");
+    const d = await serve(
+      store,
+      `[store]\nsegment_size = "64KiB"\n[[policy]]\nmatch = "disp*"\ngroup = "disposables"\nquota = "1MiB"\n` +
+        `[groups.disposables]\nquota = "2MiB"\n`,
+    );
+    try {
+      await ingest(store, "lines", lines("work", 100), { QREXEC_REMOTE_DOMAIN: "work" });
+      for (let i = 0; i < 50; i += 5) {
+        await Promise.all(
+          Array.from({ length: 5 }, (_, k) =>
+            ingest(store, "lines", lines(`disp${1000 + i + k}`, 1000), {
+              QREXEC_REMOTE_DOMAIN: `disp${1000 + i + k}`,
+            }),
+          ),
+        );
+      }
+    } finally {
+      await d.stop();
+    }
+    let group = 0;
+    for (const o of readdirSync(join(store, "origins")).filter((o) => o.startsWith("disp"))) {
+      group += diskBytes(join(store, "origins", o, "main"));
+    }
+    assert.ok(group <= 2 * 1024 * 1024 + SEGMENT, `the group uses ${group} bytes`);
+    // 50 x ~210 KiB were sent: the oldest disposables lost their oldest records first
+    const first = await readAll(store, "disp1000", "main");
+    const last = await readAll(store, "disp1049", "main");
+    assert.ok(first.some((r) => r.kind === "!evict" && /group=disposables/.test(r.payload.toString())));
+    assert.equal(last.filter((r) => r.kind === ".").length, 1000, "the newest disposable is whole");
+    const work = await readAll(store, "work", "main");
+    assert.equal(work.filter((r) => r.kind === ".").length, 100);
+    assert.ok((await alerts(store)).some((a) => a.alert === "evicted" && a.group === "disposables"));
+  });
+
+  test("refuse: the sender is slowed, not dropped; a SIGHUP with a larger quota lets everything in", async () => {
+    const dir = tempDir();
+    const store = join(dir, "store");
+    const config = join(dir, "logward.toml");
+    const write = (quota: string) =>
+      writeFileSync(
+        config,
+        `[store]\nsegment_size = "64KiB"\n[[policy]]\nmatch = "work"\nquota = "${quota}"\non_quota = "refuse"\n`,
+      );
+    write("256KiB");
+    const d = await serve(store, undefined, {});
+    await d.stop();
+    // the daemon with that config file, so that SIGHUP rereads it
+    const proc = spawn(process.execPath, [BIN, "serve", "--store", store, "--config", config], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    await new Promise<void>((r) =>
+      proc.stdout!.on("data", (b: Buffer) => b.toString().includes("ready") && r()),
+    );
+    const file = join(dir, "app.log");
+    const total = 10_000;
+    // random text: compression cannot make it fit the quota
+    writeFileSync(
+      file,
+      Array.from({ length: total }, (_, i) => `rec ${i} ${randomBytes(75).toString("base64")}`).join("\n") +
+        "\n",
+    );
+    const ship = spawn(
+      process.execPath,
+      [
+        ...[BIN, "ship", "--file", file, "--stream", "app", "--spool", join(dir, "spool"), "--once"],
+        ...[
+          "--via",
+          `QREXEC_REMOTE_DOMAIN=work QREXEC_SERVICE_ARGUMENT=app '${process.execPath}' '${BIN}' ingest --format agent --store '${store}'`,
+        ],
+      ],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
+    const shipped = new Promise<number | null>((r) => ship.once("exit", r));
+    try {
+      // the collector stops reading at the quota: the rest waits in the sender's spool
+      let held = 0;
+      for (let k = 0; k < 50 && held === 0; k++) {
+        await sleep(200);
+        const a = await alerts(store);
+        if (a.some((x) => x.alert === "refusing" && x.origin === "work")) held = 1;
+      }
+      assert.equal(held, 1, "a refusing alert");
+      const stored = (await readAll(store, "work", "app")).filter((r) => r.kind === ".").length;
+      assert.ok(stored < total, `only ${stored} of ${total} stored while refusing`);
+      assert.ok(diskBytes(join(store, "origins", "work", "app")) <= 256 * 1024 + SEGMENT);
+      // ls shows it as soon as the collector has written its state (within a fifth of a second)
+      let shown = "";
+      for (let k = 0; k < 25 && !/^work +app .* refusing /m.test(shown); k++) {
+        await sleep(100);
+        shown = (await logward(["ls", "--store", store])).stdout.toString();
+      }
+      assert.match(shown, /^work +app .* refusing +\d+% of 256 KiB$/m);
+      // a bad reload keeps the old configuration and says so
+      writeFileSync(config, "[[policy]]\nmatch = 7\n");
+      proc.kill("SIGHUP");
+      await sleep(300);
+      assert.ok((await alerts(store)).some((x) => x.alert === "reload-failed"));
+      write("100MiB");
+      proc.kill("SIGHUP");
+      assert.equal(await shipped, 0);
+    } finally {
+      ship.kill("SIGKILL");
+      proc.kill("SIGTERM");
+      await new Promise((r) => proc.once("exit", r));
+    }
+    const recs = await readAll(store, "work", "app");
+    const got = recs.filter((r) => r.kind === ".").map((r) => r.payload.toString());
+    assert.equal(got.length, total, "nothing lost");
+    assert.ok(recs.every((r) => r.kind !== "!gap" && r.kind !== "!evict"));
+    assert.ok((await alerts(store)).some((x) => x.alert === "accepting" && x.origin === "work"));
+  });
+
+  test("retention removes what is older than the origin's limit, by the collector's clock", async () => {
+    const root = join(tempDir(), "store");
+    let now = Date.parse("2026-01-01T00:00:00Z") * 1000;
+    const store = await Store.open(root, { clock: () => now, maxSegmentBytes: 4096, compress: false });
+    try {
+      const problems: string[] = [];
+      const config = parsePolicy(
+        { policy: [{ match: "old*", retention: "14d" }] },
+        { alertCommand: null, minFree: 0 },
+        problems,
+      );
+      assert.deepEqual(problems, []);
+      const alerts = new Alerts(await store.stream(COLLECTOR_ORIGIN, "alerts"), null);
+      const policy = await Policy.start(store, config, alerts, { timers: false });
+      const oldw = await policy.stream("oldvm", "main");
+      const keepw = await policy.stream("keeper", "main");
+      for (let day = 0; day < 20; day++) {
+        for (let i = 0; i < 30; i++) {
+          oldw.appendRecords([Buffer.from(`day ${day} record ${i} ${"x".repeat(100)}`)]);
+          keepw.appendRecords([Buffer.from(`day ${day} record ${i}`)]);
+        }
+        await store.flush();
+        now += 86400_000_000;
+      }
+      await policy.runRetention();
+      await store.flush();
+      const cutoff = new Date((now - 14 * 86400_000_000) / 1000).toISOString();
+      const oldDays = oldw.sealed.map((m) => m.lastTime);
+      assert.ok(
+        oldDays.every((t) => t >= cutoff.slice(0, 19)),
+        "no sealed segment ends before the cutoff",
+      );
+      await policy.stop();
+    } finally {
+      await store.close();
+    }
+    const old = await readAll(root, "oldvm", "main");
+    const evicts = old.filter((r) => r.kind === "!evict");
+    assert.ok(evicts.length > 0);
+    assert.ok(evicts.every((r) => r.payload.toString().startsWith("reason=retention ")));
+    const firstDay = Number(/^day (\d+)/.exec(old.find((r) => r.kind === ".")!.payload.toString())![1]);
+    assert.ok(firstDay >= 5, `the oldest kept record is from day ${firstDay}`);
+    const keeper = await readAll(root, "keeper", "main");
+    assert.equal(keeper.filter((r) => r.kind === ".").length, 600, "no retention for an origin without one");
+  });
+});
