@@ -1,11 +1,12 @@
 // Per-origin policy end to end (real `serve`, real `ingest` and `ship`), and retention with a
 // controllable clock in-process.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { readdirSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, test } from "node:test";
+import { after, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Alerts } from "../src/policy/alerts.ts";
 import { parsePolicy } from "../src/policy/config.ts";
@@ -107,7 +108,8 @@ describe("policy", { timeout: 300_000 }, () => {
       );
     }
     assert.ok(a.every((x) => x.origin !== "victim"));
-    assert.ok(a.filter((x) => x.alert === "quota-near").length <= 3, "once per crossing, not per record");
+    assert.equal(a.filter((x) => x.alert === "quota-near").length, 1, "once per crossing, not per record");
+    assert.equal(a.filter((x) => x.alert === "quota-reached").length, 1);
     const ls = await logward(["ls", "--store", store]);
     assert.match(ls.stdout.toString(), /^flood +main .* (at quota|near quota|ok) +\d+% of 1\.0 MiB$/m);
     assert.match(ls.stdout.toString(), /^victim +main .* ok +0% of 1\.0 GiB$/m);
@@ -271,5 +273,101 @@ describe("policy", { timeout: 300_000 }, () => {
     assert.ok(firstDay >= 5, `the oldest kept record is from day ${firstDay}`);
     const keeper = await readAll(root, "keeper", "main");
     assert.equal(keeper.filter((r) => r.kind === ".").length, 600, "no retention for an origin without one");
+  });
+
+  test("rate limit: the sender is slowed down, nothing is dropped; alert_command is told, rate-limited", async () => {
+    const dir = tempDir();
+    const store = join(dir, "store");
+    const notes = join(dir, "notes.txt");
+    const notifier = join(dir, "notify.sh");
+    writeFileSync(notifier, `#!/bin/sh\nprintf '%s\\n' "$*" >> '${notes}'\n`, { mode: 0o755 });
+    const d = await serve(
+      store,
+      `[collector]\nalert_command = ["${notifier}", "--urgent"]\n[[policy]]\nmatch = "chatty"\nrate = "2000/s"\n`,
+    );
+    const started = Date.now();
+    try {
+      const r = await ingest(store, "lines", lines("chatty", 6000, 20), { QREXEC_REMOTE_DOMAIN: "chatty" });
+      assert.equal(r.code, 0, r.stderr);
+    } finally {
+      await d.stop();
+    }
+    // 6000 records at 2000/s with a one-second burst: at least two seconds (a lower bound only)
+    assert.ok(Date.now() - started >= 1900, `took ${Date.now() - started} ms`);
+    const recs = await readAll(store, "chatty", "main");
+    assert.equal(recs.filter((r) => r.kind === ".").length, 6000);
+    assert.ok(recs.every((r) => r.kind !== "!gap"));
+    const a = await alerts(store);
+    assert.equal(
+      a.filter((x) => x.alert === "rate-limited" && x.origin === "chatty").length,
+      1,
+      "once a minute",
+    );
+    const told = readFileSync(notes, "utf8").trim().split("\n");
+    assert.ok(told.length >= 1 && told.length <= 6, `${told.length} notifications`);
+    assert.match(
+      told.find((l) => l.includes("rate-limited"))!,
+      /^--urgent logward: rate-limited chatty: chatty sends faster/,
+    );
+  });
+
+  test("a real full filesystem: below min_free the collector stops taking records, and resumes when space returns", async (t) => {
+    if (process.getuid?.() !== 0) return t.skip("needs root to mount a small tmpfs");
+    const mnt = mkdtempSync(join(tmpdir(), "logward-reserve-"));
+    try {
+      execFileSync("mount", ["-t", "tmpfs", "-o", "size=4m", "tmpfs", mnt], { stdio: "ignore" });
+    } catch {
+      rmSync(mnt, { recursive: true });
+      return t.skip("cannot mount a tmpfs on this machine");
+    }
+    after(() => {
+      execFileSync("umount", [mnt]);
+      rmSync(mnt, { recursive: true });
+    });
+    const store = join(mnt, "store");
+    const dir = tempDir();
+    const d = await serve(store, `[collector]\nmin_free = "1MiB"\n`);
+    const file = join(dir, "app.log");
+    const total = 40_000; // about 4.4 MB of random text: more than the 4 MiB filesystem holds
+    writeFileSync(
+      file,
+      Array.from({ length: total }, (_, i) => `rec ${i} ${randomBytes(75).toString("base64")}`).join("\n") +
+        "\n",
+    );
+    const ship = spawn(
+      process.execPath,
+      [
+        ...[BIN, "ship", "--file", file, "--stream", "app", "--spool", join(dir, "spool"), "--once"],
+        ...[
+          "--via",
+          `QREXEC_REMOTE_DOMAIN=work QREXEC_SERVICE_ARGUMENT=app '${process.execPath}' '${BIN}' ingest --format agent --store '${store}'`,
+        ],
+      ],
+      { stdio: ["ignore", "ignore", "pipe"] },
+    );
+    const shipped = new Promise<number | null>((r) => ship.once("exit", r));
+    try {
+      let low = false;
+      for (let k = 0; k < 100 && !low; k++) {
+        await sleep(100);
+        low = (await alerts(store)).some((x) => x.alert === "disk-reserve");
+      }
+      assert.ok(low, "a disk-reserve alert");
+      await sleep(500);
+      const stored = (await readAll(store, "work", "app")).filter((r) => r.kind === ".");
+      assert.ok(stored.length < total, `${stored.length} of ${total} stored while the reserve holds`);
+      // what is stored is whole, once and in order
+      for (const [i, r] of stored.entries()) assert.equal(r.payload.toString().split(" ")[1], String(i));
+      // space returns: the collector notices by itself and the sender's spool drains
+      execFileSync("mount", ["-o", "remount,size=64m", mnt], { stdio: "ignore" });
+      assert.equal(await shipped, 0);
+    } finally {
+      ship.kill("SIGKILL");
+      assert.equal(await d.stop(), 0);
+    }
+    const all = (await readAll(store, "work", "app")).filter((r) => r.kind === ".");
+    assert.equal(all.length, total, "nothing lost");
+    for (const [i, r] of all.entries()) assert.equal(r.payload.toString().split(" ")[1], String(i));
+    assert.ok((await alerts(store)).some((x) => x.alert === "disk-ok"));
   });
 });

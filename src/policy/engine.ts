@@ -38,6 +38,7 @@ interface Account {
 
 const RESERVE_CHECK_MS = 1000;
 const RATE_ALERT_EVERY_MS = 60_000;
+const CROSSING_QUIET_MS = 15 * 60_000;
 
 export interface PolicyOptions {
   /** Milliseconds since the epoch (tests); the store's clock by default. */
@@ -52,6 +53,8 @@ export class Policy {
   private readonly alerts: Alerts;
   private readonly nowMs: () => number;
   private readonly writers = new Map<string, Set<StreamWriter>>();
+  /** When each account last crossed each level (`key@80`, `key@100`). */
+  private readonly crossedAt = new Map<string, number>();
   /** Last alert level of each account: 0, 80 or 100 (per cent of its quota). */
   private readonly levels = new Map<string, number>();
   private readonly refusing = new Set<string>();
@@ -207,6 +210,9 @@ export class Policy {
       const origins = [...this.dirty];
       this.dirty.clear();
       for (const o of origins) this.check(o);
+      // while records arrive, the free space is looked at ten times a second, not once
+      const now = Date.now();
+      if (now - this.reserveCheckedAt > 100) void this.checkReserve();
     });
   }
 
@@ -271,13 +277,21 @@ export class Policy {
       this.levels.set(a.key, level);
       this.markState();
       const who = a.label.origin ?? `group ${a.label.group}`;
-      if (level === 80 && before < 80) {
+      // compression and eviction move usage up and down around a threshold: a crossing is
+      // alerted once per quarter of an hour per account and level, not each time
+      const last = this.crossedAt.get(`${a.key}@${level}`) ?? Number.NEGATIVE_INFINITY;
+      const now = this.nowMs();
+      if (level > before && now - last < CROSSING_QUIET_MS) {
+        // quiet
+      } else if (level === 80 && before < 80) {
+        this.crossedAt.set(`${a.key}@80`, now);
         this.alerts.raise({
           kind: "quota-near",
           ...a.label,
           message: `${who} uses ${formatBytes(used)}, 80% of its quota of ${formatBytes(a.quota)}`,
         });
       } else if (level === 100) {
+        this.crossedAt.set(`${a.key}@100`, now);
         this.alerts.raise({
           kind: "quota-reached",
           ...a.label,
@@ -433,7 +447,10 @@ export class Policy {
 
   // ---- the disk reserve ----
 
+  private reserveCheckedAt = 0;
+
   async checkReserve(): Promise<void> {
+    this.reserveCheckedAt = Date.now();
     let free: number;
     try {
       const st = await statfs(this.store.root);
