@@ -3,7 +3,17 @@
 // full spool, a syslog flood.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { appendFileSync, copyFileSync, readFileSync, renameSync, truncateSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  copyFileSync,
+  cpSync,
+  mkdtempSync,
+  readFileSync,
+  renameSync,
+  truncateSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -116,8 +126,12 @@ describe("logward ship", { timeout: 300_000 }, () => {
       const i = g.findIndex((line, k) => line !== w[k]);
       const recs = (await readAll(store, "work", "app")).filter((r) => r.kind === "." || r.kind === "!open");
       const near = recs.filter((r) => r.kind !== ".").map((r) => r.payload.toString().slice(0, 60));
+      // keep the evidence: the store and the spool, for a person to look at
+      const kept = mkdtempSync(join(tmpdir(), "logward-ship-failure-"));
+      cpSync(dir, kept, { recursive: true });
       assert.fail(
-        `line ${i} differs: got ${JSON.stringify(g.slice(i - 2, i + 2))}, want ${JSON.stringify(w.slice(i - 2, i + 2))}; ${near.length} sessions; ${sender.err().slice(-2000)}`,
+        `evidence in ${kept}; ` +
+          `line ${i} differs: got ${JSON.stringify(g.slice(i - 2, i + 2))}, want ${JSON.stringify(w.slice(i - 2, i + 2))}; ${near.length} sessions; ${sender.err().slice(-2000)}`,
       );
     }
     assert.equal(got.length, want.length, "the same number of bytes");

@@ -77,16 +77,20 @@ export class SpoolReader {
         if (!seg) return;
         this.segName = seg.name;
         this.offset = 0;
-        this.fh = await open(join(this.spool.dir, seg.name), "r");
+        try {
+          this.fh = await open(join(this.spool.dir, seg.name), "r");
+        } catch (err) {
+          // acknowledged and removed while we were opening it: look again
+          if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+          this.segName = null;
+          continue;
+        }
       }
       if (this.offset >= seg.size) {
-        const i = segs.indexOf(seg);
-        if (i === segs.length - 1) return; // caught up with the active segment
+        if (segs.indexOf(seg) === segs.length - 1) return; // caught up with the active segment
+        // on to the next one, found by seq after the await: acks remove segments from the
+        // front of the live list meanwhile, so a position in it would skip one
         await this.closeFile();
-        const nextSeg = segs[i + 1]!;
-        this.segName = nextSeg.name;
-        this.offset = 0;
-        this.fh = await open(join(this.spool.dir, nextSeg.name), "r");
         continue;
       }
       const want = Math.min(BLOCK, seg.size - this.offset);
