@@ -370,4 +370,49 @@ describe("policy", { timeout: 300_000 }, () => {
     for (const [i, r] of all.entries()) assert.equal(r.payload.toString().split(" ")[1], String(i));
     assert.ok((await alerts(store)).some((x) => x.alert === "disk-ok"));
   });
+
+  test("a bad policy is refused at start with every problem listed (file, key, what is wrong)", async () => {
+    const dir = tempDir();
+    const file = join(dir, "bad.toml");
+    writeFileSync(
+      file,
+      `[collector]\nmin_free = "lots"\nalert_command = "notify-send"\n` +
+        `[[policy]]\nmatch = "../x"\nquota = "1KiB"\non_quota = "delete"\nrate = "fast"\ngroup = "nogroup"\nkeep = 1\n` +
+        `[[policy]]\nmatch = "work"\nretention = "forever"\n[groups.g]\nquota = "1MiB"\nsize = 2\n`,
+    );
+    const r = await logward(["serve", "--store", join(dir, "store"), "--config", file]);
+    assert.equal(r.code, 2);
+    assert.equal(r.stderr.trim().split("\n").length, 1, "one sentence");
+    assert.match(r.stderr, new RegExp(`The configuration ${file} has 10 problem\\(s\\)`));
+    for (const m of [
+      /collector\.min_free must be a size/,
+      /collector\.alert_command must be a command as a list/,
+      /policy #1: keep is not a known setting/,
+      /policy #1: match must be a glob/,
+      /policy #1: quota must be a size of at least 64KiB/,
+      /policy #1: on_quota must be "drop-oldest" or "refuse"/,
+      /policy #1: rate must be a rate such as "2000\/s"/,
+      /policy #2: retention must be a duration/,
+      /groups\.g\.size is not a known setting/,
+      /a policy names group "nogroup", but there is no \[groups\.nogroup\]/,
+    ]) {
+      assert.match(r.stderr, m);
+    }
+  });
+
+  test("usage is counted from the disk after a restart: a smaller quota applies at once", async () => {
+    const store = join(tempDir(), "store");
+    let d = await serve(store, `[store]\nsegment_size = "64KiB"\n`);
+    const text = Array.from({ length: 10_000 }, (_, i) => `big ${i} ${randomBytes(75).toString("base64")}`);
+    await ingest(store, "lines", `${text.join("\n")}\n`, { QREXEC_REMOTE_DOMAIN: "big" });
+    await d.stop();
+    const before = diskBytes(join(store, "origins", "big", "main"));
+    assert.ok(before > 512 * 1024);
+    d = await serve(store, `[store]\nsegment_size = "64KiB"\n[[policy]]\nmatch = "big"\nquota = "256KiB"\n`);
+    await sleep(500);
+    await d.stop();
+    const after = diskBytes(join(store, "origins", "big", "main"));
+    assert.ok(after <= 256 * 1024 + SEGMENT, `${after} bytes after the restart (${before} before)`);
+    assert.ok((await alerts(store)).some((a) => a.alert === "evicted" && a.origin === "big"));
+  });
 });
