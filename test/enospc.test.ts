@@ -1,11 +1,10 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { closeSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { after, test } from "node:test";
+import { test } from "node:test";
 import { Store } from "../src/store/store.ts";
 import { readAll } from "./helpers/store.ts";
+import { mountTmpfs } from "./helpers/tmpfs.ts";
 
 /** Fills the filesystem of `dir` with a file until the disk is full. */
 function fill(path: string): void {
@@ -23,18 +22,8 @@ function fill(path: string): void {
 test("a full filesystem: nothing acknowledged is lost or damaged, and writing resumes when space returns", {
   timeout: 60_000,
 }, async (t) => {
-  if (process.getuid?.() !== 0) return t.skip("needs root to mount a small tmpfs");
-  const mnt = mkdtempSync(join(tmpdir(), "logward-enospc-"));
-  try {
-    execFileSync("mount", ["-t", "tmpfs", "-o", "size=2m", "tmpfs", mnt], { stdio: "ignore" });
-  } catch {
-    rmSync(mnt, { recursive: true });
-    return t.skip("cannot mount a tmpfs on this machine");
-  }
-  after(() => {
-    execFileSync("umount", [mnt]);
-    rmSync(mnt, { recursive: true });
-  });
+  const mnt = mountTmpfs("2m", "logward-enospc-");
+  if (!mnt) return t.skip("needs root and a tmpfs mount to make a small real filesystem");
   const root = join(mnt, "store");
   const store = await Store.open(root, { compress: false });
   const sent: string[] = [];

@@ -3,10 +3,9 @@
 import assert from "node:assert/strict";
 import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Alerts } from "../src/policy/alerts.ts";
 import { parsePolicy } from "../src/policy/config.ts";
@@ -17,6 +16,7 @@ import { BIN, logward } from "./helpers/cli.ts";
 import { ingest, serve } from "./helpers/daemon.ts";
 import { readAll } from "./helpers/store.ts";
 import { tempDir } from "./helpers/tmp.ts";
+import { mountTmpfs } from "./helpers/tmpfs.ts";
 
 const SEGMENT = 64 * 1024;
 
@@ -36,6 +36,23 @@ async function alerts(
     .split("\n")
     .filter(Boolean)
     .map((l) => JSON.parse(l));
+}
+
+/** Random text, one record a line: compression cannot make it small. */
+function randomLines(n: number): string {
+  return `${Array.from({ length: n }, (_, i) => `rec ${i} ${randomBytes(75).toString("base64")}`).join("\n")}\n`;
+}
+
+/** `logward ship --once` of `file` as work/app, through a real ingest, as qrexec would run it. */
+function shipFile(file: string, dir: string, store: string) {
+  const via = `QREXEC_REMOTE_DOMAIN=work QREXEC_SERVICE_ARGUMENT=app '${process.execPath}' '${BIN}' ingest --format agent --store '${store}'`;
+  const ship = spawn(
+    process.execPath,
+    [BIN, "ship", "--file", file, "--stream", "app", "--spool", join(dir, "spool"), "--once", "--via", via],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
+  const shipped = new Promise<number | null>((r) => ship.once("exit", r));
+  return { ship, shipped };
 }
 
 function lines(prefix: string, n: number, width = 200): string {
@@ -173,23 +190,8 @@ describe("policy", { timeout: 300_000 }, () => {
     const file = join(dir, "app.log");
     const total = 10_000;
     // random text: compression cannot make it fit the quota
-    writeFileSync(
-      file,
-      Array.from({ length: total }, (_, i) => `rec ${i} ${randomBytes(75).toString("base64")}`).join("\n") +
-        "\n",
-    );
-    const ship = spawn(
-      process.execPath,
-      [
-        ...[BIN, "ship", "--file", file, "--stream", "app", "--spool", join(dir, "spool"), "--once"],
-        ...[
-          "--via",
-          `QREXEC_REMOTE_DOMAIN=work QREXEC_SERVICE_ARGUMENT=app '${process.execPath}' '${BIN}' ingest --format agent --store '${store}'`,
-        ],
-      ],
-      { stdio: ["ignore", "ignore", "pipe"] },
-    );
-    const shipped = new Promise<number | null>((r) => ship.once("exit", r));
+    writeFileSync(file, randomLines(total));
+    const { ship, shipped } = shipFile(file, dir, store);
     try {
       // the collector stops reading at the quota: the rest waits in the sender's spool
       let held = 0;
@@ -312,40 +314,15 @@ describe("policy", { timeout: 300_000 }, () => {
   });
 
   test("a real full filesystem: below min_free the collector stops taking records, and resumes when space returns", async (t) => {
-    if (process.getuid?.() !== 0) return t.skip("needs root to mount a small tmpfs");
-    const mnt = mkdtempSync(join(tmpdir(), "logward-reserve-"));
-    try {
-      execFileSync("mount", ["-t", "tmpfs", "-o", "size=4m", "tmpfs", mnt], { stdio: "ignore" });
-    } catch {
-      rmSync(mnt, { recursive: true });
-      return t.skip("cannot mount a tmpfs on this machine");
-    }
-    after(() => {
-      execFileSync("umount", [mnt]);
-      rmSync(mnt, { recursive: true });
-    });
+    const mnt = mountTmpfs("4m", "logward-reserve-");
+    if (!mnt) return t.skip("needs root and a tmpfs mount to make a small real filesystem");
     const store = join(mnt, "store");
     const dir = tempDir();
     const d = await serve(store, `[collector]\nmin_free = "1MiB"\n`);
     const file = join(dir, "app.log");
     const total = 40_000; // about 4.4 MB of random text: more than the 4 MiB filesystem holds
-    writeFileSync(
-      file,
-      Array.from({ length: total }, (_, i) => `rec ${i} ${randomBytes(75).toString("base64")}`).join("\n") +
-        "\n",
-    );
-    const ship = spawn(
-      process.execPath,
-      [
-        ...[BIN, "ship", "--file", file, "--stream", "app", "--spool", join(dir, "spool"), "--once"],
-        ...[
-          "--via",
-          `QREXEC_REMOTE_DOMAIN=work QREXEC_SERVICE_ARGUMENT=app '${process.execPath}' '${BIN}' ingest --format agent --store '${store}'`,
-        ],
-      ],
-      { stdio: ["ignore", "ignore", "pipe"] },
-    );
-    const shipped = new Promise<number | null>((r) => ship.once("exit", r));
+    writeFileSync(file, randomLines(total));
+    const { ship, shipped } = shipFile(file, dir, store);
     try {
       let low = false;
       for (let k = 0; k < 100 && !low; k++) {
