@@ -41,6 +41,13 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
       return { run: m.ingestCommand, help: m.INGEST_HELP };
     },
   },
+  open: {
+    summary: "open a selection in the configured viewer (a disposable qube on Qubes)",
+    load: async () => {
+      const m = await import("./open.ts");
+      return { run: m.openCommand, help: m.OPEN_HELP };
+    },
+  },
   alerts: {
     summary: "list the collector's alerts (quotas, evictions, refusals, disk reserve)",
     load: async () => {

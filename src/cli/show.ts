@@ -82,10 +82,67 @@ export async function showCommand(args: string[]): Promise<number> {
   const refs = await selectStreams(root, origin, stream);
   const multi = refs.length > 1;
   const mode = values.raw ? "raw" : values.json ? "json" : "text";
+  exitQuietlyOnEpipe();
+  const { emit, seen, damaged } = lineEmitter(out, mode, grep, multi);
+
+  // the last sequence number per stream when we start, so --follow continues without a gap
+  const lastAtStart = new Map<string, number>();
+  if (values.follow) {
+    for (const r of refs) {
+      const segs = await streamSegments(root, r.origin, r.stream);
+      lastAtStart.set(`${r.origin}/${r.stream}`, segs.at(-1)?.lastSeq ?? 0);
+    }
+  }
+
+  if (!values.follow || since !== undefined) {
+    for await (const line of readRecords(root, refs, { since, until })) {
+      const wait = emit(line);
+      if (wait) await wait;
+    }
+  }
+  await out.flush();
+
+  if (values.follow) {
+    const controller = new AbortController();
+    const stop = () => controller.abort();
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+    const starts = refs.map((ref) => {
+      const key = `${ref.origin}/${ref.stream}`;
+      const last = lastAtStart.get(key) ?? 0;
+      const printed = seen.get(key);
+      const nextSeq = since !== undefined ? Math.max(printed ?? last, last) + 1 : Math.max(1, last - 9);
+      return { ref, nextSeq };
+    });
+    await followStreams(
+      root,
+      starts,
+      async (line) => {
+        emit(line);
+        await out.flush();
+      },
+      controller.signal,
+    );
+    await out.flush();
+  }
+  warnDamaged(damaged());
+  return 0;
+}
+
+/**
+ * How `show` (and `open`) prints one stored line: the stored, escaped line (with the stream's
+ * name when several are merged), `--raw` payload bytes of the sender's records only, or JSON.
+ * A stored line that is not display-safe (a damaged or edited file) is escaped again and
+ * counted.
+ */
+export function lineEmitter(
+  out: Output,
+  mode: "text" | "raw" | "json",
+  grep: RegExp | undefined,
+  multi: boolean,
+): { emit: (v: LineView) => Promise<void> | undefined; seen: Map<string, number>; damaged: () => number } {
   let damaged = 0;
   const seen = new Map<string, number>();
-  exitQuietlyOnEpipe();
-
   const emit = (v: LineView): Promise<void> | undefined => {
     const { block, start, end } = v;
     const key = `${v.ref.origin}/${v.ref.stream}`;
@@ -141,51 +198,14 @@ export async function showCommand(args: string[]): Promise<number> {
     }
     return out.write(block, start, end + 1);
   };
+  return { emit, seen, damaged: () => damaged };
+}
 
-  // the last sequence number per stream when we start, so --follow continues without a gap
-  const lastAtStart = new Map<string, number>();
-  if (values.follow) {
-    for (const r of refs) {
-      const segs = await streamSegments(root, r.origin, r.stream);
-      lastAtStart.set(`${r.origin}/${r.stream}`, segs.at(-1)?.lastSeq ?? 0);
-    }
-  }
-
-  if (!values.follow || since !== undefined) {
-    for await (const line of readRecords(root, refs, { since, until })) {
-      const wait = emit(line);
-      if (wait) await wait;
-    }
-  }
-  await out.flush();
-
-  if (values.follow) {
-    const controller = new AbortController();
-    const stop = () => controller.abort();
-    process.once("SIGINT", stop);
-    process.once("SIGTERM", stop);
-    const starts = refs.map((ref) => {
-      const key = `${ref.origin}/${ref.stream}`;
-      const last = lastAtStart.get(key) ?? 0;
-      const printed = seen.get(key);
-      const nextSeq = since !== undefined ? Math.max(printed ?? last, last) + 1 : Math.max(1, last - 9);
-      return { ref, nextSeq };
-    });
-    await followStreams(
-      root,
-      starts,
-      async (line) => {
-        emit(line);
-        await out.flush();
-      },
-      controller.signal,
-    );
-    await out.flush();
-  }
+/** The warning for lines that had to be escaped again; nothing when there were none. */
+export function warnDamaged(damaged: number): void {
   if (damaged > 0) {
     process.stderr.write(
       `logward: warning: ${damaged} stored line(s) were damaged or not display-safe and were shown escaped again; the segment files may have been edited or damaged.\n`,
     );
   }
-  return 0;
 }

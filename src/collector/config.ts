@@ -35,6 +35,8 @@ export interface CollectorConfig {
   readonly minFree: number;
   /** Quotas, groups, retention, rate limits (`[[policy]]`, `[groups.*]`). */
   readonly policy: PolicyConfig;
+  /** `logward open`: stream type (lines, journal, agent, octets, default, ...) -> argv with "{file}". */
+  readonly viewers: Readonly<Record<string, readonly string[]>>;
 }
 
 export interface LocalSocket {
@@ -59,6 +61,7 @@ export function defaultConfig(store: string): CollectorConfig {
     alertCommand: null,
     minFree: DEFAULT_MIN_FREE,
     policy: defaultPolicy(),
+    viewers: Object.freeze({}),
   });
 }
 
@@ -146,6 +149,32 @@ const STORE_KEYS: Record<string, Rule> = {
   segment_age: { key: "segmentAgeMs", parse: parseDuration, want: 'a duration such as "1d"' },
 };
 
+const TYPE_RE = /^[a-z][a-z0-9_-]{0,31}$/;
+
+/** `[viewers]`: type = ["command", "arg", "{file}"], the file's path replacing "{file}". */
+function parseViewers(raw: unknown, problems: string[]): Readonly<Record<string, readonly string[]>> {
+  if (raw === undefined) return Object.freeze({});
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    problems.push("[viewers] must be a table");
+    return Object.freeze({});
+  }
+  const out: Record<string, readonly string[]> = {};
+  for (const [type, v] of Object.entries(raw)) {
+    const ok =
+      TYPE_RE.test(type) &&
+      Array.isArray(v) &&
+      v.length > 0 &&
+      v.every((a) => typeof a === "string" && a.length > 0) &&
+      v.some((a) => (a as string).includes("{file}"));
+    if (!ok)
+      problems.push(
+        `viewers.${type} must be a command as a list with "{file}" in it, such as ["qvm-open-in-dvm", "{file}"]`,
+      );
+    else out[type] = Object.freeze([...(v as string[])]);
+  }
+  return Object.freeze(out);
+}
+
 /** Loads `file` (if given) over the defaults. Throws one LogwardError listing every problem. */
 export function loadConfig(store: string, file?: string): CollectorConfig {
   const config: Record<string, unknown> = { ...defaultConfig(store) };
@@ -178,13 +207,14 @@ export function loadConfig(store: string, file?: string): CollectorConfig {
     }
   };
   for (const key of Object.keys(doc)) {
-    if (!["collector", "store", "policy", "groups"].includes(key))
+    if (!["collector", "store", "policy", "groups", "viewers"].includes(key))
       problems.push(
-        `[${key}] is not a known section (expected [collector], [store], [[policy]] or [groups.NAME])`,
+        `[${key}] is not a known section (expected [collector], [store], [[policy]], [groups.NAME] or [viewers])`,
       );
   }
   section("collector", COLLECTOR_KEYS);
   section("store", STORE_KEYS);
+  config.viewers = parseViewers(doc.viewers, problems);
   config.policy = parsePolicy(
     doc,
     { alertCommand: config.alertCommand as readonly string[] | null, minFree: config.minFree as number },

@@ -1,0 +1,156 @@
+// `logward open`: a selection of records, written to a private temporary file, opened in the
+// viewer configured for the stream's type (`[viewers]`), the file removed afterwards. On Qubes
+// the viewer is `qvm-open-in-dvm`, so that attacker-controlled content is looked at in a
+// disposable qube, never in the log qube itself (Qubes issue #6285).
+
+import { spawn } from "node:child_process";
+import { accessSync, constants, createWriteStream, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { delimiter, join } from "node:path";
+import { loadConfig } from "../collector/config.ts";
+import { LogwardError } from "../errors.ts";
+import { readRecords, selectStreams } from "../query/records.ts";
+import { COLLECTOR_ORIGIN, checkName } from "../store/names.ts";
+import { readStreamLines, type StreamRef } from "../store/read.ts";
+import { parseLine } from "../store/record.ts";
+import { checkStoreFormat, wallClockUs } from "../store/store.ts";
+import { parse } from "./args.ts";
+import { Output } from "./output.ts";
+import { lineEmitter, warnDamaged } from "./show.ts";
+import { storePath } from "./store-path.ts";
+import { timeBound } from "./time.ts";
+
+export const OPEN_HELP = `Usage: logward open ORIGIN[/STREAM] [--since T] [--until T] [--raw] [options]
+
+Writes the selected records to a private temporary file, opens it in the viewer configured
+for the stream's type, and removes the file when the viewer exits. By default the file holds
+the stored, escaped lines (safe in any viewer); --raw writes the sender's original bytes, for
+types whose viewer understands them (journal export, EVTX, ...).
+
+Viewers come from the configuration's [viewers] table, by stream type (the format the
+stream was received in: lines, octets, journal, agent), else its "default" entry:
+  [viewers]
+  default = ["qvm-open-in-dvm", "{file}"]
+  journal = ["qvm-open-in-dvm", "{file}"]
+Without one: qvm-open-in-dvm if it is installed (Qubes), else 'less' for escaped text; raw
+bytes are never given to a local viewer that was not configured for them.
+
+Options:
+  --since T       records received at or after T
+  --until T       records received before T
+  --raw           the sender's original bytes instead of escaped lines
+  --config FILE   the configuration with [viewers] (default /etc/logward/logward.toml, if any)
+  --store DIR     the store (default: $LOGWARD_STORE, else /var/lib/logward for root,
+                  else ~/.local/share/logward)
+  -h, --help      show this help
+`;
+
+const DEFAULT_CONFIG = "/etc/logward/logward.toml";
+
+function onPath(cmd: string): boolean {
+  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+    try {
+      accessSync(join(dir, cmd), constants.X_OK);
+      return true;
+    } catch {}
+  }
+  return false;
+}
+
+/** The format the stream was last received in (from its newest `!open`), or "lines". */
+async function streamType(root: string, ref: StreamRef): Promise<string> {
+  let type = "lines";
+  for await (const block of readStreamLines(root, ref.origin, ref.stream)) {
+    let start = 0;
+    for (let lf = block.indexOf(10); lf !== -1; lf = block.indexOf(10, start)) {
+      const p = parseLine(block, start, lf);
+      if (p?.kind === "!open") {
+        const m = / format=([a-z]+)/.exec(block.toString("latin1", p.payloadStart, p.payloadEnd));
+        if (m) type = m[1]!;
+      }
+      start = lf + 1;
+    }
+  }
+  return type;
+}
+
+export async function openCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(
+    "open",
+    args,
+    {
+      store: { type: "string" },
+      config: { type: "string" },
+      since: { type: "string" },
+      until: { type: "string" },
+      raw: { type: "boolean" },
+    },
+    { min: 1, max: 1 },
+  );
+  const target = positionals[0]!;
+  const slash = target.indexOf("/");
+  const originName = slash === -1 ? target : target.slice(0, slash);
+  const origin = originName === COLLECTOR_ORIGIN ? originName : checkName("origin", originName);
+  const stream = slash === -1 ? undefined : checkName("stream", target.slice(slash + 1));
+  const now = wallClockUs()();
+  const since = timeBound("--since", values.since, now);
+  const until = timeBound("--until", values.until, now);
+  const root = storePath(values.store);
+  await checkStoreFormat(root, false);
+  const refs = await selectStreams(root, origin, stream);
+  const configFile = values.config ?? (existsSync(DEFAULT_CONFIG) ? DEFAULT_CONFIG : undefined);
+  const viewers = loadConfig(root, configFile).viewers;
+  const type = refs.length === 1 ? await streamType(root, refs[0]!) : "lines";
+  let viewer = viewers[type] ?? viewers.default;
+  if (!viewer) {
+    if (onPath("qvm-open-in-dvm")) viewer = ["qvm-open-in-dvm", "{file}"];
+    else if (!values.raw) viewer = ["less", "{file}"];
+    else {
+      throw new LogwardError(
+        "LW_USAGE",
+        `No viewer is configured for raw ${type} data and qvm-open-in-dvm is not installed; add one under [viewers] in the configuration, or leave out --raw.`,
+      );
+    }
+  }
+
+  // a directory only we can enter, a file only we can read; both go when the viewer is done
+  const dir = mkdtempSync(join(tmpdir(), "logward-open-"));
+  const file = join(dir, `${origin}${stream ? `-${stream}` : ""}.${values.raw ? "raw" : "log"}`);
+  const cleanup = () => rmSync(dir, { recursive: true, force: true });
+  process.once("exit", cleanup);
+  try {
+    const sink = createWriteStream(file, { mode: 0o600 });
+    const out = new Output(sink);
+    const { emit, damaged } = lineEmitter(out, values.raw ? "raw" : "text", undefined, refs.length > 1);
+    let records = 0;
+    for await (const line of readRecords(root, refs, { since, until })) {
+      records++;
+      const wait = emit(line);
+      if (wait) await wait;
+    }
+    await out.flush();
+    await new Promise<void>((resolve, reject) =>
+      sink.end((err?: Error | null) => (err ? reject(err) : resolve())),
+    );
+    warnDamaged(damaged());
+    if (records === 0) {
+      throw new LogwardError("LW_NOT_FOUND", `No records of ${target} in that time window; nothing to open.`);
+    }
+    const argv = viewer.map((a) => a.replaceAll("{file}", file));
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const child = spawn(argv[0]!, argv.slice(1), { stdio: "inherit" });
+      child.once("error", (err) =>
+        reject(
+          new LogwardError(
+            "LW_USAGE",
+            `The viewer '${argv[0]}' cannot be run (${err.message}); check [viewers].`,
+          ),
+        ),
+      );
+      child.once("exit", (c) => resolve(c));
+    });
+    return code === 0 ? 0 : 1;
+  } finally {
+    cleanup();
+  }
+}
