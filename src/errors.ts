@@ -36,6 +36,7 @@ export const ERRORS = {
     exit: 1,
     summary: "the collector could not listen on a socket path (in use, not a socket, too long)",
   },
+  LW_BUSY: { exit: 1, summary: "a stream to delete is receiving records right now" },
   LW_SPOOL_AHEAD: {
     exit: 1,
     summary: "the collector holds more of a sender's spool than the spool itself (a restored copy)",

@@ -41,6 +41,13 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
       return { run: m.ingestCommand, help: m.INGEST_HELP };
     },
   },
+  rm: {
+    summary: "delete an origin's records (confirmed, and recorded in _logward/deletions)",
+    load: async () => {
+      const m = await import("./rm.ts");
+      return { run: m.rmCommand, help: m.RM_HELP };
+    },
+  },
   open: {
     summary: "open a selection in the configured viewer (a disposable qube on Qubes)",
     load: async () => {

@@ -49,8 +49,7 @@ export async function serveCommand(args: string[]): Promise<number> {
       action: ok ? "configuration reloaded" : "reload failed, previous configuration kept",
     });
   });
-  process.stdout.write(`logward: ready, store ${root}, relay socket ${config.socket}\n`);
-  notifySystemd();
+  // the handlers first, then "ready": a SIGTERM right after "ready" must still stop cleanly
   const stopped = new Promise<number>((resolve) => {
     const stop = () => {
       void collector.stop().then(
@@ -64,5 +63,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     process.once("SIGTERM", stop);
     process.once("SIGINT", stop);
   });
+  process.stdout.write(`logward: ready, store ${root}, relay socket ${config.socket}\n`);
+  notifySystemd();
   return Promise.race([stopped, fatal]);
 }

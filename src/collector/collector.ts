@@ -27,6 +27,7 @@ import {
   parseLocalHeader,
   parseRelayHeader,
 } from "../wire/relay.ts";
+import { ADMIN_MAGIC, parseRmRequest, type RmResult, removeRecords } from "./admin.ts";
 import { type CollectorConfig, loadConfig } from "./config.ts";
 import { kvValue, Session, type SessionResult, type Transport } from "./session.ts";
 
@@ -245,6 +246,10 @@ export class Collector {
     let stream: string;
     let format: Format;
     let transport: Transport;
+    if (listener.kind === "relay" && head.toString("latin1", 0, ADMIN_MAGIC.length) === ADMIN_MAGIC) {
+      await this.admin(socket, head.toString("latin1"));
+      return;
+    }
     if (listener.kind === "relay") {
       const h = parseRelayHeader(head.toString("latin1"));
       ({ origin, stream, format } = h);
@@ -311,6 +316,31 @@ export class Collector {
     release();
     session.start(rest, takeEnded());
     socket.resume();
+  }
+
+  /**
+   * An admin request on the relay socket (`logward rm` while the collector runs). Only local
+   * processes that may use the relay socket can send one: a sender's bytes always come after
+   * a header that ingest or qrexec wrote.
+   */
+  private async admin(socket: Socket, line: string): Promise<void> {
+    let result: RmResult;
+    try {
+      const req = parseRmRequest(line);
+      result = await removeRecords(this.store, this.policy, req, (o, st) =>
+        [...this.sessions].some((x) => x.opts.origin === o && x.opts.stream === st),
+      );
+      this.event("deleted", {
+        origin: req.origin,
+        stream: req.stream ?? "*",
+        records: result.records,
+        by: req.by,
+      });
+    } catch (err) {
+      const e = err as LogwardError;
+      result = { ok: false, records: 0, bytes: 0, message: `${e.code ?? "LW_INTERNAL"} ${e.message}` };
+    }
+    socket.end(encodeEnd(result), () => socket.destroy());
   }
 
   /**

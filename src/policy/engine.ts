@@ -135,6 +135,14 @@ export class Policy {
     return r;
   }
 
+  /** A stream was deleted: it counts no more. */
+  forget(w: StreamWriter): void {
+    const set = this.writers.get(w.origin);
+    set?.delete(w);
+    if (set && set.size === 0) this.writers.delete(w.origin);
+    this.markState();
+  }
+
   reload(config: PolicyConfig): void {
     this.config = config;
     this.rules.clear();

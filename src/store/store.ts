@@ -14,7 +14,7 @@
 // exit and recover from what is really on disk.
 
 import { EventEmitter } from "node:events";
-import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, rmdir, stat, writeFile } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { ioError, LogwardError } from "../errors.ts";
 import { Compressor } from "./compress.ts";
@@ -276,6 +276,33 @@ export class Store extends EventEmitter implements StreamHost {
         () => {},
       );
     this.emit("fatal", err);
+  }
+
+  /**
+   * Deletes a whole stream: waits for what it has pending to be written, closes its files,
+   * removes its directory (and the origin's, once empty), fsyncs the parents. The caller makes
+   * sure nothing appends to it any more. Returns what it held.
+   */
+  async removeStream(origin: string, stream: string): Promise<{ records: number; bytes: number }> {
+    const dir = streamDir(this.root, origin, stream);
+    const key = `${origin}/${stream}`;
+    const w = await this.stream(origin, stream);
+    await w.waitDurable();
+    await this.compressor.idle();
+    const records = w.nextSeq - w.firstSeq;
+    const bytes = w.diskBytes();
+    await w.closeFiles();
+    this.writers.delete(key);
+    this.dirty.delete(w);
+    await rm(dir, { recursive: true, force: true });
+    const originDir = dirname(dir);
+    try {
+      await rmdir(originDir); // only if no stream is left
+      await fsyncDir(dirname(originDir));
+    } catch {
+      await fsyncDir(originDir);
+    }
+    return { records, bytes };
   }
 
   /** Writes and fsyncs everything appended, stops compression, closes files, releases the lock. */

@@ -306,6 +306,11 @@ export class StreamWriter {
     return n;
   }
 
+  /** The sequence number of the oldest record still stored (nextSeq when there is none). */
+  get firstSeq(): number {
+    return this.sealed[0]?.firstSeq ?? this.active?.firstSeq ?? this.nextSeq;
+  }
+
   /** Bytes of the active segment (written so far). */
   get activeBytes(): number {
     return this.active?.size ?? 0;

@@ -1,0 +1,124 @@
+// Deleting records (`logward rm`), done by the one writer of the store: the running collector
+// (asked over its relay socket with an admin header), or `rm` itself holding the store's lock
+// when no collector runs. Every deletion is recorded in the collector's own origin
+// (`_logward/deletions`), which `rm` cannot delete, so the trail of deletions stays.
+//
+// --before T removes whole segments whose newest record is older than T (a segment also
+// holding newer records stays whole); without it the whole stream goes.
+
+import { LogwardError } from "../errors.ts";
+import type { Policy } from "../policy/engine.ts";
+import { COLLECTOR_ORIGIN } from "../store/names.ts";
+import { listStreams } from "../store/read.ts";
+import { formatTime, parseTime } from "../store/record.ts";
+import type { Store } from "../store/store.ts";
+
+export const ADMIN_MAGIC = "logward-admin";
+
+export interface RmRequest {
+  origin: string;
+  /** null: every stream of the origin. */
+  stream: string | null;
+  /** µs since the epoch; null: everything. */
+  beforeUs: number | null;
+  /** Who asked (as the requesting process says: user name and uid). */
+  by: string;
+}
+
+export interface RmResult {
+  ok: boolean;
+  records: number;
+  bytes: number;
+  message: string;
+}
+
+/** "logward-admin 1 rm <origin> <stream|*> <before µs|-> <by>" */
+export function encodeRmRequest(r: RmRequest): string {
+  return `${ADMIN_MAGIC} 1 rm ${r.origin} ${r.stream ?? "*"} ${r.beforeUs ?? "-"} ${r.by}\n`;
+}
+
+export function parseRmRequest(line: string): RmRequest {
+  const p = line.split(" ");
+  if (p.length !== 7 || p[0] !== ADMIN_MAGIC || p[1] !== "1" || p[2] !== "rm") {
+    throw new LogwardError("LW_USAGE", "not a logward-admin rm request");
+  }
+  const before = p[5] === "-" ? null : Number(p[5]);
+  if (before !== null && !Number.isSafeInteger(before))
+    throw new LogwardError("LW_USAGE", "bad --before time");
+  return { origin: p[3]!, stream: p[4] === "*" ? null : p[4]!, beforeUs: before, by: p[6]! };
+}
+
+/**
+ * Deletes what `req` names and records it. `busy(origin, stream)` says whether a session is
+ * writing the stream right now: a whole stream is not deleted under a live session.
+ */
+export async function removeRecords(
+  store: Store,
+  policy: Policy | null,
+  req: RmRequest,
+  busy: (origin: string, stream: string) => boolean,
+): Promise<RmResult> {
+  if (req.origin === COLLECTOR_ORIGIN) {
+    throw new LogwardError(
+      "LW_USAGE",
+      `The collector's own origin ${COLLECTOR_ORIGIN} keeps the trail of deletions and cannot be deleted.`,
+    );
+  }
+  const streams = (await listStreams(store.root))
+    .filter((r) => r.origin === req.origin && (req.stream === null || r.stream === req.stream))
+    .map((r) => r.stream);
+  if (streams.length === 0) {
+    const what = req.stream === null ? `origin '${req.origin}'` : `stream '${req.origin}/${req.stream}'`;
+    throw new LogwardError(
+      "LW_NOT_FOUND",
+      `There is no ${what} in the store ${store.root}; 'logward ls' lists what there is.`,
+    );
+  }
+  if (req.beforeUs === null) {
+    const live = streams.filter((s) => busy(req.origin, s));
+    if (live.length > 0) {
+      throw new LogwardError(
+        "LW_BUSY",
+        `${req.origin}/${live[0]} is receiving records right now; delete it once its sender has stopped, or use --before.`,
+      );
+    }
+  }
+  let records = 0;
+  let bytes = 0;
+  const trail = await store.stream(COLLECTOR_ORIGIN, "deletions");
+  for (const stream of streams) {
+    let r = 0;
+    let b = 0;
+    if (req.beforeUs === null) {
+      const w = await store.stream(req.origin, stream);
+      policy?.forget(w);
+      ({ records: r, bytes: b } = await store.removeStream(req.origin, stream));
+    } else {
+      const w = policy ? await policy.stream(req.origin, stream) : await store.stream(req.origin, stream);
+      while (w.sealed[0] && parseTime(w.sealed[0].lastTime) < req.beforeUs) {
+        const m = await w.removeOldestSealed();
+        if (!m) break;
+        r += m.records;
+        b += m.bytes;
+        w.appendCollector(
+          "evict",
+          `reason=deleted by=${req.by} first_seq=${m.firstSeq} last_seq=${m.lastSeq} records=${m.records} ` +
+            `first=${m.firstTime} last=${m.lastTime} bytes=${m.bytes}`,
+        );
+      }
+    }
+    records += r;
+    bytes += b;
+    trail.appendCollector(
+      "note",
+      `deleted=${req.origin}/${stream} records=${r} bytes=${b} before=${req.beforeUs === null ? "all" : formatTime(req.beforeUs)} by=${req.by}`,
+    );
+  }
+  await store.flush();
+  return {
+    ok: true,
+    records,
+    bytes,
+    message: `deleted ${records} records (${bytes} bytes) of ${req.origin}${req.stream ? `/${req.stream}` : ""}`,
+  };
+}
