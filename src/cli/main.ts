@@ -41,6 +41,13 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
       return { run: m.ingestCommand, help: m.INGEST_HELP };
     },
   },
+  search: {
+    summary: "search every origin's records (plain string or regular expression)",
+    load: async () => {
+      const m = await import("./search.ts");
+      return { run: m.searchCommand, help: m.SEARCH_HELP };
+    },
+  },
   rm: {
     summary: "delete an origin's records (confirmed, and recorded in _logward/deletions)",
     load: async () => {
