@@ -36,6 +36,10 @@ export const ERRORS = {
     exit: 1,
     summary: "the collector could not listen on a socket path (in use, not a socket, too long)",
   },
+  LW_EXPORT_INVALID: {
+    exit: 1,
+    summary: "an export archive does not match its manifest (changed, cut short or not one)",
+  },
   LW_BUSY: { exit: 1, summary: "a stream to delete is receiving records right now" },
   LW_SPOOL_AHEAD: {
     exit: 1,

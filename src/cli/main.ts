@@ -48,6 +48,20 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
       return { run: m.searchCommand, help: m.SEARCH_HELP };
     },
   },
+  export: {
+    summary: "write a selection to one verifiable archive (tar.zst with a manifest), or copy it to a qube",
+    load: async () => {
+      const m = await import("./export.ts");
+      return { run: m.exportCommand, help: m.EXPORT_HELP };
+    },
+  },
+  "verify-export": {
+    summary: "check an export archive against its manifest",
+    load: async () => {
+      const m = await import("./export.ts");
+      return { run: m.verifyExportCommand, help: m.VERIFY_EXPORT_HELP };
+    },
+  },
   rm: {
     summary: "delete an origin's records (confirmed, and recorded in _logward/deletions)",
     load: async () => {

@@ -35,6 +35,8 @@ export interface CollectorConfig {
   readonly minFree: number;
   /** Quotas, groups, retention, rate limits (`[[policy]]`, `[groups.*]`). */
   readonly policy: PolicyConfig;
+  /** `logward export --to-vm`: argv with "{vm}" and "{file}" (`[export] copy_command`). */
+  readonly exportCopy: readonly string[] | null;
   /** `logward open`: stream type (lines, journal, agent, octets, default, ...) -> argv with "{file}". */
   readonly viewers: Readonly<Record<string, readonly string[]>>;
 }
@@ -62,6 +64,7 @@ export function defaultConfig(store: string): CollectorConfig {
     minFree: DEFAULT_MIN_FREE,
     policy: defaultPolicy(),
     viewers: Object.freeze({}),
+    exportCopy: null,
   });
 }
 
@@ -137,6 +140,20 @@ const COLLECTOR_KEYS: Record<string, Rule> = {
   },
 };
 
+const EXPORT_KEYS: Record<string, Rule> = {
+  copy_command: {
+    key: "exportCopy",
+    parse: (v) =>
+      Array.isArray(v) &&
+      v.length > 0 &&
+      v.every((a) => typeof a === "string" && a.length > 0) &&
+      v.some((a) => a.includes("{file}"))
+        ? Object.freeze([...v])
+        : null,
+    want: 'a command as a list with "{file}" (and "{vm}") in it, such as ["qvm-copy-to-vm", "{vm}", "{file}"]',
+  },
+};
+
 const STORE_KEYS: Record<string, Rule> = {
   segment_size: {
     key: "segmentBytes",
@@ -207,12 +224,13 @@ export function loadConfig(store: string, file?: string): CollectorConfig {
     }
   };
   for (const key of Object.keys(doc)) {
-    if (!["collector", "store", "policy", "groups", "viewers"].includes(key))
+    if (!["collector", "store", "policy", "groups", "viewers", "export"].includes(key))
       problems.push(
-        `[${key}] is not a known section (expected [collector], [store], [[policy]], [groups.NAME] or [viewers])`,
+        `[${key}] is not a known section (expected [collector], [store], [[policy]], [groups.NAME], [viewers] or [export])`,
       );
   }
   section("collector", COLLECTOR_KEYS);
+  section("export", EXPORT_KEYS);
   section("store", STORE_KEYS);
   config.viewers = parseViewers(doc.viewers, problems);
   config.policy = parsePolicy(

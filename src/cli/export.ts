@@ -1,0 +1,321 @@
+// `logward export` and `logward verify-export`: hand a selection to someone else as one
+// zstd-compressed tar with a manifest (origins, streams, time and sequence ranges, record
+// counts, SHA-256 of each member) and a README; check such an archive later.
+
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import {
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  renameSync,
+  rmSync,
+} from "node:fs";
+import { open } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, dirname, join, resolve } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { createZstdCompress, createZstdDecompress } from "node:zlib";
+import { loadConfig } from "../collector/config.ts";
+import { LogwardError } from "../errors.ts";
+import { readRecords } from "../query/records.ts";
+import { TAR_END, TarReader, tarHeader, tarPadding } from "../query/tar.ts";
+import { COLLECTOR_ORIGIN, checkName } from "../store/names.ts";
+import { listStreams, type StreamRef } from "../store/read.ts";
+import { parseLine } from "../store/record.ts";
+import { checkStoreFormat, wallClockUs } from "../store/store.ts";
+import { parse } from "./args.ts";
+import { storePath } from "./store-path.ts";
+import { timeBound } from "./time.ts";
+
+export const EXPORT_HELP = `Usage: logward export [ORIGIN...] [--since T] [--until T] (-o FILE | --to-vm VM) [options]
+
+Writes the selected records (every origin, or those named) to one archive: a tar compressed
+with zstd, holding each stream's stored lines (escaped, as 'show' prints them), a manifest
+(origins, streams, time and sequence ranges, record counts, SHA-256 of each member) and a
+README for the recipient. 'logward verify-export FILE' checks it.
+
+Options:
+  --since T       records received at or after T
+  --until T       records received before T
+  -o FILE         the archive to write (e.g. evidence.tar.zst)
+  --to-vm VM      instead, copy the archive to the qube VM with the configured command
+                  ([export] copy_command, default ["qvm-copy-to-vm", "{vm}", "{file}"])
+  --config FILE   the configuration (default /etc/logward/logward.toml, if any)
+  --store DIR     the store (default: $LOGWARD_STORE, else /var/lib/logward for root,
+                  else ~/.local/share/logward)
+  -h, --help      show this help
+`;
+
+export const VERIFY_EXPORT_HELP = `Usage: logward verify-export FILE
+
+Checks an archive written by 'logward export': every member the manifest lists is there,
+with its size, record count and SHA-256, and nothing else is. Exits 0 and says so when it
+holds; otherwise names the first problem and exits 1.
+`;
+
+const MANIFEST = "manifest.json";
+const README = "README.txt";
+const MAX_SMALL_MEMBER = 16 * 1024 * 1024;
+
+interface MemberInfo {
+  path: string;
+  origin: string;
+  stream: string;
+  records: number;
+  first_time: string | null;
+  last_time: string | null;
+  first_seq: number | null;
+  last_seq: number | null;
+  bytes: number;
+  sha256: string;
+}
+
+const readme = (m: {
+  created: string;
+  since: string | null;
+  until: string | null;
+}) => `This archive was written by logward export on ${m.created}.
+
+It holds log records kept by a logward collector. Each file origins/<origin>/<stream>.log is
+one stream: one record per line, "<receive time> <seq> <kind> <payload>", where the receive
+time is the collector's clock (UTC), seq counts the stream's records, kind "." is a record the
+sender sent and "!name" one the collector wrote (session open/close, gaps, cuts, removals).
+Payloads are escaped (\\\\, \\\\t, \\\\n, \\\\r, \\\\xHH, \\\\uHHHH), so no file here holds control
+characters: it is safe to view with any text tool.
+
+Selection: ${m.since ?? "from the first record"} to ${m.until ?? "the last"} (receive time).
+
+manifest.json lists every file with its record count, time and sequence range, and SHA-256.
+Check them with 'logward verify-export <this archive>', or by hand after unpacking:
+  zstd -d < archive.tar.zst | tar -x && sha256sum origins/*/*.log
+and compare with manifest.json.
+`;
+
+function copyCommand(configFile: string | undefined, root: string): readonly string[] {
+  const file =
+    configFile ?? (existsSync("/etc/logward/logward.toml") ? "/etc/logward/logward.toml" : undefined);
+  return loadConfig(root, file).exportCopy ?? ["qvm-copy-to-vm", "{vm}", "{file}"];
+}
+
+export async function exportCommand(args: string[]): Promise<number> {
+  const { values, positionals } = parse(
+    "export",
+    args,
+    {
+      store: { type: "string" },
+      config: { type: "string" },
+      since: { type: "string" },
+      until: { type: "string" },
+      output: { type: "string", short: "o" },
+      "to-vm": { type: "string" },
+    },
+    { min: 0, max: 1000 },
+  );
+  if ((values.output === undefined) === (values["to-vm"] === undefined)) {
+    throw new LogwardError("LW_USAGE", "Name where the archive goes: -o FILE or --to-vm VM (one of them).");
+  }
+  if (values["to-vm"] !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(values["to-vm"])) {
+    throw new LogwardError("LW_USAGE", "--to-vm must be a qube name.");
+  }
+  const origins = positionals.map((o) => (o === COLLECTOR_ORIGIN ? o : checkName("origin", o)));
+  const now = wallClockUs()();
+  const since = timeBound("--since", values.since, now);
+  const until = timeBound("--until", values.until, now);
+  const root = storePath(values.store);
+  await checkStoreFormat(root, false);
+  const refs = (await listStreams(root)).filter((r) => origins.length === 0 || origins.includes(r.origin));
+  for (const o of origins) {
+    if (!refs.some((r) => r.origin === o)) {
+      throw new LogwardError(
+        "LW_NOT_FOUND",
+        `There is no origin '${o}' in the store ${root}; 'logward ls' lists what there is.`,
+      );
+    }
+  }
+  const work = mkdtempSync(join(tmpdir(), "logward-export-"));
+  try {
+    // each stream's selection to a private file first: a tar header needs the size up front
+    const members: MemberInfo[] = [];
+    for (const ref of refs) members.push(await writeMember(root, ref, { since, until }, work));
+    const selected = members.filter((m) => m.records > 0);
+    if (selected.length === 0)
+      throw new LogwardError("LW_NOT_FOUND", "No records in that selection; nothing to export.");
+    const created = new Date(Number(now / 1000)).toISOString();
+    const manifest = Buffer.from(
+      `${JSON.stringify({ format: "logward-export 1", created, since: since ?? null, until: until ?? null, members: selected }, null, 2)}\n`,
+    );
+    const text = Buffer.from(readme({ created, since: since ?? null, until: until ?? null }));
+    const target = values.output
+      ? resolve(values.output)
+      : join(work, `logward-export-${created.replace(/[:.]/g, "-")}.tar.zst`);
+    const partial = `${target}.partial`;
+    const mtime = Math.floor(Number(now) / 1e6);
+    async function* archive(): AsyncGenerator<Buffer> {
+      yield tarHeader("", README, text.length, mtime);
+      yield text;
+      yield tarPadding(text.length);
+      yield tarHeader("", MANIFEST, manifest.length, mtime);
+      yield manifest;
+      yield tarPadding(manifest.length);
+      for (const m of selected) {
+        yield tarHeader(dirname(m.path), basename(m.path), m.bytes, mtime);
+        for await (const chunk of createReadStream(join(work, m.path))) yield chunk as Buffer;
+        yield tarPadding(m.bytes);
+      }
+      yield TAR_END;
+    }
+    await pipeline(archive, createZstdCompress(), createWriteStream(partial, { mode: 0o640 }));
+    const fh = await open(partial, "r+");
+    await fh.datasync();
+    await fh.close();
+    renameSync(partial, target);
+    const records = selected.reduce((n, m) => n + m.records, 0);
+    if (values.output) {
+      process.stdout.write(`Exported ${records} records of ${selected.length} streams to ${target}.\n`);
+      return 0;
+    }
+    const argv = copyCommand(values.config, root).map((a) =>
+      a.replaceAll("{vm}", values["to-vm"]!).replaceAll("{file}", target),
+    );
+    const code = await new Promise<number | null>((res, rej) => {
+      const child = spawn(argv[0]!, argv.slice(1), { stdio: "inherit" });
+      child.once("error", (err) =>
+        rej(new LogwardError("LW_USAGE", `The copy command '${argv[0]}' cannot be run (${err.message}).`)),
+      );
+      child.once("exit", (c) => res(c));
+    });
+    if (code !== 0)
+      throw new LogwardError(
+        "LW_IO",
+        `The copy command '${argv.join(" ")}' failed (exit ${code}); nothing was handed over.`,
+      );
+    process.stdout.write(
+      `Exported ${records} records of ${selected.length} streams to the qube ${values["to-vm"]}.\n`,
+    );
+    return 0;
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+async function writeMember(
+  root: string,
+  ref: StreamRef,
+  w: { since?: string; until?: string },
+  work: string,
+): Promise<MemberInfo> {
+  const path = `origins/${ref.origin}/${ref.stream}.log`;
+  mkdirSync(join(work, "origins", ref.origin), { recursive: true, mode: 0o700 });
+  const out = createWriteStream(join(work, path), { mode: 0o600 });
+  const hash = createHash("sha256");
+  const info: MemberInfo = {
+    path,
+    origin: ref.origin,
+    stream: ref.stream,
+    records: 0,
+    first_time: null,
+    last_time: null,
+    first_seq: null,
+    last_seq: null,
+    bytes: 0,
+    sha256: "",
+  };
+  for await (const v of readRecords(root, [ref], w)) {
+    const line = v.block.subarray(v.start, v.end + 1);
+    const p = parseLine(v.block, v.start, v.end);
+    if (p) {
+      info.first_time ??= p.time;
+      info.first_seq ??= p.seq;
+      info.last_time = p.time;
+      info.last_seq = p.seq;
+    }
+    info.records++;
+    info.bytes += line.length;
+    hash.update(line);
+    if (!out.write(Buffer.from(line))) await new Promise<void>((r) => out.once("drain", () => r()));
+  }
+  await new Promise<void>((res, rej) => out.end((err?: Error | null) => (err ? rej(err) : res())));
+  info.sha256 = hash.digest("hex");
+  return info;
+}
+
+export async function verifyExportCommand(args: string[]): Promise<number> {
+  const { positionals } = parse("verify-export", args, {}, { min: 1, max: 1 });
+  const file = resolve(positionals[0]!);
+  const seen = new Map<string, { size: number; sha256: string; lines: number }>();
+  let manifestText = "";
+  let current: {
+    path: string;
+    size: number;
+    hash: ReturnType<typeof createHash>;
+    lines: number;
+    keep: Buffer[] | null;
+  } | null = null;
+  const reader = new TarReader({
+    member(path, size) {
+      if (seen.has(path)) throw new Error(`the member ${path} is in the archive twice`);
+      current = {
+        path,
+        size,
+        hash: createHash("sha256"),
+        lines: 0,
+        keep: path === MANIFEST && size <= MAX_SMALL_MEMBER ? [] : null,
+      };
+    },
+    data(chunk) {
+      const c = current!;
+      c.hash.update(chunk);
+      for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) c.lines++;
+      c.keep?.push(Buffer.from(chunk));
+    },
+    end() {
+      const c = current!;
+      if (c.keep) manifestText = Buffer.concat(c.keep).toString("utf8");
+      seen.set(c.path, { size: c.size, sha256: c.hash.digest("hex"), lines: c.lines });
+      current = null;
+    },
+  });
+  const fail = (why: string): never => {
+    throw new LogwardError("LW_EXPORT_INVALID", `${file} does not verify: ${why}.`);
+  };
+  try {
+    await pipeline(createReadStream(file), createZstdDecompress(), async (source: AsyncIterable<Buffer>) => {
+      for await (const chunk of source) reader.push(chunk);
+      reader.end();
+    });
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT")
+      throw new LogwardError("LW_NOT_FOUND", `There is no file ${file}.`);
+    fail((err as Error).message);
+  }
+  let manifest: { format?: string; members?: MemberInfo[] };
+  try {
+    manifest = JSON.parse(manifestText) as typeof manifest;
+  } catch {
+    return fail("its manifest.json is missing or not JSON");
+  }
+  if (manifest.format !== "logward-export 1" || !Array.isArray(manifest.members))
+    fail("its manifest is not a logward-export 1 manifest");
+  const listed = new Set<string>([MANIFEST, README]);
+  let records = 0;
+  for (const m of manifest.members!) {
+    listed.add(m.path);
+    const got = seen.get(m.path);
+    if (!got) fail(`the member ${m.path} listed in the manifest is missing`);
+    if (got!.size !== m.bytes)
+      fail(`the member ${m.path} has ${got!.size} bytes, the manifest says ${m.bytes}`);
+    if (got!.sha256 !== m.sha256)
+      fail(`the member ${m.path} does not match its SHA-256 in the manifest (changed after export)`);
+    if (got!.lines !== m.records)
+      fail(`the member ${m.path} has ${got!.lines} records, the manifest says ${m.records}`);
+    records += m.records;
+  }
+  for (const path of seen.keys()) if (!listed.has(path)) fail(`the member ${path} is not in the manifest`);
+  process.stdout.write(
+    `${file}: OK, ${manifest.members!.length} streams, ${records} records; every SHA-256 matches the manifest.\n`,
+  );
+  return 0;
+}
