@@ -1,9 +1,9 @@
 import { LogwardError } from "../errors.ts";
 import { globToRegExp } from "../policy/config.ts";
-import { readRecords } from "../query/records.ts";
+import { type LineView, readRecords } from "../query/records.ts";
 import { isDisplaySafe } from "../store/escape.ts";
-import { listStreams, type StreamRef } from "../store/read.ts";
-import { parseLine } from "../store/record.ts";
+import { listStreams, readStreamLines, type StreamRef, type Window } from "../store/read.ts";
+import { LF, parseLine, TIME_LEN } from "../store/record.ts";
 import { checkStoreFormat, wallClockUs } from "../store/store.ts";
 import { parse } from "./args.ts";
 import { exitQuietlyOnEpipe, Output } from "./output.ts";
@@ -32,6 +32,117 @@ Options:
                    else ~/.local/share/logward)
   -h, --help       show this help
 `;
+
+/**
+ * The lines of one stream whose payload holds `needle`, found with indexOf over whole blocks:
+ * lines without it cost nothing but the scan. Each hit is a copy (blocks are reused).
+ */
+async function* fixedHits(root: string, ref: StreamRef, w: Window, needle: Buffer): AsyncGenerator<LineView> {
+  for await (const block of readStreamLines(root, ref.origin, ref.stream, w)) {
+    let at = block.indexOf(needle);
+    while (at !== -1) {
+      const start = block.lastIndexOf(LF, at) + 1;
+      let end = block.indexOf(LF, at);
+      if (end === -1) end = block.length;
+      const p = parseLine(block, start, end);
+      const inPayload = p ? block.indexOf(needle, p.payloadStart) : -1;
+      if (inPayload !== -1 && inPayload + needle.length <= end) {
+        const line = Buffer.from(block.subarray(start, end + 1));
+        yield { ref, block: line, start: 0, end: line.length - 1 };
+      }
+      at = block.indexOf(needle, end + 1);
+    }
+  }
+}
+
+/** Several streams' hits in receive order (each stream's are already in order). */
+async function* mergeByTime(sources: AsyncGenerator<LineView>[]): AsyncGenerator<LineView> {
+  if (sources.length === 1) {
+    yield* sources[0]!;
+    return;
+  }
+  const heads: { src: AsyncGenerator<LineView>; v: LineView }[] = [];
+  for (const src of sources) {
+    const n = await src.next();
+    if (!n.done) heads.push({ src, v: n.value });
+  }
+  while (heads.length > 0) {
+    let best = 0;
+    for (let k = 1; k < heads.length; k++) {
+      const a = heads[k]!.v;
+      const b = heads[best]!.v;
+      if (a.block.compare(b.block, b.start, b.start + TIME_LEN, a.start, a.start + TIME_LEN) < 0) best = k;
+    }
+    const h = heads[best]!;
+    yield h.v;
+    const n = await h.src.next();
+    if (n.done) heads.splice(best, 1);
+    else h.v = n.value;
+  }
+}
+
+const ORIGINS_AHEAD = 4;
+const READ_AHEAD = 8 * 1024 * 1024;
+
+/** Runs a generator ahead of its consumer, holding at most READ_AHEAD bytes of lines. */
+class ReadAhead implements AsyncIterable<LineView> {
+  private readonly queue: LineView[] = [];
+  private head = 0;
+  private bytes = 0;
+  private done = false;
+  private error: unknown = null;
+  private wakeConsumer: (() => void) | null = null;
+  private wakeProducer: (() => void) | null = null;
+
+  constructor(source: AsyncGenerator<LineView>) {
+    void this.run(source);
+  }
+
+  private async run(source: AsyncGenerator<LineView>): Promise<void> {
+    try {
+      for await (const v of source) {
+        this.queue.push(v);
+        this.bytes += v.end - v.start + 1;
+        this.wake("consumer");
+        while (this.bytes > READ_AHEAD) await new Promise<void>((r) => (this.wakeProducer = r));
+      }
+    } catch (err) {
+      this.error = err;
+    } finally {
+      this.done = true;
+      this.wake("consumer");
+    }
+  }
+
+  private wake(who: "consumer" | "producer"): void {
+    const w = who === "consumer" ? this.wakeConsumer : this.wakeProducer;
+    if (who === "consumer") this.wakeConsumer = null;
+    else this.wakeProducer = null;
+    w?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<LineView> {
+    for (;;) {
+      if (this.head < this.queue.length) {
+        const v = this.queue[this.head]!;
+        this.queue[this.head++] = undefined as unknown as LineView;
+        if (this.head > 1024 && this.head * 2 > this.queue.length) {
+          this.queue.splice(0, this.head);
+          this.head = 0;
+        }
+        this.bytes -= v.end - v.start + 1;
+        this.wake("producer");
+        yield v;
+        continue;
+      }
+      if (this.done) {
+        if (this.error) throw this.error;
+        return;
+      }
+      await new Promise<void>((r) => (this.wakeConsumer = r));
+    }
+  }
+}
 
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
@@ -107,8 +218,37 @@ export async function searchCommand(args: string[]): Promise<number> {
   let total = 0;
   let damaged = 0;
   const counts = new Map<string, number>();
-  for (const [, streams] of [...byOrigin].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
-    for await (const v of readRecords(root, streams, { since, until })) {
+  if (values.count && needle) {
+    // counting needs no order: every stream at once, so that decompression (on libuv's thread
+    // pool) and scanning use both cores
+    const perStream = await Promise.all(
+      refs.map(async (r) => {
+        let n = 0;
+        for await (const _ of fixedHits(root, r, { since, until }, needle)) n++;
+        return [`${r.origin}/${r.stream}`, n] as const;
+      }),
+    );
+    for (const [key, n] of perStream) {
+      if (n > 0) counts.set(key, n);
+      total += n;
+    }
+    byOrigin.clear();
+  }
+  // plain strings: the next origins are searched ahead, in the background (their decompression
+  // and scanning overlap with printing this one), each holding at most READ_AHEAD bytes of hits
+  const ordered = [...byOrigin].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  const ahead: ReadAhead[] = [];
+  const startAhead = (k: number) => {
+    const streams = ordered[k]?.[1];
+    if (needle && streams && !ahead[k]) {
+      ahead[k] = new ReadAhead(mergeByTime(streams.map((r) => fixedHits(root, r, { since, until }, needle))));
+    }
+  };
+  for (const [k, [, streams]] of ordered.entries()) {
+    for (let j = k; j < k + ORIGINS_AHEAD; j++) startAhead(j);
+    const lines = needle ? ahead[k]! : readRecords(root, streams, { since, until });
+    delete ahead[k];
+    for await (const v of lines) {
       const { block, start, end } = v;
       const p = parseLine(block, start, end);
       if (!p) continue;

@@ -1,0 +1,136 @@
+// npm run bench:query — reading a store of about 1 GB built from the peerbench corpus (each of
+// the 20 origins' lines written twice, receive times spread over two days by a controlled
+// clock, sealed in 64 MiB segments and compressed), beside rg over the same text:
+//   - `show ORIGIN --since T --until T+1m` of a one-minute window in the middle;
+//   - `search RARE` (a token in a handful of lines) over everything;
+//   - `search --count COMMON` of a common word.
+// rg reads the plain text (`zstdcat *.zst | rg`, plus the active .log files) in the same run.
+//
+//   env: PEERBENCH_DIR (default /tmp/peerbench), QUERY_STORE (default /tmp/logward-query-store;
+//        reused if it exists), REPS (default 3)
+
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { Store } from "../src/store/store.ts";
+
+const PROJECT = resolve(import.meta.dirname, "..");
+const BIN = join(PROJECT, "bin/logward.js");
+const CORPUS = join(process.env.PEERBENCH_DIR ?? "/tmp/peerbench", "corpus");
+const ROOT = process.env.QUERY_STORE ?? "/tmp/logward-query-store";
+const REPS = Number(process.env.REPS ?? 3);
+const START_US = Date.parse("2026-01-10T00:00:00Z") * 1000;
+const SPAN_US = 2 * 86400 * 1e6;
+
+async function build(): Promise<void> {
+  if (existsSync(join(ROOT, "FORMAT"))) return;
+  const hosts = readFileSync(join(CORPUS, "hosts.txt"), "latin1").split(/\s+/).filter(Boolean);
+  const total = hosts.length * 2 * 100_000;
+  let n = 0;
+  let now = START_US;
+  const store = await Store.open(ROOT, { clock: () => now });
+  for (let copy = 0; copy < 2; copy++) {
+    for (const h of hosts) {
+      const w = await store.stream(h, "main");
+      const text = readFileSync(join(CORPUS, `${h}.log`));
+      let s = 0;
+      const batch: Buffer[] = [];
+      for (let lf = text.indexOf(10); lf !== -1; lf = text.indexOf(10, s)) {
+        batch.push(text.subarray(s, lf));
+        s = lf + 1;
+        if (batch.length === 1000) {
+          now = START_US + Math.floor((SPAN_US * n) / total);
+          n += batch.length;
+          w.appendRecords(batch);
+          batch.length = 0;
+          if (w.backlogged) await w.whenDrained();
+        }
+      }
+      if (batch.length > 0) w.appendRecords(batch);
+    }
+  }
+  await store.idle();
+  await store.close();
+}
+
+function time(cmd: string, args: string[], opts: { shell?: boolean } = {}): { ms: number; out: string } {
+  const t0 = performance.now();
+  const r = spawnSync(cmd, args, { encoding: "utf8", maxBuffer: 1 << 30, shell: opts.shell });
+  const ms = performance.now() - t0;
+  if (r.status !== 0 && r.status !== 1) throw new Error(`${cmd} ${args.join(" ")} failed: ${r.stderr}`);
+  return { ms, out: r.stdout };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+async function main(): Promise<void> {
+  await build();
+  const du = execFileSync("du", ["-sb", join(ROOT, "origins")], { encoding: "utf8" }).split("\t")[0];
+  const files = readdirSync(join(ROOT, "origins"))
+    .filter((o) => !o.startsWith("_"))
+    .map((o) => join(ROOT, "origins", o, "main"));
+  const zst = files.flatMap((d) =>
+    readdirSync(d)
+      .filter((f) => f.endsWith(".zst"))
+      .map((f) => join(d, f)),
+  );
+  const plain = files.flatMap((d) =>
+    readdirSync(d)
+      .filter((f) => f.endsWith(".log"))
+      .map((f) => join(d, f)),
+  );
+  const rg = (args: string) =>
+    `{ zstdcat ${zst.join(" ")}; cat ${plain.join(" ")} 2>/dev/null; } | rg ${args}`;
+  const mid = new Date((START_US + SPAN_US / 2) / 1000 + 60_000).toISOString();
+  const midEnd = new Date((START_US + SPAN_US / 2) / 1000 + 120_000).toISOString();
+  const rare = "3610954"; // a user id that occurs in a few lines
+  // the origin whose records fill the middle of the span: the first host's second copy
+  const middleOrigin = readFileSync(join(CORPUS, "hosts.txt"), "latin1").split(/\s+/).filter(Boolean)[0]!;
+  const rows: [string, number[], number[] | null, string][] = [
+    ["show, one minute in the middle", [], null, ""],
+    ["(node start-up: logward --version)", [], null, ""],
+    [`search ${rare} (rare)`, [], [], ""],
+    ["search --count error (common)", [], [], ""],
+  ];
+  for (let rep = 0; rep < REPS; rep++) {
+    const s = time(process.execPath, [
+      BIN,
+      "show",
+      middleOrigin,
+      "--since",
+      mid,
+      "--until",
+      midEnd,
+      "--store",
+      ROOT,
+    ]);
+    rows[0]![1].push(s.ms);
+    rows[0]![3] = `${s.out.split("\n").length - 1} records`;
+    rows[1]![1].push(time(process.execPath, [BIN, "--version"]).ms);
+    const a = time(process.execPath, [BIN, "search", rare, "--store", ROOT]);
+    rows[2]![1].push(a.ms);
+    const b = time(rg(`-c ${rare}`), [], { shell: true });
+    rows[2]![2]!.push(b.ms);
+    rows[2]![3] = `${a.out.split("\n").length - 1} hits, rg ${b.out.trim()}`;
+    const c = time(process.execPath, [BIN, "search", "--count", "error", "--store", ROOT]);
+    rows[3]![1].push(c.ms);
+    const d = time(rg("-c error"), [], { shell: true });
+    rows[3]![2]!.push(d.ms);
+    rows[3]![3] = `${/total (\d+)/.exec(c.out)?.[1]} hits, rg ${d.out.trim()}`;
+  }
+  console.log(
+    `\nstore: ${(Number(du) / 1e9).toFixed(2)} GB on disk (${zst.length} compressed segments), medians of ${REPS}\n`,
+  );
+  console.log("| query | logward | rg on the same text | logward ÷ rg | found |");
+  console.log("|---|---|---|---|---|");
+  for (const [name, ours, theirs, found] of rows) {
+    const o = median(ours);
+    const t = theirs ? median(theirs) : null;
+    console.log(
+      `| ${name} | ${o.toFixed(0)} ms | ${t === null ? "-" : `${t.toFixed(0)} ms`} | ${t === null ? "-" : (o / t).toFixed(2)} | ${found} |`,
+    );
+  }
+  console.log("\ntargets: the window under 50 ms; search within 1.5x of rg");
+}
+
+await main();
