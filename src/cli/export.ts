@@ -12,6 +12,7 @@ import {
   mkdtempSync,
   renameSync,
   rmSync,
+  statSync,
 } from "node:fs";
 import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -20,6 +21,7 @@ import { pipeline } from "node:stream/promises";
 import { createZstdCompress, createZstdDecompress } from "node:zlib";
 import { loadConfig } from "../collector/config.ts";
 import { LogwardError } from "../errors.ts";
+import { formatBytes } from "../policy/units.ts";
 import { readRecords } from "../query/records.ts";
 import { TAR_END, TarReader, tarHeader, tarPadding } from "../query/tar.ts";
 import { COLLECTOR_ORIGIN, checkName } from "../store/names.ts";
@@ -27,6 +29,7 @@ import { listStreams, type StreamRef } from "../store/read.ts";
 import { parseLine } from "../store/record.ts";
 import { checkStoreFormat, wallClockUs } from "../store/store.ts";
 import { parse } from "./args.ts";
+import { Progress } from "./progress.ts";
 import { storePath } from "./store-path.ts";
 import { timeBound } from "./time.ts";
 
@@ -139,7 +142,12 @@ export async function exportCommand(args: string[]): Promise<number> {
   try {
     // each stream's selection to a private file first: a tar header needs the size up front
     const members: MemberInfo[] = [];
-    for (const ref of refs) members.push(await writeMember(root, ref, { since, until }, work));
+    const progress = new Progress("exporting", refs.length, (n) => `${n} streams`);
+    for (const ref of refs) {
+      members.push(await writeMember(root, ref, { since, until }, work));
+      progress.add(1);
+    }
+    progress.end();
     const selected = members.filter((m) => m.records > 0);
     if (selected.length === 0)
       throw new LogwardError("LW_NOT_FOUND", "No records in that selection; nothing to export.");
@@ -281,11 +289,19 @@ export async function verifyExportCommand(args: string[]): Promise<number> {
   const fail = (why: string): never => {
     throw new LogwardError("LW_EXPORT_INVALID", `${file} does not verify: ${why}.`);
   };
+  let size = 0;
   try {
-    await pipeline(createReadStream(file), createZstdDecompress(), async (source: AsyncIterable<Buffer>) => {
+    size = statSync(file).size;
+  } catch {}
+  const progress = new Progress("verifying", size, formatBytes);
+  try {
+    const input = createReadStream(file);
+    input.on("data", (c) => progress.add(c.length));
+    await pipeline(input, createZstdDecompress(), async (source: AsyncIterable<Buffer>) => {
       for await (const chunk of source) reader.push(chunk);
       reader.end();
     });
+    progress.end();
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT")
       throw new LogwardError("LW_NOT_FOUND", `There is no file ${file}.`);

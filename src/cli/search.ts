@@ -7,6 +7,7 @@ import { LF, parseLine, TIME_LEN } from "../store/record.ts";
 import { checkStoreFormat, wallClockUs } from "../store/store.ts";
 import { parse } from "./args.ts";
 import { exitQuietlyOnEpipe, Output } from "./output.ts";
+import { Progress } from "./progress.ts";
 import { warnDamaged } from "./show.ts";
 import { storePath } from "./store-path.ts";
 import { timeBound } from "./time.ts";
@@ -244,7 +245,9 @@ export async function searchCommand(args: string[]): Promise<number> {
       ahead[k] = new ReadAhead(mergeByTime(streams.map((r) => fixedHits(root, r, { since, until }, needle))));
     }
   };
+  const progress = new Progress("searching", ordered.length, (n) => `${n} origins`);
   for (const [k, [, streams]] of ordered.entries()) {
+    progress.add(k === 0 ? 0 : 1);
     for (let j = k; j < k + ORIGINS_AHEAD; j++) startAhead(j);
     const lines = needle ? ahead[k]! : readRecords(root, streams, { since, until });
     delete ahead[k];
@@ -286,6 +289,7 @@ export async function searchCommand(args: string[]): Promise<number> {
       }
     }
   }
+  progress.end();
   if (values.count) {
     for (const [key, n] of [...counts].sort()) out.write(`${key} ${n}\n`);
     out.write(`total ${total}\n`);
