@@ -1,10 +1,12 @@
 // logward search across origins, rotation and compression, with time windows; hostile content
 // stays escaped; --count, --json, --regex, --ignore-case, globs.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { join } from "node:path";
 import { test } from "node:test";
 import { Store } from "../src/store/store.ts";
-import { logward } from "./helpers/cli.ts";
+import { BIN, logward } from "./helpers/cli.ts";
+import { ingest, serve } from "./helpers/daemon.ts";
 import { tempDir } from "./helpers/tmp.ts";
 
 test("logward search: every hit once, across segments and compression, in time windows, escaped", async () => {
@@ -87,4 +89,37 @@ test("logward search: every hit once, across segments and compression, in time w
   const bad = await run("(", "--regex");
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /is not a valid regular expression/);
+});
+
+test("logward search --follow: the hits so far, then new ones as they are stored, each once", async () => {
+  const store = join(tempDir(), "store");
+  const d = await serve(store);
+  try {
+    await ingest(store, "lines", "old NEEDLE one\nold hay\n", { QREXEC_REMOTE_DOMAIN: "work" });
+    const child = spawn(process.execPath, [BIN, "search", "NEEDLE", "--follow", "--store", store], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let out = "";
+    child.stdout.on("data", (b: Buffer) => {
+      out += b.toString();
+    });
+    const waitFor = async (re: RegExp) => {
+      for (let k = 0; k < 100 && !re.test(out); k++) await new Promise((r) => setTimeout(r, 50));
+      assert.match(out, re);
+    };
+    await waitFor(/old NEEDLE one/);
+    await ingest(store, "lines", "new hay\nnew NEEDLE \x1b[2J two\n", { QREXEC_REMOTE_DOMAIN: "work" });
+    await ingest(store, "lines", "NEEDLE three\n", { QREXEC_REMOTE_DOMAIN: "personal" });
+    await waitFor(/new NEEDLE \\x1b\[2J two/);
+    child.kill("SIGTERM");
+    assert.equal(await new Promise((r) => child.once("exit", r)), 0);
+    const hits = out.trim().split("\n");
+    assert.deepEqual(
+      hits.map((l) => l.replace(/^(\S+) \S+ \d+ \. /, "$1 ")),
+      ["work/main old NEEDLE one", "work/main new NEEDLE \\x1b[2J two"],
+      "each hit once; a stream that did not exist at the start is not followed",
+    );
+  } finally {
+    await d.stop();
+  }
 });

@@ -1,8 +1,9 @@
 import { LogwardError } from "../errors.ts";
 import { globToRegExp } from "../policy/config.ts";
+import { followStreams } from "../query/follow.ts";
 import { type LineView, readRecords } from "../query/records.ts";
 import { isDisplaySafe } from "../store/escape.ts";
-import { listStreams, readStreamLines, type StreamRef, type Window } from "../store/read.ts";
+import { listStreams, readStreamLines, type StreamRef, streamSegments, type Window } from "../store/read.ts";
 import { LF, parseLine, TIME_LEN } from "../store/record.ts";
 import { checkStoreFormat, wallClockUs } from "../store/store.ts";
 import { parse } from "./args.ts";
@@ -29,6 +30,8 @@ Options:
   --ignore-case    match regardless of case
   --count          print the number of matching records per origin/stream, and the total
   --json           one JSON object per hit: origin, stream, time, seq, kind, ref, payload
+  --follow, -f     after the hits so far, keep printing new ones as they are stored (the
+                   streams that exist when it starts; inotify, no polling)
   --store DIR      the store (default: $LOGWARD_STORE, else /var/lib/logward for root,
                    else ~/.local/share/logward)
   -h, --help       show this help
@@ -164,6 +167,7 @@ export async function searchCommand(args: string[]): Promise<number> {
       "ignore-case": { type: "boolean" },
       count: { type: "boolean" },
       json: { type: "boolean" },
+      follow: { type: "boolean", short: "f" },
     },
     { min: 1, max: 1 },
   );
@@ -245,6 +249,51 @@ export async function searchCommand(args: string[]): Promise<number> {
       ahead[k] = new ReadAhead(mergeByTime(streams.map((r) => fixedHits(root, r, { since, until }, needle))));
     }
   };
+  /** One stored line: if it matches, count it or print it (escaped, or as JSON). */
+  const onLine = (v: LineView): Promise<void> | undefined => {
+    const { block, start, end } = v;
+    const p = parseLine(block, start, end);
+    if (!p) return undefined;
+    if (needle) {
+      const at = block.indexOf(needle, p.payloadStart);
+      if (at === -1 || at + needle.length > p.payloadEnd) return undefined;
+    } else if (!re!.test(block.toString("utf8", p.payloadStart, p.payloadEnd))) return undefined;
+    total++;
+    const key = `${v.ref.origin}/${v.ref.stream}`;
+    if (values.count) {
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+      return undefined;
+    }
+    if (!isDisplaySafe(block, start, end)) {
+      damaged++;
+      return undefined; // a damaged line is reported, never printed as is
+    }
+    if (values.json) {
+      const obj = {
+        origin: v.ref.origin,
+        stream: v.ref.stream,
+        time: p.time,
+        seq: p.seq,
+        kind: p.kind === "." ? "data" : p.kind.slice(1),
+        ...(p.ref !== undefined ? { ref: p.ref } : {}),
+        payload: block.toString("utf8", p.payloadStart, p.payloadEnd),
+      };
+      return out.write(`${JSON.stringify(obj)}\n`);
+    }
+    out.write(`${key} `);
+    return out.write(block, start, end + 1);
+  };
+
+  // --follow: where each stream ends now, so that following continues without a gap
+  const lastAtStart = new Map<string, number>();
+  if (values.follow) {
+    for (const r of refs)
+      lastAtStart.set(
+        `${r.origin}/${r.stream}`,
+        (await streamSegments(root, r.origin, r.stream)).at(-1)?.lastSeq ?? 0,
+      );
+  }
+
   const progress = new Progress("searching", ordered.length, (n) => `${n} origins`);
   for (const [k, [, streams]] of ordered.entries()) {
     progress.add(k === 0 ? 0 : 1);
@@ -252,41 +301,8 @@ export async function searchCommand(args: string[]): Promise<number> {
     const lines = needle ? ahead[k]! : readRecords(root, streams, { since, until });
     delete ahead[k];
     for await (const v of lines) {
-      const { block, start, end } = v;
-      const p = parseLine(block, start, end);
-      if (!p) continue;
-      if (needle) {
-        const at = block.indexOf(needle, p.payloadStart);
-        if (at === -1 || at + needle.length > p.payloadEnd) continue;
-      } else if (!re!.test(block.toString("utf8", p.payloadStart, p.payloadEnd))) continue;
-      total++;
-      const key = `${v.ref.origin}/${v.ref.stream}`;
-      if (values.count) {
-        counts.set(key, (counts.get(key) ?? 0) + 1);
-        continue;
-      }
-      const safe = isDisplaySafe(block, start, end);
-      if (!safe) {
-        damaged++;
-        continue; // a damaged line is reported, never printed as is
-      }
-      if (values.json) {
-        const obj = {
-          origin: v.ref.origin,
-          stream: v.ref.stream,
-          time: p.time,
-          seq: p.seq,
-          kind: p.kind === "." ? "data" : p.kind.slice(1),
-          ...(p.ref !== undefined ? { ref: p.ref } : {}),
-          payload: block.toString("utf8", p.payloadStart, p.payloadEnd),
-        };
-        const w = out.write(`${JSON.stringify(obj)}\n`);
-        if (w) await w;
-      } else {
-        out.write(`${key} `);
-        const w = out.write(block, start, end + 1);
-        if (w) await w;
-      }
+      const w = onLine(v);
+      if (w) await w;
     }
   }
   progress.end();
@@ -295,6 +311,27 @@ export async function searchCommand(args: string[]): Promise<number> {
     out.write(`total ${total}\n`);
   }
   await out.flush();
+  if (values.follow) {
+    const controller = new AbortController();
+    process.once("SIGINT", () => controller.abort());
+    process.once("SIGTERM", () => controller.abort());
+    const starts = refs.map((ref) => ({
+      ref,
+      nextSeq: (lastAtStart.get(`${ref.origin}/${ref.stream}`) ?? 0) + 1,
+    }));
+    await followStreams(
+      root,
+      starts,
+      async (line) => {
+        onLine(line);
+        await out.flush();
+      },
+      controller.signal,
+    );
+    await out.flush();
+    warnDamaged(damaged);
+    return 0;
+  }
   warnDamaged(damaged);
   return total > 0 || values.count ? 0 : 1;
 }
