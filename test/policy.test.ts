@@ -20,10 +20,17 @@ import { mountTmpfs } from "./helpers/tmpfs.ts";
 
 const SEGMENT = 64 * 1024;
 
+/** Bytes of a stream's segment files; listed again when compression swaps a file meanwhile. */
 function diskBytes(dir: string): number {
-  let n = 0;
-  for (const f of readdirSync(dir)) if (/^\d{20}\.log(\.zst)?$/.test(f)) n += statSync(join(dir, f)).size;
-  return n;
+  for (;;) {
+    try {
+      let n = 0;
+      for (const f of readdirSync(dir)) if (/^\d{20}\.log(\.zst)?$/.test(f)) n += statSync(join(dir, f)).size;
+      return n;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+    }
+  }
 }
 
 async function alerts(
