@@ -10,7 +10,6 @@ import { delimiter, join } from "node:path";
 import { loadConfig } from "../collector/config.ts";
 import { LogwardError } from "../errors.ts";
 import { readRecords, selectStreams } from "../query/records.ts";
-import { COLLECTOR_ORIGIN, checkName } from "../store/names.ts";
 import { readStreamLines, type StreamRef } from "../store/read.ts";
 import { parseLine } from "../store/record.ts";
 import { checkStoreFormat, wallClockUs } from "../store/store.ts";
@@ -18,6 +17,7 @@ import { parse } from "./args.ts";
 import { Output } from "./output.ts";
 import { lineEmitter, warnDamaged } from "./show.ts";
 import { storePath } from "./store-path.ts";
+import { parseTarget } from "./target.ts";
 import { timeBound } from "./time.ts";
 
 export const OPEN_HELP = `Usage: logward open ORIGIN[/STREAM] [--since T] [--until T] [--raw] [options]
@@ -88,10 +88,7 @@ export async function openCommand(args: string[]): Promise<number> {
     { min: 1, max: 1 },
   );
   const target = positionals[0]!;
-  const slash = target.indexOf("/");
-  const originName = slash === -1 ? target : target.slice(0, slash);
-  const origin = originName === COLLECTOR_ORIGIN ? originName : checkName("origin", originName);
-  const stream = slash === -1 ? undefined : checkName("stream", target.slice(slash + 1));
+  const { origin, stream } = parseTarget(target);
   const now = wallClockUs()();
   const since = timeBound("--since", values.since, now);
   const until = timeBound("--until", values.until, now);

@@ -11,6 +11,7 @@ import { exitQuietlyOnEpipe, Output } from "./output.ts";
 import { Progress } from "./progress.ts";
 import { warnDamaged } from "./show.ts";
 import { storePath } from "./store-path.ts";
+import { recordJson } from "./target.ts";
 import { timeBound } from "./time.ts";
 
 export const SEARCH_HELP = `Usage: logward search PATTERN [options]
@@ -269,16 +270,7 @@ export async function searchCommand(args: string[]): Promise<number> {
       return undefined; // a damaged line is reported, never printed as is
     }
     if (values.json) {
-      const obj = {
-        origin: v.ref.origin,
-        stream: v.ref.stream,
-        time: p.time,
-        seq: p.seq,
-        kind: p.kind === "." ? "data" : p.kind.slice(1),
-        ...(p.ref !== undefined ? { ref: p.ref } : {}),
-        payload: block.toString("utf8", p.payloadStart, p.payloadEnd),
-      };
-      return out.write(`${JSON.stringify(obj)}\n`);
+      return out.write(`${recordJson(v, p, block.toString("utf8", p.payloadStart, p.payloadEnd))}\n`);
     }
     out.write(`${key} `);
     return out.write(block, start, end + 1);

@@ -2,13 +2,13 @@ import { LogwardError } from "../errors.ts";
 import { followStreams } from "../query/follow.ts";
 import { type LineView, readRecords, selectStreams } from "../query/records.ts";
 import { escapePayload, isDisplaySafe, unescapePayload } from "../store/escape.ts";
-import { COLLECTOR_ORIGIN, checkName } from "../store/names.ts";
 import { streamSegments } from "../store/read.ts";
 import { parseLine, seqAt } from "../store/record.ts";
 import { checkStoreFormat, wallClockUs } from "../store/store.ts";
 import { parse } from "./args.ts";
 import { exitQuietlyOnEpipe, Output } from "./output.ts";
 import { storePath } from "./store-path.ts";
+import { parseTarget, recordJson } from "./target.ts";
 import { timeBound } from "./time.ts";
 
 export const SHOW_HELP = `Usage: logward show ORIGIN[/STREAM] [options]
@@ -59,10 +59,7 @@ export async function showCommand(args: string[]): Promise<number> {
   if (values.follow && values.until !== undefined)
     throw new LogwardError("LW_USAGE", "--follow and --until cannot be used together; drop one of them.");
   const target = positionals[0]!;
-  const slash = target.indexOf("/");
-  const originName = slash === -1 ? target : target.slice(0, slash);
-  const origin = originName === COLLECTOR_ORIGIN ? originName : checkName("origin", originName);
-  const stream = slash === -1 ? undefined : checkName("stream", target.slice(slash + 1));
+  const { origin, stream } = parseTarget(target);
   let grep: RegExp | undefined;
   if (values.grep !== undefined) {
     try {
@@ -179,16 +176,7 @@ export function lineEmitter(
       return out.write("\n");
     }
     if (mode === "json") {
-      const obj = {
-        origin: v.ref.origin,
-        stream: v.ref.stream,
-        time: p.time,
-        seq: p.seq,
-        kind: p.kind === "." ? "data" : p.kind.slice(1),
-        ...(p.ref !== undefined ? { ref: p.ref } : {}),
-        payload,
-      };
-      return out.write(`${JSON.stringify(obj)}\n`);
+      return out.write(`${recordJson(v, p, payload)}\n`);
     }
     if (!safe) return out.write(escapePayload(block.subarray(start, end)).toString("latin1") + "\n");
     if (multi) {

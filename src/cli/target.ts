@@ -1,0 +1,27 @@
+// ORIGIN[/STREAM] on the command line: both names validated before any path is built from
+// them; the collector's own origin `_logward` is accepted as a name to read.
+
+import type { LineView } from "../query/records.ts";
+import { COLLECTOR_ORIGIN, checkName } from "../store/names.ts";
+import type { ParsedLine } from "../store/record.ts";
+
+export function parseTarget(target: string): { origin: string; stream: string | undefined } {
+  const slash = target.indexOf("/");
+  const originName = slash === -1 ? target : target.slice(0, slash);
+  const origin = originName === COLLECTOR_ORIGIN ? originName : checkName("origin", originName);
+  const stream = slash === -1 ? undefined : checkName("stream", target.slice(slash + 1));
+  return { origin, stream };
+}
+
+/** A stored record as `--json` prints it (show, search): the payload in its escaped form. */
+export function recordJson(v: LineView, p: ParsedLine, payload: string): string {
+  return JSON.stringify({
+    origin: v.ref.origin,
+    stream: v.ref.stream,
+    time: p.time,
+    seq: p.seq,
+    kind: p.kind === "." ? "data" : p.kind.slice(1),
+    ...(p.ref !== undefined ? { ref: p.ref } : {}),
+    payload,
+  });
+}
