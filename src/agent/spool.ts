@@ -34,7 +34,7 @@ import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { LogwardError } from "../errors.ts";
 import { fsyncDir, pwriteAll, writeFileAtomic } from "../store/files.ts";
-import { encodeGap, encodeRecord } from "../wire/agent.ts";
+import { encodeGap, encodeRecord, readU64, writeU64 } from "../wire/agent.ts";
 
 export const T_REC = 0x52; // R
 export const T_GAP = 0x47; // G
@@ -312,8 +312,8 @@ export class Spool {
     if (this.tailGap) this.closeTailGap();
     const at = this.reserve(size);
     entryHeader(this.pending, at, T_REC, 16 + data.length);
-    this.pending.writeBigUInt64BE(BigInt(seq), at + HEAD);
-    this.pending.writeBigInt64BE(BigInt(now), at + HEAD + 8);
+    writeU64(this.pending, seq, at + HEAD);
+    writeU64(this.pending, Math.max(0, now), at + HEAD + 8);
     this.pending.set(data, at + HEAD + 16);
     this.pending.writeUInt32BE(entryCrc(this.pending, at, 16 + data.length), at + 5);
     this.pendingLastSeq = seq;
@@ -602,7 +602,7 @@ export class Spool {
 
 /** Encodes a spool entry as the agent frame that carries it (R or G); null for checkpoints. */
 export function frameFor(e: Entry): Buffer | null {
-  if (e.type === T_REC) return encodeRecord(Number(e.body.readBigUInt64BE(0)), e.body.subarray(16));
+  if (e.type === T_REC) return encodeRecord(readU64(e.body, 0), e.body.subarray(16));
   if (e.type === T_GAP) {
     const first = Number(e.body.readBigUInt64BE(0));
     const last = Number(e.body.readBigUInt64BE(8));
@@ -618,7 +618,7 @@ export function frameFor(e: Entry): Buffer | null {
 
 /** The seq an entry ends at (R: its seq; G: its last), or 0 for a checkpoint. */
 export function entrySeq(e: Entry): number {
-  if (e.type === T_REC) return Number(e.body.readBigUInt64BE(0));
-  if (e.type === T_GAP) return Number(e.body.readBigUInt64BE(8));
+  if (e.type === T_REC) return readU64(e.body, 0);
+  if (e.type === T_GAP) return readU64(e.body, 8);
   return 0;
 }

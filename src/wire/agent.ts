@@ -68,12 +68,28 @@ export function parseHello(text: string): Hello {
   return { stream: parts[2]!, spool: parts[3]! };
 }
 
+/**
+ * An unsigned 64-bit big-endian integer in the safe-integer range, from two 32-bit halves: no
+ * BigInt per record on the hot path. Returns -1 above 2^53-1.
+ */
+export function readU64(buf: Buffer, at: number): number {
+  const hi = buf.readUInt32BE(at);
+  if (hi > 0x1fffff) return -1;
+  return hi * 0x1_0000_0000 + buf.readUInt32BE(at + 4);
+}
+
+/** Writes a non-negative safe integer as an unsigned 64-bit big-endian value. */
+export function writeU64(buf: Buffer, n: number, at: number): void {
+  buf.writeUInt32BE(Math.floor(n / 0x1_0000_0000), at);
+  buf.writeUInt32BE(n >>> 0, at + 4);
+}
+
 function readSeq(buf: Buffer, at: number): number {
-  const v = buf.readBigUInt64BE(at);
-  if (v === 0n || v > BigInt(Number.MAX_SAFE_INTEGER)) {
-    throw new FramingError(`sequence number ${v} is out of range (1 to 2^53-1)`);
+  const v = readU64(buf, at);
+  if (v < 1) {
+    throw new FramingError(`sequence number ${buf.readBigUInt64BE(at)} is out of range (1 to 2^53-1)`);
   }
-  return Number(v);
+  return v;
 }
 
 const HEAD = 0; // type + length (5 bytes)
@@ -286,7 +302,7 @@ function frame(type: number, payload: Uint8Array): Buffer {
 
 function seqBytes(seq: number): Buffer {
   const b = Buffer.allocUnsafe(8);
-  b.writeBigUInt64BE(BigInt(seq));
+  writeU64(b, seq, 0);
   return b;
 }
 
@@ -298,7 +314,7 @@ export function encodeRecord(seq: number, data: Uint8Array): Buffer {
   const out = Buffer.allocUnsafe(13 + data.length);
   out[0] = T_RECORD;
   out.writeUInt32BE(8 + data.length, 1);
-  out.writeBigUInt64BE(BigInt(seq), 5);
+  writeU64(out, seq, 5);
   out.set(data, 13);
   return out;
 }
