@@ -87,6 +87,22 @@ async function* mergeByTime(sources: AsyncGenerator<LineView>[]): AsyncGenerator
 }
 
 const ORIGINS_AHEAD = 4;
+/** Streams counted at once: enough to keep both cores busy, each holding two frames in memory. */
+const STREAMS_AT_ONCE = 4;
+
+/** fn over items, at most `limit` at a time, results in the items' order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const k = next++;
+      results[k] = await fn(items[k]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
 const READ_AHEAD = 8 * 1024 * 1024;
 
 /** Runs a generator ahead of its consumer, holding at most READ_AHEAD bytes of lines. */
@@ -227,13 +243,11 @@ export async function searchCommand(args: string[]): Promise<number> {
   if (values.count && needle) {
     // counting needs no order: every stream at once, so that decompression (on libuv's thread
     // pool) and scanning use both cores
-    const perStream = await Promise.all(
-      refs.map(async (r) => {
-        let n = 0;
-        for await (const _ of fixedHits(root, r, { since, until }, needle)) n++;
-        return [`${r.origin}/${r.stream}`, n] as const;
-      }),
-    );
+    const perStream = await mapLimit(refs, STREAMS_AT_ONCE, async (r) => {
+      let n = 0;
+      for await (const _ of fixedHits(root, r, { since, until }, needle)) n++;
+      return [`${r.origin}/${r.stream}`, n] as const;
+    });
     for (const [key, n] of perStream) {
       if (n > 0) counts.set(key, n);
       total += n;
