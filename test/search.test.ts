@@ -91,16 +91,19 @@ test("logward search: every hit once, across segments and compression, in time w
   assert.match(bad.stderr, /is not a valid regular expression/);
 });
 
-test("logward search --follow: the hits so far, then new ones as they are stored, each once", async () => {
+test("logward search --follow: the hits so far, then new ones as they are stored, each once, from new origins too", async () => {
   const store = join(tempDir(), "store");
   const d = await serve(store);
+  let child: ReturnType<typeof spawn> | null = null;
   try {
     await ingest(store, "lines", "old NEEDLE one\nold hay\n", { QREXEC_REMOTE_DOMAIN: "work" });
-    const child = spawn(process.execPath, [BIN, "search", "NEEDLE", "--follow", "--store", store], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    child = spawn(
+      process.execPath,
+      [BIN, "search", "NEEDLE", "--follow", "--stream", "m*", "--store", store],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
     let out = "";
-    child.stdout.on("data", (b: Buffer) => {
+    child.stdout!.on("data", (b: Buffer) => {
       out += b.toString();
     });
     const waitFor = async (re: RegExp) => {
@@ -109,17 +112,31 @@ test("logward search --follow: the hits so far, then new ones as they are stored
     };
     await waitFor(/old NEEDLE one/);
     await ingest(store, "lines", "new hay\nnew NEEDLE \x1b[2J two\n", { QREXEC_REMOTE_DOMAIN: "work" });
+    // a new origin, and a new stream the --stream glob leaves out
     await ingest(store, "lines", "NEEDLE three\n", { QREXEC_REMOTE_DOMAIN: "personal" });
-    await waitFor(/new NEEDLE \\x1b\[2J two/);
+    await ingest(store, "lines", "NEEDLE elsewhere\n", {
+      QREXEC_REMOTE_DOMAIN: "personal",
+      QREXEC_SERVICE_ARGUMENT: "other",
+    });
+    await waitFor(/NEEDLE three/);
+    await ingest(store, "lines", "NEEDLE four\n", { QREXEC_REMOTE_DOMAIN: "work" });
+    await waitFor(/NEEDLE four/);
+    const exited = new Promise((r) => child!.once("exit", r));
     child.kill("SIGTERM");
-    assert.equal(await new Promise((r) => child.once("exit", r)), 0);
+    assert.equal(await exited, 0);
     const hits = out.trim().split("\n");
     assert.deepEqual(
       hits.map((l) => l.replace(/^(\S+) \S+ \d+ \. /, "$1 ")),
-      ["work/main old NEEDLE one", "work/main new NEEDLE \\x1b[2J two"],
-      "each hit once; a stream that did not exist at the start is not followed",
+      [
+        "work/main old NEEDLE one",
+        "work/main new NEEDLE \\x1b[2J two",
+        "personal/main NEEDLE three",
+        "work/main NEEDLE four",
+      ],
+      "each hit once; a new origin's stream is followed, one outside --stream is not",
     );
   } finally {
+    if (child?.exitCode === null) child.kill("SIGKILL");
     await d.stop();
   }
 });

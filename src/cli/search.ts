@@ -31,8 +31,8 @@ Options:
   --ignore-case    match regardless of case
   --count          print the number of matching records per origin/stream, and the total
   --json           one JSON object per hit: origin, stream, time, seq, kind, ref, payload
-  --follow, -f     after the hits so far, keep printing new ones as they are stored (the
-                   streams that exist when it starts; inotify, no polling)
+  --follow, -f     after the hits so far, keep printing new ones as they are stored, also
+                   from origins and streams that appear later (inotify, no polling)
   --store DIR      the store (default: $LOGWARD_STORE, else /var/lib/logward for root,
                    else ~/.local/share/logward)
   -h, --help       show this help
@@ -333,6 +333,7 @@ export async function searchCommand(args: string[]): Promise<number> {
         await out.flush();
       },
       controller.signal,
+      (r) => (!originRe || originRe.test(r.origin)) && (!streamRe || streamRe.test(r.stream)),
     );
     await out.flush();
     warnDamaged(damaged);

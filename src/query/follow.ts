@@ -8,8 +8,15 @@
 import { type FSWatcher, watch } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { join } from "node:path";
-import { streamDir } from "../store/names.ts";
-import { readSegmentLines, type StreamRef, seekLine, streamSegments } from "../store/read.ts";
+import { originsDir, streamDir } from "../store/names.ts";
+import {
+  listOrigins,
+  listStreams,
+  readSegmentLines,
+  type StreamRef,
+  seekLine,
+  streamSegments,
+} from "../store/read.ts";
 import { LF, seqAt } from "../store/record.ts";
 import type { LineView } from "./records.ts";
 
@@ -141,27 +148,75 @@ class Follower {
 
 /**
  * Follows the streams until `signal` aborts. `nextSeqs` gives, per stream, the first sequence
- * number to print.
+ * number to print. With `discover`, streams that appear later (a new origin, a new stream of
+ * an origin) and that it accepts are followed too, from their first record: the origins
+ * directory and every origin's directory are watched for that.
  */
 export async function followStreams(
   root: string,
   starts: readonly { ref: StreamRef; nextSeq: number }[],
   emit: (line: LineView) => Promise<void>,
   signal: AbortSignal,
+  discover?: (ref: StreamRef) => boolean,
 ): Promise<void> {
-  const followers = starts.map((s) => new Follower(root, s.ref, s.nextSeq, emit));
-  const watchers: FSWatcher[] = [];
+  const followers = new Map<string, Follower>();
+  const watchers = new Map<string, FSWatcher>();
   let failure: unknown = null;
   const run = (f: Follower) =>
     f.check().catch((err) => {
       failure = err;
     });
-  for (const f of followers) {
-    watchers.push(watch(f.directory, { persistent: true }, () => void run(f)));
+  let stopped = false;
+  const watchDir = (dir: string, onEvent: () => void): boolean => {
+    // a scan still running when the follow stops must not leave a watcher holding the process
+    if (stopped || watchers.has(dir)) return true;
+    try {
+      watchers.set(dir, watch(dir, { persistent: true }, onEvent));
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return false; // removed meanwhile
+      throw err;
+    }
+  };
+  const follow = async (ref: StreamRef, nextSeq: number) => {
+    const key = `${ref.origin}/${ref.stream}`;
+    if (stopped || followers.has(key)) return;
+    const f = new Follower(root, ref, nextSeq, emit);
+    followers.set(key, f);
+    watchDir(f.directory, () => void run(f));
     await run(f);
-  }
+  };
+  const onScanEvent = () =>
+    void scan().catch((err) => {
+      failure = err;
+    });
+  let scanning = false;
+  let scanAgain = false;
+  /** Looks for streams that appeared since the last look; coalesces events that arrive meanwhile. */
+  const scan = async (): Promise<void> => {
+    if (!discover) return;
+    if (scanning) {
+      scanAgain = true;
+      return;
+    }
+    scanning = true;
+    try {
+      do {
+        scanAgain = false;
+        // an origin directory appears before its first stream's: watch it for that one
+        for (const origin of await listOrigins(root)) watchDir(streamDir(root, origin), onScanEvent);
+        for (const ref of await listStreams(root)) if (discover(ref)) await follow(ref, 1);
+      } while (scanAgain);
+    } finally {
+      scanning = false;
+    }
+  };
+  if (discover) watchDir(originsDir(root), onScanEvent);
+  for (const s of starts) await follow(s.ref, s.nextSeq);
+  await scan();
   const safety = setInterval(() => {
-    for (const f of followers) void run(f);
+    for (const f of followers.values()) void run(f);
+    onScanEvent();
   }, SAFETY_CHECK_MS);
   try {
     await new Promise<void>((resolve) => {
@@ -169,9 +224,10 @@ export async function followStreams(
       signal.addEventListener("abort", () => resolve(), { once: true });
     });
   } finally {
+    stopped = true;
     clearInterval(safety);
-    for (const w of watchers) w.close();
-    for (const f of followers) await f.close();
+    for (const w of watchers.values()) w.close();
+    for (const f of followers.values()) await f.close();
   }
   if (failure) throw failure;
 }

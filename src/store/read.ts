@@ -61,10 +61,15 @@ async function dirNames(dir: string): Promise<string[]> {
   }
 }
 
+/** Every origin directory of the store, sorted, whether or not it has streams yet. */
+export async function listOrigins(root: string): Promise<string[]> {
+  return (await dirNames(originsDir(root))).filter(isStoredOrigin).sort();
+}
+
 /** Every origin/stream directory of the store, sorted; directories with invalid names are ignored. */
 export async function listStreams(root: string): Promise<StreamRef[]> {
   const out: StreamRef[] = [];
-  for (const origin of (await dirNames(originsDir(root))).filter(isStoredOrigin).sort()) {
+  for (const origin of await listOrigins(root)) {
     for (const stream of (await dirNames(streamDir(root, origin))).filter(isValidName).sort()) {
       out.push({ origin, stream });
     }
