@@ -4,29 +4,18 @@
 
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import {
-  createReadStream,
-  createWriteStream,
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  renameSync,
-  rmSync,
-  statSync,
-} from "node:fs";
-import { open } from "node:fs/promises";
+import { createReadStream, existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { basename, dirname, join, resolve } from "node:path";
+import { join, resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { createZstdCompress, createZstdDecompress } from "node:zlib";
+import { createZstdDecompress } from "node:zlib";
 import { loadConfig } from "../collector/config.ts";
 import { LogwardError } from "../errors.ts";
 import { formatBytes } from "../policy/units.ts";
-import { readRecords } from "../query/records.ts";
-import { TAR_END, TarReader, tarHeader, tarPadding } from "../query/tar.ts";
+import { MANIFEST, MAX_SMALL_MEMBER, type MemberInfo, README, writeArchive } from "../query/export.ts";
+import { TarReader } from "../query/tar.ts";
 import { COLLECTOR_ORIGIN, checkName } from "../store/names.ts";
-import { listStreams, type StreamRef } from "../store/read.ts";
-import { parseLine } from "../store/record.ts";
+import { listStreams } from "../store/read.ts";
 import { checkStoreFormat, wallClockUs } from "../store/store.ts";
 import { parse } from "./args.ts";
 import { Progress } from "./progress.ts";
@@ -57,44 +46,6 @@ export const VERIFY_EXPORT_HELP = `Usage: logward verify-export FILE
 Checks an archive written by 'logward export': every member the manifest lists is there,
 with its size, record count and SHA-256, and nothing else is. Exits 0 and says so when it
 holds; otherwise names the first problem and exits 1.
-`;
-
-const MANIFEST = "manifest.json";
-const README = "README.txt";
-const MAX_SMALL_MEMBER = 16 * 1024 * 1024;
-
-interface MemberInfo {
-  path: string;
-  origin: string;
-  stream: string;
-  records: number;
-  first_time: string | null;
-  last_time: string | null;
-  first_seq: number | null;
-  last_seq: number | null;
-  bytes: number;
-  sha256: string;
-}
-
-const readme = (m: {
-  created: string;
-  since: string | null;
-  until: string | null;
-}) => `This archive was written by logward export on ${m.created}.
-
-It holds log records kept by a logward collector. Each file origins/<origin>/<stream>.log is
-one stream: one record per line, "<receive time> <seq> <kind> <payload>", where the receive
-time is the collector's clock (UTC), seq counts the stream's records, kind "." is a record the
-sender sent and "!name" one the collector wrote (session open/close, gaps, cuts, removals).
-Payloads are escaped (\\\\, \\\\t, \\\\n, \\\\r, \\\\xHH, \\\\uHHHH), so no file here holds control
-characters: it is safe to view with any text tool.
-
-Selection: ${m.since ?? "from the first record"} to ${m.until ?? "the last"} (receive time).
-
-manifest.json lists every file with its record count, time and sequence range, and SHA-256.
-Check them with 'logward verify-export <this archive>', or by hand after unpacking:
-  zstd -d < archive.tar.zst | tar -x && sha256sum origins/*/*.log
-and compare with manifest.json.
 `;
 
 function copyCommand(configFile: string | undefined, root: string): readonly string[] {
@@ -138,55 +89,22 @@ export async function exportCommand(args: string[]): Promise<number> {
       );
     }
   }
-  const work = mkdtempSync(join(tmpdir(), "logward-export-"));
+  const target = values.output ? resolve(values.output) : null;
+  const work = target ? null : mkdtempSync(join(tmpdir(), "logward-export-"));
   try {
-    // each stream's selection to a private file first: a tar header needs the size up front
-    const members: MemberInfo[] = [];
-    const progress = new Progress("exporting", refs.length, (n) => `${n} streams`);
-    for (const ref of refs) {
-      members.push(await writeMember(root, ref, { since, until }, work));
-      progress.add(1);
-    }
-    progress.end();
-    const selected = members.filter((m) => m.records > 0);
-    if (selected.length === 0)
-      throw new LogwardError("LW_NOT_FOUND", "No records in that selection; nothing to export.");
     const created = new Date(Number(now / 1000)).toISOString();
-    const manifest = Buffer.from(
-      `${JSON.stringify({ format: "logward-export 1", created, since: since ?? null, until: until ?? null, members: selected }, null, 2)}\n`,
+    const file = target ?? join(work!, `logward-export-${created.replace(/[:.]/g, "-")}.tar.zst`);
+    const progress = new Progress("exporting", refs.length, (n) => `${n} streams`);
+    const { records, streams } = await writeArchive(root, refs, { since, until }, Number(now), file, () =>
+      progress.add(1),
     );
-    const text = Buffer.from(readme({ created, since: since ?? null, until: until ?? null }));
-    const target = values.output
-      ? resolve(values.output)
-      : join(work, `logward-export-${created.replace(/[:.]/g, "-")}.tar.zst`);
-    const partial = `${target}.partial`;
-    const mtime = Math.floor(Number(now) / 1e6);
-    async function* archive(): AsyncGenerator<Buffer> {
-      yield tarHeader("", README, text.length, mtime);
-      yield text;
-      yield tarPadding(text.length);
-      yield tarHeader("", MANIFEST, manifest.length, mtime);
-      yield manifest;
-      yield tarPadding(manifest.length);
-      for (const m of selected) {
-        yield tarHeader(dirname(m.path), basename(m.path), m.bytes, mtime);
-        for await (const chunk of createReadStream(join(work, m.path))) yield chunk as Buffer;
-        yield tarPadding(m.bytes);
-      }
-      yield TAR_END;
-    }
-    await pipeline(archive, createZstdCompress(), createWriteStream(partial, { mode: 0o640 }));
-    const fh = await open(partial, "r+");
-    await fh.datasync();
-    await fh.close();
-    renameSync(partial, target);
-    const records = selected.reduce((n, m) => n + m.records, 0);
-    if (values.output) {
-      process.stdout.write(`Exported ${records} records of ${selected.length} streams to ${target}.\n`);
+    progress.end();
+    if (target) {
+      process.stdout.write(`Exported ${records} records of ${streams} streams to ${target}.\n`);
       return 0;
     }
     const argv = copyCommand(values.config, root).map((a) =>
-      a.replaceAll("{vm}", values["to-vm"]!).replaceAll("{file}", target),
+      a.replaceAll("{vm}", values["to-vm"]!).replaceAll("{file}", file),
     );
     const code = await new Promise<number | null>((res, rej) => {
       const child = spawn(argv[0]!, argv.slice(1), { stdio: "inherit" });
@@ -201,53 +119,12 @@ export async function exportCommand(args: string[]): Promise<number> {
         `The copy command '${argv.join(" ")}' failed (exit ${code}); nothing was handed over.`,
       );
     process.stdout.write(
-      `Exported ${records} records of ${selected.length} streams to the qube ${values["to-vm"]}.\n`,
+      `Exported ${records} records of ${streams} streams to the qube ${values["to-vm"]}.\n`,
     );
     return 0;
   } finally {
-    rmSync(work, { recursive: true, force: true });
+    if (work) rmSync(work, { recursive: true, force: true });
   }
-}
-
-async function writeMember(
-  root: string,
-  ref: StreamRef,
-  w: { since?: string; until?: string },
-  work: string,
-): Promise<MemberInfo> {
-  const path = `origins/${ref.origin}/${ref.stream}.log`;
-  mkdirSync(join(work, "origins", ref.origin), { recursive: true, mode: 0o700 });
-  const out = createWriteStream(join(work, path), { mode: 0o600 });
-  const hash = createHash("sha256");
-  const info: MemberInfo = {
-    path,
-    origin: ref.origin,
-    stream: ref.stream,
-    records: 0,
-    first_time: null,
-    last_time: null,
-    first_seq: null,
-    last_seq: null,
-    bytes: 0,
-    sha256: "",
-  };
-  for await (const v of readRecords(root, [ref], w)) {
-    const line = v.block.subarray(v.start, v.end + 1);
-    const p = parseLine(v.block, v.start, v.end);
-    if (p) {
-      info.first_time ??= p.time;
-      info.first_seq ??= p.seq;
-      info.last_time = p.time;
-      info.last_seq = p.seq;
-    }
-    info.records++;
-    info.bytes += line.length;
-    hash.update(line);
-    if (!out.write(Buffer.from(line))) await new Promise<void>((r) => out.once("drain", () => r()));
-  }
-  await new Promise<void>((res, rej) => out.end((err?: Error | null) => (err ? rej(err) : res())));
-  info.sha256 = hash.digest("hex");
-  return info;
 }
 
 export async function verifyExportCommand(args: string[]): Promise<number> {

@@ -1,0 +1,153 @@
+// Export archives (`logward export`, the web UI's download): the selected records of each
+// stream as one zstd-compressed tar with a README for the recipient and a manifest (streams,
+// time and sequence ranges, record counts, SHA-256 of each member). The archive is written to
+// `<target>.partial`, fsync'd, then renamed, so a crash never leaves a half archive under the
+// final name.
+
+import { createHash } from "node:crypto";
+import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, renameSync, rmSync } from "node:fs";
+import { open } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { basename, dirname, join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { createZstdCompress } from "node:zlib";
+import { LogwardError } from "../errors.ts";
+import type { StreamRef, Window } from "../store/read.ts";
+import { parseLine } from "../store/record.ts";
+import { readRecords } from "./records.ts";
+import { TAR_END, tarHeader, tarPadding } from "./tar.ts";
+
+export const MANIFEST = "manifest.json";
+export const README = "README.txt";
+export const MAX_SMALL_MEMBER = 16 * 1024 * 1024;
+
+export interface MemberInfo {
+  path: string;
+  origin: string;
+  stream: string;
+  records: number;
+  first_time: string | null;
+  last_time: string | null;
+  first_seq: number | null;
+  last_seq: number | null;
+  bytes: number;
+  sha256: string;
+}
+
+const readme = (m: {
+  created: string;
+  since: string | null;
+  until: string | null;
+}) => `This archive was written by logward export on ${m.created}.
+
+It holds log records kept by a logward collector. Each file origins/<origin>/<stream>.log is
+one stream: one record per line, "<receive time> <seq> <kind> <payload>", where the receive
+time is the collector's clock (UTC), seq counts the stream's records, kind "." is a record the
+sender sent and "!name" one the collector wrote (session open/close, gaps, cuts, removals).
+Payloads are escaped (\\\\, \\\\t, \\\\n, \\\\r, \\\\xHH, \\\\uHHHH), so no file here holds control
+characters: it is safe to view with any text tool.
+
+Selection: ${m.since ?? "from the first record"} to ${m.until ?? "the last"} (receive time).
+
+manifest.json lists every file with its record count, time and sequence range, and SHA-256.
+Check them with 'logward verify-export <this archive>', or by hand after unpacking:
+  zstd -d < archive.tar.zst | tar -x && sha256sum origins/*/*.log
+and compare with manifest.json.
+`;
+
+/**
+ * Writes the archive of `refs` within `w` to `target`. `onStream` is called after each stream's
+ * selection is written (for progress). Throws LW_NOT_FOUND when the selection is empty.
+ */
+export async function writeArchive(
+  root: string,
+  refs: readonly StreamRef[],
+  w: Window,
+  nowUs: number,
+  target: string,
+  onStream?: () => void,
+): Promise<{ records: number; streams: number }> {
+  const { since, until } = w;
+  const work = mkdtempSync(join(tmpdir(), "logward-export-"));
+  try {
+    // each stream's selection to a private file first: a tar header needs the size up front
+    const members: MemberInfo[] = [];
+    for (const ref of refs) {
+      members.push(await writeMember(root, ref, { since, until }, work));
+      onStream?.();
+    }
+    const selected = members.filter((m) => m.records > 0);
+    if (selected.length === 0)
+      throw new LogwardError("LW_NOT_FOUND", "No records in that selection; nothing to export.");
+    const created = new Date(nowUs / 1000).toISOString();
+    const manifest = Buffer.from(
+      `${JSON.stringify({ format: "logward-export 1", created, since: since ?? null, until: until ?? null, members: selected }, null, 2)}\n`,
+    );
+    const text = Buffer.from(readme({ created, since: since ?? null, until: until ?? null }));
+    const partial = `${target}.partial`;
+    const mtime = Math.floor(nowUs / 1e6);
+    async function* archive(): AsyncGenerator<Buffer> {
+      yield tarHeader("", README, text.length, mtime);
+      yield text;
+      yield tarPadding(text.length);
+      yield tarHeader("", MANIFEST, manifest.length, mtime);
+      yield manifest;
+      yield tarPadding(manifest.length);
+      for (const m of selected) {
+        yield tarHeader(dirname(m.path), basename(m.path), m.bytes, mtime);
+        for await (const chunk of createReadStream(join(work, m.path))) yield chunk as Buffer;
+        yield tarPadding(m.bytes);
+      }
+      yield TAR_END;
+    }
+    await pipeline(archive, createZstdCompress(), createWriteStream(partial, { mode: 0o640 }));
+    const fh = await open(partial, "r+");
+    await fh.datasync();
+    await fh.close();
+    renameSync(partial, target);
+    return { records: selected.reduce((n, m) => n + m.records, 0), streams: selected.length };
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+async function writeMember(
+  root: string,
+  ref: StreamRef,
+  w: { since?: string; until?: string },
+  work: string,
+): Promise<MemberInfo> {
+  const path = `origins/${ref.origin}/${ref.stream}.log`;
+  mkdirSync(join(work, "origins", ref.origin), { recursive: true, mode: 0o700 });
+  const out = createWriteStream(join(work, path), { mode: 0o600 });
+  const hash = createHash("sha256");
+  const info: MemberInfo = {
+    path,
+    origin: ref.origin,
+    stream: ref.stream,
+    records: 0,
+    first_time: null,
+    last_time: null,
+    first_seq: null,
+    last_seq: null,
+    bytes: 0,
+    sha256: "",
+  };
+  for await (const v of readRecords(root, [ref], w)) {
+    const line = v.block.subarray(v.start, v.end + 1);
+    const p = parseLine(v.block, v.start, v.end);
+    if (p) {
+      info.first_time ??= p.time;
+      info.first_seq ??= p.seq;
+      info.last_time = p.time;
+      info.last_seq = p.seq;
+    }
+    info.records++;
+    info.bytes += line.length;
+    hash.update(line);
+    if (!out.write(Buffer.from(line))) await new Promise<void>((r) => out.once("drain", () => r()));
+  }
+  await new Promise<void>((res, rej) => out.end((err?: Error | null) => (err ? rej(err) : res())));
+  info.sha256 = hash.digest("hex");
+  return info;
+}

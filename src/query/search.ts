@@ -1,0 +1,230 @@
+// Searching stored records (`logward search` and the web UI's /api/search): a plain string is
+// found with indexOf over whole decompressed blocks, so a line without a hit costs only the
+// scan; a regular expression is tried on each payload. Hits come in receive order per origin;
+// the next origins are searched ahead while one is consumed.
+
+import { LogwardError } from "../errors.ts";
+import { readStreamLines, type StreamRef, type Window } from "../store/read.ts";
+import { LF, type ParsedLine, parseLine, TIME_LEN } from "../store/record.ts";
+import { type LineView, readRecords } from "./records.ts";
+
+/** What to look for: the bytes of a case-sensitive plain string, else a regular expression. */
+export interface Matcher {
+  needle: Buffer | null;
+  re: RegExp | null;
+}
+
+export function escapeRegExp(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** PATTERN as a plain string (`regex` false) or a JavaScript regular expression. */
+export function compileMatcher(pattern: string, opts: { regex?: boolean; ignoreCase?: boolean }): Matcher {
+  if (pattern.length === 0)
+    throw new LogwardError(
+      "LW_USAGE",
+      "The search pattern is empty; give a string or, with --regex, an expression.",
+    );
+  // a case-sensitive plain string is searched in the stored bytes directly (no per-line string)
+  if (!opts.regex && !opts.ignoreCase) return { needle: Buffer.from(pattern), re: null };
+  try {
+    return {
+      needle: null,
+      re: new RegExp(opts.regex ? pattern : escapeRegExp(pattern), `u${opts.ignoreCase ? "i" : ""}`),
+    };
+  } catch (err) {
+    throw new LogwardError(
+      "LW_BAD_REGEX",
+      `'${pattern}' is not a valid regular expression: ${(err as Error).message}.`,
+    );
+  }
+}
+
+/** The parsed line if its payload matches, else null. */
+export function matchLine(v: LineView, m: Matcher): ParsedLine | null {
+  const { block, start, end } = v;
+  const p = parseLine(block, start, end);
+  if (!p) return null;
+  if (m.needle) {
+    const at = block.indexOf(m.needle, p.payloadStart);
+    return at !== -1 && at + m.needle.length <= p.payloadEnd ? p : null;
+  }
+  return m.re!.test(block.toString("utf8", p.payloadStart, p.payloadEnd)) ? p : null;
+}
+
+/**
+ * The lines of one stream whose payload holds `needle`, found with indexOf over whole blocks:
+ * lines without it cost nothing but the scan. Each hit is a copy (blocks are reused).
+ */
+async function* fixedHits(root: string, ref: StreamRef, w: Window, needle: Buffer): AsyncGenerator<LineView> {
+  for await (const block of readStreamLines(root, ref.origin, ref.stream, w)) {
+    let at = block.indexOf(needle);
+    while (at !== -1) {
+      const start = block.lastIndexOf(LF, at) + 1;
+      let end = block.indexOf(LF, at);
+      if (end === -1) end = block.length;
+      const p = parseLine(block, start, end);
+      const inPayload = p ? block.indexOf(needle, p.payloadStart) : -1;
+      if (inPayload !== -1 && inPayload + needle.length <= end) {
+        const line = Buffer.from(block.subarray(start, end + 1));
+        yield { ref, block: line, start: 0, end: line.length - 1 };
+      }
+      at = block.indexOf(needle, end + 1);
+    }
+  }
+}
+
+/** Several streams' hits in receive order (each stream's are already in order). */
+async function* mergeByTime(sources: AsyncGenerator<LineView>[]): AsyncGenerator<LineView> {
+  if (sources.length === 1) {
+    yield* sources[0]!;
+    return;
+  }
+  const heads: { src: AsyncGenerator<LineView>; v: LineView }[] = [];
+  for (const src of sources) {
+    const n = await src.next();
+    if (!n.done) heads.push({ src, v: n.value });
+  }
+  while (heads.length > 0) {
+    let best = 0;
+    for (let k = 1; k < heads.length; k++) {
+      const a = heads[k]!.v;
+      const b = heads[best]!.v;
+      if (a.block.compare(b.block, b.start, b.start + TIME_LEN, a.start, a.start + TIME_LEN) < 0) best = k;
+    }
+    const h = heads[best]!;
+    yield h.v;
+    const n = await h.src.next();
+    if (n.done) heads.splice(best, 1);
+    else h.v = n.value;
+  }
+}
+
+const ORIGINS_AHEAD = 4;
+/** Streams counted at once: enough to keep both cores busy, each holding two frames in memory. */
+const STREAMS_AT_ONCE = 4;
+
+/** fn over items, at most `limit` at a time, results in the items' order. */
+async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const k = next++;
+      results[k] = await fn(items[k]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+const READ_AHEAD = 8 * 1024 * 1024;
+
+/** Runs a generator ahead of its consumer, holding at most READ_AHEAD bytes of lines. */
+class ReadAhead implements AsyncIterable<LineView> {
+  private readonly queue: LineView[] = [];
+  private head = 0;
+  private bytes = 0;
+  private done = false;
+  private error: unknown = null;
+  private wakeConsumer: (() => void) | null = null;
+  private wakeProducer: (() => void) | null = null;
+
+  constructor(source: AsyncGenerator<LineView>) {
+    void this.run(source);
+  }
+
+  private async run(source: AsyncGenerator<LineView>): Promise<void> {
+    try {
+      for await (const v of source) {
+        this.queue.push(v);
+        this.bytes += v.end - v.start + 1;
+        this.wake("consumer");
+        while (this.bytes > READ_AHEAD) await new Promise<void>((r) => (this.wakeProducer = r));
+      }
+    } catch (err) {
+      this.error = err;
+    } finally {
+      this.done = true;
+      this.wake("consumer");
+    }
+  }
+
+  private wake(who: "consumer" | "producer"): void {
+    const w = who === "consumer" ? this.wakeConsumer : this.wakeProducer;
+    if (who === "consumer") this.wakeConsumer = null;
+    else this.wakeProducer = null;
+    w?.();
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<LineView> {
+    for (;;) {
+      if (this.head < this.queue.length) {
+        const v = this.queue[this.head]!;
+        this.queue[this.head++] = undefined as unknown as LineView;
+        if (this.head > 1024 && this.head * 2 > this.queue.length) {
+          this.queue.splice(0, this.head);
+          this.head = 0;
+        }
+        this.bytes -= v.end - v.start + 1;
+        this.wake("producer");
+        yield v;
+        continue;
+      }
+      if (this.done) {
+        if (this.error) throw this.error;
+        return;
+      }
+      await new Promise<void>((r) => (this.wakeConsumer = r));
+    }
+  }
+}
+
+/**
+ * Every matching line of `refs`, origin by origin (sorted by name), in receive order within an
+ * origin. For plain strings the next origins are searched ahead in the background. `onOrigin`
+ * is told when an origin's turn begins (for progress).
+ */
+export async function* searchRecords(
+  root: string,
+  refs: readonly StreamRef[],
+  w: Window,
+  m: Matcher,
+  onOrigin?: (k: number, of: number) => void,
+): AsyncGenerator<{ v: LineView; p: ParsedLine }> {
+  const byOrigin = new Map<string, StreamRef[]>();
+  for (const r of refs) byOrigin.set(r.origin, [...(byOrigin.get(r.origin) ?? []), r]);
+  const ordered = [...byOrigin].sort((a, b) => (a[0] < b[0] ? -1 : 1));
+  const ahead: ReadAhead[] = [];
+  const needle = m.needle;
+  const startAhead = (k: number) => {
+    const streams = ordered[k]?.[1];
+    if (needle && streams && !ahead[k]) {
+      ahead[k] = new ReadAhead(mergeByTime(streams.map((r) => fixedHits(root, r, w, needle))));
+    }
+  };
+  for (const [k, [, streams]] of ordered.entries()) {
+    onOrigin?.(k, ordered.length);
+    for (let j = k; j < k + ORIGINS_AHEAD; j++) startAhead(j);
+    const lines = needle ? ahead[k]! : readRecords(root, streams, w);
+    delete ahead[k];
+    for await (const v of lines) {
+      const p = matchLine(v, m);
+      if (p) yield { v, p };
+    }
+  }
+}
+
+/** Matching records per stream ("origin/stream" -> count), plain strings only; order does not matter. */
+export async function countFixed(
+  root: string,
+  refs: readonly StreamRef[],
+  w: Window,
+  needle: Buffer,
+): Promise<Map<string, number>> {
+  const perStream = await mapLimit(refs, STREAMS_AT_ONCE, async (r) => {
+    let n = 0;
+    for await (const _ of fixedHits(root, r, w, needle)) n++;
+    return [`${r.origin}/${r.stream}`, n] as const;
+  });
+  return new Map(perStream);
+}
