@@ -3,15 +3,11 @@
 // the viewer is `qvm-open-in-dvm`, so that attacker-controlled content is looked at in a
 // disposable qube, never in the log qube itself (Qubes issue #6285).
 
-import { spawn } from "node:child_process";
-import { accessSync, constants, createWriteStream, existsSync, mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { delimiter, join } from "node:path";
+import { createWriteStream, existsSync } from "node:fs";
 import { loadConfig } from "../collector/config.ts";
 import { LogwardError } from "../errors.ts";
+import { chooseViewer, privateFile, runViewer, streamType } from "../query/open.ts";
 import { readRecords, selectStreams } from "../query/records.ts";
-import { readStreamLines, type StreamRef } from "../store/read.ts";
-import { parseLine } from "../store/record.ts";
 import { checkStoreFormat, wallClockUs } from "../store/store.ts";
 import { parse } from "./args.ts";
 import { Output } from "./output.ts";
@@ -47,33 +43,6 @@ Options:
 
 const DEFAULT_CONFIG = "/etc/logward/logward.toml";
 
-function onPath(cmd: string): boolean {
-  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
-    try {
-      accessSync(join(dir, cmd), constants.X_OK);
-      return true;
-    } catch {}
-  }
-  return false;
-}
-
-/** The format the stream was last received in (from its newest `!open`), or "lines". */
-async function streamType(root: string, ref: StreamRef): Promise<string> {
-  let type = "lines";
-  for await (const block of readStreamLines(root, ref.origin, ref.stream)) {
-    let start = 0;
-    for (let lf = block.indexOf(10); lf !== -1; lf = block.indexOf(10, start)) {
-      const p = parseLine(block, start, lf);
-      if (p?.kind === "!open") {
-        const m = / format=([a-z]+)/.exec(block.toString("latin1", p.payloadStart, p.payloadEnd));
-        if (m) type = m[1]!;
-      }
-      start = lf + 1;
-    }
-  }
-  return type;
-}
-
 export async function openCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(
     "open",
@@ -98,22 +67,12 @@ export async function openCommand(args: string[]): Promise<number> {
   const configFile = values.config ?? (existsSync(DEFAULT_CONFIG) ? DEFAULT_CONFIG : undefined);
   const viewers = loadConfig(root, configFile).viewers;
   const type = refs.length === 1 ? await streamType(root, refs[0]!) : "lines";
-  let viewer = viewers[type] ?? viewers.default;
-  if (!viewer) {
-    if (onPath("qvm-open-in-dvm")) viewer = ["qvm-open-in-dvm", "{file}"];
-    else if (!values.raw) viewer = ["less", "{file}"];
-    else {
-      throw new LogwardError(
-        "LW_USAGE",
-        `No viewer is configured for raw ${type} data and qvm-open-in-dvm is not installed; add one under [viewers] in the configuration, or leave out --raw.`,
-      );
-    }
-  }
+  const viewer = chooseViewer(viewers, type, { raw: values.raw === true, terminal: true });
 
   // a directory only we can enter, a file only we can read; both go when the viewer is done
-  const dir = mkdtempSync(join(tmpdir(), "logward-open-"));
-  const file = join(dir, `${origin}${stream ? `-${stream}` : ""}.${values.raw ? "raw" : "log"}`);
-  const cleanup = () => rmSync(dir, { recursive: true, force: true });
+  const { file, remove: cleanup } = privateFile(
+    `${origin}${stream ? `-${stream}` : ""}.${values.raw ? "raw" : "log"}`,
+  );
   process.once("exit", cleanup);
   try {
     const sink = createWriteStream(file, { mode: 0o600 });
@@ -133,19 +92,9 @@ export async function openCommand(args: string[]): Promise<number> {
     if (records === 0) {
       throw new LogwardError("LW_NOT_FOUND", `No records of ${target} in that time window; nothing to open.`);
     }
-    const argv = viewer.map((a) => a.replaceAll("{file}", file));
-    const code = await new Promise<number | null>((resolve, reject) => {
-      const child = spawn(argv[0]!, argv.slice(1), { stdio: "inherit" });
-      child.once("error", (err) =>
-        reject(
-          new LogwardError(
-            "LW_USAGE",
-            `The viewer '${argv[0]}' cannot be run (${err.message}); check [viewers].`,
-          ),
-        ),
-      );
-      child.once("exit", (c) => resolve(c));
-    });
+    const run = runViewer(viewer, file, "inherit");
+    await run.started;
+    const code = await run.exited;
     return code === 0 ? 0 : 1;
   } finally {
     cleanup();

@@ -1,0 +1,137 @@
+// Opening a selection in a viewer (`logward open`, the web UI's "open in viewer"): the viewer
+// is chosen by the stream's type from `[viewers]`, and gets a private temporary file (0600 in
+// a 0700 directory) that is removed when it exits. On Qubes the viewer is `qvm-open-in-dvm`,
+// so attacker-controlled content is looked at in a disposable qube (Qubes issue #6285).
+
+import { spawn } from "node:child_process";
+import { accessSync, constants, createWriteStream, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { delimiter, join } from "node:path";
+import { LogwardError } from "../errors.ts";
+import { readStreamLines, type StreamRef, type Window } from "../store/read.ts";
+import { parseLine } from "../store/record.ts";
+import { readRecords } from "./records.ts";
+
+export function onPath(cmd: string): boolean {
+  for (const dir of (process.env.PATH ?? "").split(delimiter)) {
+    try {
+      accessSync(join(dir, cmd), constants.X_OK);
+      return true;
+    } catch {}
+  }
+  return false;
+}
+
+/** The format the stream was last received in (from its newest `!open`), or "lines". */
+export async function streamType(root: string, ref: StreamRef): Promise<string> {
+  let type = "lines";
+  for await (const block of readStreamLines(root, ref.origin, ref.stream)) {
+    let start = 0;
+    for (let lf = block.indexOf(10); lf !== -1; lf = block.indexOf(10, start)) {
+      const p = parseLine(block, start, lf);
+      if (p?.kind === "!open") {
+        const m = / format=([a-z]+)/.exec(block.toString("latin1", p.payloadStart, p.payloadEnd));
+        if (m) type = m[1]!;
+      }
+      start = lf + 1;
+    }
+  }
+  return type;
+}
+
+/**
+ * The viewer's argv (with "{file}") for `type`: `[viewers]`, else qvm-open-in-dvm if installed,
+ * else (only for escaped text and a terminal) less. Raw bytes never go to an unconfigured
+ * local viewer.
+ */
+export function chooseViewer(
+  viewers: Readonly<Record<string, readonly string[]>>,
+  type: string,
+  opts: { raw: boolean; terminal: boolean },
+): readonly string[] {
+  const configured = viewers[type] ?? viewers.default;
+  if (configured) return configured;
+  if (onPath("qvm-open-in-dvm")) return ["qvm-open-in-dvm", "{file}"];
+  if (opts.raw)
+    throw new LogwardError(
+      "LW_USAGE",
+      `No viewer is configured for raw ${type} data and qvm-open-in-dvm is not installed; add one under [viewers] in the configuration, or leave out --raw.`,
+    );
+  if (!opts.terminal)
+    throw new LogwardError(
+      "LW_USAGE",
+      "No viewer is configured and qvm-open-in-dvm is not installed; add a default under [viewers] in the configuration.",
+    );
+  return ["less", "{file}"];
+}
+
+/** A private directory for one file; `remove` deletes both. */
+export function privateFile(name: string): { file: string; remove: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), "logward-open-"));
+  return { file: join(dir, name), remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** Starts the viewer on `file`; resolves with its exit code. A viewer that cannot start is LW_USAGE. */
+export function runViewer(
+  viewer: readonly string[],
+  file: string,
+  stdio: "inherit" | "ignore",
+): { started: Promise<void>; exited: Promise<number | null> } {
+  const argv = viewer.map((a) => a.replaceAll("{file}", file));
+  const child = spawn(argv[0]!, argv.slice(1), { stdio });
+  const started = new Promise<void>((resolve, reject) => {
+    child.once("spawn", () => resolve());
+    child.once("error", (err) =>
+      reject(
+        new LogwardError(
+          "LW_USAGE",
+          `The viewer '${argv[0]}' cannot be run (${err.message}); check [viewers].`,
+        ),
+      ),
+    );
+  });
+  const exited = new Promise<number | null>((resolve) => {
+    child.once("exit", (c) => resolve(c));
+    child.once("error", () => resolve(null));
+  });
+  return { started, exited };
+}
+
+/**
+ * The web UI's "open in viewer": the stored (escaped) lines of `refs` in `w`, each prefixed
+ * with its stream when there are several, in a private file handed to the viewer, which runs
+ * without a terminal. Resolves once the viewer started; the file goes when it exits.
+ */
+export async function openStoredLines(
+  root: string,
+  refs: readonly StreamRef[],
+  w: Window,
+  viewers: Readonly<Record<string, readonly string[]>>,
+): Promise<{ records: number; viewer: string }> {
+  const type = refs.length === 1 ? await streamType(root, refs[0]!) : "lines";
+  const viewer = chooseViewer(viewers, type, { raw: false, terminal: false });
+  const name = refs.length === 1 ? `${refs[0]!.origin}-${refs[0]!.stream}.log` : `${refs[0]!.origin}.log`;
+  const { file, remove } = privateFile(name);
+  try {
+    const sink = createWriteStream(file, { mode: 0o600 });
+    let records = 0;
+    for await (const v of readRecords(root, refs, w)) {
+      records++;
+      if (refs.length > 1) sink.write(`${v.ref.stream} `);
+      if (!sink.write(Buffer.from(v.block.subarray(v.start, v.end + 1))))
+        await new Promise<void>((r) => sink.once("drain", () => r()));
+    }
+    await new Promise<void>((resolve, reject) =>
+      sink.end((err?: Error | null) => (err ? reject(err) : resolve())),
+    );
+    if (records === 0)
+      throw new LogwardError("LW_NOT_FOUND", "No records in that selection; nothing to open.");
+    const run = runViewer(viewer, file, "ignore");
+    await run.started;
+    void run.exited.then(remove);
+    return { records, viewer: viewer[0]! };
+  } catch (err) {
+    remove();
+    throw err;
+  }
+}
