@@ -45,6 +45,14 @@ export const ERRORS = {
     exit: 1,
     summary: "the collector holds more of a sender's spool than the spool itself (a restored copy)",
   },
+  LW_UI_PORT: {
+    exit: 1,
+    summary: "the web UI cannot listen on its port (in use); set another [ui] port or disable it",
+  },
+  LW_UI_HOST: { exit: 1, summary: "a web UI request named another host (DNS rebinding is refused)" },
+  LW_UI_TOKEN: { exit: 1, summary: "a web UI request without a valid access token or session cookie" },
+  LW_UI_CSRF: { exit: 1, summary: "a web UI action without the page's CSRF token or from another origin" },
+  LW_UI_METHOD: { exit: 1, summary: "a web UI request with a method other than GET or POST" },
   LW_IO: { exit: 1, summary: "the operating system refused a file operation (permissions, disk full)" },
   LW_INTERNAL: { exit: 70, summary: "a bug in logward; the message and stack should be reported" },
 } as const;

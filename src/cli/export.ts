@@ -14,13 +14,13 @@ import { LogwardError } from "../errors.ts";
 import { formatBytes } from "../policy/units.ts";
 import { MANIFEST, MAX_SMALL_MEMBER, type MemberInfo, README, writeArchive } from "../query/export.ts";
 import { TarReader } from "../query/tar.ts";
+import { timeBound } from "../query/time.ts";
 import { COLLECTOR_ORIGIN, checkName } from "../store/names.ts";
 import { listStreams } from "../store/read.ts";
 import { checkStoreFormat, wallClockUs } from "../store/store.ts";
 import { parse } from "./args.ts";
 import { Progress } from "./progress.ts";
 import { storePath } from "./store-path.ts";
-import { timeBound } from "./time.ts";
 
 export const EXPORT_HELP = `Usage: logward export [ORIGIN...] [--since T] [--until T] (-o FILE | --to-vm VM) [options]
 

@@ -6,13 +6,13 @@ import { encodeRmRequest, type RmRequest, type RmResult, removeRecords } from ".
 import { ERRORS, type ErrorCode, LogwardError } from "../errors.ts";
 import { formatBytes } from "../policy/units.ts";
 import { summarizeStreams } from "../query/summary.ts";
+import { timeBound } from "../query/time.ts";
 import { COLLECTOR_ORIGIN, checkName } from "../store/names.ts";
 import { parseTime } from "../store/record.ts";
 import { checkStoreFormat, Store, wallClockUs } from "../store/store.ts";
 import { FRAME_END, FrameDecoder } from "../wire/relay.ts";
 import { parse } from "./args.ts";
 import { storePath } from "./store-path.ts";
-import { timeBound } from "./time.ts";
 
 export const RM_HELP = `Usage: logward rm ORIGIN[/STREAM] [--before T] [--yes] [--store DIR]
 

@@ -1,9 +1,11 @@
 import { LogwardError } from "../errors.ts";
-import { globToRegExp } from "../policy/config.ts";
 import { followStreams } from "../query/follow.ts";
 import type { LineView } from "../query/records.ts";
 import { compileMatcher, countFixed, matchLine, searchRecords } from "../query/search.ts";
+import { recordJson } from "../query/target.ts";
+import { timeBound } from "../query/time.ts";
 import { isDisplaySafe } from "../store/escape.ts";
+import { globToRegExp } from "../store/names.ts";
 import { listStreams, streamSegments } from "../store/read.ts";
 import type { ParsedLine } from "../store/record.ts";
 import { checkStoreFormat, wallClockUs } from "../store/store.ts";
@@ -12,8 +14,6 @@ import { exitQuietlyOnEpipe, Output } from "./output.ts";
 import { Progress } from "./progress.ts";
 import { warnDamaged } from "./show.ts";
 import { storePath } from "./store-path.ts";
-import { recordJson } from "./target.ts";
-import { timeBound } from "./time.ts";
 
 export const SEARCH_HELP = `Usage: logward search PATTERN [options]
 

@@ -1,6 +1,10 @@
 import { execFile } from "node:child_process";
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { Collector } from "../collector/collector.ts";
-import { loadConfig } from "../collector/config.ts";
+import { type CollectorConfig, loadConfig } from "../collector/config.ts";
+import { LogwardError } from "../errors.ts";
+import { startUi, type UiServer } from "../ui/server.ts";
 import { parse } from "./args.ts";
 import { storePath } from "./store-path.ts";
 
@@ -8,7 +12,9 @@ export const SERVE_HELP = `Usage: logward serve [--store DIR] [--config FILE]
 
 Runs the collector in the foreground: the one writer of the store. Listens on the relay
 socket <store>/run/ingest.sock (for 'logward ingest', the qrexec exec services) and on any
-qrexec socket-service paths in the configuration. Prints a line with "ready" once it accepts
+qrexec socket-service paths in the configuration, and serves the web UI on 127.0.0.1
+([ui] port, default 8640; its address with the access token is printed and written to
+<store>/run/ui-url, readable only by the owner). Prints a line with "ready" once it accepts
 connections and, under systemd (NOTIFY_SOCKET set), notifies READY=1. SIGTERM or SIGINT:
 stops accepting, makes everything received durable, exits 0.
 
@@ -27,6 +33,50 @@ function notifySystemd(): void {
   });
 }
 
+/**
+ * The web UI on 127.0.0.1 (`[ui] port`, or $LOGWARD_UI_PORT: a port, 0 for any, "off"). Its
+ * address, with the access token, also goes to <store>/run/ui-url (0600). A port in use is
+ * reported and recorded; collecting goes on without the UI.
+ */
+async function startWebUi(
+  root: string,
+  config: CollectorConfig,
+  collector: Collector,
+): Promise<UiServer | null> {
+  const env = process.env.LOGWARD_UI_PORT;
+  let port = config.uiPort;
+  if (env !== undefined && env !== "") {
+    if (env === "off") port = null;
+    else if (/^\d{1,5}$/.test(env) && Number(env) <= 65535) port = Number(env);
+    else
+      throw new LogwardError(
+        "LW_USAGE",
+        "LOGWARD_UI_PORT must be a port number (0 for any free one) or 'off'.",
+      );
+  }
+  if (port === null) return null;
+  try {
+    const ui = await startUi(
+      {
+        root,
+        liveStreams: () => collector.liveStreams(),
+        remove: (req) => collector.remove(req),
+        viewers: config.viewers,
+      },
+      port,
+    );
+    const file = join(root, "run", "ui-url");
+    rmSync(file, { force: true });
+    writeFileSync(file, `${ui.url}\n`, { mode: 0o600 });
+    return ui;
+  } catch (err) {
+    if (!(err instanceof LogwardError)) throw err;
+    process.stderr.write(`logward: ${err.message}\n`);
+    collector.event("ui-failed", { reason: err.message });
+    return null;
+  }
+}
+
 export async function serveCommand(args: string[]): Promise<number> {
   const { values } = parse(
     "serve",
@@ -37,6 +87,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   const root = storePath(values.store);
   const config = loadConfig(root, values.config);
   const collector = await Collector.start(root, config);
+  const ui = await startWebUi(root, config, collector);
   const fatal = new Promise<number>((resolve) => {
     collector.store.once("fatal", (err: Error) => {
       process.stderr.write(`logward: the store failed and the collector stops: ${err.message}\n`);
@@ -52,7 +103,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   // the handlers first, then "ready": a SIGTERM right after "ready" must still stop cleanly
   const stopped = new Promise<number>((resolve) => {
     const stop = () => {
-      void collector.stop().then(
+      void Promise.all([ui?.close(), collector.stop()]).then(
         () => resolve(0),
         (err: Error) => {
           process.stderr.write(`logward: error while stopping: ${err.message}\n`);
@@ -63,6 +114,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     process.once("SIGTERM", stop);
     process.once("SIGINT", stop);
   });
+  if (ui) process.stdout.write(`logward: web UI at ${ui.url}\n`);
   process.stdout.write(`logward: ready, store ${root}, relay socket ${config.socket}\n`);
   notifySystemd();
   return Promise.race([stopped, fatal]);

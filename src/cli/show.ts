@@ -1,6 +1,8 @@
 import { LogwardError } from "../errors.ts";
 import { followStreams } from "../query/follow.ts";
 import { type LineView, readRecords, selectStreams } from "../query/records.ts";
+import { parseTarget, recordJson } from "../query/target.ts";
+import { timeBound } from "../query/time.ts";
 import { escapePayload, isDisplaySafe, unescapePayload } from "../store/escape.ts";
 import { streamSegments } from "../store/read.ts";
 import { parseLine, seqAt } from "../store/record.ts";
@@ -8,8 +10,6 @@ import { checkStoreFormat, wallClockUs } from "../store/store.ts";
 import { parse } from "./args.ts";
 import { exitQuietlyOnEpipe, Output } from "./output.ts";
 import { storePath } from "./store-path.ts";
-import { parseTarget, recordJson } from "./target.ts";
-import { timeBound } from "./time.ts";
 
 export const SHOW_HELP = `Usage: logward show ORIGIN[/STREAM] [options]
 

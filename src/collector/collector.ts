@@ -27,7 +27,7 @@ import {
   parseLocalHeader,
   parseRelayHeader,
 } from "../wire/relay.ts";
-import { ADMIN_MAGIC, parseRmRequest, type RmResult, removeRecords } from "./admin.ts";
+import { ADMIN_MAGIC, parseRmRequest, type RmRequest, type RmResult, removeRecords } from "./admin.ts";
 import { type CollectorConfig, loadConfig } from "./config.ts";
 import { kvValue, Session, type SessionResult, type Transport } from "./session.ts";
 
@@ -326,21 +326,34 @@ export class Collector {
   private async admin(socket: Socket, line: string): Promise<void> {
     let result: RmResult;
     try {
-      const req = parseRmRequest(line);
-      result = await removeRecords(this.store, this.policy, req, (o, st) =>
-        [...this.sessions].some((x) => x.opts.origin === o && x.opts.stream === st),
-      );
-      this.event("deleted", {
-        origin: req.origin,
-        stream: req.stream ?? "*",
-        records: result.records,
-        by: req.by,
-      });
+      result = await this.remove(parseRmRequest(line));
     } catch (err) {
       const e = err as LogwardError;
       result = { ok: false, records: 0, bytes: 0, message: `${e.code ?? "LW_INTERNAL"} ${e.message}` };
     }
     socket.end(encodeEnd(result), () => socket.destroy());
+  }
+
+  /**
+   * Deletes what `req` names and records it (`logward rm`, the web UI's delete). A stream with a
+   * live session is not deleted (LW_BUSY).
+   */
+  async remove(req: RmRequest): Promise<RmResult> {
+    const result = await removeRecords(this.store, this.policy, req, (o, st) =>
+      this.liveStreams().has(`${o}/${st}`),
+    );
+    this.event("deleted", {
+      origin: req.origin,
+      stream: req.stream ?? "*",
+      records: result.records,
+      by: req.by,
+    });
+    return result;
+  }
+
+  /** "origin/stream" of every stream a session is writing now. */
+  liveStreams(): Set<string> {
+    return new Set([...this.sessions].map((x) => `${x.opts.origin}/${x.opts.stream}`));
   }
 
   /**

@@ -39,6 +39,8 @@ export interface CollectorConfig {
   readonly exportCopy: readonly string[] | null;
   /** `logward open`: stream type (lines, journal, agent, octets, default, ...) -> argv with "{file}". */
   readonly viewers: Readonly<Record<string, readonly string[]>>;
+  /** The web UI's port on 127.0.0.1 (`[ui] port`; 0: any free port); null: no web UI. */
+  readonly uiPort: number | null;
 }
 
 export interface LocalSocket {
@@ -46,6 +48,8 @@ export interface LocalSocket {
   readonly origin: string;
   readonly mode: number;
 }
+
+export const DEFAULT_UI_PORT = 8640;
 
 export function defaultConfig(store: string): CollectorConfig {
   return Object.freeze({
@@ -65,6 +69,7 @@ export function defaultConfig(store: string): CollectorConfig {
     policy: defaultPolicy(),
     viewers: Object.freeze({}),
     exportCopy: null,
+    uiPort: DEFAULT_UI_PORT,
   });
 }
 
@@ -154,6 +159,30 @@ const EXPORT_KEYS: Record<string, Rule> = {
   },
 };
 
+/** `[ui]`: both keys set uiPort, so they are read together (enabled = false wins). */
+function parseUi(raw: unknown, problems: string[], current: number | null): number | null {
+  if (raw === undefined) return current;
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    problems.push("[ui] must be a table");
+    return current;
+  }
+  let port = current ?? DEFAULT_UI_PORT;
+  let enabled = true;
+  for (const [k, v] of Object.entries(raw)) {
+    if (k === "port") {
+      if (Number.isInteger(v) && (v as number) >= 0 && (v as number) <= 65535) port = v as number;
+      else
+        problems.push(
+          `ui.port must be a port number from 0 (any free port) to 65535, not ${JSON.stringify(v)}`,
+        );
+    } else if (k === "enabled") {
+      if (typeof v === "boolean") enabled = v;
+      else problems.push(`ui.enabled must be true or false, not ${JSON.stringify(v)}`);
+    } else problems.push(`ui.${k} is not a known setting`);
+  }
+  return enabled ? port : null;
+}
+
 const STORE_KEYS: Record<string, Rule> = {
   segment_size: {
     key: "segmentBytes",
@@ -224,15 +253,16 @@ export function loadConfig(store: string, file?: string): CollectorConfig {
     }
   };
   for (const key of Object.keys(doc)) {
-    if (!["collector", "store", "policy", "groups", "viewers", "export"].includes(key))
+    if (!["collector", "store", "policy", "groups", "viewers", "export", "ui"].includes(key))
       problems.push(
-        `[${key}] is not a known section (expected [collector], [store], [[policy]], [groups.NAME], [viewers] or [export])`,
+        `[${key}] is not a known section (expected [collector], [store], [[policy]], [groups.NAME], [viewers], [export] or [ui])`,
       );
   }
   section("collector", COLLECTOR_KEYS);
   section("export", EXPORT_KEYS);
   section("store", STORE_KEYS);
   config.viewers = parseViewers(doc.viewers, problems);
+  config.uiPort = parseUi(doc.ui, problems, config.uiPort as number | null);
   config.policy = parsePolicy(
     doc,
     { alertCommand: config.alertCommand as readonly string[] | null, minFree: config.minFree as number },

@@ -10,6 +10,7 @@
 //   on_quota = "drop-oldest"  or "refuse"
 //   rate = "2000/s"           records per second (burst: one second's worth)
 
+import { globToRegExp } from "../store/names.ts";
 import { parseDuration, parseRate, parseSize } from "./units.ts";
 
 export type OnQuota = "drop-oldest" | "refuse";
@@ -49,14 +50,6 @@ export const DEFAULT_MIN_FREE = 100 * 1024 ** 2;
 
 const GROUP_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const MATCH_RE = /^[A-Za-z0-9_.*?-]{1,64}$/;
-
-export function globToRegExp(glob: string): RegExp {
-  const body = glob
-    .replace(/[.+^${}()|[\]\\-]/g, "\\$&")
-    .replace(/\*/g, ".*")
-    .replace(/\?/g, ".");
-  return new RegExp(`^${body}$`);
-}
 
 /** The rule for an origin: the first that matches, else the fallback. */
 export function ruleFor(config: PolicyConfig, origin: string): PolicyRule {
@@ -165,3 +158,5 @@ export function parsePolicy(
 export function defaultPolicy(): PolicyConfig {
   return parsePolicy({}, { alertCommand: null, minFree: DEFAULT_MIN_FREE }, []);
 }
+
+export { globToRegExp };

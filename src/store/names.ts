@@ -66,3 +66,12 @@ export function streamDir(root: string, origin: string, stream?: string): string
   }
   return path;
 }
+
+/** A glob of names (* and ?) as an anchored regular expression. */
+export function globToRegExp(glob: string): RegExp {
+  const body = glob
+    .replace(/[.+^${}()|[\]\\-]/g, "\\$&")
+    .replace(/\*/g, ".*")
+    .replace(/\?/g, ".");
+  return new RegExp(`^${body}$`);
+}

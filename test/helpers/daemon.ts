@@ -21,7 +21,7 @@ export function serve(store: string, config?: string, env: NodeJS.ProcessEnv = {
   }
   const proc = spawn(process.execPath, args, {
     stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, ...env },
+    env: { ...process.env, LOGWARD_UI_PORT: "0", ...env },
   });
   let out = "";
   proc.stdout!.on("data", (d: Buffer) => {

@@ -1,9 +1,9 @@
 // ORIGIN[/STREAM] on the command line: both names validated before any path is built from
 // them; the collector's own origin `_logward` is accepted as a name to read.
 
-import type { LineView } from "../query/records.ts";
 import { COLLECTOR_ORIGIN, checkName } from "../store/names.ts";
 import type { ParsedLine } from "../store/record.ts";
+import type { LineView } from "./records.ts";
 
 export function parseTarget(target: string): { origin: string; stream: string | undefined } {
   const slash = target.indexOf("/");

@@ -1,0 +1,327 @@
+// The web UI's JSON API (docs/UI.md), served by the same query code as the CLI: `ls`
+// (summary.ts, policy-state.ts), `show` (records.ts), `search` (search.ts), `show --follow`
+// (follow.ts), `export` (export.ts), `open` (open.ts), `alerts` (alerts.ts), and `rm` through
+// the collector. Payloads are sent in their stored, escaped form: the page shows them as text.
+//
+// Every parameter is hostile until checked: names through the store's name rules, times
+// through the CLI's time parser, numbers bounded; nothing builds a path from a raw string.
+
+import { createReadStream, mkdtempSync, rmSync } from "node:fs";
+import { stat } from "node:fs/promises";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import { LogwardError } from "../errors.ts";
+import { readAlerts } from "../query/alerts.ts";
+import { writeArchive } from "../query/export.ts";
+import { followStreams } from "../query/follow.ts";
+import { openStoredLines } from "../query/open.ts";
+import { readPolicyState } from "../query/policy-state.ts";
+import { type LineView, readRecords, selectStreams } from "../query/records.ts";
+import { compileMatcher, searchRecords } from "../query/search.ts";
+import { summarizeStreams } from "../query/summary.ts";
+import { recordJson } from "../query/target.ts";
+import { parseTimeOption, timeBound } from "../query/time.ts";
+import { COLLECTOR_ORIGIN, checkName, globToRegExp } from "../store/names.ts";
+import { listStreams, type SegmentView, streamSegments, type Window } from "../store/read.ts";
+import { formatTime, parseLine } from "../store/record.ts";
+import { SECURITY_HEADERS, send, sendJson } from "./http.ts";
+import type { UiHooks } from "./server.ts";
+
+export interface ApiContext {
+  hooks: UiHooks;
+}
+
+const MAX_PAGE = 1000;
+const DEFAULT_PAGE = 200;
+const MAX_HITS = 1000;
+const MAX_BODY = 16 * 1024;
+const HEARTBEAT_MS = 15_000;
+
+type Params = URLSearchParams;
+
+function originParam(value: string | null, what = "origin"): string {
+  if (value === null || value === "") throw new LogwardError("LW_USAGE", `Give the ${what} to read.`);
+  return value === COLLECTOR_ORIGIN ? value : checkName("origin", value);
+}
+
+function streamParam(value: string | null): string | undefined {
+  return value === null || value === "" ? undefined : checkName("stream", value);
+}
+
+function intParam(p: Params, name: string, dflt: number, min: number, max: number): number {
+  const v = p.get(name);
+  if (v === null || v === "") return dflt;
+  const n = Number(v);
+  if (!Number.isSafeInteger(n) || n < min || n > max)
+    throw new LogwardError("LW_USAGE", `${name} must be a whole number from ${min} to ${max}.`);
+  return n;
+}
+
+function windowParams(p: Params): Window {
+  const now = Date.now() * 1000;
+  return {
+    since: timeBound("since", p.get("since") || undefined, now),
+    until: timeBound("until", p.get("until") || undefined, now),
+  };
+}
+
+function globParam(p: Params, name: string): RegExp | null {
+  const v = p.get(name);
+  if (v === null || v === "") return null;
+  if (!/^[A-Za-z0-9_.*?-]{1,64}$/.test(v))
+    throw new LogwardError(
+      "LW_USAGE",
+      `${name} must be a glob of letters, digits, '_', '.', '-', '*' and '?'.`,
+    );
+  return globToRegExp(v);
+}
+
+/** The receive time of the frame (or segment) that holds `seq`: a lower bound to seek to. */
+function seekTimeFor(segs: readonly SegmentView[], seq: number): string | undefined {
+  const seg = segs.findLast((s) => s.firstSeq <= seq);
+  if (!seg) return undefined;
+  const frame = seg.frames?.findLast((f) => f.firstSeq <= seq);
+  return frame?.firstTime ?? seg.firstTime;
+}
+
+/** GET /api/origins: every stream (as `ls --json`), live state, quota use, recent alerts. */
+async function origins(ctx: ApiContext, res: ServerResponse): Promise<void> {
+  const root = ctx.hooks.root;
+  const rows = await summarizeStreams(root);
+  const policy = readPolicyState(root);
+  const live = ctx.hooks.liveStreams();
+  const alerts = [];
+  const since = formatTime((Date.now() - 24 * 3600_000) * 1000);
+  for await (const a of readAlerts(root, { since })) alerts.push(a);
+  sendJson(res, 200, {
+    streams: rows.map((r) => {
+      const p = policy?.origins[r.origin];
+      return {
+        origin: r.origin,
+        stream: r.stream,
+        records: r.records,
+        bytes: r.bytes,
+        first: r.first,
+        last: r.last,
+        segments: r.segments,
+        first_seq: r.firstSeq,
+        last_seq: r.lastSeq,
+        live: live.has(`${r.origin}/${r.stream}`),
+        state: p?.state ?? null,
+        origin_bytes: p?.bytes ?? null,
+        quota: p?.quota ?? null,
+        group: p?.group ?? null,
+      };
+    }),
+    disk: policy?.disk ?? null,
+    alerts: alerts.slice(-100).reverse(),
+  });
+}
+
+/**
+ * GET /api/records?origin&stream[&since][&until][&from][&limit]: one stream's records in receive
+ * order. Without `from` and `since`, the newest page; `from` is the first sequence number.
+ */
+async function records(ctx: ApiContext, p: Params, res: ServerResponse): Promise<void> {
+  const root = ctx.hooks.root;
+  const origin = originParam(p.get("origin"));
+  const stream = streamParam(p.get("stream"));
+  if (stream === undefined) throw new LogwardError("LW_USAGE", "Give the stream to read.");
+  const [ref] = await selectStreams(root, origin, stream);
+  const limit = intParam(p, "limit", DEFAULT_PAGE, 1, MAX_PAGE);
+  const w = windowParams(p);
+  const segs = await streamSegments(root, ref!.origin, ref!.stream);
+  const firstSeq = segs[0]?.firstSeq ?? 0;
+  const lastSeq = segs.at(-1)?.lastSeq ?? 0;
+  let from = intParam(p, "from", 0, 0, Number.MAX_SAFE_INTEGER);
+  if (from === 0 && w.since === undefined && w.until === undefined) from = Math.max(1, lastSeq - limit + 1);
+  const seek = from > 0 ? seekTimeFor(segs, from) : undefined;
+  const since = seek !== undefined && (w.since === undefined || seek > w.since) ? seek : w.since;
+  const out: string[] = [];
+  let more = false;
+  for await (const v of readRecords(root, [ref!], { since, until: w.until })) {
+    const parsed = parseLine(v.block, v.start, v.end);
+    if (!parsed || parsed.seq < from) continue;
+    if (out.length === limit) {
+      more = true;
+      break;
+    }
+    out.push(recordJson(v, parsed, v.block.toString("utf8", parsed.payloadStart, parsed.payloadEnd)));
+  }
+  send200(
+    res,
+    `{"origin":${JSON.stringify(origin)},"stream":${JSON.stringify(stream)},"first_seq":${firstSeq},"last_seq":${lastSeq},"more":${more},"records":[${out.join(",")}]}`,
+  );
+}
+
+function send200(res: ServerResponse, json: string): void {
+  send(res, 200, "application/json; charset=utf-8", json);
+}
+
+/** GET /api/search?q[&regex][&ignore_case][&origin][&stream][&since][&until][&limit] */
+async function search(ctx: ApiContext, p: Params, res: ServerResponse): Promise<void> {
+  const root = ctx.hooks.root;
+  const matcher = compileMatcher(p.get("q") ?? "", {
+    regex: p.get("regex") === "1",
+    ignoreCase: p.get("ignore_case") === "1",
+  });
+  const originRe = globParam(p, "origin");
+  const streamRe = globParam(p, "stream");
+  const limit = intParam(p, "limit", 200, 1, MAX_HITS);
+  const refs = (await listStreams(root)).filter(
+    (r) => (!originRe || originRe.test(r.origin)) && (!streamRe || streamRe.test(r.stream)),
+  );
+  const hits: string[] = [];
+  let truncated = false;
+  for await (const { v, p: parsed } of searchRecords(root, refs, windowParams(p), matcher)) {
+    if (hits.length === limit) {
+      truncated = true;
+      break;
+    }
+    hits.push(recordJson(v, parsed, v.block.toString("utf8", parsed.payloadStart, parsed.payloadEnd)));
+  }
+  send200(res, `{"truncated":${truncated},"hits":[${hits.join(",")}]}`);
+}
+
+/** GET /api/tail?origin&stream: Server-Sent Events, one `record` event per new record. */
+async function tail(ctx: ApiContext, p: Params, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const root = ctx.hooks.root;
+  const origin = originParam(p.get("origin"));
+  const refs = await selectStreams(root, origin, streamParam(p.get("stream")));
+  const starts = [];
+  for (const ref of refs) {
+    const segs = await streamSegments(root, ref.origin, ref.stream);
+    const after = intParam(p, "after", segs.at(-1)?.lastSeq ?? 0, 0, Number.MAX_SAFE_INTEGER);
+    starts.push({ ref, nextSeq: after + 1 });
+  }
+  res.writeHead(200, { ...SECURITY_HEADERS, "Content-Type": "text/event-stream; charset=utf-8" });
+  res.write(": live\n\n");
+  const controller = new AbortController();
+  req.once("close", () => controller.abort());
+  const heartbeat = setInterval(() => res.write(": .\n\n"), HEARTBEAT_MS);
+  try {
+    await followStreams(
+      root,
+      starts,
+      async (v: LineView) => {
+        const parsed = parseLine(v.block, v.start, v.end);
+        if (!parsed) return;
+        const json = recordJson(v, parsed, v.block.toString("utf8", parsed.payloadStart, parsed.payloadEnd));
+        if (!res.write(`event: record\ndata: ${json}\n\n`))
+          await new Promise<void>((r) => res.once("drain", () => r()));
+      },
+      controller.signal,
+    );
+  } finally {
+    clearInterval(heartbeat);
+    res.end();
+  }
+}
+
+/** GET /api/export?origin=A&origin=B[&since][&until]: the archive `logward export` writes. */
+async function exportArchive(ctx: ApiContext, p: Params, res: ServerResponse): Promise<void> {
+  const root = ctx.hooks.root;
+  const wanted = p.getAll("origin").map((o) => originParam(o));
+  const stream = streamParam(p.get("stream"));
+  const w = windowParams(p);
+  const refs = (await listStreams(root)).filter(
+    (r) =>
+      (wanted.length === 0 || wanted.includes(r.origin)) && (stream === undefined || r.stream === stream),
+  );
+  if (refs.length === 0)
+    throw new LogwardError("LW_NOT_FOUND", "Nothing in the store matches that selection.");
+  const work = mkdtempSync(join(tmpdir(), "logward-ui-export-"));
+  try {
+    const nowUs = Date.now() * 1000;
+    const name = `logward-export-${new Date(nowUs / 1000).toISOString().replace(/[:.]/g, "-")}.tar.zst`;
+    const file = join(work, name);
+    await writeArchive(root, refs, w, nowUs, file);
+    const { size } = await stat(file);
+    res.writeHead(200, {
+      ...SECURITY_HEADERS,
+      "Content-Type": "application/zstd",
+      "Content-Length": size,
+      "Content-Disposition": `attachment; filename="${name}"`,
+    });
+    await pipeline(createReadStream(file), res);
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+}
+
+async function readBody(req: IncomingMessage): Promise<Record<string, unknown>> {
+  if (!/^application\/json\b/.test(req.headers["content-type"] ?? ""))
+    throw new LogwardError("LW_USAGE", "Send the action as application/json.");
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const c of req) {
+    size += (c as Buffer).length;
+    if (size > MAX_BODY) throw new LogwardError("LW_USAGE", "The request is too large.");
+    chunks.push(c as Buffer);
+  }
+  try {
+    const v = JSON.parse(Buffer.concat(chunks).toString("utf8")) as unknown;
+    if (typeof v === "object" && v !== null && !Array.isArray(v)) return v as Record<string, unknown>;
+  } catch {}
+  throw new LogwardError("LW_USAGE", "The request body is not a JSON object.");
+}
+
+const str = (v: unknown): string | null => (typeof v === "string" ? v : null);
+
+/** POST /api/rm {origin, stream?, before?}: as `logward rm`, recorded in _logward/deletions. */
+async function remove(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const body = await readBody(req);
+  const origin = checkName("origin", str(body.origin) ?? "");
+  const stream = streamParam(str(body.stream));
+  const before = str(body.before);
+  const result = await ctx.hooks.remove({
+    origin,
+    stream: stream ?? null,
+    beforeUs: before ? parseTimeOption("before", before, Date.now() * 1000) : null,
+    by: "web-ui",
+  });
+  sendJson(res, result.ok ? 200 : 409, result);
+}
+
+/** POST /api/open {origin, stream?, since?, until?}: as `logward open`, the viewer runs detached. */
+async function open(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const body = await readBody(req);
+  const origin = originParam(str(body.origin));
+  const refs = await selectStreams(ctx.hooks.root, origin, streamParam(str(body.stream)));
+  const now = Date.now() * 1000;
+  const w = {
+    since: timeBound("since", str(body.since) || undefined, now),
+    until: timeBound("until", str(body.until) || undefined, now),
+  };
+  sendJson(res, 200, await openStoredLines(ctx.hooks.root, refs, w, ctx.hooks.viewers));
+}
+
+export async function handleApi(
+  ctx: ApiContext,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+): Promise<void> {
+  const p = url.searchParams;
+  const route = `${req.method === "POST" ? "POST" : "GET"} ${url.pathname}`;
+  switch (route) {
+    case "GET /api/origins":
+      return origins(ctx, res);
+    case "GET /api/records":
+      return records(ctx, p, res);
+    case "GET /api/search":
+      return search(ctx, p, res);
+    case "GET /api/tail":
+      return tail(ctx, p, req, res);
+    case "GET /api/export":
+      return exportArchive(ctx, p, res);
+    case "POST /api/rm":
+      return remove(ctx, req, res);
+    case "POST /api/open":
+      return open(ctx, req, res);
+    default:
+      throw new LogwardError("LW_NOT_FOUND", `There is no ${route} in the API (docs/UI.md lists it).`);
+  }
+}

@@ -1,0 +1,228 @@
+// The web UI's HTTP server, run inside `logward serve`: static files (src/ui/static) and the
+// JSON API (api.ts). It shows attacker-controlled text, so everything here assumes the page
+// may be attacked through its content and through other sites in the same browser:
+//   - it listens on 127.0.0.1 only, and answers only requests whose Host is that address (or
+//     localhost) and port, so a DNS-rebinding page cannot reach it by name;
+//   - a random access token (in the URL `serve` prints) opens a session kept in an HttpOnly,
+//     SameSite=Strict cookie; without it every request is refused;
+//   - actions (POST) also need the session's CSRF token in a header, and a same-origin Origin;
+//   - every response carries a strict Content-Security-Policy (no inline script, no eval),
+//     nosniff, no framing, no referrer and no caching.
+
+import { randomBytes, timingSafeEqual } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { join } from "node:path";
+import { LogwardError } from "../errors.ts";
+import { type ApiContext, handleApi } from "./api.ts";
+import { SECURITY_HEADERS, send, sendJson } from "./http.ts";
+
+export interface UiHooks {
+  /** The store's directory (read with the same code as the CLI). */
+  root: string;
+  /** "origin/stream" of every stream a session is writing now. */
+  liveStreams(): ReadonlySet<string>;
+  /** Deletes and records, as `logward rm` does through the collector. */
+  remove(req: {
+    origin: string;
+    stream: string | null;
+    beforeUs: number | null;
+    by: string;
+  }): Promise<{ ok: boolean; records: number; bytes: number; message: string }>;
+  /** `[viewers]` of the configuration. */
+  viewers: Readonly<Record<string, readonly string[]>>;
+}
+
+export interface UiServer {
+  /** The address to open, with the access token. */
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+const COOKIE = "logward_session";
+const MAX_SESSIONS = 64;
+const SESSION_TTL_MS = 12 * 3600_000;
+
+const STATIC: Record<string, { file: string; type: string }> = {
+  "/": { file: "index.html", type: "text/html; charset=utf-8" },
+  "/app.js": { file: "app.js", type: "text/javascript; charset=utf-8" },
+  "/style.css": { file: "style.css", type: "text/css; charset=utf-8" },
+  "/favicon.svg": { file: "favicon.svg", type: "image/svg+xml" },
+};
+
+function loadStatic(): Map<string, { body: Buffer; type: string }> {
+  const dir = join(import.meta.dirname, "static");
+  return new Map(
+    Object.entries(STATIC).map(([path, f]) => [
+      path,
+      { body: readFileSync(join(dir, f.file)), type: f.type },
+    ]),
+  );
+}
+
+function sameSecret(a: string, b: string): boolean {
+  const x = Buffer.from(a);
+  const y = Buffer.from(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
+
+function cookieValue(req: IncomingMessage, name: string): string | null {
+  for (const part of (req.headers.cookie ?? "").split(";")) {
+    const eq = part.indexOf("=");
+    if (eq !== -1 && part.slice(0, eq).trim() === name) return part.slice(eq + 1).trim();
+  }
+  return null;
+}
+
+/** A refusal: JSON for the API, a short page otherwise (the page says what to do). */
+function refuse(res: ServerResponse, path: string, status: number, code: string, message: string): void {
+  if (path.startsWith("/api/")) sendJson(res, status, { error: { code, message } });
+  else
+    send(
+      res,
+      status,
+      "text/html; charset=utf-8",
+      `<!doctype html><meta charset="utf-8"><title>logward</title><link rel="stylesheet" href="/style.css"><main class="refused"><h1>logward</h1><p>${message}</p></main>`,
+    );
+}
+
+/** Starts the UI on 127.0.0.1:port (0: any free port). Rejects with LW_UI_PORT when it cannot listen. */
+export async function startUi(hooks: UiHooks, port: number): Promise<UiServer> {
+  const files = loadStatic();
+  const token = randomBytes(24).toString("base64url");
+  // session id -> its CSRF token and when it expires
+  const sessions = new Map<string, { csrf: string; expires: number }>();
+  let hosts: Set<string> = new Set();
+  let origins: Set<string> = new Set();
+  const ctx: ApiContext = { hooks };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const url = new URL(req.url ?? "/", "http://127.0.0.1");
+    const path = url.pathname;
+    if (!hosts.has(req.headers.host ?? "")) {
+      refuse(
+        res,
+        path,
+        421,
+        "LW_UI_HOST",
+        "This server answers only at 127.0.0.1 or localhost on its own port.",
+      );
+      return;
+    }
+    if (path === "/login") {
+      const given = url.searchParams.get("token") ?? "";
+      if (!sameSecret(given, token)) {
+        refuse(
+          res,
+          path,
+          401,
+          "LW_UI_TOKEN",
+          "This access token is not valid; open the address 'logward serve' printed.",
+        );
+        return;
+      }
+      const id = randomBytes(24).toString("base64url");
+      const now = Date.now();
+      for (const [k, v] of sessions) if (v.expires < now) sessions.delete(k);
+      if (sessions.size >= MAX_SESSIONS) sessions.delete(sessions.keys().next().value!);
+      sessions.set(id, { csrf: randomBytes(24).toString("base64url"), expires: now + SESSION_TTL_MS });
+      res.writeHead(303, {
+        ...SECURITY_HEADERS,
+        Location: "/",
+        "Set-Cookie": `${COOKIE}=${id}; HttpOnly; SameSite=Strict; Path=/; Max-Age=${SESSION_TTL_MS / 1000}`,
+      });
+      res.end();
+      return;
+    }
+    if ((path === "/style.css" || path === "/favicon.svg") && req.method === "GET") {
+      const f = files.get(path)!;
+      send(res, 200, f.type, f.body); // needed by the refusal page itself; holds nothing secret
+      return;
+    }
+    const id = cookieValue(req, COOKIE);
+    const session = id ? sessions.get(id) : undefined;
+    if (!session || session.expires < Date.now()) {
+      refuse(
+        res,
+        path,
+        401,
+        "LW_UI_TOKEN",
+        "Open the address that 'logward serve' printed (it holds the access token); this browser has no session.",
+      );
+      return;
+    }
+    if (req.method === "POST") {
+      const csrf = req.headers["x-csrf-token"];
+      const from = req.headers.origin;
+      if (
+        typeof csrf !== "string" ||
+        !sameSecret(csrf, session.csrf) ||
+        (from !== undefined && !origins.has(from))
+      ) {
+        refuse(
+          res,
+          path,
+          403,
+          "LW_UI_CSRF",
+          "This action needs the page's CSRF token; reload the page and try again.",
+        );
+        return;
+      }
+    } else if (req.method !== "GET" && req.method !== "HEAD") {
+      refuse(res, path, 405, "LW_UI_METHOD", "Only GET and POST are used here.");
+      return;
+    }
+    if (path.startsWith("/api/")) {
+      if (path === "/api/session") {
+        sendJson(res, 200, { csrf: session.csrf, store: hooks.root });
+        return;
+      }
+      await handleApi(ctx, req, res, url);
+      return;
+    }
+    const f = files.get(path);
+    if (!f || req.method === "POST") {
+      refuse(res, path, 404, "LW_NOT_FOUND", "There is no such page here.");
+      return;
+    }
+    send(res, 200, f.type, f.body);
+  };
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      const e = err as LogwardError;
+      const code = e instanceof LogwardError ? e.code : "LW_INTERNAL";
+      const status =
+        code === "LW_INTERNAL" ? 500 : code === "LW_NOT_FOUND" ? 404 : code === "LW_BUSY" ? 409 : 400;
+      if (!res.headersSent) sendJson(res, status, { error: { code, message: e.message } });
+      else res.destroy();
+    });
+  });
+  server.headersTimeout = 10_000;
+  server.requestTimeout = 0; // the live tail is a long request
+  server.maxHeadersCount = 50;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (err: NodeJS.ErrnoException) =>
+      reject(
+        new LogwardError(
+          "LW_UI_PORT",
+          `The web UI cannot listen on 127.0.0.1:${port} (${err.code ?? err.message}); set another [ui] port, or [ui] enabled = false.`,
+        ),
+      ),
+    );
+    server.listen(port, "127.0.0.1", () => resolve());
+  });
+  const actual = (server.address() as { port: number }).port;
+  hosts = new Set([`127.0.0.1:${actual}`, `localhost:${actual}`]);
+  origins = new Set([...hosts].map((h) => `http://${h}`));
+  return {
+    url: `http://127.0.0.1:${actual}/login?token=${token}`,
+    port: actual,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
