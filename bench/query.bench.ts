@@ -131,7 +131,9 @@ async function main(): Promise<void> {
     );
   }
   const window = median(rows[0]![1]) - median(rows[1]![1]);
-  console.log(`\nshow's own time for the window (its process minus node's start-up): ${window.toFixed(0)} ms`);
+  console.log(
+    `\nshow's own time for the window (its process minus node's start-up): ${window.toFixed(0)} ms`,
+  );
   console.log("targets: the window under 50 ms; search within 1.5x of rg");
 }
 

@@ -61,6 +61,7 @@ async function startWebUi(
         root,
         liveStreams: () => collector.liveStreams(),
         remove: (req) => collector.remove(req),
+        policy: () => collector.policySnapshot(),
         viewers: config.viewers,
       },
       port,

@@ -351,6 +351,11 @@ export class Collector {
     return result;
   }
 
+  /** Quota state and use of every origin now. */
+  policySnapshot(): ReturnType<Policy["snapshot"]> {
+    return this.policy.snapshot();
+  }
+
   /** "origin/stream" of every stream a session is writing now. */
   liveStreams(): Set<string> {
     return new Set([...this.sessions].map((x) => `${x.opts.origin}/${x.opts.stream}`));

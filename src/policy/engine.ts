@@ -519,20 +519,32 @@ export class Policy {
     this.stateTimer.unref();
   }
 
-  /** Writes <store>/run/policy.json (what `ls` shows) when something changed. */
-  async writeState(force = false): Promise<void> {
-    if (!this.stateDue && !force) return;
-    this.stateDue = false;
-    const origins: Record<string, unknown> = {};
+  /** Every origin's quota state and use now (the web UI; `ls` reads the file writeState writes). */
+  snapshot(): {
+    updated: string;
+    disk: { free: number; low: boolean };
+    origins: Record<string, { state: QuotaState; bytes: number; quota: number | null; group: string | null }>;
+  } {
+    const origins: Record<
+      string,
+      { state: QuotaState; bytes: number; quota: number | null; group: string | null }
+    > = {};
     for (const o of this.writers.keys()) {
       const rule = this.rule(o);
       origins[o] = { state: this.stateOf(o), bytes: this.usageOf(o), quota: rule.quota, group: rule.group };
     }
-    const doc = {
+    return {
       updated: new Date(this.nowMs()).toISOString(),
       disk: { free: this.freeBytes, low: this.diskLow },
       origins,
     };
+  }
+
+  /** Writes <store>/run/policy.json (what `ls` shows) when something changed. */
+  async writeState(force = false): Promise<void> {
+    if (!this.stateDue && !force) return;
+    this.stateDue = false;
+    const doc = this.snapshot();
     await writeFileAtomic(join(this.store.root, "run", "policy.json"), `${JSON.stringify(doc)}\n`).catch(
       () => {},
     );

@@ -17,7 +17,6 @@ import { readAlerts } from "../query/alerts.ts";
 import { writeArchive } from "../query/export.ts";
 import { followStreams } from "../query/follow.ts";
 import { openStoredLines } from "../query/open.ts";
-import { readPolicyState } from "../query/policy-state.ts";
 import { type LineView, readRecords, selectStreams } from "../query/records.ts";
 import { compileMatcher, searchRecords } from "../query/search.ts";
 import { summarizeStreams } from "../query/summary.ts";
@@ -90,7 +89,7 @@ function seekTimeFor(segs: readonly SegmentView[], seq: number): string | undefi
 async function origins(ctx: ApiContext, res: ServerResponse): Promise<void> {
   const root = ctx.hooks.root;
   const rows = await summarizeStreams(root);
-  const policy = readPolicyState(root);
+  const policy = ctx.hooks.policy();
   const live = ctx.hooks.liveStreams();
   const alerts = [];
   const since = formatTime((Date.now() - 24 * 3600_000) * 1000);

@@ -14,6 +14,7 @@ import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { join } from "node:path";
 import { LogwardError } from "../errors.ts";
+import type { PolicyState } from "../query/policy-state.ts";
 import { type ApiContext, handleApi } from "./api.ts";
 import { SECURITY_HEADERS, send, sendJson } from "./http.ts";
 
@@ -29,6 +30,8 @@ export interface UiHooks {
     beforeUs: number | null;
     by: string;
   }): Promise<{ ok: boolean; records: number; bytes: number; message: string }>;
+  /** Every origin's quota state and use now (as <store>/run/policy.json holds it). */
+  policy(): PolicyState;
   /** `[viewers]` of the configuration. */
   viewers: Readonly<Record<string, readonly string[]>>;
 }

@@ -211,7 +211,7 @@ function showAlerts(alerts) {
   const newest = alerts[0];
   banner.replaceChildren(
     el("strong", null, `${alerts.length} alert${alerts.length === 1 ? "" : "s"} in the last 24 hours. `),
-    `Newest (${shortTime(newest.time)}): ${newest.origin ? `${newest.origin}: ` : ""}${newest.message || newest.alert}`,
+    `Newest (${shortTime(newest.time)}): ${newest.message || `${newest.alert} ${newest.origin ?? ""}`}`,
     el("a", { href: "#/alerts" }, "See all"),
   );
   banner.hidden = false;
@@ -420,6 +420,8 @@ async function originsPage() {
 }
 
 function streamActions(r) {
+  // the collector's own origin holds the trail of deletions: it cannot be deleted
+  const deletable = r.origin !== "_logward";
   return [
     el(
       "a",
@@ -435,15 +437,16 @@ function streamActions(r) {
       { type: "button", onclick: () => void openViewer({ origin: r.origin, stream: r.stream }) },
       "Open",
     ),
-    el(
-      "button",
-      {
-        type: "button",
-        className: "danger",
-        onclick: () => void confirmDelete(r.origin, r.stream, r.records),
-      },
-      "Delete",
-    ),
+    deletable &&
+      el(
+        "button",
+        {
+          type: "button",
+          className: "danger",
+          onclick: () => void confirmDelete(r.origin, r.stream, r.records),
+        },
+        "Delete",
+      ),
   ];
 }
 
@@ -632,15 +635,16 @@ async function streamPage(origin, stream, params) {
         { type: "button", onclick: () => void openViewer({ origin, stream, since, until }) },
         "Open in viewer",
       ),
-      el(
-        "button",
-        {
-          type: "button",
-          className: "danger",
-          onclick: () => void confirmDelete(origin, stream, info?.records ?? data.records.length),
-        },
-        "Delete…",
-      ),
+      origin !== "_logward" &&
+        el(
+          "button",
+          {
+            type: "button",
+            className: "danger",
+            onclick: () => void confirmDelete(origin, stream, info?.records ?? data.records.length),
+          },
+          "Delete…",
+        ),
     ),
     el(
       "div",
