@@ -1,6 +1,6 @@
 import { formatBytes } from "../policy/units.ts";
 import { readPolicyState } from "../query/policy-state.ts";
-import { summarizeStreams } from "../query/summary.ts";
+import { summarizeStreams, summaryJson } from "../query/summary.ts";
 import { checkStoreFormat } from "../store/store.ts";
 import { parse } from "./args.ts";
 import { Output } from "./output.ts";
@@ -38,22 +38,7 @@ export async function lsCommand(args: string[]): Promise<number> {
   const rows = await summarizeStreams(root);
   const policy = readPolicyState(root)?.origins ?? {};
   if (values.json) {
-    const json = rows.map((r) => ({
-      origin: r.origin,
-      stream: r.stream,
-      records: r.records,
-      bytes: r.bytes,
-      first: r.first,
-      last: r.last,
-      segments: r.segments,
-      compressed_segments: r.compressedSegments,
-      first_seq: r.firstSeq,
-      last_seq: r.lastSeq,
-      state: policy[r.origin]?.state ?? null,
-      origin_bytes: policy[r.origin]?.bytes ?? null,
-      quota: policy[r.origin]?.quota ?? null,
-      group: policy[r.origin]?.group ?? null,
-    }));
+    const json = rows.map((r) => summaryJson(r, policy[r.origin]));
     await out.write(`${JSON.stringify(json, null, 2)}\n`);
   } else if (rows.length === 0) {
     await out.write(`The store ${root} holds no records yet.\n`);

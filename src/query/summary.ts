@@ -2,6 +2,7 @@
 // first and last lines; no record is read otherwise.
 
 import { listStreams, streamSegments } from "../store/read.ts";
+import type { OriginPolicyState } from "./policy-state.ts";
 
 export interface StreamSummary {
   origin: string;
@@ -38,4 +39,24 @@ export async function summarizeStreams(root: string): Promise<StreamSummary[]> {
     });
   }
   return out;
+}
+
+/** A summary as `ls --json` and the web UI's /api/origins give it, with the origin's quota state. */
+export function summaryJson(r: StreamSummary, policy: OriginPolicyState | undefined) {
+  return {
+    origin: r.origin,
+    stream: r.stream,
+    records: r.records,
+    bytes: r.bytes,
+    first: r.first,
+    last: r.last,
+    segments: r.segments,
+    compressed_segments: r.compressedSegments,
+    first_seq: r.firstSeq,
+    last_seq: r.lastSeq,
+    state: policy?.state ?? null,
+    origin_bytes: policy?.bytes ?? null,
+    quota: policy?.quota ?? null,
+    group: policy?.group ?? null,
+  };
 }

@@ -19,7 +19,7 @@ import { followStreams } from "../query/follow.ts";
 import { openStoredLines } from "../query/open.ts";
 import { type LineView, readRecords, selectStreams } from "../query/records.ts";
 import { compileMatcher, searchRecords } from "../query/search.ts";
-import { summarizeStreams } from "../query/summary.ts";
+import { summarizeStreams, summaryJson } from "../query/summary.ts";
 import { recordJson } from "../query/target.ts";
 import { parseTimeOption, timeBound } from "../query/time.ts";
 import { COLLECTOR_ORIGIN, checkName, globToRegExp } from "../store/names.ts";
@@ -95,25 +95,10 @@ async function origins(ctx: ApiContext, res: ServerResponse): Promise<void> {
   const since = formatTime((Date.now() - 24 * 3600_000) * 1000);
   for await (const a of readAlerts(root, { since })) alerts.push(a);
   sendJson(res, 200, {
-    streams: rows.map((r) => {
-      const p = policy?.origins[r.origin];
-      return {
-        origin: r.origin,
-        stream: r.stream,
-        records: r.records,
-        bytes: r.bytes,
-        first: r.first,
-        last: r.last,
-        segments: r.segments,
-        first_seq: r.firstSeq,
-        last_seq: r.lastSeq,
-        live: live.has(`${r.origin}/${r.stream}`),
-        state: p?.state ?? null,
-        origin_bytes: p?.bytes ?? null,
-        quota: p?.quota ?? null,
-        group: p?.group ?? null,
-      };
-    }),
+    streams: rows.map((r) => ({
+      ...summaryJson(r, policy?.origins[r.origin]),
+      live: live.has(`${r.origin}/${r.stream}`),
+    })),
     disk: policy?.disk ?? null,
     alerts: alerts.slice(-100).reverse(),
   });
@@ -184,8 +169,28 @@ async function search(ctx: ApiContext, p: Params, res: ServerResponse): Promise<
   send200(res, `{"truncated":${truncated},"hits":[${hits.join(",")}]}`);
 }
 
+/** Live tails open at once: each holds inotify watches and a connection. */
+const MAX_TAILS = 32;
+let openTails = 0;
+
 /** GET /api/tail?origin&stream: Server-Sent Events, one `record` event per new record. */
 async function tail(ctx: ApiContext, p: Params, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  if (openTails >= MAX_TAILS)
+    throw new LogwardError("LW_BUSY", `${MAX_TAILS} live tails are open already; close some and try again.`);
+  openTails++;
+  try {
+    await tailStream(ctx, p, req, res);
+  } finally {
+    openTails--;
+  }
+}
+
+async function tailStream(
+  ctx: ApiContext,
+  p: Params,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const root = ctx.hooks.root;
   const origin = originParam(p.get("origin"));
   const refs = await selectStreams(root, origin, streamParam(p.get("stream")));

@@ -205,6 +205,7 @@ export async function startUi(hooks: UiHooks, port: number): Promise<UiServer> {
   server.headersTimeout = 10_000;
   server.requestTimeout = 0; // the live tail is a long request
   server.maxHeadersCount = 50;
+  server.maxConnections = 128; // one person's browser; more is someone else
   await new Promise<void>((resolve, reject) => {
     server.once("error", (err: NodeJS.ErrnoException) =>
       reject(

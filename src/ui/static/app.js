@@ -165,6 +165,28 @@ function payloadCell(text, mark) {
   return td;
 }
 
+/** A table in a panel: a header row of `heads`, then `tbody`. */
+function panelTable(className, heads, tbody) {
+  return el(
+    "div",
+    { className: "panel" },
+    el(
+      "table",
+      { className },
+      el(
+        "thead",
+        null,
+        el(
+          "tr",
+          null,
+          heads.map((h) => el("th", null, h)),
+        ),
+      ),
+      tbody,
+    ),
+  );
+}
+
 function recordRow(r, opts = {}) {
   const cls = SESSION_KINDS.has(r.kind)
     ? "session"
@@ -242,29 +264,9 @@ async function alertsPage() {
       { className: "summary" },
       "Quota, rate, disk and reload alerts of the last 24 hours, newest first (all of them: logward alerts).",
     ),
-    el(
-      "div",
-      { className: "panel" },
-      rows.length === 0
-        ? el("p", { className: "empty" }, "No alerts in the last 24 hours.")
-        : el(
-            "table",
-            null,
-            el(
-              "thead",
-              null,
-              el(
-                "tr",
-                null,
-                el("th", null, "Time"),
-                el("th", null, "Alert"),
-                el("th", null, "Origin"),
-                el("th", null, "Message"),
-              ),
-            ),
-            el("tbody", null, rows),
-          ),
-    ),
+    rows.length === 0
+      ? el("div", { className: "panel" }, el("p", { className: "empty" }, "No alerts in the last 24 hours."))
+      : panelTable("alerts", ["Time", "Alert", "Origin", "Message"], el("tbody", null, rows)),
   );
 }
 
@@ -646,27 +648,7 @@ async function streamPage(origin, stream, params) {
           "Delete…",
         ),
     ),
-    el(
-      "div",
-      { className: "panel" },
-      el(
-        "table",
-        { className: "records" },
-        el(
-          "thead",
-          null,
-          el(
-            "tr",
-            null,
-            el("th", null, "Received"),
-            el("th", null, "Seq"),
-            el("th", null, "Kind"),
-            el("th", null, "Payload (escaped as stored)"),
-          ),
-        ),
-        tbody,
-      ),
-    ),
+    panelTable("records", ["Received", "Seq", "Kind", "Payload (escaped as stored)"], tbody),
   );
   if (hl) tbody.querySelector(".highlight")?.scrollIntoView({ block: "center" });
 }
@@ -764,30 +746,13 @@ async function searchPage(params) {
     ),
     data.hits.length === 0
       ? ""
-      : el(
-          "div",
-          { className: "panel" },
+      : panelTable(
+          "records",
+          ["Stream", "Received", "Seq", "Kind", "Payload"],
           el(
-            "table",
-            { className: "records" },
-            el(
-              "thead",
-              null,
-              el(
-                "tr",
-                null,
-                el("th", null, "Stream"),
-                el("th", null, "Received"),
-                el("th", null, "Seq"),
-                el("th", null, "Kind"),
-                el("th", null, "Payload"),
-              ),
-            ),
-            el(
-              "tbody",
-              null,
-              data.hits.map((r) => recordRow(r, { origin: true, mark })),
-            ),
+            "tbody",
+            null,
+            data.hits.map((r) => recordRow(r, { origin: true, mark })),
           ),
         ),
   );
