@@ -16,7 +16,7 @@ import { type ZstdOptions, zstdDecompress } from "node:zlib";
 import { ioError } from "../errors.ts";
 import { firstLine, lastLineBounds, readRange } from "./files.ts";
 import { isStoredOrigin, isValidName, originsDir, streamDir } from "./names.ts";
-import { LF, parseLine, TIME_LEN } from "./record.ts";
+import { LF, parseLine, seqAt, TIME_LEN } from "./record.ts";
 import { describeSegment } from "./scan.ts";
 import { parseSegmentName, readIndex, type SegmentMeta, segmentName } from "./segment.ts";
 
@@ -254,6 +254,34 @@ async function* plainBlocks(dir: string, seg: SegmentView, w: Window): AsyncGene
       carry = lastLf + 1 < data.length ? Buffer.from(data.subarray(lastLf + 1)) : null;
       yield data.subarray(0, lastLf + 1);
     }
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * A receive time at or before the record `seq` of the stream, to use as `since` when reading
+ * from a sequence number: the frame's first time in a compressed segment, else the time of a
+ * line found by binary search on sequence numbers in the plain segment (so the newest page of a
+ * large active segment reads only its end).
+ */
+export async function seekTimeForSeq(root: string, ref: StreamRef, seq: number): Promise<string | undefined> {
+  const segs = await streamSegments(root, ref.origin, ref.stream);
+  const seg = segs.findLast((s) => s.firstSeq <= seq);
+  if (!seg) return undefined;
+  if (seg.compressed) return seg.frames?.findLast((f) => f.firstSeq <= seq)?.firstTime ?? seg.firstTime;
+  let fh: FileHandle;
+  try {
+    fh = await open(join(streamDir(root, ref.origin, ref.stream), seg.file), "r");
+  } catch {
+    return seg.firstTime; // compressed meanwhile: reading from the segment's start is still right
+  }
+  try {
+    const { size } = await fh.stat();
+    const at = await seekLine(fh, size, (probe, ls) => seqAt(probe, ls) < seq);
+    const head = Buffer.alloc(TIME_LEN);
+    const { bytesRead } = await fh.read(head, 0, TIME_LEN, at);
+    return bytesRead === TIME_LEN ? head.toString("latin1") : seg.firstTime;
   } finally {
     await fh.close();
   }

@@ -23,7 +23,7 @@ import { summarizeStreams, summaryJson } from "../query/summary.ts";
 import { recordJson } from "../query/target.ts";
 import { parseTimeOption, timeBound } from "../query/time.ts";
 import { COLLECTOR_ORIGIN, checkName, globToRegExp } from "../store/names.ts";
-import { listStreams, type SegmentView, streamSegments, type Window } from "../store/read.ts";
+import { listStreams, seekTimeForSeq, streamSegments, type Window } from "../store/read.ts";
 import { formatTime, parseLine } from "../store/record.ts";
 import { SECURITY_HEADERS, send, sendJson } from "./http.ts";
 import type { UiHooks } from "./server.ts";
@@ -77,14 +77,6 @@ function globParam(p: Params, name: string): RegExp | null {
   return globToRegExp(v);
 }
 
-/** The receive time of the frame (or segment) that holds `seq`: a lower bound to seek to. */
-function seekTimeFor(segs: readonly SegmentView[], seq: number): string | undefined {
-  const seg = segs.findLast((s) => s.firstSeq <= seq);
-  if (!seg) return undefined;
-  const frame = seg.frames?.findLast((f) => f.firstSeq <= seq);
-  return frame?.firstTime ?? seg.firstTime;
-}
-
 /** GET /api/origins: every stream (as `ls --json`), live state, quota use, recent alerts. */
 async function origins(ctx: ApiContext, res: ServerResponse): Promise<void> {
   const root = ctx.hooks.root;
@@ -121,7 +113,7 @@ async function records(ctx: ApiContext, p: Params, res: ServerResponse): Promise
   const lastSeq = segs.at(-1)?.lastSeq ?? 0;
   let from = intParam(p, "from", 0, 0, Number.MAX_SAFE_INTEGER);
   if (from === 0 && w.since === undefined && w.until === undefined) from = Math.max(1, lastSeq - limit + 1);
-  const seek = from > 0 ? seekTimeFor(segs, from) : undefined;
+  const seek = from > 0 ? await seekTimeForSeq(root, ref!, from) : undefined;
   const since = seek !== undefined && (w.since === undefined || seek > w.since) ? seek : w.since;
   const out: string[] = [];
   let more = false;
