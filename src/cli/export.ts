@@ -4,18 +4,18 @@
 
 import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { createReadStream, existsSync, mkdtempSync, rmSync, statSync } from "node:fs";
+import { createReadStream, mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createZstdDecompress } from "node:zlib";
-import { loadConfig } from "../collector/config.ts";
+import { configFileOrDefault, loadConfig } from "../collector/config.ts";
 import { LogwardError } from "../errors.ts";
 import { formatBytes } from "../policy/units.ts";
 import { MANIFEST, MAX_SMALL_MEMBER, type MemberInfo, README, writeArchive } from "../query/export.ts";
 import { TarReader } from "../query/tar.ts";
 import { timeBound } from "../query/time.ts";
-import { COLLECTOR_ORIGIN, checkName } from "../store/names.ts";
+import { checkStoredOrigin } from "../store/names.ts";
 import { listStreams } from "../store/read.ts";
 import { checkStoreFormat, wallClockUs } from "../store/store.ts";
 import { parse } from "./args.ts";
@@ -49,9 +49,7 @@ holds; otherwise names the first problem and exits 1.
 `;
 
 function copyCommand(configFile: string | undefined, root: string): readonly string[] {
-  const file =
-    configFile ?? (existsSync("/etc/logward/logward.toml") ? "/etc/logward/logward.toml" : undefined);
-  return loadConfig(root, file).exportCopy ?? ["qvm-copy-to-vm", "{vm}", "{file}"];
+  return loadConfig(root, configFileOrDefault(configFile)).exportCopy ?? ["qvm-copy-to-vm", "{vm}", "{file}"];
 }
 
 export async function exportCommand(args: string[]): Promise<number> {
@@ -74,7 +72,7 @@ export async function exportCommand(args: string[]): Promise<number> {
   if (values["to-vm"] !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(values["to-vm"])) {
     throw new LogwardError("LW_USAGE", "--to-vm must be a qube name.");
   }
-  const origins = positionals.map((o) => (o === COLLECTOR_ORIGIN ? o : checkName("origin", o)));
+  const origins = positionals.map(checkStoredOrigin);
   const now = wallClockUs()();
   const since = timeBound("--since", values.since, now);
   const until = timeBound("--until", values.until, now);

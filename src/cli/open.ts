@@ -3,8 +3,8 @@
 // the viewer is `qvm-open-in-dvm`, so that attacker-controlled content is looked at in a
 // disposable qube, never in the log qube itself (Qubes issue #6285).
 
-import { createWriteStream, existsSync } from "node:fs";
-import { loadConfig } from "../collector/config.ts";
+import { createWriteStream } from "node:fs";
+import { configFileOrDefault, loadConfig } from "../collector/config.ts";
 import { LogwardError } from "../errors.ts";
 import { chooseViewer, privateFile, runViewer, streamType } from "../query/open.ts";
 import { readRecords, selectStreams } from "../query/records.ts";
@@ -41,8 +41,6 @@ Options:
   -h, --help      show this help
 `;
 
-const DEFAULT_CONFIG = "/etc/logward/logward.toml";
-
 export async function openCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(
     "open",
@@ -64,8 +62,7 @@ export async function openCommand(args: string[]): Promise<number> {
   const root = storePath(values.store);
   await checkStoreFormat(root, false);
   const refs = await selectStreams(root, origin, stream);
-  const configFile = values.config ?? (existsSync(DEFAULT_CONFIG) ? DEFAULT_CONFIG : undefined);
-  const viewers = loadConfig(root, configFile).viewers;
+  const viewers = loadConfig(root, configFileOrDefault(values.config)).viewers;
   const type = refs.length === 1 ? await streamType(root, refs[0]!) : "lines";
   const viewer = chooseViewer(viewers, type, { raw: values.raw === true, terminal: true });
 

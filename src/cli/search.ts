@@ -5,7 +5,7 @@ import { compileMatcher, countFixed, matchLine, searchRecords } from "../query/s
 import { recordJson } from "../query/target.ts";
 import { timeBound } from "../query/time.ts";
 import { isDisplaySafe } from "../store/escape.ts";
-import { globToRegExp } from "../store/names.ts";
+import { checkGlob } from "../store/names.ts";
 import { listStreams, streamSegments } from "../store/read.ts";
 import type { ParsedLine } from "../store/record.ts";
 import { checkStoreFormat, wallClockUs } from "../store/store.ts";
@@ -64,19 +64,8 @@ export async function searchCommand(args: string[]): Promise<number> {
   if (values.count && values.json)
     throw new LogwardError("LW_USAGE", "--count and --json cannot be used together; pick one.");
   const matcher = compileMatcher(pattern, { regex: values.regex, ignoreCase: values["ignore-case"] });
-  for (const [opt, v] of [
-    ["--origin", values.origin],
-    ["--stream", values.stream],
-  ] as const) {
-    if (v !== undefined && !/^[A-Za-z0-9_.*?-]{1,64}$/.test(v)) {
-      throw new LogwardError(
-        "LW_USAGE",
-        `${opt} must be a glob of letters, digits, '_', '.', '-', '*' and '?'.`,
-      );
-    }
-  }
-  const originRe = values.origin ? globToRegExp(values.origin) : null;
-  const streamRe = values.stream ? globToRegExp(values.stream) : null;
+  const originRe = values.origin !== undefined ? checkGlob("--origin", values.origin) : null;
+  const streamRe = values.stream !== undefined ? checkGlob("--stream", values.stream) : null;
   const now = wallClockUs()();
   const since = timeBound("--since", values.since, now);
   const until = timeBound("--until", values.until, now);

@@ -2,7 +2,7 @@
 // problem listed at once (file, key, what is wrong), then frozen. Unknown keys are errors, so
 // a typo is never silently ignored.
 
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { LogwardError } from "../errors.ts";
@@ -219,6 +219,14 @@ function parseViewers(raw: unknown, problems: string[]): Readonly<Record<string,
     else out[type] = Object.freeze([...(v as string[])]);
   }
   return Object.freeze(out);
+}
+
+/** Where the packaged configuration lives; commands that read it use it when it exists. */
+export const DEFAULT_CONFIG_FILE = "/etc/logward/logward.toml";
+
+/** `--config FILE` if given, else the packaged configuration if it exists, else none. */
+export function configFileOrDefault(given: string | undefined): string | undefined {
+  return given ?? (existsSync(DEFAULT_CONFIG_FILE) ? DEFAULT_CONFIG_FILE : undefined);
 }
 
 /** Loads `file` (if given) over the defaults. Throws one LogwardError listing every problem. */

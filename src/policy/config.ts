@@ -10,7 +10,7 @@
 //   on_quota = "drop-oldest"  or "refuse"
 //   rate = "2000/s"           records per second (burst: one second's worth)
 
-import { globToRegExp } from "../store/names.ts";
+import { GLOB_RE, globToRegExp } from "../store/names.ts";
 import { parseDuration, parseRate, parseSize } from "./units.ts";
 
 export type OnQuota = "drop-oldest" | "refuse";
@@ -49,7 +49,6 @@ export const DEFAULT_RULE: PolicyRule = Object.freeze({
 export const DEFAULT_MIN_FREE = 100 * 1024 ** 2;
 
 const GROUP_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-const MATCH_RE = /^[A-Za-z0-9_.*?-]{1,64}$/;
 
 /** The rule for an origin: the first that matches, else the fallback. */
 export function ruleFor(config: PolicyConfig, origin: string): PolicyRule {
@@ -82,7 +81,7 @@ export function parsePolicy(
     for (const k of Object.keys(table))
       if (!RULE_KEYS.includes(k)) problems.push(`${where}: ${k} is not a known setting`);
     const match = table.match;
-    if (typeof match !== "string" || !MATCH_RE.test(match)) {
+    if (typeof match !== "string" || !GLOB_RE.test(match)) {
       problems.push(
         `${where}: match must be a glob on origin names such as "disp*", not ${JSON.stringify(match)}`,
       );

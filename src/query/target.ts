@@ -1,14 +1,14 @@
 // ORIGIN[/STREAM] on the command line: both names validated before any path is built from
 // them; the collector's own origin `_logward` is accepted as a name to read.
 
-import { COLLECTOR_ORIGIN, checkName } from "../store/names.ts";
+import { checkName, checkStoredOrigin } from "../store/names.ts";
 import type { ParsedLine } from "../store/record.ts";
 import type { LineView } from "./records.ts";
 
 export function parseTarget(target: string): { origin: string; stream: string | undefined } {
   const slash = target.indexOf("/");
   const originName = slash === -1 ? target : target.slice(0, slash);
-  const origin = originName === COLLECTOR_ORIGIN ? originName : checkName("origin", originName);
+  const origin = checkStoredOrigin(originName);
   const stream = slash === -1 ? undefined : checkName("stream", target.slice(slash + 1));
   return { origin, stream };
 }

@@ -75,3 +75,21 @@ export function globToRegExp(glob: string): RegExp {
     .replace(/\?/g, ".");
   return new RegExp(`^${body}$`);
 }
+
+/** What a glob of origin or stream names may hold: name characters, * and ?. */
+export const GLOB_RE = /^[A-Za-z0-9_.*?-]{1,64}$/;
+
+/** A glob given as `option` (a command-line option or API parameter), checked; else LW_USAGE. */
+export function checkGlob(option: string, glob: string): RegExp {
+  if (!GLOB_RE.test(glob))
+    throw new LogwardError(
+      "LW_USAGE",
+      `${option} must be a glob of letters, digits, '_', '.', '-', '*' and '?'.`,
+    );
+  return globToRegExp(glob);
+}
+
+/** An origin to read: a valid origin name, or the collector's own `_logward`. */
+export function checkStoredOrigin(name: string): string {
+  return name === COLLECTOR_ORIGIN ? name : checkName("origin", name);
+}

@@ -22,7 +22,7 @@ import { compileMatcher, searchRecords } from "../query/search.ts";
 import { summarizeStreams, summaryJson } from "../query/summary.ts";
 import { recordJson } from "../query/target.ts";
 import { parseTimeOption, timeBound } from "../query/time.ts";
-import { COLLECTOR_ORIGIN, checkName, globToRegExp } from "../store/names.ts";
+import { checkGlob, checkName, checkStoredOrigin } from "../store/names.ts";
 import { listStreams, seekTimeForSeq, streamSegments, type Window } from "../store/read.ts";
 import { formatTime, parseLine } from "../store/record.ts";
 import { SECURITY_HEADERS, send, sendJson } from "./http.ts";
@@ -42,7 +42,7 @@ type Params = URLSearchParams;
 
 function originParam(value: string | null, what = "origin"): string {
   if (value === null || value === "") throw new LogwardError("LW_USAGE", `Give the ${what} to read.`);
-  return value === COLLECTOR_ORIGIN ? value : checkName("origin", value);
+  return checkStoredOrigin(value);
 }
 
 function streamParam(value: string | null): string | undefined {
@@ -69,12 +69,7 @@ function windowParams(p: Params): Window {
 function globParam(p: Params, name: string): RegExp | null {
   const v = p.get(name);
   if (v === null || v === "") return null;
-  if (!/^[A-Za-z0-9_.*?-]{1,64}$/.test(v))
-    throw new LogwardError(
-      "LW_USAGE",
-      `${name} must be a glob of letters, digits, '_', '.', '-', '*' and '?'.`,
-    );
-  return globToRegExp(v);
+  return checkGlob(name, v);
 }
 
 /** GET /api/origins: every stream (as `ls --json`), live state, quota use, recent alerts. */
