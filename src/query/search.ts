@@ -8,6 +8,12 @@ import { readStreamLines, type StreamRef, type Window } from "../store/read.ts";
 import { LF, type ParsedLine, parseLine, TIME_LEN } from "../store/record.ts";
 import { type LineView, readRecords } from "./records.ts";
 
+/** A matching stored line and its parse. */
+export interface Hit {
+  v: LineView;
+  p: ParsedLine;
+}
+
 /** What to look for: the bytes of a case-sensitive plain string, else a regular expression. */
 export interface Matcher {
   needle: Buffer | null;
@@ -56,7 +62,7 @@ export function matchLine(v: LineView, m: Matcher): ParsedLine | null {
  * The lines of one stream whose payload holds `needle`, found with indexOf over whole blocks:
  * lines without it cost nothing but the scan. Each hit is a copy (blocks are reused).
  */
-async function* fixedHits(root: string, ref: StreamRef, w: Window, needle: Buffer): AsyncGenerator<LineView> {
+async function* fixedHits(root: string, ref: StreamRef, w: Window, needle: Buffer): AsyncGenerator<Hit> {
   for await (const block of readStreamLines(root, ref.origin, ref.stream, w)) {
     let at = block.indexOf(needle);
     while (at !== -1) {
@@ -65,9 +71,13 @@ async function* fixedHits(root: string, ref: StreamRef, w: Window, needle: Buffe
       if (end === -1) end = block.length;
       const p = parseLine(block, start, end);
       const inPayload = p ? block.indexOf(needle, p.payloadStart) : -1;
-      if (inPayload !== -1 && inPayload + needle.length <= end) {
+      if (p && inPayload !== -1 && inPayload + needle.length <= p.payloadEnd) {
+        // the line as parsed here, its offsets moved to the copy: no second parse downstream
         const line = Buffer.from(block.subarray(start, end + 1));
-        yield { ref, block: line, start: 0, end: line.length - 1 };
+        yield {
+          v: { ref, block: line, start: 0, end: line.length - 1 },
+          p: { ...p, payloadStart: p.payloadStart - start, payloadEnd: p.payloadEnd - start },
+        };
       }
       at = block.indexOf(needle, end + 1);
     }
@@ -75,28 +85,28 @@ async function* fixedHits(root: string, ref: StreamRef, w: Window, needle: Buffe
 }
 
 /** Several streams' hits in receive order (each stream's are already in order). */
-async function* mergeByTime(sources: AsyncGenerator<LineView>[]): AsyncGenerator<LineView> {
+async function* mergeByTime(sources: AsyncGenerator<Hit>[]): AsyncGenerator<Hit> {
   if (sources.length === 1) {
     yield* sources[0]!;
     return;
   }
-  const heads: { src: AsyncGenerator<LineView>; v: LineView }[] = [];
+  const heads: { src: AsyncGenerator<Hit>; h: Hit }[] = [];
   for (const src of sources) {
     const n = await src.next();
-    if (!n.done) heads.push({ src, v: n.value });
+    if (!n.done) heads.push({ src, h: n.value });
   }
   while (heads.length > 0) {
     let best = 0;
     for (let k = 1; k < heads.length; k++) {
-      const a = heads[k]!.v;
-      const b = heads[best]!.v;
+      const a = heads[k]!.h.v;
+      const b = heads[best]!.h.v;
       if (a.block.compare(b.block, b.start, b.start + TIME_LEN, a.start, a.start + TIME_LEN) < 0) best = k;
     }
-    const h = heads[best]!;
-    yield h.v;
-    const n = await h.src.next();
+    const head = heads[best]!;
+    yield head.h;
+    const n = await head.src.next();
     if (n.done) heads.splice(best, 1);
-    else h.v = n.value;
+    else head.h = n.value;
   }
 }
 
@@ -120,8 +130,8 @@ async function mapLimit<T, R>(items: readonly T[], limit: number, fn: (item: T) 
 const READ_AHEAD = 8 * 1024 * 1024;
 
 /** Runs a generator ahead of its consumer, holding at most READ_AHEAD bytes of lines. */
-class ReadAhead implements AsyncIterable<LineView> {
-  private readonly queue: LineView[] = [];
+class ReadAhead implements AsyncIterable<Hit> {
+  private readonly queue: Hit[] = [];
   private head = 0;
   private bytes = 0;
   private done = false;
@@ -129,15 +139,15 @@ class ReadAhead implements AsyncIterable<LineView> {
   private wakeConsumer: (() => void) | null = null;
   private wakeProducer: (() => void) | null = null;
 
-  constructor(source: AsyncGenerator<LineView>) {
+  constructor(source: AsyncGenerator<Hit>) {
     void this.run(source);
   }
 
-  private async run(source: AsyncGenerator<LineView>): Promise<void> {
+  private async run(source: AsyncGenerator<Hit>): Promise<void> {
     try {
-      for await (const v of source) {
-        this.queue.push(v);
-        this.bytes += v.end - v.start + 1;
+      for await (const h of source) {
+        this.queue.push(h);
+        this.bytes += h.v.block.length;
         this.wake("consumer");
         while (this.bytes > READ_AHEAD) await new Promise<void>((r) => (this.wakeProducer = r));
       }
@@ -156,18 +166,18 @@ class ReadAhead implements AsyncIterable<LineView> {
     w?.();
   }
 
-  async *[Symbol.asyncIterator](): AsyncGenerator<LineView> {
+  async *[Symbol.asyncIterator](): AsyncGenerator<Hit> {
     for (;;) {
       if (this.head < this.queue.length) {
-        const v = this.queue[this.head]!;
-        this.queue[this.head++] = undefined as unknown as LineView;
+        const h = this.queue[this.head]!;
+        this.queue[this.head++] = undefined as unknown as Hit;
         if (this.head > 1024 && this.head * 2 > this.queue.length) {
           this.queue.splice(0, this.head);
           this.head = 0;
         }
-        this.bytes -= v.end - v.start + 1;
+        this.bytes -= h.v.block.length;
         this.wake("producer");
-        yield v;
+        yield h;
         continue;
       }
       if (this.done) {
@@ -190,7 +200,7 @@ export async function* searchRecords(
   w: Window,
   m: Matcher,
   onOrigin?: (k: number, of: number) => void,
-): AsyncGenerator<{ v: LineView; p: ParsedLine }> {
+): AsyncGenerator<Hit> {
   const byOrigin = new Map<string, StreamRef[]>();
   for (const r of refs) byOrigin.set(r.origin, [...(byOrigin.get(r.origin) ?? []), r]);
   const ordered = [...byOrigin].sort((a, b) => (a[0] < b[0] ? -1 : 1));
@@ -205,9 +215,14 @@ export async function* searchRecords(
   for (const [k, [, streams]] of ordered.entries()) {
     onOrigin?.(k, ordered.length);
     for (let j = k; j < k + ORIGINS_AHEAD; j++) startAhead(j);
-    const lines = needle ? ahead[k]! : readRecords(root, streams, w);
-    delete ahead[k];
-    for await (const v of lines) {
+    if (needle) {
+      // fixedHits matched and parsed each of these already
+      const hits = ahead[k]!;
+      delete ahead[k];
+      yield* hits;
+      continue;
+    }
+    for await (const v of readRecords(root, streams, w)) {
       const p = matchLine(v, m);
       if (p) yield { v, p };
     }

@@ -263,10 +263,14 @@ async function* plainBlocks(dir: string, seg: SegmentView, w: Window): AsyncGene
  * A receive time at or before the record `seq` of the stream, to use as `since` when reading
  * from a sequence number: the frame's first time in a compressed segment, else the time of a
  * line found by binary search on sequence numbers in the plain segment (so the newest page of a
- * large active segment reads only its end).
+ * large active segment reads only its end). `segs` is the stream's listing the caller has.
  */
-export async function seekTimeForSeq(root: string, ref: StreamRef, seq: number): Promise<string | undefined> {
-  const segs = await streamSegments(root, ref.origin, ref.stream);
+export async function seekTimeForSeq(
+  root: string,
+  ref: StreamRef,
+  segs: readonly SegmentView[],
+  seq: number,
+): Promise<string | undefined> {
   const seg = segs.findLast((s) => s.firstSeq <= seq);
   if (!seg) return undefined;
   if (seg.compressed) return seg.frames?.findLast((f) => f.firstSeq <= seq)?.firstTime ?? seg.firstTime;

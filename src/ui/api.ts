@@ -108,7 +108,7 @@ async function records(ctx: ApiContext, p: Params, res: ServerResponse): Promise
   const lastSeq = segs.at(-1)?.lastSeq ?? 0;
   let from = intParam(p, "from", 0, 0, Number.MAX_SAFE_INTEGER);
   if (from === 0 && w.since === undefined && w.until === undefined) from = Math.max(1, lastSeq - limit + 1);
-  const seek = from > 0 ? await seekTimeForSeq(root, ref!, from) : undefined;
+  const seek = from > 0 ? await seekTimeForSeq(root, ref!, segs, from) : undefined;
   const since = seek !== undefined && (w.since === undefined || seek > w.since) ? seek : w.since;
   const out: string[] = [];
   let more = false;
