@@ -2,6 +2,7 @@
 // origin), the security headers on every answer, and the JSON API against what `ls` says.
 
 import assert from "node:assert/strict";
+import { appendFileSync, readdirSync, readFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
@@ -186,5 +187,24 @@ describe("web UI over HTTP", () => {
     const badRe = await ask(`${base}/api/search?q=(&regex=1`, h);
     assert.equal(badRe.status, 400);
     assert.equal((JSON.parse(badRe.body) as { error: { code: string } }).error.code, "LW_BAD_REGEX");
+  });
+
+  test("a stored line edited on disk to hold raw control bytes is escaped again, by the API and by show", async () => {
+    await ingest(store, "lines", "clean\n", { QREXEC_REMOTE_DOMAIN: "edited" });
+    const dir = join(store, "origins", "edited", "main");
+    const file = join(dir, readdirSync(dir).find((f) => f.endsWith(".log"))!);
+    const last = readFileSync(file, "latin1").trimEnd().split("\n").at(-1)!;
+    const [time, seq] = last.split(" ");
+    // someone with write access to the store put raw ESC and a bidi override in a new line
+    appendFileSync(file, Buffer.from(`${time} ${Number(seq) + 1} . evil \x1b]0;x\x07 \u202e end\n`, "utf8"));
+    const r = JSON.parse(
+      (await ask(`${base}/api/records?origin=edited&stream=main`, { headers: { Cookie: cookie } })).body,
+    ) as { records: { payload: string }[] };
+    const payload = r.records.at(-1)!.payload;
+    assert.doesNotMatch(payload, /[\x00-\x1f\u202e]/, "no raw control or bidi character in the API");
+    assert.match(payload, /\\x1b\]0;x\\x07/);
+    const shown = await logward(["show", "edited", "--store", store]);
+    assert.doesNotMatch(shown.stdout.toString("latin1"), /\x1b/);
+    assert.match(shown.stderr, /damaged|escaped/i);
   });
 });

@@ -1,9 +1,10 @@
 import { readAlerts } from "../query/alerts.ts";
+import { Output } from "../query/emit.ts";
 import { timeBound } from "../query/time.ts";
 import { escapePayload } from "../store/escape.ts";
 import { checkStoreFormat, wallClockUs } from "../store/store.ts";
 import { parse } from "./args.ts";
-import { exitQuietlyOnEpipe, Output } from "./output.ts";
+import { exitQuietlyOnEpipe } from "./output.ts";
 import { storePath } from "./store-path.ts";
 
 export const ALERTS_HELP = `Usage: logward alerts [--since T] [--until T] [--json] [--store DIR]

@@ -1,9 +1,9 @@
 import { formatBytes } from "../policy/units.ts";
+import { Output } from "../query/emit.ts";
 import { readPolicyState } from "../query/policy-state.ts";
 import { summarizeStreams, summaryJson } from "../query/summary.ts";
 import { checkStoreFormat } from "../store/store.ts";
 import { parse } from "./args.ts";
-import { Output } from "./output.ts";
 import { storePath } from "./store-path.ts";
 
 export const LS_HELP = `Usage: logward ls [--store DIR] [--json]

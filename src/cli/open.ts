@@ -6,14 +6,14 @@
 import { createWriteStream } from "node:fs";
 import { configFileOrDefault, loadConfig } from "../collector/config.ts";
 import { LogwardError } from "../errors.ts";
+import { lineEmitter, Output } from "../query/emit.ts";
 import { chooseViewer, privateFile, runViewer, streamType } from "../query/open.ts";
 import { readRecords, selectStreams } from "../query/records.ts";
 import { parseTarget } from "../query/target.ts";
 import { timeBound } from "../query/time.ts";
 import { checkStoreFormat, wallClockUs } from "../store/store.ts";
 import { parse } from "./args.ts";
-import { Output } from "./output.ts";
-import { lineEmitter, warnDamaged } from "./show.ts";
+import { warnDamaged } from "./show.ts";
 import { storePath } from "./store-path.ts";
 
 export const OPEN_HELP = `Usage: logward open ORIGIN[/STREAM] [--since T] [--until T] [--raw] [options]

@@ -1,4 +1,5 @@
 import { LogwardError } from "../errors.ts";
+import { Output } from "../query/emit.ts";
 import { followStreams } from "../query/follow.ts";
 import type { LineView } from "../query/records.ts";
 import { compileMatcher, countFixed, matchLine, searchRecords } from "../query/search.ts";
@@ -10,7 +11,7 @@ import { listStreams, streamSegments } from "../store/read.ts";
 import type { ParsedLine } from "../store/record.ts";
 import { checkStoreFormat, wallClockUs } from "../store/store.ts";
 import { parse } from "./args.ts";
-import { exitQuietlyOnEpipe, Output } from "./output.ts";
+import { exitQuietlyOnEpipe } from "./output.ts";
 import { Progress } from "./progress.ts";
 import { warnDamaged } from "./show.ts";
 import { storePath } from "./store-path.ts";

@@ -1,14 +1,13 @@
 import { LogwardError } from "../errors.ts";
+import { lineEmitter, Output } from "../query/emit.ts";
 import { followStreams } from "../query/follow.ts";
-import { type LineView, readRecords, selectStreams } from "../query/records.ts";
-import { parseTarget, recordJson } from "../query/target.ts";
+import { readRecords, selectStreams } from "../query/records.ts";
+import { parseTarget } from "../query/target.ts";
 import { timeBound } from "../query/time.ts";
-import { escapePayload, isDisplaySafe, unescapePayload } from "../store/escape.ts";
 import { streamSegments } from "../store/read.ts";
-import { parseLine, seqAt } from "../store/record.ts";
 import { checkStoreFormat, wallClockUs } from "../store/store.ts";
 import { parse } from "./args.ts";
-import { exitQuietlyOnEpipe, Output } from "./output.ts";
+import { exitQuietlyOnEpipe } from "./output.ts";
 import { storePath } from "./store-path.ts";
 
 export const SHOW_HELP = `Usage: logward show ORIGIN[/STREAM] [options]
@@ -126,70 +125,6 @@ export async function showCommand(args: string[]): Promise<number> {
   return 0;
 }
 
-/**
- * How `show` (and `open`) prints one stored line: the stored, escaped line (with the stream's
- * name when several are merged), `--raw` payload bytes of the sender's records only, or JSON.
- * A stored line that is not display-safe (a damaged or edited file) is escaped again and
- * counted.
- */
-export function lineEmitter(
-  out: Output,
-  mode: "text" | "raw" | "json",
-  grep: RegExp | undefined,
-  multi: boolean,
-): { emit: (v: LineView) => Promise<void> | undefined; seen: Map<string, number>; damaged: () => number } {
-  let damaged = 0;
-  const seen = new Map<string, number>();
-  const emit = (v: LineView): Promise<void> | undefined => {
-    const { block, start, end } = v;
-    const key = `${v.ref.origin}/${v.ref.stream}`;
-    seen.set(key, seqAt(block, start));
-    if (mode === "text" && !grep) {
-      if (!isDisplaySafe(block, start, end)) {
-        damaged++;
-        return out.write(escapePayload(block.subarray(start, end)).toString("latin1") + "\n");
-      }
-      if (multi) {
-        out.write(block, start, start + 27);
-        out.write(` ${v.ref.stream}`);
-        return out.write(block, start + 27, end + 1);
-      }
-      return out.write(block, start, end + 1);
-    }
-    const p = parseLine(block, start, end);
-    if (!p) {
-      damaged++;
-      if (mode === "text")
-        return out.write(escapePayload(block.subarray(start, end)).toString("latin1") + "\n");
-      return undefined;
-    }
-    const safe = isDisplaySafe(block, p.payloadStart, p.payloadEnd);
-    if (!safe) damaged++;
-    const payload = safe
-      ? block.toString("utf8", p.payloadStart, p.payloadEnd)
-      : escapePayload(block.subarray(p.payloadStart, p.payloadEnd)).toString("latin1");
-    if (grep && !grep.test(payload)) return undefined;
-    if (mode === "raw") {
-      // the sender's bytes only: the collector's records (open, close, gap, ...) are not theirs
-      if (p.kind !== ".") return undefined;
-      out.write(unescapePayload(block, p.payloadStart, p.payloadEnd));
-      return out.write("\n");
-    }
-    if (mode === "json") {
-      return out.write(`${recordJson(v, p, payload)}\n`);
-    }
-    if (!safe) return out.write(escapePayload(block.subarray(start, end)).toString("latin1") + "\n");
-    if (multi) {
-      out.write(block, start, start + 27);
-      out.write(` ${v.ref.stream}`);
-      return out.write(block, start + 27, end + 1);
-    }
-    return out.write(block, start, end + 1);
-  };
-  return { emit, seen, damaged: () => damaged };
-}
-
-/** The warning for lines that had to be escaped again; nothing when there were none. */
 export function warnDamaged(damaged: number): void {
   if (damaged > 0) {
     process.stderr.write(

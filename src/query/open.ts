@@ -10,6 +10,7 @@ import { delimiter, join } from "node:path";
 import { LogwardError } from "../errors.ts";
 import { readStreamLines, type StreamRef, type Window } from "../store/read.ts";
 import { parseLine } from "../store/record.ts";
+import { lineEmitter, Output } from "./emit.ts";
 import { readRecords } from "./records.ts";
 
 export function onPath(cmd: string): boolean {
@@ -98,8 +99,8 @@ export function runViewer(
 }
 
 /**
- * The web UI's "open in viewer": the stored (escaped) lines of `refs` in `w`, each prefixed
- * with its stream when there are several, in a private file handed to the viewer, which runs
+ * The web UI's "open in viewer": the stored (escaped) lines of `refs` in `w`, written as
+ * `logward open` writes them, in a private file handed to the viewer, which runs
  * without a terminal. Resolves once the viewer started; the file goes when it exits.
  */
 export async function openStoredLines(
@@ -114,13 +115,15 @@ export async function openStoredLines(
   const { file, remove } = privateFile(name);
   try {
     const sink = createWriteStream(file, { mode: 0o600 });
+    const out = new Output(sink);
+    const { emit } = lineEmitter(out, "text", undefined, refs.length > 1);
     let records = 0;
     for await (const v of readRecords(root, refs, w)) {
       records++;
-      if (refs.length > 1) sink.write(`${v.ref.stream} `);
-      if (!sink.write(Buffer.from(v.block.subarray(v.start, v.end + 1))))
-        await new Promise<void>((r) => sink.once("drain", () => r()));
+      const wait = emit(v);
+      if (wait) await wait;
     }
+    await out.flush();
     await new Promise<void>((resolve, reject) =>
       sink.end((err?: Error | null) => (err ? reject(err) : resolve())),
     );

@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { LogwardError } from "../errors.ts";
 import { readAlerts } from "../query/alerts.ts";
+import { displayPayload } from "../query/emit.ts";
 import { writeArchive } from "../query/export.ts";
 import { followStreams } from "../query/follow.ts";
 import { openStoredLines } from "../query/open.ts";
@@ -119,7 +120,7 @@ async function records(ctx: ApiContext, p: Params, res: ServerResponse): Promise
       more = true;
       break;
     }
-    out.push(recordJson(v, parsed, v.block.toString("utf8", parsed.payloadStart, parsed.payloadEnd)));
+    out.push(recordJson(v, parsed, displayPayload(v.block, parsed).text));
   }
   send200(
     res,
@@ -151,7 +152,7 @@ async function search(ctx: ApiContext, p: Params, res: ServerResponse): Promise<
       truncated = true;
       break;
     }
-    hits.push(recordJson(v, parsed, v.block.toString("utf8", parsed.payloadStart, parsed.payloadEnd)));
+    hits.push(recordJson(v, parsed, displayPayload(v.block, parsed).text));
   }
   send200(res, `{"truncated":${truncated},"hits":[${hits.join(",")}]}`);
 }
@@ -199,7 +200,7 @@ async function tailStream(
       async (v: LineView) => {
         const parsed = parseLine(v.block, v.start, v.end);
         if (!parsed) return;
-        const json = recordJson(v, parsed, v.block.toString("utf8", parsed.payloadStart, parsed.payloadEnd));
+        const json = recordJson(v, parsed, displayPayload(v.block, parsed).text);
         if (!res.write(`event: record\ndata: ${json}\n\n`))
           await new Promise<void>((r) => res.once("drain", () => r()));
       },

@@ -1,0 +1,126 @@
+// Writing stored lines for people: a buffered writer with backpressure, and the one way a
+// stored line is printed (`show`, `open`, the web UI's "open in viewer"): the stored, escaped
+// line (with the stream's name after the time when several are merged), the sender's raw
+// bytes, or JSON. A stored line that is not display-safe (a damaged or edited file) is escaped
+// again and counted, never passed on as it is.
+
+import { escapePayload, isDisplaySafe, unescapePayload } from "../store/escape.ts";
+import { type ParsedLine, parseLine, seqAt } from "../store/record.ts";
+import type { LineView } from "./records.ts";
+import { recordJson } from "./target.ts";
+
+/** Buffered writing to a stream; bytes are copied in, because the blocks readers hand out are reused. */
+const FLUSH_AT = 256 * 1024;
+
+export class Output {
+  private readonly stream: NodeJS.WritableStream;
+  private buf = Buffer.allocUnsafe(FLUSH_AT * 2);
+  private len = 0;
+
+  constructor(stream: NodeJS.WritableStream = process.stdout) {
+    this.stream = stream;
+  }
+
+  get isTTY(): boolean {
+    return (this.stream as { isTTY?: boolean }).isTTY === true;
+  }
+
+  /** Queues text or bytes; returns a promise only when the pipe is slow and the buffer full. */
+  write(part: string | Uint8Array, start = 0, end = part.length): Promise<void> | undefined {
+    const need = typeof part === "string" ? Buffer.byteLength(part) : end - start;
+    if (this.len + need > this.buf.length) {
+      const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + need));
+      this.buf.copy(grown, 0, 0, this.len);
+      this.buf = grown;
+    }
+    if (typeof part === "string") this.len += this.buf.write(part, this.len);
+    else {
+      this.buf.set(part.subarray(start, end), this.len);
+      this.len += need;
+    }
+    return this.len >= FLUSH_AT ? this.flush() : undefined;
+  }
+
+  async flush(): Promise<void> {
+    if (this.len === 0) return;
+    const chunk = this.buf.subarray(0, this.len);
+    this.buf = Buffer.allocUnsafe(Math.max(FLUSH_AT * 2, this.buf.length));
+    this.len = 0;
+    if (!this.stream.write(chunk)) {
+      await new Promise<void>((resolve) => this.stream.once("drain", resolve));
+    }
+  }
+}
+
+/** A record's payload for display: as stored when display-safe, else escaped again. */
+export function displayPayload(block: Buffer, p: ParsedLine): { text: string; safe: boolean } {
+  const safe = isDisplaySafe(block, p.payloadStart, p.payloadEnd);
+  return {
+    text: safe
+      ? block.toString("utf8", p.payloadStart, p.payloadEnd)
+      : escapePayload(block.subarray(p.payloadStart, p.payloadEnd)).toString("latin1"),
+    safe,
+  };
+}
+
+/**
+ * How `show` (and `open`) prints one stored line: the stored, escaped line (with the stream's
+ * name when several are merged), `--raw` payload bytes of the sender's records only, or JSON.
+ * A stored line that is not display-safe (a damaged or edited file) is escaped again and
+ * counted.
+ */
+export function lineEmitter(
+  out: Output,
+  mode: "text" | "raw" | "json",
+  grep: RegExp | undefined,
+  multi: boolean,
+): { emit: (v: LineView) => Promise<void> | undefined; seen: Map<string, number>; damaged: () => number } {
+  let damaged = 0;
+  const seen = new Map<string, number>();
+  const emit = (v: LineView): Promise<void> | undefined => {
+    const { block, start, end } = v;
+    const key = `${v.ref.origin}/${v.ref.stream}`;
+    seen.set(key, seqAt(block, start));
+    if (mode === "text" && !grep) {
+      if (!isDisplaySafe(block, start, end)) {
+        damaged++;
+        return out.write(escapePayload(block.subarray(start, end)).toString("latin1") + "\n");
+      }
+      if (multi) {
+        out.write(block, start, start + 27);
+        out.write(` ${v.ref.stream}`);
+        return out.write(block, start + 27, end + 1);
+      }
+      return out.write(block, start, end + 1);
+    }
+    const p = parseLine(block, start, end);
+    if (!p) {
+      damaged++;
+      if (mode === "text")
+        return out.write(escapePayload(block.subarray(start, end)).toString("latin1") + "\n");
+      return undefined;
+    }
+    const { text: payload, safe } = displayPayload(block, p);
+    if (!safe) damaged++;
+    if (grep && !grep.test(payload)) return undefined;
+    if (mode === "raw") {
+      // the sender's bytes only: the collector's records (open, close, gap, ...) are not theirs
+      if (p.kind !== ".") return undefined;
+      out.write(unescapePayload(block, p.payloadStart, p.payloadEnd));
+      return out.write("\n");
+    }
+    if (mode === "json") {
+      return out.write(`${recordJson(v, p, payload)}\n`);
+    }
+    if (!safe) return out.write(escapePayload(block.subarray(start, end)).toString("latin1") + "\n");
+    if (multi) {
+      out.write(block, start, start + 27);
+      out.write(` ${v.ref.stream}`);
+      return out.write(block, start + 27, end + 1);
+    }
+    return out.write(block, start, end + 1);
+  };
+  return { emit, seen, damaged: () => damaged };
+}
+
+/** The warning for lines that had to be escaped again; nothing when there were none. */
