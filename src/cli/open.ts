@@ -3,12 +3,10 @@
 // the viewer is `qvm-open-in-dvm`, so that attacker-controlled content is looked at in a
 // disposable qube, never in the log qube itself (Qubes issue #6285).
 
-import { createWriteStream } from "node:fs";
 import { configFileOrDefault, loadConfig } from "../collector/config.ts";
 import { LogwardError } from "../errors.ts";
-import { lineEmitter, Output } from "../query/emit.ts";
-import { chooseViewer, privateFile, runViewer, streamType } from "../query/open.ts";
-import { readRecords, selectStreams } from "../query/records.ts";
+import { chooseViewer, privateFile, runViewer, streamType, writeSelection } from "../query/open.ts";
+import { selectStreams } from "../query/records.ts";
 import { parseTarget } from "../query/target.ts";
 import { timeBound } from "../query/time.ts";
 import { checkStoreFormat, wallClockUs } from "../store/store.ts";
@@ -72,20 +70,14 @@ export async function openCommand(args: string[]): Promise<number> {
   );
   process.once("exit", cleanup);
   try {
-    const sink = createWriteStream(file, { mode: 0o600 });
-    const out = new Output(sink);
-    const { emit, damaged } = lineEmitter(out, values.raw ? "raw" : "text", undefined, refs.length > 1);
-    let records = 0;
-    for await (const line of readRecords(root, refs, { since, until })) {
-      records++;
-      const wait = emit(line);
-      if (wait) await wait;
-    }
-    await out.flush();
-    await new Promise<void>((resolve, reject) =>
-      sink.end((err?: Error | null) => (err ? reject(err) : resolve())),
+    const { records, damaged } = await writeSelection(
+      file,
+      root,
+      refs,
+      { since, until },
+      values.raw ? "raw" : "text",
     );
-    warnDamaged(damaged());
+    warnDamaged(damaged);
     if (records === 0) {
       throw new LogwardError("LW_NOT_FOUND", `No records of ${target} in that time window; nothing to open.`);
     }

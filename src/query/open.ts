@@ -98,6 +98,30 @@ export function runViewer(
   return { started, exited };
 }
 
+/** The selection as `logward open` gives it to a viewer (escaped lines, or raw bytes), into a new 0600 file. */
+export async function writeSelection(
+  file: string,
+  root: string,
+  refs: readonly StreamRef[],
+  w: Window,
+  mode: "text" | "raw",
+): Promise<{ records: number; damaged: number }> {
+  const sink = createWriteStream(file, { mode: 0o600 });
+  const out = new Output(sink);
+  const { emit, damaged } = lineEmitter(out, mode, undefined, refs.length > 1);
+  let records = 0;
+  for await (const v of readRecords(root, refs, w)) {
+    records++;
+    const wait = emit(v);
+    if (wait) await wait;
+  }
+  await out.flush();
+  await new Promise<void>((resolve, reject) =>
+    sink.end((err?: Error | null) => (err ? reject(err) : resolve())),
+  );
+  return { records, damaged: damaged() };
+}
+
 /**
  * The web UI's "open in viewer": the stored (escaped) lines of `refs` in `w`, written as
  * `logward open` writes them, in a private file handed to the viewer, which runs
@@ -114,19 +138,7 @@ export async function openStoredLines(
   const name = refs.length === 1 ? `${refs[0]!.origin}-${refs[0]!.stream}.log` : `${refs[0]!.origin}.log`;
   const { file, remove } = privateFile(name);
   try {
-    const sink = createWriteStream(file, { mode: 0o600 });
-    const out = new Output(sink);
-    const { emit } = lineEmitter(out, "text", undefined, refs.length > 1);
-    let records = 0;
-    for await (const v of readRecords(root, refs, w)) {
-      records++;
-      const wait = emit(v);
-      if (wait) await wait;
-    }
-    await out.flush();
-    await new Promise<void>((resolve, reject) =>
-      sink.end((err?: Error | null) => (err ? reject(err) : resolve())),
-    );
+    const { records } = await writeSelection(file, root, refs, w, "text");
     if (records === 0)
       throw new LogwardError("LW_NOT_FOUND", "No records in that selection; nothing to open.");
     const run = runViewer(viewer, file, "ignore");
