@@ -3,7 +3,7 @@ import { before, describe, test } from "node:test";
 import fc from "fast-check";
 import { readRecords } from "../src/query/records.ts";
 import { summarizeStreams } from "../src/query/summary.ts";
-import { readStats, streamSegments } from "../src/store/read.ts";
+import { lineAtTime, readStats, streamSegments } from "../src/store/read.ts";
 import { formatTime, parseLine } from "../src/store/record.ts";
 import { Store } from "../src/store/store.ts";
 import { manualClock, type ReadBack, readAll } from "./helpers/store.ts";
@@ -102,6 +102,39 @@ describe("reading across segments with time windows", () => {
     assert.equal(
       row.bytes,
       segs.reduce((n, s) => n + s.bytes, 0),
+    );
+  });
+});
+
+describe("finding a time inside a block", () => {
+  test("lineAtTime agrees with a scan line by line, for any block, start and time", () => {
+    fc.assert(
+      fc.property(
+        // non-decreasing times with repeats, lines of any length (1 line blocks included)
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 6 }), fc.string({ maxLength: 30 })), {
+          minLength: 1,
+          maxLength: 40,
+        }),
+        fc.integer({ min: -1, max: 60 }),
+        fc.nat(),
+        (rows, at, fromPick) => {
+          let t = 0;
+          const lines = rows.map(([step, text], i) => {
+            t += step;
+            return `${formatTime(T0 + t)} ${i + 1} . ${text.replace(/\n/g, " ")}\n`;
+          });
+          const block = Buffer.from(lines.join(""), "latin1");
+          const starts: number[] = [];
+          for (let o = 0, k = 0; k < lines.length; o += Buffer.byteLength(lines[k]!, "latin1"), k++)
+            starts.push(o);
+          const from = starts[fromPick % starts.length]!;
+          const time = Buffer.from(formatTime(T0 + at), "latin1");
+          const want =
+            starts.find((s) => s >= from && block.compare(time, 0, 27, s, s + 27) >= 0) ?? block.length;
+          assert.equal(lineAtTime(block, from, time), want);
+        },
+      ),
+      { numRuns: 500 },
     );
   });
 });

@@ -2,7 +2,7 @@ import { readAlerts } from "../query/alerts.ts";
 import { Output } from "../query/emit.ts";
 import { timeBound } from "../query/time.ts";
 import { escapePayload } from "../store/escape.ts";
-import { checkStoreFormat, wallClockUs } from "../store/store.ts";
+import { checkStoreFormat } from "../store/format.ts";
 import { parse } from "./args.ts";
 import { exitQuietlyOnEpipe } from "./output.ts";
 import { storePath } from "./store-path.ts";
@@ -35,7 +35,7 @@ export async function alertsCommand(args: string[]): Promise<number> {
     },
     { min: 0, max: 0 },
   );
-  const now = wallClockUs()();
+  const now = Date.now() * 1000;
   const since = timeBound("--since", values.since, now);
   const until = timeBound("--until", values.until, now);
   const root = storePath(values.store);

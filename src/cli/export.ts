@@ -15,9 +15,9 @@ import { formatBytes } from "../policy/units.ts";
 import { MANIFEST, MAX_SMALL_MEMBER, type MemberInfo, README, writeArchive } from "../query/export.ts";
 import { TarReader } from "../query/tar.ts";
 import { timeBound } from "../query/time.ts";
+import { checkStoreFormat } from "../store/format.ts";
 import { checkStoredOrigin } from "../store/names.ts";
 import { listStreams } from "../store/read.ts";
-import { checkStoreFormat, wallClockUs } from "../store/store.ts";
 import { parse } from "./args.ts";
 import { Progress } from "./progress.ts";
 import { storePath } from "./store-path.ts";
@@ -73,7 +73,7 @@ export async function exportCommand(args: string[]): Promise<number> {
     throw new LogwardError("LW_USAGE", "--to-vm must be a qube name.");
   }
   const origins = positionals.map(checkStoredOrigin);
-  const now = wallClockUs()();
+  const now = Date.now() * 1000;
   const since = timeBound("--since", values.since, now);
   const until = timeBound("--until", values.until, now);
   const root = storePath(values.store);

@@ -2,7 +2,7 @@ import { formatBytes } from "../policy/units.ts";
 import { Output } from "../query/emit.ts";
 import { readPolicyState } from "../query/policy-state.ts";
 import { summarizeStreams, summaryJson } from "../query/summary.ts";
-import { checkStoreFormat } from "../store/store.ts";
+import { checkStoreFormat } from "../store/format.ts";
 import { parse } from "./args.ts";
 import { storePath } from "./store-path.ts";
 

@@ -9,7 +9,7 @@ import { chooseViewer, privateFile, runViewer, streamType, writeSelection } from
 import { selectStreams } from "../query/records.ts";
 import { parseTarget } from "../query/target.ts";
 import { timeBound } from "../query/time.ts";
-import { checkStoreFormat, wallClockUs } from "../store/store.ts";
+import { checkStoreFormat } from "../store/format.ts";
 import { parse } from "./args.ts";
 import { warnDamaged } from "./show.ts";
 import { storePath } from "./store-path.ts";
@@ -54,7 +54,7 @@ export async function openCommand(args: string[]): Promise<number> {
   );
   const target = positionals[0]!;
   const { origin, stream } = parseTarget(target);
-  const now = wallClockUs()();
+  const now = Date.now() * 1000;
   const since = timeBound("--since", values.since, now);
   const until = timeBound("--until", values.until, now);
   const root = storePath(values.store);

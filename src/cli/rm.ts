@@ -7,9 +7,10 @@ import { ERRORS, type ErrorCode, LogwardError } from "../errors.ts";
 import { formatBytes } from "../policy/units.ts";
 import { summarizeStreams } from "../query/summary.ts";
 import { timeBound } from "../query/time.ts";
+import { checkStoreFormat } from "../store/format.ts";
 import { COLLECTOR_ORIGIN, checkName } from "../store/names.ts";
 import { parseTime } from "../store/record.ts";
-import { checkStoreFormat, Store, wallClockUs } from "../store/store.ts";
+import { Store } from "../store/store.ts";
 import { FRAME_END, FrameDecoder } from "../wire/relay.ts";
 import { parse } from "./args.ts";
 import { storePath } from "./store-path.ts";
@@ -80,7 +81,7 @@ export async function rmCommand(args: string[]): Promise<number> {
   }
   const origin = checkName("origin", originName);
   const stream = slash === -1 ? null : checkName("stream", target.slice(slash + 1));
-  const before = timeBound("--before", values.before, wallClockUs()());
+  const before = timeBound("--before", values.before, Date.now() * 1000);
   const root = storePath(values.store);
   await checkStoreFormat(root, false);
   const rows = (await summarizeStreams(root)).filter(

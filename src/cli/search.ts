@@ -6,10 +6,10 @@ import { compileMatcher, countFixed, matchLine, searchRecords } from "../query/s
 import { recordJson } from "../query/target.ts";
 import { timeBound } from "../query/time.ts";
 import { isDisplaySafe } from "../store/escape.ts";
+import { checkStoreFormat } from "../store/format.ts";
 import { checkGlob } from "../store/names.ts";
 import { listStreams, streamSegments } from "../store/read.ts";
 import type { ParsedLine } from "../store/record.ts";
-import { checkStoreFormat, wallClockUs } from "../store/store.ts";
 import { parse } from "./args.ts";
 import { exitQuietlyOnEpipe } from "./output.ts";
 import { Progress } from "./progress.ts";
@@ -67,7 +67,7 @@ export async function searchCommand(args: string[]): Promise<number> {
   const matcher = compileMatcher(pattern, { regex: values.regex, ignoreCase: values["ignore-case"] });
   const originRe = values.origin !== undefined ? checkGlob("--origin", values.origin) : null;
   const streamRe = values.stream !== undefined ? checkGlob("--stream", values.stream) : null;
-  const now = wallClockUs()();
+  const now = Date.now() * 1000;
   const since = timeBound("--since", values.since, now);
   const until = timeBound("--until", values.until, now);
   const root = storePath(values.store);

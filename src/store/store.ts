@@ -14,49 +14,18 @@
 // exit and recover from what is really on disk.
 
 import { EventEmitter } from "node:events";
-import { mkdir, readFile, rm, rmdir, stat, writeFile } from "node:fs/promises";
+import { mkdir, rm, rmdir, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { ioError, LogwardError } from "../errors.ts";
 import { Compressor } from "./compress.ts";
 import { fsyncDir } from "./files.ts";
+import { checkStoreFormat } from "./format.ts";
 import { acquireStoreLock, type StoreLock } from "./lock.ts";
 import { originsDir, streamDir } from "./names.ts";
 import { resolveStoreOptions, type StoreOptions } from "./options.ts";
-import { FORMAT_VERSION } from "./record.ts";
 import { recoverStream } from "./recover.ts";
 import type { SegmentMeta } from "./segment.ts";
 import { type StreamHost, StreamWriter } from "./stream-writer.ts";
-
-export const FORMAT_FILE = "FORMAT";
-const FORMAT_TEXT = `logward store format ${FORMAT_VERSION}\n`;
-
-/** Checks (and for a new store, writes) the store's format marker. Used by readers too. */
-export async function checkStoreFormat(root: string, create: boolean): Promise<void> {
-  const path = join(root, FORMAT_FILE);
-  let text: string;
-  try {
-    text = await readFile(path, "latin1");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw ioError("read", path, err);
-    if (!create) {
-      throw new LogwardError(
-        "LW_NO_STORE",
-        `${root} is not a logward store (no ${FORMAT_FILE} file); check --store or $LOGWARD_STORE.`,
-      );
-    }
-    await writeFile(path, FORMAT_TEXT, { mode: 0o640 });
-    await fsyncDir(root);
-    return;
-  }
-  const m = /^logward store format (\d+)\n?$/.exec(text);
-  if (!m) throw new LogwardError("LW_NO_STORE", `${path} is not a logward format marker; check --store.`);
-  if (Number(m[1]) > FORMAT_VERSION) {
-    throw new LogwardError(
-      "LW_STORE_VERSION",
-      `The store ${root} has format ${m[1]}, newer than this logward understands (${FORMAT_VERSION}); upgrade logward.`,
-    );
-  }
-}
 
 /** Creates `dir` and any missing parents, fsyncing each parent whose entries changed. */
 async function mkdirDurable(dir: string): Promise<void> {
