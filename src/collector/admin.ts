@@ -9,7 +9,7 @@
 import { LogwardError } from "../errors.ts";
 import type { Policy } from "../policy/engine.ts";
 import { COLLECTOR_ORIGIN } from "../store/names.ts";
-import { listStreams } from "../store/read.ts";
+import { originStreams } from "../store/read.ts";
 import { formatTime, parseTime } from "../store/record.ts";
 import type { Store } from "../store/store.ts";
 
@@ -64,8 +64,8 @@ export async function removeRecords(
       `The collector's own origin ${COLLECTOR_ORIGIN} keeps the trail of deletions and cannot be deleted.`,
     );
   }
-  const streams = (await listStreams(store.root))
-    .filter((r) => r.origin === req.origin && (req.stream === null || r.stream === req.stream))
+  const streams = (await originStreams(store.root, req.origin))
+    .filter((r) => req.stream === null || r.stream === req.stream)
     .map((r) => r.stream);
   if (streams.length === 0) {
     const what = req.stream === null ? `origin '${req.origin}'` : `stream '${req.origin}/${req.stream}'`;

@@ -3,7 +3,7 @@
 
 import { unescapePayload } from "../store/escape.ts";
 import { COLLECTOR_ORIGIN } from "../store/names.ts";
-import { listStreams, type Window } from "../store/read.ts";
+import { originStreams, type Window } from "../store/read.ts";
 import { parseLine } from "../store/record.ts";
 import { readRecords } from "./records.ts";
 
@@ -31,9 +31,7 @@ export function parseKeyValues(text: string): Record<string, string> {
 }
 
 export async function* readAlerts(root: string, w: Window): AsyncGenerator<StoredAlert> {
-  const refs = (await listStreams(root)).filter(
-    (r) => r.origin === COLLECTOR_ORIGIN && r.stream === "alerts",
-  );
+  const refs = (await originStreams(root, COLLECTOR_ORIGIN)).filter((r) => r.stream === "alerts");
   if (refs.length === 0) return;
   for await (const v of readRecords(root, refs, w)) {
     const p = parseLine(v.block, v.start, v.end);

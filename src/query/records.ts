@@ -3,7 +3,7 @@
 // (block, start, end) views so that a caller can print a stored line without copying it.
 
 import { LogwardError } from "../errors.ts";
-import { listStreams, readStreamLines, type StreamRef, type Window } from "../store/read.ts";
+import { originStreams, readStreamLines, type StreamRef, type Window } from "../store/read.ts";
 import { LF, TIME_LEN } from "../store/record.ts";
 
 export interface LineView {
@@ -16,7 +16,8 @@ export interface LineView {
 
 /** Resolves `ORIGIN` or `ORIGIN/STREAM` to the streams that exist. */
 export async function selectStreams(root: string, origin: string, stream?: string): Promise<StreamRef[]> {
-  const all = (await listStreams(root)).filter((r) => r.origin === origin);
+  // only this origin's directory is listed: a one-origin `show` does not read the others
+  const all = await originStreams(root, origin);
   const chosen = stream === undefined ? all : all.filter((r) => r.stream === stream);
   if (chosen.length === 0) {
     const what = stream === undefined ? `origin '${origin}'` : `stream '${origin}/${stream}'`;

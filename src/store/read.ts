@@ -70,19 +70,32 @@ export async function listOrigins(root: string): Promise<string[]> {
   return (await dirNames(originsDir(root))).filter(isStoredOrigin).sort();
 }
 
+/** The stream directories of one origin, sorted; none when the origin does not exist. */
+export async function originStreams(root: string, origin: string): Promise<StreamRef[]> {
+  return (await dirNames(streamDir(root, origin)))
+    .filter(isValidName)
+    .sort()
+    .map((stream) => ({ origin, stream }));
+}
+
 /** Every origin/stream directory of the store, sorted; directories with invalid names are ignored. */
 export async function listStreams(root: string): Promise<StreamRef[]> {
   const out: StreamRef[] = [];
-  for (const origin of await listOrigins(root)) {
-    for (const stream of (await dirNames(streamDir(root, origin))).filter(isValidName).sort()) {
-      out.push({ origin, stream });
-    }
-  }
+  for (const origin of await listOrigins(root)) out.push(...(await originStreams(root, origin)));
   return out;
 }
 
-/** The segments of a stream in sequence order, sealed ones from the index, the active one read. */
-export async function streamSegments(root: string, origin: string, stream: string): Promise<SegmentView[]> {
+/**
+ * The segments of a stream in sequence order, sealed ones from the index, the active one read.
+ * With `until`, an unindexed plain segment after a sealed one that ends at or after `until` is
+ * left out without being opened: times never decrease, so none of its records is before `until`.
+ */
+export async function streamSegments(
+  root: string,
+  origin: string,
+  stream: string,
+  until?: string,
+): Promise<SegmentView[]> {
   const dir = streamDir(root, origin, stream);
   let names: string[];
   try {
@@ -111,6 +124,7 @@ export async function streamSegments(root: string, origin: string, stream: strin
       out.push({ ...meta, active: false });
       continue;
     }
+    if (until !== undefined && out.length > 0 && out.at(-1)!.lastTime >= until) break;
     if (f.plain) {
       const view = await describeActive(join(dir, segmentName(firstSeq, false)), firstSeq);
       if (view) out.push({ ...view, active: k === seqs.length - 1 && !meta });
@@ -181,7 +195,7 @@ export async function* readStreamLines(
   w: Window = {},
 ): AsyncGenerator<Buffer> {
   const dir = streamDir(root, origin, stream);
-  for (const seg of await streamSegments(root, origin, stream)) {
+  for (const seg of await streamSegments(root, origin, stream, w.until)) {
     if (!overlaps(seg, w)) continue;
     yield* readSegmentLines(dir, seg, w);
   }
