@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import { escapePayload, isDisplaySafe, plainRunEnd, unescapePayload } from "../src/store/escape.ts";
+import {
+  escapePayload,
+  isDisplaySafe,
+  isPrintableLines,
+  plainRunEnd,
+  unescapePayload,
+} from "../src/store/escape.ts";
 
 // A deliberately simple reference: decode code point by code point with TextDecoder-free logic.
 function referenceEscape(bytes: Uint8Array): string {
@@ -151,6 +157,41 @@ describe("escape", () => {
       ),
       { numRuns: 5000 },
     );
+  });
+
+  test("isPrintableLines is true exactly for printable ASCII and LF, and then every line is display-safe", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ maxLength: 300 }),
+        fc.constantFrom(0x20, 0x41, 0x5c, 0x7e, 0x0a),
+        (bytes, filler) => {
+          // mostly-printable blocks too, so that both answers are common
+          const printable = Buffer.from(bytes.map((b) => (b % 5 === 0 ? b : filler)));
+          for (const buf of [Buffer.from(bytes), printable]) {
+            const want = buf.every((b) => b === 0x0a || (b >= 0x20 && b <= 0x7e));
+            const from = buf.length > 4 ? 2 : 0;
+            const to = buf.length > 4 ? buf.length - 1 : buf.length;
+            const got = isPrintableLines(buf, from, to);
+            assert.equal(
+              got,
+              buf.subarray(from, to).every((b) => b === 0x0a || (b >= 0x20 && b <= 0x7e)),
+            );
+            if (isPrintableLines(buf, 0, buf.length)) {
+              assert.ok(want);
+              for (const line of buf.toString("latin1").split("\n")) {
+                const l = Buffer.from(line, "latin1");
+                assert.ok(isDisplaySafe(l, 0, l.length));
+              }
+            }
+          }
+        },
+      ),
+      { numRuns: 500 },
+    );
+    for (const bad of ["\x1b[31m", "\u202e", "caf\u00e9", "\x7f", "\r", "\t"]) {
+      const buf = Buffer.from(`2026 ok\n${bad}\n`, "utf8");
+      assert.equal(isPrintableLines(buf, 0, buf.length), false, JSON.stringify(bad));
+    }
   });
 
   test("isDisplaySafe rejects raw dangerous content", () => {

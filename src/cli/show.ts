@@ -1,6 +1,6 @@
 import { LogwardError } from "../errors.ts";
 import { lineEmitter, Output } from "../query/emit.ts";
-import { readRecords, selectStreams } from "../query/records.ts";
+import { readRecordRuns, selectStreams } from "../query/records.ts";
 import { parseTarget } from "../query/target.ts";
 import { timeBound } from "../query/time.ts";
 import { checkStoreFormat } from "../store/format.ts";
@@ -79,7 +79,7 @@ export async function showCommand(args: string[]): Promise<number> {
   const multi = refs.length > 1;
   const mode = values.raw ? "raw" : values.json ? "json" : "text";
   exitQuietlyOnEpipe();
-  const { emit, seen, damaged } = lineEmitter(out, mode, grep, multi);
+  const { emit, emitRun, seen, damaged } = lineEmitter(out, mode, grep, multi);
 
   // the last sequence number per stream when we start, so --follow continues without a gap
   const lastAtStart = new Map<string, number>();
@@ -91,10 +91,7 @@ export async function showCommand(args: string[]): Promise<number> {
   }
 
   if (!values.follow || since !== undefined) {
-    for await (const line of readRecords(root, refs, { since, until })) {
-      const wait = emit(line);
-      if (wait) await wait;
-    }
+    for await (const run of readRecordRuns(root, refs, { since, until })) await emitRun(run);
   }
   await out.flush();
 

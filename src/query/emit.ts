@@ -4,9 +4,9 @@
 // bytes, or JSON. A stored line that is not display-safe (a damaged or edited file) is escaped
 // again and counted, never passed on as it is.
 
-import { escapePayload, isDisplaySafe, unescapePayload } from "../store/escape.ts";
-import { type ParsedLine, parseLine, seqAt } from "../store/record.ts";
-import type { LineView } from "./records.ts";
+import { escapePayload, isDisplaySafe, isPrintableLines, unescapePayload } from "../store/escape.ts";
+import { LF, type ParsedLine, parseLine, seqAt } from "../store/record.ts";
+import type { LineRun, LineView } from "./records.ts";
 import { recordJson } from "./target.ts";
 
 /** Buffered writing to a stream; bytes are copied in, because the blocks readers hand out are reused. */
@@ -74,7 +74,12 @@ export function lineEmitter(
   mode: "text" | "raw" | "json",
   grep: RegExp | undefined,
   multi: boolean,
-): { emit: (v: LineView) => Promise<void> | undefined; seen: Map<string, number>; damaged: () => number } {
+): {
+  emit: (v: LineView) => Promise<void> | undefined;
+  emitRun: (r: LineRun) => Promise<void>;
+  seen: Map<string, number>;
+  damaged: () => number;
+} {
   let damaged = 0;
   const seen = new Map<string, number>();
   const emit = (v: LineView): Promise<void> | undefined => {
@@ -120,7 +125,21 @@ export function lineEmitter(
     }
     return out.write(block, start, end + 1);
   };
-  return { emit, seen, damaged: () => damaged };
+  /** A run of lines: copied at once when the whole run is plain text, else line by line. */
+  const emitRun = async (r: LineRun): Promise<void> => {
+    const { block, start, end } = r;
+    if (mode === "text" && !grep && !multi && isPrintableLines(block, start, end)) {
+      seen.set(`${r.ref.origin}/${r.ref.stream}`, seqAt(block, block.lastIndexOf(LF, end - 2) + 1));
+      return out.write(block, start, end);
+    }
+    for (let s = start; s < end; ) {
+      const lf = block.indexOf(LF, s);
+      const wait = emit({ ref: r.ref, block, start: s, end: lf });
+      if (wait) await wait;
+      s = lf + 1;
+    }
+  };
+  return { emit, emitRun, seen, damaged: () => damaged };
 }
 
 /** The warning for lines that had to be escaped again; nothing when there were none. */

@@ -61,21 +61,32 @@ class Cursor {
   }
 }
 
-/** Every line of the selected streams within the window, merged by receive time. */
-export async function* readRecords(
+/** Whole lines of one stream: block[start, end) ends with LF. */
+export interface LineRun {
+  ref: StreamRef;
+  block: Buffer;
+  start: number;
+  end: number;
+}
+
+/**
+ * The lines of the selected streams within the window, merged by receive time, as runs: a
+ * single stream's blocks whole (so a reader can check and copy a block at once instead of
+ * paying for a generator step per line), several streams' one line at a time.
+ */
+export async function* readRecordRuns(
   root: string,
   refs: readonly StreamRef[],
   w: Window,
-): AsyncGenerator<LineView> {
-  const cursors = refs.map((r) => new Cursor(root, r, w));
-  if (cursors.length === 1) {
-    const c = cursors[0]!;
-    while (await c.fill()) {
-      // hand out a whole block's lines without going back to the generator for each
-      while (c.block && c.pos < c.block.length) yield c.take();
+): AsyncGenerator<LineRun> {
+  if (refs.length === 1) {
+    const ref = refs[0]!;
+    for await (const block of readStreamLines(root, ref.origin, ref.stream, w)) {
+      yield { ref, block, start: 0, end: block.length };
     }
     return;
   }
+  const cursors = refs.map((r) => new Cursor(root, r, w));
   const live: Cursor[] = [];
   for (const c of cursors) if (await c.fill()) live.push(c);
   while (live.length > 0) {
@@ -86,7 +97,23 @@ export async function* readRecords(
       if (a.block!.compare(b.block!, b.pos, b.pos + TIME_LEN, a.pos, a.pos + TIME_LEN) < 0) best = k;
     }
     const c = live[best]!;
-    yield c.take();
+    const line = c.take();
+    yield { ref: line.ref, block: line.block, start: line.start, end: line.end + 1 };
     if (!(await c.fill())) live.splice(best, 1);
+  }
+}
+
+/** Every line of the selected streams within the window, merged by receive time. */
+export async function* readRecords(
+  root: string,
+  refs: readonly StreamRef[],
+  w: Window,
+): AsyncGenerator<LineView> {
+  for await (const { ref, block, start, end } of readRecordRuns(root, refs, w)) {
+    for (let s = start; s < end; ) {
+      const lf = block.indexOf(LF, s);
+      yield { ref, block, start: s, end: lf };
+      s = lf + 1;
+    }
   }
 }

@@ -294,3 +294,16 @@ export function isDisplaySafe(line: Uint8Array, start: number, end: number): boo
   }
   return true;
 }
+
+// Any byte a stored line made only of printable ASCII cannot hold (LF ends lines).
+const NOT_PRINTABLE_LINES = /[^\x20-\x7e\n]/;
+
+/**
+ * True when `buf[start, end)` holds only printable ASCII and line ends, and so only
+ * display-safe lines. One pass of V8's compiled regular expression over a block's text, where
+ * isDisplaySafe runs line by line in JavaScript (cold in a short-lived `show`: about 1.5 ms per
+ * 1000 lines). False says nothing: the lines must then be checked one by one.
+ */
+export function isPrintableLines(buf: Buffer, start: number, end: number): boolean {
+  return !NOT_PRINTABLE_LINES.test(buf.toString("latin1", start, end));
+}
