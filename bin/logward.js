@@ -38,5 +38,16 @@ if (LONG_RUNNING.includes(process.argv[2]) && !process.execArgv.includes(SEMI_SP
     ...process.argv.slice(1),
   ]);
 }
-const { main } = await import("../src/cli/main.ts");
-process.exitCode = await main(process.argv.slice(2));
+// A command runs from its start-up bundle (scripts/build.ts, built by `npm ci`) while that is
+// fresh, else from the sources; LOGWARD_FROM_SOURCE=1 always runs the sources.
+const { freshBundle } = await import("./fresh-bundle.js");
+const bundle = process.env.LOGWARD_FROM_SOURCE
+  ? null
+  : freshBundle(join(import.meta.dirname, ".."), process.argv[2]);
+if (bundle) {
+  const { main } = await import(bundle);
+  process.exitCode = await main(process.argv.slice(3));
+} else {
+  const { main } = await import("../src/cli/main.ts");
+  process.exitCode = await main(process.argv.slice(2));
+}
