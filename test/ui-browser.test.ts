@@ -236,6 +236,18 @@ describe("web UI in chromium", () => {
   });
 
   test("alerts: a banner on every page and a list; the origin over quota shows a full bar", async () => {
+    // the collector writes the quota alert after the data is durable, and the page reads the
+    // alerts once when it loads: wait for the alert first (a loaded machine can be slow)
+    const deadline = Date.now() + 20_000;
+    for (;;) {
+      const r = await logward(["show", "_logward/alerts", "--store", store]);
+      if (r.stdout.includes("disp4711")) break;
+      assert.ok(
+        Date.now() < deadline,
+        `the collector never stored the quota alert for disp4711: ${r.code} ${r.stdout} ${r.stderr} ${(await logward(["ls", "--store", store])).stdout} ${(await logward(["show", "_logward/events", "--store", store])).stdout}`,
+      );
+      await new Promise((r) => setTimeout(r, 200));
+    }
     await page.goto(`${base}/#/`);
     await page.waitForSelector("#banner:not([hidden])");
     assert.match(await page.locator("#banner").innerText(), /alert.* in the last 24 hours.*disp4711/s);

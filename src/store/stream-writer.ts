@@ -102,6 +102,8 @@ export class StreamWriter {
 
   private buf: Buffer = Buffer.allocUnsafe(INITIAL_BUFFER);
   private len = 0;
+  /** Bytes the running flush has taken from the buffer and not yet written to the segment. */
+  private unwritten = 0;
   private spare: Buffer | null = null;
   private sealDue = false;
 
@@ -301,7 +303,9 @@ export class StreamWriter {
    * quotas count.
    */
   diskBytes(): number {
-    let n = this.len + (this.active?.size ?? 0);
+    // bytes a flush has taken but not yet written count too: a quota check that runs while a
+    // write is in flight must not see them vanish (it would miss the crossing for good)
+    let n = this.len + this.unwritten + (this.active?.size ?? 0);
     for (const m of this.sealed) n += m.bytes;
     return n;
   }
@@ -427,6 +431,7 @@ export class StreamWriter {
     this.buf = this.spare ?? Buffer.allocUnsafe(INITIAL_BUFFER);
     this.spare = null;
     this.len = 0;
+    this.unwritten = len;
     const progress = { off: 0 };
     try {
       await this.writeOut(buf, len, progress);
@@ -439,6 +444,7 @@ export class StreamWriter {
         if (age > this.opts.maxSegmentAgeMs * 1000) await this.seal();
       }
     } catch (err) {
+      this.unwritten = 0;
       const off = progress.off;
       const rest = len - off;
       const merged = Buffer.allocUnsafe(Math.max(INITIAL_BUFFER, rest + this.len));
@@ -492,6 +498,7 @@ export class StreamWriter {
       if (cut > off) {
         await pwriteAll(a.fh, buf, off, cut - off, a.size);
         a.size += cut - off;
+        this.unwritten -= cut - off;
         const lastLine = buf.lastIndexOf(LF, cut - 2) + 1;
         const ls = Math.max(lastLine, off);
         a.lastSeq = seqAt(buf, ls);
