@@ -69,6 +69,37 @@ export interface LineRun {
   end: number;
 }
 
+/** Several streams' lines merged by receive time (ties: the stream listed first). */
+async function* mergeLines(root: string, refs: readonly StreamRef[], w: Window): AsyncGenerator<LineView> {
+  const live: Cursor[] = [];
+  for (const r of refs) {
+    const c = new Cursor(root, r, w);
+    if (await c.fill()) live.push(c);
+  }
+  while (live.length > 0) {
+    let best = 0;
+    for (let k = 1; k < live.length; k++) {
+      const a = live[k]!;
+      const b = live[best]!;
+      if (a.block!.compare(b.block!, b.pos, b.pos + TIME_LEN, a.pos, a.pos + TIME_LEN) < 0) best = k;
+    }
+    const c = live[best]!;
+    yield c.take();
+    if (!(await c.fill())) live.splice(best, 1);
+  }
+}
+
+/** One stream's lines, block by block. */
+async function* streamLines(root: string, ref: StreamRef, w: Window): AsyncGenerator<LineView> {
+  for await (const block of readStreamLines(root, ref.origin, ref.stream, w)) {
+    for (let s = 0; s < block.length; ) {
+      const lf = block.indexOf(LF, s);
+      yield { ref, block, start: s, end: lf };
+      s = lf + 1;
+    }
+  }
+}
+
 /**
  * The lines of the selected streams within the window, merged by receive time, as runs: a
  * single stream's blocks whole (so a reader can check and copy a block at once instead of
@@ -86,34 +117,14 @@ export async function* readRecordRuns(
     }
     return;
   }
-  const cursors = refs.map((r) => new Cursor(root, r, w));
-  const live: Cursor[] = [];
-  for (const c of cursors) if (await c.fill()) live.push(c);
-  while (live.length > 0) {
-    let best = 0;
-    for (let k = 1; k < live.length; k++) {
-      const a = live[k]!;
-      const b = live[best]!;
-      if (a.block!.compare(b.block!, b.pos, b.pos + TIME_LEN, a.pos, a.pos + TIME_LEN) < 0) best = k;
-    }
-    const c = live[best]!;
-    const line = c.take();
-    yield { ref: line.ref, block: line.block, start: line.start, end: line.end + 1 };
-    if (!(await c.fill())) live.splice(best, 1);
-  }
+  for await (const v of mergeLines(root, refs, w))
+    yield { ref: v.ref, block: v.block, start: v.start, end: v.end + 1 };
 }
 
-/** Every line of the selected streams within the window, merged by receive time. */
-export async function* readRecords(
-  root: string,
-  refs: readonly StreamRef[],
-  w: Window,
-): AsyncGenerator<LineView> {
-  for await (const { ref, block, start, end } of readRecordRuns(root, refs, w)) {
-    for (let s = start; s < end; ) {
-      const lf = block.indexOf(LF, s);
-      yield { ref, block, start: s, end: lf };
-      s = lf + 1;
-    }
-  }
+/**
+ * Every line of the selected streams within the window, merged by receive time. The generator
+ * is the merge or the block walk itself, with no layer in between: one step per line.
+ */
+export function readRecords(root: string, refs: readonly StreamRef[], w: Window): AsyncGenerator<LineView> {
+  return refs.length === 1 ? streamLines(root, refs[0]!, w) : mergeLines(root, refs, w);
 }
