@@ -140,6 +140,33 @@ describe("store: appending and durability", () => {
     assert.equal(recs.length, w.nextSeq - 1, "every accepted record was stored");
   });
 
+  test("a stream's disk use never dips while a flush is writing it out (quotas see every byte)", async () => {
+    // the policy engine checks quotas on its own timer, which may fire between two writes of
+    // one flush: bytes the flush has taken but not yet written must still count
+    const store = await Store.open(tempDir(), { maxSegmentBytes: 4096, compress: false });
+    const w = await store.stream("a", "s");
+    const recs = Array.from({ length: 300 }, (_, i) => Buffer.from(`record ${i} `.padEnd(100, "x")));
+    const last = w.appendRecords(recs);
+    const expected = w.diskBytes();
+    assert.ok(expected > 300 * 100, "the pending records count before the flush");
+    const samples: number[] = [];
+    let done = false;
+    const durable = w.waitDurable().then(() => {
+      done = true;
+    });
+    while (!done) {
+      samples.push(w.diskBytes());
+      await new Promise((r) => setImmediate(r));
+    }
+    await durable;
+    assert.equal(w.durableSeq, last);
+    assert.ok(w.segmentCount > 5, "the flush spans several segments, so several writes");
+    assert.ok(samples.length > 5, "sampled while the flush was in flight");
+    assert.deepEqual(new Set(samples), new Set([expected]), "the same figure before, during and after");
+    assert.equal(w.diskBytes(), expected);
+    await store.close();
+  });
+
   test("resume references survive a reopen and are found in sealed segments", async () => {
     const root = tempDir();
     let store = await Store.open(root, { maxSegmentBytes: 4096 });

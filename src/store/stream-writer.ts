@@ -104,6 +104,8 @@ export class StreamWriter {
   private len = 0;
   /** Bytes the running flush has taken from the buffer and not yet written to the segment. */
   private unwritten = 0;
+  /** Bytes of a segment being sealed: no longer active, not yet in `sealed`. */
+  private sealingBytes = 0;
   private spare: Buffer | null = null;
   private sealDue = false;
 
@@ -303,9 +305,10 @@ export class StreamWriter {
    * quotas count.
    */
   diskBytes(): number {
-    // bytes a flush has taken but not yet written count too: a quota check that runs while a
-    // write is in flight must not see them vanish (it would miss the crossing for good)
-    let n = this.len + this.unwritten + (this.active?.size ?? 0);
+    // bytes a flush has taken but not yet written count too, and so does a segment between
+    // active and sealed: a quota check that runs while a write or a seal is in flight must not
+    // see them vanish (it would miss the crossing for good)
+    let n = this.len + this.unwritten + this.sealingBytes + (this.active?.size ?? 0);
     for (const m of this.sealed) n += m.bytes;
     return n;
   }
@@ -522,20 +525,26 @@ export class StreamWriter {
     const a = this.active;
     if (!a) return;
     this.active = null;
-    await a.fh.datasync();
-    await a.fh.close();
-    const meta: SegmentMeta = {
-      file: segmentName(a.firstSeq, false),
-      firstSeq: a.firstSeq,
-      lastSeq: a.lastSeq,
-      firstTime: a.firstTime,
-      lastTime: a.lastTime,
-      records: a.lastSeq - a.firstSeq + 1,
-      bytes: a.size,
-      rawBytes: a.size,
-      compressed: false,
-      lastRef: this.refsSeen ? await this.lastRefInFile(a.path, a.size) : null,
-    };
+    this.sealingBytes = a.size;
+    let meta: SegmentMeta;
+    try {
+      await a.fh.datasync();
+      await a.fh.close();
+      meta = {
+        file: segmentName(a.firstSeq, false),
+        firstSeq: a.firstSeq,
+        lastSeq: a.lastSeq,
+        firstTime: a.firstTime,
+        lastTime: a.lastTime,
+        records: a.lastSeq - a.firstSeq + 1,
+        bytes: a.size,
+        rawBytes: a.size,
+        compressed: false,
+        lastRef: this.refsSeen ? await this.lastRefInFile(a.path, a.size) : null,
+      };
+    } finally {
+      this.sealingBytes = 0;
+    }
     this.sealed.push(meta);
     await this.updateIndex(() => {});
     if (this.opts.compress) this.host.enqueueCompression(this, meta);
