@@ -1,10 +1,12 @@
 // logward rm: through the running collector and alone; confirmation; the trail of deletions in
 // the collector's own origin, which rm cannot delete; a stream with a live session is kept.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { logward } from "./helpers/cli.ts";
+import { Store } from "../src/store/store.ts";
+import { BIN, logward } from "./helpers/cli.ts";
 import { ingest, rawSession, serve } from "./helpers/daemon.ts";
 import { readAll } from "./helpers/store.ts";
 import { tempDir } from "./helpers/tmp.ts";
@@ -84,4 +86,49 @@ test("logward rm: confirmed, recorded in _logward/deletions, through the collect
   assert.equal(await d.stop(), 0);
   const ls = await logward(["ls", "--store", store]);
   assert.doesNotMatch(ls.stdout.toString(), /^(disp7|work +app)/m);
+});
+
+/** Runs `logward ARGS` on a real terminal (a pty from util-linux script) and types `typed`. */
+function onTerminal(args: string[], typed: string): Promise<{ code: number | null; screen: string }> {
+  const quote = (a: string) => `'${a.replaceAll("'", "'\\''")}'`;
+  const cmd = [process.execPath, BIN, ...args].map(quote).join(" ");
+  return new Promise((resolve, reject) => {
+    const child = spawn("script", ["-qec", cmd, "/dev/null"], {
+      stdio: ["pipe", "pipe", "pipe"],
+      env: { ...process.env, LOGWARD_STORE: "" },
+    });
+    let screen = "";
+    child.stdout.on("data", (d: Buffer) => {
+      screen += d.toString();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      screen += d.toString();
+    });
+    child.on("error", reject);
+    child.on("close", (code) => resolve({ code, screen }));
+    child.stdin.end(typed);
+  });
+}
+
+test("logward rm on a terminal asks first and deletes only when 'yes' is typed", async () => {
+  const root = join(tempDir(), "store");
+  const store = await Store.open(root);
+  const w = await store.stream("work", "app");
+  w.appendRecords([Buffer.from("one"), Buffer.from("two"), Buffer.from("three")]);
+  await store.flush();
+  await store.close();
+  for (const answer of ["no", "y", ""]) {
+    const r = await onTerminal(["rm", "work/app", "--store", root], `${answer}\n`);
+    assert.equal(r.code, 1, r.screen);
+    assert.match(r.screen, /Delete all 3 records \(.+\) of work\/app\? .*Type 'yes' to delete:/);
+    assert.match(r.screen, /nothing was deleted: the answer was not 'yes'/);
+    assert.equal((await readAll(root, "work", "app")).length, 3, `answer ${JSON.stringify(answer)}`);
+  }
+  const yes = await onTerminal(["rm", "work/app", "--store", root], "yes\n");
+  assert.equal(yes.code, 0, yes.screen);
+  assert.match(yes.screen, /Deleted 3 records \(.+\) of work\/app; recorded in _logward\/deletions\./);
+  assert.equal(existsSync(join(root, "origins", "work")), false);
+  const trail = (await readAll(root, "_logward", "deletions")).map((r) => r.payload.toString());
+  assert.equal(trail.length, 1);
+  assert.match(trail[0]!, /^deleted=work\/app records=3 bytes=\d+ before=all by=\S+$/);
 });

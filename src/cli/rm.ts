@@ -109,7 +109,7 @@ export async function rmCommand(args: string[]): Promise<number> {
     );
     rl.close();
     if (answer.trim() !== "yes") {
-      process.stderr.write("logward: nothing was deleted.\n");
+      process.stderr.write("logward: nothing was deleted: the answer was not 'yes'.\n");
       return 1;
     }
   }
