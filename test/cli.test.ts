@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
+import { zstdDecompressSync } from "node:zlib";
 import { Store } from "../src/store/store.ts";
 import { BIN, logward } from "./helpers/cli.ts";
 import { tempDir } from "./helpers/tmp.ts";
@@ -85,6 +86,65 @@ describe("logward CLI", () => {
         assert.equal(r.stderr, "");
       }
     }
+  });
+
+  test("every reading command keeps hostile records escaped: search, export, open, ls, alerts", async () => {
+    const root = await rootPromise;
+    const dir = tempDir();
+    const seen = join(dir, "seen");
+    const viewer = join(dir, "viewer.sh");
+    writeFileSync(viewer, `#!/bin/sh\ncat "$1" >> '${seen}'\n`, { mode: 0o755 });
+    const config = join(dir, "logward.toml");
+    writeFileSync(config, `[viewers]\ndefault = ["${viewer}", "{file}"]\n`);
+    const archive = join(dir, "evil.tar.zst");
+    const runs: string[][] = [
+      ["search", "evil"],
+      ["search", "--regex", "."],
+      ["search", "--regex", "owned|csi", "--json"],
+      ["search", "EVIL", "--ignore-case", "--origin", "e*"],
+      ["search", "--count", "i"],
+      ["export", "evil", "-o", archive],
+      ["verify-export", archive],
+      ["open", "evil", "--config", config],
+      ["open", "evil/main", "--since", "-1d", "--config", config],
+      ["ls"],
+      ["ls", "--json"],
+      ["alerts"],
+      ["alerts", "--json"],
+    ];
+    for (const args of runs) {
+      const r = await logward(args[0] === "verify-export" ? args : [...args, "--store", root]);
+      assert.equal(r.code, 0, `${args.join(" ")}: ${r.stderr}`);
+      const text = r.stdout.toString("utf8");
+      assert.ok(Buffer.from(text, "utf8").equals(r.stdout), `${args.join(" ")}: valid UTF-8`);
+      assert.doesNotMatch(text.replaceAll("\n", ""), DANGEROUS, args.join(" "));
+      assert.doesNotMatch(r.stderr.replaceAll("\n", ""), DANGEROUS, args.join(" "));
+    }
+    // every hostile record was found, and came out escaped
+    const hits = await logward([
+      "search",
+      "--regex",
+      ".",
+      "--origin",
+      "evil",
+      "--stream",
+      "main",
+      "--store",
+      root,
+    ]);
+    assert.equal(hits.stdout.toString().trim().split("\n").length, 301);
+    assert.match(
+      hits.stdout.toString(),
+      /^evil\/main \S+ \d+ \. 7 \\u202eevil\\u2066isolate\\u2069 \\u0085next-line \\u009bcsi$/m,
+    );
+    // what the viewer got: both selections, escaped
+    const viewed = readFileSync(seen, "utf8");
+    assert.equal(viewed.trim().split("\n").length, 361 + 301);
+    assert.doesNotMatch(viewed.replaceAll("\n", ""), DANGEROUS);
+    // the archive's members (NUL is tar's padding, not content)
+    const tar = zstdDecompressSync(readFileSync(archive)).toString("utf8");
+    assert.match(tar, /\\x1b\]0;owned\\x07\\x1b\[2J/);
+    assert.doesNotMatch(tar.replaceAll("\0", "").replaceAll("\n", ""), DANGEROUS);
   });
 
   test("default output is the stored line; several streams are merged and named", async () => {
