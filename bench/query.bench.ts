@@ -1,7 +1,8 @@
 // npm run bench:query — reading a store of about 1 GB built from the peerbench corpus (each of
 // the 20 origins' lines written twice, receive times spread over two days by a controlled
 // clock, sealed in 64 MiB segments and compressed), beside rg over the same text:
-//   - `show ORIGIN --since T --until T+1m` of a one-minute window in the middle;
+//   - `show ORIGIN --since T --until T+1m` of a one-minute window in the middle (rg: the lines of
+//     that origin stamped in that minute, read from all its text, since rg has no index);
 //   - `search RARE` (a token in a handful of lines) over everything;
 //   - `search --count COMMON` of a common word.
 // rg reads the plain text (`zstdcat *.zst | rg`, plus the active .log files) in the same run.
@@ -96,15 +97,18 @@ async function main(): Promise<void> {
       .filter((f) => f.endsWith(".log"))
       .map((f) => join(d, f)),
   );
-  const rg = (args: string) =>
-    `{ zstdcat ${zst.join(" ")}; cat ${plain.join(" ")} 2>/dev/null; } | rg ${args}`;
+  const rg = (args: string, only = "/") => {
+    const z = zst.filter((f) => f.includes(only));
+    const p = plain.filter((f) => f.includes(only));
+    return `{ zstdcat ${z.join(" ")}; cat ${p.join(" ")} 2>/dev/null; } | rg ${args}`;
+  };
   const mid = new Date((START_US + SPAN_US / 2) / 1000 + 60_000).toISOString();
   const midEnd = new Date((START_US + SPAN_US / 2) / 1000 + 120_000).toISOString();
   const rare = "3610954"; // a user id that occurs in a few lines
   // the origin whose records fill the middle of the span: the first host's second copy
   const middleOrigin = readFileSync(join(CORPUS, "hosts.txt"), "latin1").split(/\s+/).filter(Boolean)[0]!;
   const rows: [string, number[], number[] | null, string][] = [
-    ["show, one minute in the middle", [], null, ""],
+    ["show, one minute in the middle", [], [], ""],
     ["(node start-up: logward --version)", [], null, ""],
     [`search ${rare} (rare)`, [], [], ""],
     ["search --count error (common)", [], [], ""],
@@ -123,7 +127,11 @@ async function main(): Promise<void> {
       ROOT,
     ]);
     rows[0]![1].push(s.ms);
-    rows[0]![3] = `${s.out.split("\n").length - 1} records`;
+    // rg has no index: it reads the origin's whole text for the lines stamped in that minute
+    const minute = `'^${mid.slice(0, "2026-01-11T00:01:".length)}'`;
+    const g = rep < REPS ? time(rg(`-c ${minute}`, `/${middleOrigin}/`), [], { shell: true }) : null;
+    if (g) rows[0]![2]!.push(g.ms);
+    if (g) rows[0]![3] = `${s.out.split("\n").length - 1} records, rg ${g.out.trim()}`;
     rows[1]![1].push(time(process.execPath, [BIN, "--version"]).ms);
   }
   for (let rep = 0; rep < REPS; rep++) {
