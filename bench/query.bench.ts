@@ -16,8 +16,9 @@
 // start-up measured 47-49 ms instead of 25-27 ms), which would be charged to logward.
 
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
+import { listStreams, streamSegments } from "../src/store/read.ts";
 import { Store } from "../src/store/store.ts";
 
 const PROJECT = resolve(import.meta.dirname, "..");
@@ -69,12 +70,11 @@ function time(cmd: string, args: string[], opts: { shell?: boolean } = {}): { ms
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-/** Uncompressed bytes of stored text: the plain segments plus what the compressed ones hold. */
-function storedTextBytes(zst: string[], plain: string[]): number {
+/** Bytes of stored text (uncompressed), from the segment index as the store keeps it. */
+async function storedTextBytes(): Promise<number> {
   let n = 0;
-  for (const f of plain) n += statSync(f).size;
-  for (const f of zst)
-    n += Number(execFileSync("sh", ["-c", 'zstdcat "$1" | wc -c', "sh", f], { encoding: "utf8" }));
+  for (const { origin, stream } of await listStreams(ROOT))
+    for (const seg of await streamSegments(ROOT, origin, stream)) n += seg.rawBytes;
   return n;
 }
 
@@ -130,8 +130,10 @@ async function main(): Promise<void> {
     // rg has no index: it reads the origin's whole text for the lines stamped in that minute
     const minute = `'^${mid.slice(0, "2026-01-11T00:01:".length)}'`;
     const g = rep < REPS ? time(rg(`-c ${minute}`, `/${middleOrigin}/`), [], { shell: true }) : null;
-    if (g) rows[0]![2]!.push(g.ms);
-    if (g) rows[0]![3] = `${s.out.split("\n").length - 1} records, rg ${g.out.trim()}`;
+    if (g) {
+      rows[0]![2]!.push(g.ms);
+      rows[0]![3] = `${s.out.split("\n").length - 1} records, rg ${g.out.trim()}`;
+    }
     rows[1]![1].push(time(process.execPath, [BIN, "--version"]).ms);
   }
   for (let rep = 0; rep < REPS; rep++) {
@@ -147,7 +149,7 @@ async function main(): Promise<void> {
     rows[3]![3] = `${/total (\d+)/.exec(c.out)?.[1]} hits, rg ${d.out.trim()}`;
   }
   console.log(
-    `\nstore: ${(storedTextBytes(zst, plain) / 1e9).toFixed(2)} GB of stored text, ${(Number(du) / 1e9).toFixed(2)} GB on disk (${zst.length} compressed segments), medians of ${REPS} (of ${SHORT_REPS} for show and start-up)\n`,
+    `\nstore: ${((await storedTextBytes()) / 1e9).toFixed(2)} GB of stored text, ${(Number(du) / 1e9).toFixed(2)} GB on disk (${zst.length} compressed segments), medians of ${REPS} (of ${SHORT_REPS} for show and start-up)\n`,
   );
   console.log("| query | logward | rg on the same text | logward ÷ rg | found |");
   console.log("|---|---|---|---|---|");
