@@ -1,12 +1,11 @@
 // logward export → verify-export round trip; a tampered or cut archive is caught; --to-vm runs
 // the configured copy command.
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { zstdCompressSync, zstdDecompressSync } from "node:zlib";
-import { BIN, logward } from "./helpers/cli.ts";
+import { logward, onTerminal } from "./helpers/cli.ts";
 import { ingest, serve } from "./helpers/daemon.ts";
 import { tempDir } from "./helpers/tmp.ts";
 
@@ -36,17 +35,10 @@ test("export and verify-export: the selection, a manifest with SHA-256, tamperin
   assert.equal(ok.code, 0, ok.stderr);
   assert.equal(ok.stderr, "");
   // on a terminal (script(1) gives it one): a progress line, erased at the end
-  const tty = spawnSync(
-    "script",
-    ["-qec", `'${process.execPath}' '${BIN}' verify-export '${file}'`, "/dev/null"],
-    {
-      encoding: "latin1",
-    },
-  );
-  if (tty.status !== null && !tty.error) {
-    assert.match(tty.stdout, /\rverifying \[#+\.*\] \d+% [\d.]+ \w+\/[\d.]+ \w+\x1b\[K/);
-    assert.match(tty.stdout, /\r\x1b\[K.*OK, 2 streams/s);
-  }
+  const tty = await onTerminal(["verify-export", file]);
+  assert.equal(tty.code, 0, tty.screen);
+  assert.match(tty.screen, /\rverifying \[#+\.*\] \d+% [\d.]+ \w+\/[\d.]+ \w+\x1b\[K/);
+  assert.match(tty.screen, /\r\x1b\[K.*OK, 2 streams/s);
   assert.match(ok.stdout.toString(), /OK, 2 streams, 4008 records; every SHA-256 matches the manifest/);
 
   // what is inside: README, manifest, and each stream exactly as 'show' prints it

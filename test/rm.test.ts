@@ -1,12 +1,11 @@
 // logward rm: through the running collector and alone; confirmation; the trail of deletions in
 // the collector's own origin, which rm cannot delete; a stream with a live session is kept.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { Store } from "../src/store/store.ts";
-import { BIN, logward } from "./helpers/cli.ts";
+import { logward, onTerminal } from "./helpers/cli.ts";
 import { ingest, rawSession, serve } from "./helpers/daemon.ts";
 import { readAll } from "./helpers/store.ts";
 import { tempDir } from "./helpers/tmp.ts";
@@ -87,28 +86,6 @@ test("logward rm: confirmed, recorded in _logward/deletions, through the collect
   const ls = await logward(["ls", "--store", store]);
   assert.doesNotMatch(ls.stdout.toString(), /^(disp7|work +app)/m);
 });
-
-/** Runs `logward ARGS` on a real terminal (a pty from util-linux script) and types `typed`. */
-function onTerminal(args: string[], typed: string): Promise<{ code: number | null; screen: string }> {
-  const quote = (a: string) => `'${a.replaceAll("'", "'\\''")}'`;
-  const cmd = [process.execPath, BIN, ...args].map(quote).join(" ");
-  return new Promise((resolve, reject) => {
-    const child = spawn("script", ["-qec", cmd, "/dev/null"], {
-      stdio: ["pipe", "pipe", "pipe"],
-      env: { ...process.env, LOGWARD_STORE: "" },
-    });
-    let screen = "";
-    child.stdout.on("data", (d: Buffer) => {
-      screen += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      screen += d.toString();
-    });
-    child.on("error", reject);
-    child.on("close", (code) => resolve({ code, screen }));
-    child.stdin.end(typed);
-  });
-}
 
 test("logward rm on a terminal asks first and deletes only when 'yes' is typed", async () => {
   const root = join(tempDir(), "store");
