@@ -13,6 +13,12 @@ import { type Daemon, ingest, serve } from "./helpers/daemon.ts";
 import { tempDir } from "./helpers/tmp.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
+
+/** Waits up to 5 s for `cond`, checking every 20 ms, then asserts it. */
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let k = 0; k < 250 && !cond(); k++) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(cond(), what);
+}
 const SHOTS = join(import.meta.dirname, "..", "test-output", "ui");
 
 // each would run if the page ever parsed content as markup or followed it as a link
@@ -43,6 +49,15 @@ describe("web UI in chromium", () => {
       stream: string;
       records: number;
     }[];
+  /**
+   * Goes to a stream's page and waits for it, not for the page it replaces: a hash change
+   * renders after a fetch, and until then the old view (and its buttons) is still there.
+   */
+  const streamView = async (origin: string, stream: string) => {
+    await page.goto(`${base}/#/stream/${origin}/${stream}`);
+    await page.waitForSelector(`main h1:text-is('${origin} / ${stream}')`);
+    await page.waitForSelector("table.records tbody tr");
+  };
   const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
 
   before(async () => {
@@ -131,8 +146,7 @@ describe("web UI in chromium", () => {
   });
 
   test("hostile records render as inert, visible text and the long line does not break the layout", async () => {
-    await page.goto(`${base}/#/stream/work/main`);
-    await page.waitForSelector("table.records tbody tr");
+    await streamView("work", "main");
     const text = await page.locator("table.records").innerText();
     for (const visible of [
       "<script>window.__pwned = 'script'</script>",
@@ -152,8 +166,7 @@ describe("web UI in chromium", () => {
     assert.deepEqual(created, { pwned: null, elements: 0, jsLinks: 0, title: "work/main · logward" });
     await shot("2-stream-hostile");
 
-    await page.goto(`${base}/#/stream/disp4711/big`);
-    await page.waitForSelector("table.records tbody tr");
+    await streamView("disp4711", "big");
     const layout = await page.evaluate(() => ({
       overflow: document.documentElement.scrollWidth - window.innerWidth,
       cell: Math.max(...[...document.querySelectorAll("td.payload")].map((td) => td.textContent!.length)),
@@ -173,8 +186,7 @@ describe("web UI in chromium", () => {
   });
 
   test("live tail shows a record sent through logward ingest", async () => {
-    await page.goto(`${base}/#/stream/work/main`);
-    await page.waitForSelector("table.records tbody tr");
+    await streamView("work", "main");
     await page.click("#live");
     await page.waitForSelector(".live-indicator:text('live')");
     await ingest(store, "lines", "LIVE-7f3a arrived <b>bold?</b>\n", { QREXEC_REMOTE_DOMAIN: "work" });
@@ -182,6 +194,35 @@ describe("web UI in chromium", () => {
     assert.equal(await page.locator("main b").count(), 0);
     await shot("4-live-tail");
     await page.click("#live"); // stop
+  });
+
+  test("a live tail started from a page that is being replaced does not outlive it", async () => {
+    await streamView("disp4711", "big");
+    // hold the next page's records, so that the old page (and its Live tail button) stays on
+    // screen while the new one loads, as on a slow machine
+    let release = () => {};
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    const isRecords = (url: URL) => url.pathname === "/api/records";
+    await page.route(isRecords, async (route) => {
+      await held;
+      await route.continue();
+    });
+    try {
+      await page.goto(`${base}/#/stream/work/main`);
+      await page.click("#live"); // the old page's button
+      release();
+      await page.waitForSelector("main h1:text-is('work / main')");
+    } finally {
+      release();
+      await page.unroute(isRecords);
+    }
+    // the new page's button starts its own tail (it would stop the stray one instead)
+    await page.click("#live");
+    assert.equal(await page.getAttribute("#live", "aria-pressed"), "true");
+    await page.click("#live");
+    assert.equal(await page.getAttribute("#live", "aria-pressed"), "false");
   });
 
   test("search finds a token and links to its place in the stream", async () => {
@@ -198,17 +239,19 @@ describe("web UI in chromium", () => {
   });
 
   test("open in viewer hands the viewer a private copy of the escaped records, removed afterwards", async () => {
-    await page.goto(`${base}/#/stream/work/main`);
-    await page.waitForSelector("table.records tbody tr");
+    await streamView("work", "main");
     await page.click("button:text('Open in viewer')");
     await page.waitForSelector("#status:text('Opened')");
+    // "Opened" means the viewer started (a disposable viewer may stay open for long): wait for
+    // the stand-in to have copied the file and written its path, its last step
+    const path = `${viewed}.path`;
+    await until(() => existsSync(path) && readFileSync(path).length > 0, "the viewer ran");
     const copy = readFileSync(`${viewed}.copy`, "utf8");
     assert.match(copy, / \. <script>window\.__pwned = 'script'<\/script>\n/);
     assert.match(copy, /\\x1b\[2J/);
     assert.doesNotMatch(copy, /\x1b/, "no raw escape reaches the viewer");
-    const given = readFileSync(`${viewed}.path`, "utf8");
-    for (let k = 0; k < 50 && existsSync(given); k++) await new Promise((r) => setTimeout(r, 20));
-    assert.ok(!existsSync(given), "the private file is removed when the viewer exits");
+    const given = readFileSync(path, "utf8");
+    await until(() => !existsSync(given), "the private file is removed when the viewer exits");
   });
 
   test("delete asks first, names what goes, and is recorded", async () => {

@@ -116,6 +116,9 @@ function relative(t) {
 }
 
 function setView(title, ...children) {
+  // a live tail belongs to the view it was started from: one started from the old view's button
+  // while this view was loading must not outlive it (render() stops the tail too, at once)
+  stopTail();
   const v = $("view");
   v.replaceChildren(...children.filter((c) => c !== null && c !== undefined && c !== ""));
   document.title = `${title} · logward`;
