@@ -207,4 +207,26 @@ describe("web UI over HTTP", () => {
     assert.doesNotMatch(shown.stdout.toString("latin1"), /\x1b/);
     assert.match(shown.stderr, /damaged|escaped/i);
   });
+  // the last test: it stops the collector
+  test("a live tail whose reader went away mid-catch-up is ended, and the collector still stops", async () => {
+    // about 3 MB of records, more than the socket buffers hold while nobody reads
+    await ingest(store, "lines", `${"f".repeat(150)}\n`.repeat(20_000), { QREXEC_REMOTE_DOMAIN: "flood" });
+    const req = request(`${base}/api/tail?origin=flood&stream=main&after=0`, { headers: { Cookie: cookie } });
+    const res = await new Promise<import("node:http").IncomingMessage>((resolve, reject) => {
+      req.once("response", resolve);
+      req.once("error", reject);
+      req.end();
+    });
+    assert.equal(res.statusCode, 200);
+    res.pause(); // the reader stops reading: the server's writes back up
+    await new Promise((r) => setTimeout(r, 500));
+    req.destroy(); // and goes away
+    await new Promise((r) => setTimeout(r, 200));
+    const code = await Promise.race([
+      d.stop(),
+      new Promise<string>((r) => setTimeout(() => r("still running after 10 s"), 10_000).unref()),
+    ]);
+    if (code !== 0) d.proc.kill("SIGKILL"); // so that the suite ends
+    assert.equal(code, 0, "the tail waiting for a drain that never comes kept serve alive");
+  });
 });

@@ -6,6 +6,7 @@
 // Every parameter is hostile until checked: names through the store's name rules, times
 // through the CLI's time parser, numbers bounded; nothing builds a path from a raw string.
 
+import { once } from "node:events";
 import { createReadStream, mkdtempSync, rmSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
@@ -162,23 +163,18 @@ const MAX_TAILS = 32;
 let openTails = 0;
 
 /** GET /api/tail?origin&stream: Server-Sent Events, one `record` event per new record. */
-async function tail(ctx: ApiContext, p: Params, req: IncomingMessage, res: ServerResponse): Promise<void> {
+async function tail(ctx: ApiContext, p: Params, res: ServerResponse): Promise<void> {
   if (openTails >= MAX_TAILS)
     throw new LogwardError("LW_BUSY", `${MAX_TAILS} live tails are open already; close some and try again.`);
   openTails++;
   try {
-    await tailStream(ctx, p, req, res);
+    await tailStream(ctx, p, res);
   } finally {
     openTails--;
   }
 }
 
-async function tailStream(
-  ctx: ApiContext,
-  p: Params,
-  req: IncomingMessage,
-  res: ServerResponse,
-): Promise<void> {
+async function tailStream(ctx: ApiContext, p: Params, res: ServerResponse): Promise<void> {
   const root = ctx.hooks.root;
   const origin = originParam(p.get("origin"));
   const refs = await selectStreams(root, origin, streamParam(p.get("stream")));
@@ -190,21 +186,25 @@ async function tailStream(
   }
   res.writeHead(200, { ...SECURITY_HEADERS, "Content-Type": "text/event-stream; charset=utf-8" });
   res.write(": live\n\n");
+  // the reader went away (or serve closes every connection): a response's close is that signal
   const controller = new AbortController();
-  req.once("close", () => controller.abort());
+  const { signal } = controller;
+  res.once("close", () => controller.abort());
   const heartbeat = setInterval(() => res.write(": .\n\n"), HEARTBEAT_MS);
   try {
     await followStreams(
       root,
       starts,
       async (v: LineView) => {
+        if (signal.aborted) return; // the catch-up may still be walking a segment: write nothing
         const parsed = parseLine(v.block, v.start, v.end);
         if (!parsed) return;
         const json = recordJson(v, parsed, displayPayload(v.block, parsed).text);
+        // a drain never comes once the connection is gone: wait for either
         if (!res.write(`event: record\ndata: ${json}\n\n`))
-          await new Promise<void>((r) => res.once("drain", () => r()));
+          await once(res, "drain", { signal }).catch(() => {});
       },
-      controller.signal,
+      signal,
     );
   } finally {
     clearInterval(heartbeat);
@@ -306,7 +306,7 @@ export async function handleApi(
     case "GET /api/search":
       return search(ctx, p, res);
     case "GET /api/tail":
-      return tail(ctx, p, req, res);
+      return tail(ctx, p, res);
     case "GET /api/export":
       return exportArchive(ctx, p, res);
     case "POST /api/rm":
