@@ -4,6 +4,7 @@
 // bytes, or JSON. A stored line that is not display-safe (a damaged or edited file) is escaped
 // again and counted, never passed on as it is.
 
+import { ioError } from "../errors.ts";
 import { escapePayload, isDisplaySafe, isPrintableLines, unescapePayload } from "../store/escape.ts";
 import { LF, type ParsedLine, parseLine, seqAt } from "../store/record.ts";
 import type { LineRun, LineView } from "./records.ts";
@@ -14,11 +15,27 @@ const FLUSH_AT = 256 * 1024;
 
 export class Output {
   private readonly stream: NodeJS.WritableStream;
+  private readonly file: string | undefined;
+  private failure: unknown = null;
   private buf = Buffer.allocUnsafe(FLUSH_AT * 2);
   private len = 0;
 
-  constructor(stream: NodeJS.WritableStream = process.stdout) {
+  /**
+   * `file`: the path `stream` writes to. Its errors (a full disk) then fail the next write,
+   * flush or end as LW_IO naming the file, instead of an unhandled 'error' event or a wait for
+   * a drain that never comes. Standard output keeps its own handling (cli/output.ts).
+   */
+  constructor(stream: NodeJS.WritableStream = process.stdout, file?: string) {
     this.stream = stream;
+    this.file = file;
+    if (file !== undefined)
+      stream.on("error", (err) => {
+        this.failure ??= err;
+      });
+  }
+
+  private check(): void {
+    if (this.failure !== null) throw ioError("write", this.file ?? "the output", this.failure);
   }
 
   get isTTY(): boolean {
@@ -27,6 +44,7 @@ export class Output {
 
   /** Queues text or bytes; returns a promise only when the pipe is slow and the buffer full. */
   write(part: string | Uint8Array, start = 0, end = part.length): Promise<void> | undefined {
+    if (this.failure !== null) this.check();
     const need = typeof part === "string" ? Buffer.byteLength(part) : end - start;
     if (this.len + need > this.buf.length) {
       const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + need));
@@ -42,13 +60,33 @@ export class Output {
   }
 
   async flush(): Promise<void> {
+    this.check();
     if (this.len === 0) return;
     const chunk = this.buf.subarray(0, this.len);
     this.buf = Buffer.allocUnsafe(Math.max(FLUSH_AT * 2, this.buf.length));
     this.len = 0;
     if (!this.stream.write(chunk)) {
-      await new Promise<void>((resolve) => this.stream.once("drain", resolve));
+      await new Promise<void>((resolve) => {
+        const done = () => {
+          this.stream.off("drain", done);
+          this.stream.off("error", done);
+          resolve();
+        };
+        this.stream.once("drain", done);
+        if (this.file !== undefined) this.stream.once("error", done);
+      });
+      this.check();
     }
+  }
+
+  /** Flushes and ends a file's stream: resolves once all of it is written, else throws LW_IO. */
+  async end(): Promise<void> {
+    await this.flush();
+    await new Promise<void>((resolve) => {
+      this.stream.once("error", () => resolve());
+      this.stream.end(() => resolve());
+    });
+    this.check();
   }
 }
 

@@ -5,15 +5,16 @@
 // final name.
 
 import { createHash } from "node:crypto";
-import { createReadStream, createWriteStream, mkdirSync, mkdtempSync, renameSync, rmSync } from "node:fs";
+import { createReadStream, createWriteStream, mkdirSync, renameSync, rmSync } from "node:fs";
 import { open } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createZstdCompress } from "node:zlib";
-import { LogwardError } from "../errors.ts";
+import { ioError, LogwardError } from "../errors.ts";
 import type { StreamRef, Window } from "../store/read.ts";
 import { parseLine } from "../store/record.ts";
+import { Output } from "./emit.ts";
+import { privateDir } from "./open.ts";
 import { readRecords } from "./records.ts";
 import { TAR_END, tarHeader, tarPadding } from "./tar.ts";
 
@@ -68,7 +69,7 @@ export async function writeArchive(
   onStream?: () => void,
 ): Promise<{ records: number; streams: number }> {
   const { since, until } = w;
-  const work = mkdtempSync(join(tmpdir(), "logward-export-"));
+  const { dir: work, remove } = privateDir("logward-export-");
   try {
     // each stream's selection to a private file first: a tar header needs the size up front
     const members: MemberInfo[] = [];
@@ -100,14 +101,26 @@ export async function writeArchive(
       }
       yield TAR_END;
     }
-    await pipeline(archive, createZstdCompress(), createWriteStream(partial, { mode: 0o640 }));
-    const fh = await open(partial, "r+");
-    await fh.datasync();
-    await fh.close();
-    renameSync(partial, target);
+    try {
+      await pipeline(archive, createZstdCompress(), createWriteStream(partial, { mode: 0o640 }));
+      const fh = await open(partial, "r+");
+      await fh.datasync();
+      await fh.close();
+      renameSync(partial, target);
+    } catch (err) {
+      // a full disk or a missing directory: no half archive is left under either name
+      rmSync(partial, { force: true });
+      if (err instanceof LogwardError) throw err;
+      if ((err as NodeJS.ErrnoException).code === "ENOENT")
+        throw new LogwardError(
+          "LW_USAGE",
+          `The directory ${dirname(target)} does not exist; create it or write the archive elsewhere.`,
+        );
+      throw ioError("write", target, err);
+    }
     return { records: selected.reduce((n, m) => n + m.records, 0), streams: selected.length };
   } finally {
-    rmSync(work, { recursive: true, force: true });
+    remove();
   }
 }
 
@@ -119,7 +132,8 @@ async function writeMember(
 ): Promise<MemberInfo> {
   const path = `origins/${ref.origin}/${ref.stream}.log`;
   mkdirSync(join(work, "origins", ref.origin), { recursive: true, mode: 0o700 });
-  const out = createWriteStream(join(work, path), { mode: 0o600 });
+  const file = join(work, path);
+  const out = new Output(createWriteStream(file, { mode: 0o600 }), file);
   const hash = createHash("sha256");
   const info: MemberInfo = {
     path,
@@ -145,9 +159,10 @@ async function writeMember(
     info.records++;
     info.bytes += line.length;
     hash.update(line);
-    if (!out.write(Buffer.from(line))) await new Promise<void>((r) => out.once("drain", () => r()));
+    const wait = out.write(line); // copied into the writer's buffer: the reader reuses its blocks
+    if (wait) await wait;
   }
-  await new Promise<void>((res, rej) => out.end((err?: Error | null) => (err ? rej(err) : res())));
+  await out.end();
   info.sha256 = hash.digest("hex");
   return info;
 }

@@ -7,7 +7,7 @@ import { spawn } from "node:child_process";
 import { accessSync, constants, createWriteStream, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
-import { LogwardError } from "../errors.ts";
+import { ioError, LogwardError } from "../errors.ts";
 import { readStreamLines, type StreamRef, type Window } from "../store/read.ts";
 import { parseLine } from "../store/record.ts";
 import { lineEmitter, Output } from "./emit.ts";
@@ -66,10 +66,21 @@ export function chooseViewer(
   return ["less", "{file}"];
 }
 
+/** A new private (0700) directory under the temporary directory; LW_IO when it cannot be made. */
+export function privateDir(prefix: string): { dir: string; remove: () => void } {
+  let dir: string;
+  try {
+    dir = mkdtempSync(join(tmpdir(), prefix));
+  } catch (err) {
+    throw ioError("create a private directory in", tmpdir(), err);
+  }
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
 /** A private directory for one file; `remove` deletes both. */
 export function privateFile(name: string): { file: string; remove: () => void } {
-  const dir = mkdtempSync(join(tmpdir(), "logward-open-"));
-  return { file: join(dir, name), remove: () => rmSync(dir, { recursive: true, force: true }) };
+  const { dir, remove } = privateDir("logward-open-");
+  return { file: join(dir, name), remove };
 }
 
 /** Starts the viewer on `file`; resolves with its exit code. A viewer that cannot start is LW_USAGE. */
@@ -106,8 +117,7 @@ export async function writeSelection(
   w: Window,
   mode: "text" | "raw",
 ): Promise<{ records: number; damaged: number }> {
-  const sink = createWriteStream(file, { mode: 0o600 });
-  const out = new Output(sink);
+  const out = new Output(createWriteStream(file, { mode: 0o600 }), file);
   const { emit, damaged } = lineEmitter(out, mode, undefined, refs.length > 1);
   let records = 0;
   for await (const v of readRecords(root, refs, w)) {
@@ -115,10 +125,7 @@ export async function writeSelection(
     const wait = emit(v);
     if (wait) await wait;
   }
-  await out.flush();
-  await new Promise<void>((resolve, reject) =>
-    sink.end((err?: Error | null) => (err ? reject(err) : resolve())),
-  );
+  await out.end();
   return { records, damaged: damaged() };
 }
 

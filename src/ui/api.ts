@@ -7,10 +7,9 @@
 // through the CLI's time parser, numbers bounded; nothing builds a path from a raw string.
 
 import { once } from "node:events";
-import { createReadStream, mkdtempSync, rmSync } from "node:fs";
+import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { LogwardError } from "../errors.ts";
@@ -18,7 +17,7 @@ import { readAlerts } from "../query/alerts.ts";
 import { displayPayload } from "../query/emit.ts";
 import { writeArchive } from "../query/export.ts";
 import { followStreams } from "../query/follow.ts";
-import { openStoredLines } from "../query/open.ts";
+import { openStoredLines, privateDir } from "../query/open.ts";
 import { type LineView, readRecords, selectStreams } from "../query/records.ts";
 import { compileMatcher, searchRecords } from "../query/search.ts";
 import { summarizeStreams, summaryJson } from "../query/summary.ts";
@@ -224,7 +223,7 @@ async function exportArchive(ctx: ApiContext, p: Params, res: ServerResponse): P
   );
   if (refs.length === 0)
     throw new LogwardError("LW_NOT_FOUND", "Nothing in the store matches that selection.");
-  const work = mkdtempSync(join(tmpdir(), "logward-ui-export-"));
+  const { dir: work, remove } = privateDir("logward-ui-export-");
   try {
     const nowUs = Date.now() * 1000;
     const name = `logward-export-${new Date(nowUs / 1000).toISOString().replace(/[:.]/g, "-")}.tar.zst`;
@@ -239,7 +238,7 @@ async function exportArchive(ctx: ApiContext, p: Params, res: ServerResponse): P
     });
     await pipeline(createReadStream(file), res);
   } finally {
-    rmSync(work, { recursive: true, force: true });
+    remove();
   }
 }
 
