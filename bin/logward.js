@@ -3,7 +3,7 @@
 const major = Number(process.versions.node.split(".")[0]);
 if (major < 24) {
   process.stderr.write(
-    `logward: this is Node.js ${process.versions.node}, but logward needs Node.js 24 or newer; run it with 'npx logward' from the project (npm ci installs Node 24) or install Node 24.\n`,
+    `logward: this is Node.js ${process.versions.node}, but logward needs Node.js 24 or newer; run it as 'logward' or 'npx logward' (npm installs Node 24 with logward) or install Node 24.\n`,
   );
   process.exit(2);
 }
@@ -47,7 +47,12 @@ const bundle = process.env.LOGWARD_FROM_SOURCE
 if (bundle) {
   const { main } = await import(bundle);
   process.exitCode = await main(process.argv.slice(3));
-} else {
+} else if (process.getBuiltinModule("node:fs").existsSync(join(import.meta.dirname, "../src"))) {
   const { main } = await import("../src/cli/main.ts");
+  process.exitCode = await main(process.argv.slice(2));
+} else {
+  // an installed package (npm pack, then npm install): src/ compiled to JavaScript
+  // (scripts/build-lib.ts), since Node strips no types under node_modules
+  const { main } = await import("../lib/cli/main.js");
   process.exitCode = await main(process.argv.slice(2));
 }

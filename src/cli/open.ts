@@ -24,9 +24,9 @@ types whose viewer understands them (journal export, EVTX, ...).
 Viewers come from the configuration's [viewers] table, by stream type (the format the
 stream was received in: lines, octets, journal, agent), else its "default" entry:
   [viewers]
-  default = ["qvm-open-in-dvm", "{file}"]
-  journal = ["qvm-open-in-dvm", "{file}"]
-Without one: qvm-open-in-dvm if it is installed (Qubes), else 'less' for escaped text; raw
+  default = ["qvm-open-in-dvm", "--view-only", "{file}"]
+  journal = ["qvm-open-in-dvm", "--view-only", "{file}"]
+Without one: qvm-open-in-dvm --view-only if it is installed (Qubes), else 'less' for escaped text; raw
 bytes are never given to a local viewer that was not configured for them.
 
 Options:

@@ -1,7 +1,8 @@
 // Opening a selection in a viewer (`logward open`, the web UI's "open in viewer"): the viewer
 // is chosen by the stream's type from `[viewers]`, and gets a private temporary file (0600 in
-// a 0700 directory) that is removed when it exits. On Qubes the viewer is `qvm-open-in-dvm`,
-// so attacker-controlled content is looked at in a disposable qube (Qubes issue #6285).
+// a 0700 directory) that is removed when it exits. On Qubes the viewer is `qvm-open-in-dvm
+// --view-only`, so attacker-controlled content is looked at in a disposable qube (Qubes issue
+// #6285) and nothing comes back from it.
 
 import { spawn } from "node:child_process";
 import { accessSync, constants, createWriteStream, mkdtempSync, rmSync } from "node:fs";
@@ -52,7 +53,9 @@ export function chooseViewer(
 ): readonly string[] {
   const configured = viewers[type] ?? viewers.default;
   if (configured) return configured;
-  if (onPath("qvm-open-in-dvm")) return ["qvm-open-in-dvm", "{file}"];
+  // --view-only: the disposable never sends the file back (qubes-core-agent-linux
+  // qubes-rpc/qopen-in-vm.c), so nothing from the viewer's qube returns into the log qube.
+  if (onPath("qvm-open-in-dvm")) return ["qvm-open-in-dvm", "--view-only", "{file}"];
   if (opts.raw)
     throw new LogwardError(
       "LW_USAGE",
