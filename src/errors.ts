@@ -53,6 +53,13 @@ export const ERRORS = {
   LW_UI_TOKEN: { exit: 1, summary: "a web UI request without a valid access token or session cookie" },
   LW_UI_CSRF: { exit: 1, summary: "a web UI action without the page's CSRF token or from another origin" },
   LW_UI_METHOD: { exit: 1, summary: "a web UI request with a method other than GET or POST" },
+  LW_NOT_OBJECT: { exit: 1, summary: "the record a seq names is not an object (logward get, open --seq)" },
+  LW_OBJECT_GONE: { exit: 1, summary: "an object was evicted (quota, retention) and is no longer stored" },
+  LW_OBJECT_CORRUPT: {
+    exit: 1,
+    summary: "a stored object does not match the SHA-256 and size of its record",
+  },
+  LW_BINARY_TERMINAL: { exit: 2, summary: "a binary object would be written to a terminal; use -o FILE" },
   LW_IO: { exit: 1, summary: "the operating system refused a file operation (permissions, disk full)" },
   LW_INTERNAL: { exit: 70, summary: "a bug in logward; the message and stack should be reported" },
 } as const;

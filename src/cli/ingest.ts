@@ -5,17 +5,20 @@ import { LogwardError } from "../errors.ts";
 import { isValidName } from "../store/names.ts";
 import { FramingError } from "../wire/framer.ts";
 import {
+  encodeBlobEnd,
+  encodeFrame,
   encodeRelayHeader,
   FORMATS,
   type Format,
   FRAME_DATA,
   FrameDecoder,
+  MAX_FRAME_BYTES,
   type RelayEnd,
 } from "../wire/relay.ts";
 import { parse } from "./args.ts";
 import { storePath } from "./store-path.ts";
 
-export const INGEST_HELP = `Usage: logward ingest --format lines|octets|journal|agent [--store DIR]
+export const INGEST_HELP = `Usage: logward ingest --format lines|octets|journal|agent|blob [--store DIR]
 
 The program a Qubes exec service runs (/etc/qubes-rpc/logward.Lines and friends). The origin
 is QREXEC_REMOTE_DOMAIN, set by dom0; the stream is QREXEC_SERVICE_ARGUMENT (default "main").
@@ -24,11 +27,48 @@ collector has confirmed that everything relayed is durable. Writes nothing to st
 unless the format's sender asked for it.
 
 Options:
-  --format F    lines (LF-terminated), octets (RFC 6587 octet counting), journal, agent
+  --format F    lines (LF-terminated), octets (RFC 6587 octet counting), journal, agent, or
+                blob (all of standard input is one opaque object: EVTX, BSM, pcap, ...,
+                stored whole, compressed and content-addressed; 'logward get' returns it)
   --store DIR   the store whose collector to relay to (default: $LOGWARD_STORE, else
                 /var/lib/logward for root, else ~/.local/share/logward)
   -h, --help    show this help
 `;
+
+/**
+ * blob: stdin's bytes as data frames, then the end frame with the total once stdin ends, so
+ * the collector can tell a complete object from one whose ingest was killed midway. On the
+ * qrexec exec path stdin's EOF is all qrexec gives: it shuts down the service's stdin both when
+ * the caller sent EOF and when the caller's vchan closed early (libqrexec/process_io.c,
+ * qrexec_process_io: "vchan connection closed early", then close_stdin()), so a caller that
+ * died midway cannot be told apart here; docs/PROTOCOL.md says what can be detected.
+ */
+async function relayBlob(input: NodeJS.ReadableStream, socket: import("node:net").Socket): Promise<void> {
+  let total = 0;
+  try {
+    for await (const chunk of input as AsyncIterable<Buffer>) {
+      for (let off = 0; off < chunk.length; off += MAX_FRAME_BYTES) {
+        const part = chunk.subarray(off, off + MAX_FRAME_BYTES);
+        total += part.length;
+        if (!socket.write(encodeFrame(FRAME_DATA, part))) {
+          await new Promise<void>((resolve) => {
+            const done = () => {
+              socket.off("drain", done);
+              socket.off("close", done);
+              resolve();
+            };
+            socket.on("drain", done);
+            socket.on("close", done);
+          });
+        }
+        if (socket.destroyed) return;
+      }
+    }
+  } catch {
+    return; // stdin failed: no end frame, so the collector stores nothing
+  }
+  if (!socket.destroyed) socket.end(encodeBlobEnd(total));
+}
 
 export async function ingestCommand(args: string[]): Promise<number> {
   const { values } = parse(
@@ -85,7 +125,8 @@ export async function ingestCommand(args: string[]): Promise<number> {
   const input = fstatSync(0).isFile()
     ? createReadStream("", { fd: 0, highWaterMark: 1024 * 1024, autoClose: false })
     : process.stdin;
-  input.pipe(socket);
+  if (format === "blob") void relayBlob(input, socket);
+  else input.pipe(socket);
   let end: RelayEnd | null = null;
   const decoder = new FrameDecoder((type, payload) => {
     if (type === FRAME_DATA) process.stdout.write(payload);

@@ -17,7 +17,8 @@ Options:
   --store DIR   the store (default: $LOGWARD_STORE, else /var/lib/logward for root,
                 else ~/.local/share/logward)
   --json        print a JSON array of objects (origin, stream, records, bytes, first, last,
-                segments, compressed_segments, first_seq, last_seq, state, origin_bytes,
+                segments, compressed_segments, first_seq, last_seq, objects, object_bytes
+                (opaque objects of blob streams, counted in bytes too), state, origin_bytes,
                 quota, group; the last four null when the collector has not recorded them)
   -h, --help    show this help
 `;
@@ -43,8 +44,21 @@ export async function lsCommand(args: string[]): Promise<number> {
   } else if (rows.length === 0) {
     await out.write(`The store ${root} holds no records yet.\n`);
   } else {
+    // an OBJECTS column (blob streams' objects) only when some stream has objects
+    const withObjects = rows.some((r) => r.objects > 0);
     const table = [
-      ["ORIGIN", "STREAM", "RECORDS", "BYTES", "FIRST", "LAST", "SEGMENTS", "STATE", "QUOTA"],
+      [
+        "ORIGIN",
+        "STREAM",
+        "RECORDS",
+        "BYTES",
+        "FIRST",
+        "LAST",
+        "SEGMENTS",
+        ...(withObjects ? ["OBJECTS"] : []),
+        "STATE",
+        "QUOTA",
+      ],
       ...rows.map((r) => {
         const p = policy[r.origin];
         const quota = p?.quota ? `${Math.round((100 * p.bytes) / p.quota)}% of ${formatBytes(p.quota)}` : "-";
@@ -56,13 +70,14 @@ export async function lsCommand(args: string[]): Promise<number> {
           r.first,
           r.last,
           String(r.segments),
+          ...(withObjects ? [String(r.objects)] : []),
           p?.state ?? "-",
           quota,
         ];
       }),
     ];
     const widths = table[0]!.map((_, c) => Math.max(...table.map((row) => row[c]!.length)));
-    const right = new Set([2, 3, 6]);
+    const right = new Set(withObjects ? [2, 3, 6, 7] : [2, 3, 6]);
     for (const row of table) {
       const cells = row.map((cell, c) =>
         right.has(c) ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!),

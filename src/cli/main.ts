@@ -41,6 +41,12 @@ export const COMMANDS: Record<string, CommandEntry> = {
     run: "ingestCommand",
     help: "INGEST_HELP",
   },
+  get: {
+    summary: "write an object's exact bytes (a blob stream's EVTX, BSM, pcap, ...)",
+    module: "get.ts",
+    run: "getCommand",
+    help: "GET_HELP",
+  },
   search: {
     summary: "search every origin's records (plain string or regular expression)",
     module: "search.ts",

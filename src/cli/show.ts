@@ -31,6 +31,10 @@ Options:
   --json        one JSON object per line: origin, stream, time, seq, kind, ref, payload
                 (payload in the escaped form; kind "data" or the collector record's name)
   --follow, -f  keep printing records as they arrive (without --since: from the last 10)
+  --objects     only the opaque objects (blob streams), one line each:
+                  <receive time> [<stream>] <seq> <size> <type> <sha256>
+                (with --json: origin, stream, time, seq, size, type, sha256, stored);
+                'logward get ORIGIN/STREAM SEQ' writes an object's bytes
   --store DIR   the store (default: $LOGWARD_STORE, else /var/lib/logward for root,
                 else ~/.local/share/logward)
   -h, --help    show this help
@@ -48,6 +52,7 @@ export async function showCommand(args: string[]): Promise<number> {
       raw: { type: "boolean" },
       json: { type: "boolean" },
       follow: { type: "boolean", short: "f" },
+      objects: { type: "boolean" },
     },
     { min: 1, max: 1 },
   );
@@ -77,6 +82,19 @@ export async function showCommand(args: string[]): Promise<number> {
   await checkStoreFormat(root, false);
   const refs = await selectStreams(root, origin, stream);
   const multi = refs.length > 1;
+  if (values.objects) {
+    if (values.raw || values.follow || grep)
+      throw new LogwardError(
+        "LW_USAGE",
+        "--objects lists objects only; it takes --since, --until and --json.",
+      );
+    const { listObjects, objectJson, objectLine } = await import("../query/objects.ts");
+    exitQuietlyOnEpipe();
+    for await (const o of listObjects(root, refs, { since, until }))
+      await out.write(values.json ? objectJson(o) : objectLine(o, multi));
+    await out.flush();
+    return 0;
+  }
   const mode = values.raw ? "raw" : values.json ? "json" : "text";
   exitQuietlyOnEpipe();
   const { emit, emitRun, seen, damaged } = lineEmitter(out, mode, grep, multi);

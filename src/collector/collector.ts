@@ -308,6 +308,9 @@ export class Collector {
         resumeRef,
         reply,
         policy: this.policy,
+        maxBlobBytes: this.config.maxBlobBytes,
+        framed: framed(listener),
+        alert: (message) => this.alerts.raise({ kind: "blob-refused", origin, message }),
       },
       (s, r) => this.closed(s, r, listener),
     );

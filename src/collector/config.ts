@@ -30,6 +30,8 @@ export interface CollectorConfig {
   readonly streamBufferBytes: number;
   readonly segmentBytes: number;
   readonly segmentAgeMs: number;
+  /** The largest object one `blob` call may send (`[store] max_blob`). */
+  readonly maxBlobBytes: number;
   /** argv run for each alert, the text appended (`[collector] alert_command`). */
   readonly alertCommand: readonly string[] | null;
   readonly minFree: number;
@@ -64,6 +66,7 @@ export function defaultConfig(store: string): CollectorConfig {
     streamBufferBytes: 256 * 1024,
     segmentBytes: 64 * 1024 * 1024,
     segmentAgeMs: 24 * 3600_000,
+    maxBlobBytes: 1024 * 1024 * 1024,
     alertCommand: null,
     minFree: DEFAULT_MIN_FREE,
     policy: defaultPolicy(),
@@ -193,6 +196,14 @@ const STORE_KEYS: Record<string, Rule> = {
     want: 'a size of at least 64KiB, such as "64MiB"',
   },
   segment_age: { key: "segmentAgeMs", parse: parseDuration, want: 'a duration such as "1d"' },
+  max_blob: {
+    key: "maxBlobBytes",
+    parse: (v) => {
+      const n = parseSize(v);
+      return n !== null && n >= 1 && n <= 64 * 1024 ** 3 ? n : null;
+    },
+    want: 'a size from 1B to 64GiB, such as "1GiB"',
+  },
 };
 
 const TYPE_RE = /^[a-z][a-z0-9_-]{0,31}$/;

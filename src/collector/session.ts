@@ -16,6 +16,7 @@ import { LineFramer } from "../wire/lines.ts";
 import { OctetFramer } from "../wire/octets.ts";
 import type { Format } from "../wire/relay.ts";
 import { AgentIntake } from "./agent-intake.ts";
+import { BlobIntake } from "./blob-intake.ts";
 import { JournalIntake } from "./journal-intake.ts";
 
 export type Transport = "qrexec-exec" | "qrexec-socket" | "local";
@@ -32,6 +33,11 @@ export interface SessionOptions {
   reply: (bytes: Buffer) => void;
   /** Quotas, rate limits and the disk reserve: when to stop reading this origin. */
   policy?: Policy;
+  /** blob: the largest object (`[store] max_blob`), and whether the channel frames it (relay, local). */
+  maxBlobBytes?: number;
+  framed?: boolean;
+  /** Raises an alert in `_logward/alerts` (a refused blob). */
+  alert?: (message: string) => void;
 }
 
 /** How a format turns the channel's bytes into records: a framer, plus what it adds. */
@@ -40,12 +46,18 @@ export interface Intake extends Framer {
   closeFields(): string;
   /** Everything is durable and the session is over: last words to the sender, if any. */
   finish(result: SessionResult): void;
+  /** blob: true while the intake cannot take more bytes yet (stop reading the sender). */
+  readonly full?: boolean;
+  whenReady?(): Promise<void>;
+  /** blob: the call is over; make durable what it sent, or remove it. Returns the close reason. */
+  complete?(reason: string): Promise<string>;
 }
 
 function intakeFor(session: Session): Intake {
   const o = session.opts;
   if (o.format === "journal") return new JournalIntake(session);
   if (o.format === "agent") return new AgentIntake(session);
+  if (o.format === "blob") return new BlobIntake(session, o.maxBlobBytes ?? 2 ** 30, o.framed ?? false);
   const framer =
     o.format === "octets"
       ? new OctetFramer(o.maxRecordBytes, session)
@@ -150,7 +162,13 @@ export class Session implements RecordSink {
       policy.noteAppend(this.opts.origin);
       this.rateWaitMs += policy.takeRate(this.opts.origin, this.recordCount - before);
     }
-    if (this.writer.backlogged || this.rateWaitMs > 0 || policy?.blocked(this.opts.origin)) void this.hold();
+    if (
+      this.writer.backlogged ||
+      this.rateWaitMs > 0 ||
+      this.framer.full ||
+      policy?.blocked(this.opts.origin)
+    )
+      void this.hold();
   }
 
   private holding = false;
@@ -168,6 +186,7 @@ export class Session implements RecordSink {
     const policy = this.opts.policy;
     while (!this.ending) {
       if (this.writer.backlogged) await this.writer.whenDrained();
+      else if (this.framer.full) await this.framer.whenReady!();
       else if (this.rateWaitMs > 0) {
         const wait = this.rateWaitMs;
         this.rateWaitMs = 0;
@@ -197,6 +216,7 @@ export class Session implements RecordSink {
           why = `protocol error: ${(err as Error).message}`;
         }
       }
+      if (this.framer.complete) why = await this.framer.complete(why);
       const extra = this.framer.closeFields();
       const text =
         `session=${this.id} records=${this.recordCount} bytes=${this.bytes} truncated=${this.truncatedRecords} ` +

@@ -19,6 +19,7 @@ export const ALERT_KINDS = [
   "retention",
   "reload",
   "reload-failed",
+  "blob-refused",
 ] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 

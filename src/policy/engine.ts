@@ -9,6 +9,7 @@ import { statfs } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../store/files.ts";
 import { COLLECTOR_ORIGIN } from "../store/names.ts";
+import type { ObjectInfo } from "../store/objects.ts";
 import { listStreams } from "../store/read.ts";
 import { parseTime } from "../store/record.ts";
 import type { SegmentMeta } from "../store/segment.ts";
@@ -340,6 +341,19 @@ export class Policy {
     const run = (async () => {
       while (!this.stopped && this.usage(a) > a.quota) {
         const pick = this.oldestSegment(a.origins());
+        // an object older than the oldest segment goes first (blob streams)
+        const obj = this.oldestObject(a.origins());
+        if (obj && (!pick || obj.time <= pick.first)) {
+          const info = await obj.writer.objects!.removeOldest();
+          if (info) {
+            this.recordObjectEviction(obj.writer, info, "quota", a);
+            const e = this.evictedSince.get(a.key) ?? { at: 0, records: 0, segments: 0, bytes: 0 };
+            e.segments++;
+            e.bytes += info.stored;
+            this.evictedSince.set(a.key, e);
+            continue;
+          }
+        }
         if (!pick) break;
         const w = pick.writer;
         if (!pick.sealed) {
@@ -384,7 +398,7 @@ export class Policy {
   /** The segment with the oldest first record among these origins' streams. */
   private oldestSegment(
     origins: string[],
-  ): { writer: StreamWriter; sealed: boolean; newest: boolean } | null {
+  ): { writer: StreamWriter; sealed: boolean; newest: boolean; first: string } | null {
     let best: { writer: StreamWriter; sealed: boolean; first: string } | null = null;
     let newestWriter: StreamWriter | null = null;
     let newestTime = "";
@@ -400,7 +414,39 @@ export class Policy {
         }
       }
     }
-    return best ? { writer: best.writer, sealed: best.sealed, newest: best.writer === newestWriter } : null;
+    return best
+      ? { writer: best.writer, sealed: best.sealed, newest: best.writer === newestWriter, first: best.first }
+      : null;
+  }
+
+  /** The object announced first among these origins' streams (blob streams), if any. */
+  private oldestObject(origins: string[]): { writer: StreamWriter; time: string } | null {
+    let best: { writer: StreamWriter; time: string } | null = null;
+    for (const o of origins) {
+      for (const w of this.writers.get(o) ?? []) {
+        const first = w.objects?.oldest();
+        if (first && (best === null || first.time < best.time)) best = { writer: w, time: first.time };
+      }
+    }
+    return best;
+  }
+
+  /** `!evict` for one object: which one (seq of its `!blob`, SHA-256), and why. */
+  private recordObjectEviction(
+    w: StreamWriter,
+    o: ObjectInfo,
+    reason: "quota" | "retention",
+    a?: Account,
+  ): void {
+    const group = a?.label.group ? ` group=${a.label.group}` : "";
+    try {
+      w.appendCollector(
+        "evict",
+        `reason=${reason}${group} objects=1 seq=${o.seq} sha256=${o.sha256} size=${o.size} type=${o.type} time=${o.time} bytes=${o.stored}`,
+      );
+    } catch {
+      // the store is closing; the object is gone either way
+    }
   }
 
   private recordEviction(w: StreamWriter, m: SegmentMeta, reason: "quota" | "retention", a?: Account): void {
@@ -436,6 +482,17 @@ export class Policy {
           if (!meta) break;
           records += meta.records;
           this.recordEviction(w, meta, "retention");
+        }
+        // objects announced before the cutoff
+        for (
+          let o = w.objects?.oldest();
+          !this.stopped && o && parseTime(o.time) < cutoffUs;
+          o = w.objects?.oldest()
+        ) {
+          const info = await w.objects!.removeOldest();
+          if (!info) break;
+          records++;
+          this.recordObjectEviction(w, info, "retention");
         }
         // an active segment whose first record is already too old is sealed, to go next time
         const first = w.activeFirstTimeUs();

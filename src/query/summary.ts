@@ -1,6 +1,10 @@
 // `ls`: one summary per origin/stream, built from segment indexes and the active segment's
 // first and last lines; no record is read otherwise.
 
+import { readdir, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { streamDir } from "../store/names.ts";
+import { OBJECTS_DIR, SHA256_RE } from "../store/objects.ts";
 import { listStreams, streamSegments } from "../store/read.ts";
 import type { OriginPolicyState } from "./policy-state.ts";
 
@@ -16,6 +20,34 @@ export interface StreamSummary {
   compressedSegments: number;
   firstSeq: number;
   lastSeq: number;
+  /** Opaque objects stored (blob streams) and their compressed bytes (also in `bytes`). */
+  objects: number;
+  objectBytes: number;
+}
+
+/** Objects stored in a stream's `objects/` and their bytes on disk, from the directory alone. */
+export async function countObjects(
+  root: string,
+  origin: string,
+  stream: string,
+): Promise<{ count: number; bytes: number }> {
+  const dir = join(streamDir(root, origin, stream), OBJECTS_DIR);
+  let names: string[];
+  try {
+    names = await readdir(dir);
+  } catch {
+    return { count: 0, bytes: 0 };
+  }
+  let count = 0;
+  let bytes = 0;
+  for (const name of names) {
+    if (!name.endsWith(".zst") || !SHA256_RE.test(name.slice(0, -4))) continue;
+    const st = await stat(join(dir, name)).catch(() => null);
+    if (!st) continue;
+    count++;
+    bytes += st.size;
+  }
+  return { count, bytes };
 }
 
 export async function summarizeStreams(root: string): Promise<StreamSummary[]> {
@@ -25,17 +57,20 @@ export async function summarizeStreams(root: string): Promise<StreamSummary[]> {
     if (segs.length === 0) continue;
     const first = segs[0]!;
     const last = segs.at(-1)!;
+    const objects = await countObjects(root, origin, stream);
     out.push({
       origin,
       stream,
       records: segs.reduce((n, s) => n + s.records, 0),
-      bytes: segs.reduce((n, s) => n + s.bytes, 0),
+      bytes: segs.reduce((n, s) => n + s.bytes, 0) + objects.bytes,
       first: first.firstTime,
       last: last.lastTime,
       segments: segs.length,
       compressedSegments: segs.filter((s) => s.compressed).length,
       firstSeq: first.firstSeq,
       lastSeq: last.lastSeq,
+      objects: objects.count,
+      objectBytes: objects.bytes,
     });
   }
   return out;
@@ -54,6 +89,8 @@ export function summaryJson(r: StreamSummary, policy: OriginPolicyState | undefi
     compressed_segments: r.compressedSegments,
     first_seq: r.firstSeq,
     last_seq: r.lastSeq,
+    objects: r.objects,
+    object_bytes: r.objectBytes,
     state: policy?.state ?? null,
     origin_bytes: policy?.bytes ?? null,
     quota: policy?.quota ?? null,

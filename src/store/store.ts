@@ -22,6 +22,7 @@ import { fsyncDir } from "./files.ts";
 import { checkStoreFormat } from "./format.ts";
 import { acquireStoreLock, type StoreLock } from "./lock.ts";
 import { originsDir, streamDir } from "./names.ts";
+import { StreamObjects } from "./objects.ts";
 import { resolveStoreOptions, type StoreOptions } from "./options.ts";
 import { recoverStream } from "./recover.ts";
 import type { SegmentMeta } from "./segment.ts";
@@ -140,6 +141,7 @@ export class Store extends EventEmitter implements StreamHost {
     const recovered = await recoverStream(dir);
     const writer = new StreamWriter(this, origin, stream, dir, recovered);
     await writer.init();
+    writer.objects = await StreamObjects.open(this.root, origin, stream, dir);
     if (recovered.truncatedBytes > 0)
       this.emit("recovered", { origin, stream, truncatedBytes: recovered.truncatedBytes });
     for (const meta of recovered.uncompressed) this.enqueueCompression(writer, meta);

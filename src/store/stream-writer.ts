@@ -15,6 +15,7 @@ import { join } from "node:path";
 import { LogwardError } from "../errors.ts";
 import { asBuffer, ESCAPE_EXPANSION, escapeInto } from "./escape.ts";
 import { fsyncDir, pwriteAll, readRange } from "./files.ts";
+import type { StreamObjects } from "./objects.ts";
 import type { StoreOptions } from "./options.ts";
 import {
   COLLECTOR_KINDS,
@@ -116,6 +117,9 @@ export class StreamWriter {
 
   private waiters: Waiter[] = [];
   private drainWaiters: (() => void)[] = [];
+
+  /** The stream's opaque objects (`objects/`), set by the store when it opens the stream. */
+  objects: StreamObjects | null = null;
 
   private lastRef: string | null = null;
   private refsSeen = false;
@@ -309,6 +313,7 @@ export class StreamWriter {
     // active and sealed: a quota check that runs while a write or a seal is in flight must not
     // see them vanish (it would miss the crossing for good)
     let n = this.len + this.unwritten + this.sealingBytes + (this.active?.size ?? 0);
+    n += this.objects?.bytes ?? 0; // objects, each at least a block, and those being received
     for (const m of this.sealed) n += m.bytes;
     return n;
   }
@@ -355,6 +360,11 @@ export class StreamWriter {
     }
     await fsyncDir(this.dir);
     return meta;
+  }
+
+  /** The receive time of the record appended last. */
+  lastTime(): string {
+    return formatTime(this.lastTimeUs);
   }
 
   /** The current receive time, never earlier than the last one of this stream. */

@@ -14,6 +14,7 @@ export const SERVICES: Readonly<Record<string, Format>> = Object.freeze({
   "logward.Octets": "octets",
   "logward.Journal": "journal",
   "logward.Agent": "agent",
+  "logward.Blob": "blob",
 });
 
 export interface Descriptor {

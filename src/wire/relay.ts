@@ -13,7 +13,7 @@ import { FramingError } from "./framer.ts";
 
 export const RELAY_MAGIC = "logward-relay";
 export const RELAY_VERSION = 1;
-export const FORMATS = ["lines", "octets", "journal", "agent"] as const;
+export const FORMATS = ["lines", "octets", "journal", "agent", "blob"] as const;
 export type Format = (typeof FORMATS)[number];
 export const MAX_HEADER_BYTES = 512;
 export const MAX_FRAME_BYTES = 1024 * 1024;
@@ -78,6 +78,71 @@ export function encodeFrame(type: number, payload: Uint8Array): Buffer {
 
 export function encodeEnd(end: RelayEnd): Buffer {
   return encodeFrame(FRAME_END, Buffer.from(JSON.stringify(end)));
+}
+
+/**
+ * `blob` over the relay (and a local socket) is framed, so that its end is explicit: a relay
+ * that ends without the end frame was cut off (ingest killed, its connection lost) and its
+ * object is not stored. ingest -> serve after the header: frames of
+ * [type: 1][length: 4 BE][payload]: 'D' 0x44 bytes of the object (1 to MAX_FRAME_BYTES), then
+ * 'E' 0x45 once, with 8 bytes: the object's total length, big-endian. Nothing may follow it.
+ */
+export function encodeBlobEnd(total: number): Buffer {
+  const p = Buffer.alloc(8);
+  p.writeBigUInt64BE(BigInt(total));
+  return encodeFrame(FRAME_END, p);
+}
+
+/** Parses a framed blob; `onData` gets views into the chunk (or a frame's copy). Bounded by one frame. */
+export class BlobFrameDecoder {
+  private pending: Buffer = Buffer.alloc(0);
+  private readonly onData: (bytes: Buffer) => void;
+  /** The total the end frame announced, once it came. */
+  endTotal: number | null = null;
+  private received = 0;
+
+  constructor(onData: (bytes: Buffer) => void) {
+    this.onData = onData;
+  }
+
+  push(chunk: Buffer): void {
+    let buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
+    while (buf.length > 0) {
+      if (this.endTotal !== null) throw new FramingError("bytes after the blob's end frame");
+      if (buf.length < 5) break;
+      const type = buf[0]!;
+      const len = buf.readUInt32BE(1);
+      if (type === FRAME_DATA) {
+        if (len === 0 || len > MAX_FRAME_BYTES) throw new FramingError(`a blob data frame of ${len} bytes`);
+        // hand over what has arrived of a data frame at once: only its header is ever carried
+        const have = Math.min(len, buf.length - 5);
+        if (have === len) {
+          this.received += len;
+          this.onData(buf.subarray(5, 5 + len));
+          buf = buf.subarray(5 + len);
+          continue;
+        }
+        if (have > 0) {
+          this.received += have;
+          this.onData(buf.subarray(5, 5 + have));
+          const rest = Buffer.allocUnsafe(5);
+          rest[0] = FRAME_DATA;
+          rest.writeUInt32BE(len - have, 1);
+          this.pending = rest;
+          return;
+        }
+        break;
+      }
+      if (type !== FRAME_END || len !== 8) throw new FramingError("a malformed blob frame");
+      if (buf.length < 13) break;
+      const total = buf.readBigUInt64BE(5);
+      if (total !== BigInt(this.received))
+        throw new FramingError(`the end frame says ${total} bytes, ${this.received} came`);
+      this.endTotal = this.received;
+      buf = buf.subarray(13);
+    }
+    this.pending = Buffer.from(buf);
+  }
 }
 
 /** Splits the daemon's replies into frames; copies only a frame that spans chunks. */

@@ -1,0 +1,411 @@
+// Opaque objects (`logward ingest --format blob`): one call's bytes kept whole, compressed and
+// content-addressed inside the stream's directory (docs/FORMAT.md, "Objects"):
+//
+//   origins/<origin>/<stream>/objects/<sha256 hex>.zst     one zstd frame (zstdcat gives the bytes)
+//   origins/<origin>/<stream>/objects/<random>.tmp          an object being received
+//
+// The stream's `!blob` record announces an object; the record is the truth. An object is
+// received into a temporary file through the compressor while it is hashed; at the end the file
+// is fsync'd, renamed to its SHA-256 and the directory fsync'd, and only then is the `!blob`
+// record appended and waited for. A crash between the rename and the record's durability leaves
+// a file no record names: opening the stream again removes it (nothing was acknowledged), so a
+// re-send stores it once. One `!blob` per (stream, SHA-256) while the object is stored: a second
+// call with the same bytes stores nothing and is told the first one's seq.
+//
+// Memory: one entry per stored object (about 150 bytes); quotas count each object at least one
+// 4 KiB block, so a 1 GiB quota holds at most 262,144 of them.
+
+import { createHash, randomBytes } from "node:crypto";
+import { type FileHandle, mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
+import { join } from "node:path";
+import { constants, createZstdCompress, type ZstdCompress } from "node:zlib";
+import { ioError, LogwardError } from "../errors.ts";
+import { type BlobType, detectType, isBlobType, SNIFF_BYTES } from "./blob-type.ts";
+import { fsyncDir, pwriteAll } from "./files.ts";
+import { readStreamLines } from "./read.ts";
+import { LF, parseLine } from "./record.ts";
+
+export const OBJECTS_DIR = "objects";
+export const SHA256_RE = /^[0-9a-f]{64}$/;
+/** Quotas count an object as its compressed size rounded up to this (a filesystem block). */
+export const OBJECT_BLOCK = 4096;
+
+export interface ObjectInfo {
+  sha256: string;
+  /** The `!blob` record's sequence number. */
+  seq: number;
+  /** Its receive time. */
+  time: string;
+  size: number;
+  type: BlobType;
+  /** Compressed bytes on disk. */
+  stored: number;
+}
+
+export function accountedBytes(stored: number): number {
+  return Math.max(1, Math.ceil(stored / OBJECT_BLOCK)) * OBJECT_BLOCK;
+}
+
+/** The path of an object; `sha256` must be the 64 lowercase hex digits logward computed. */
+export function objectPath(streamDirectory: string, sha256: string): string {
+  if (!SHA256_RE.test(sha256))
+    throw new LogwardError("LW_INTERNAL", "An object name must be a SHA-256 in lowercase hex.");
+  return join(streamDirectory, OBJECTS_DIR, `${sha256}.zst`);
+}
+
+/** The `!blob` payload for an object. */
+export function blobPayload(o: Omit<ObjectInfo, "seq" | "time">, session: string): string {
+  return `sha256=${o.sha256} size=${o.size} type=${o.type} stored=${o.stored} session=${session}`;
+}
+
+/** Parses a `!blob` payload (as stored: it is plain ASCII); null if it is not one. */
+export function parseBlobPayload(
+  text: string,
+): { sha256: string; size: number; type: BlobType; stored: number } | null {
+  const f: Record<string, string> = {};
+  for (const part of text.split(" ")) {
+    const eq = part.indexOf("=");
+    if (eq > 0) f[part.slice(0, eq)] = part.slice(eq + 1);
+  }
+  const size = Number(f.size);
+  const stored = Number(f.stored);
+  if (!f.sha256 || !SHA256_RE.test(f.sha256) || !f.type || !isBlobType(f.type)) return null;
+  if (!Number.isSafeInteger(size) || size < 0 || !Number.isSafeInteger(stored) || stored < 0) return null;
+  return { sha256: f.sha256, size, type: f.type, stored };
+}
+
+const BLOB_MARK = Buffer.from(" !blob ");
+const EVICT_MARK = Buffer.from(" !evict ");
+
+/**
+ * Every object a stream's records announce and do not say were evicted, in seq order: each
+ * `!blob` record, minus `!evict … sha256=<hex>` records. Reads the whole stream, but looks only
+ * at lines holding one of the two markers (a plain indexOf over each block).
+ */
+export async function announcedObjects(
+  root: string,
+  origin: string,
+  stream: string,
+): Promise<Map<string, ObjectInfo>> {
+  const live = new Map<string, ObjectInfo>();
+  for await (const block of readStreamLines(root, origin, stream)) {
+    for (const mark of [BLOB_MARK, EVICT_MARK]) {
+      let at = block.indexOf(mark);
+      while (at !== -1) {
+        const ls = block.lastIndexOf(LF, at) + 1;
+        let le = block.indexOf(LF, at);
+        if (le === -1) le = block.length;
+        const p = parseLine(block, ls, le);
+        const text = p ? block.toString("latin1", p.payloadStart, p.payloadEnd) : "";
+        if (p?.kind === "!blob") {
+          const b = parseBlobPayload(text);
+          if (b && !live.has(b.sha256)) live.set(b.sha256, { ...b, seq: p.seq, time: p.time });
+        } else if (p?.kind === "!evict") {
+          const m = / sha256=([0-9a-f]{64})(?: |$)/.exec(` ${text}`);
+          if (m) live.delete(m[1]!);
+        }
+        at = block.indexOf(mark, le);
+      }
+    }
+  }
+  // two marker passes per block: put them back in seq order
+  return new Map([...live.entries()].sort((a, b) => a[1].seq - b[1].seq));
+}
+
+/** What the writer of a stream needs to announce an object. */
+export interface ObjectAnnouncer {
+  appendCollector(kind: "blob", text: string): number;
+  waitDurable(seq?: number): Promise<void>;
+  /** The receive time of the record just appended. */
+  lastTime(): string;
+}
+
+/** The objects of one stream, for its writer: receiving, deduplicating, counting, evicting. */
+export class StreamObjects {
+  readonly dir: string;
+  private readonly streamDirectory: string;
+  private readonly live: Map<string, ObjectInfo>;
+  private storedBytes = 0;
+  /** Compressed bytes of objects being received (they count in the quota as they grow). */
+  receivingBytes = 0;
+  private chain: Promise<unknown> = Promise.resolve();
+  private dirReady = false;
+
+  private constructor(streamDirectory: string, live: Map<string, ObjectInfo>, dirReady: boolean) {
+    this.streamDirectory = streamDirectory;
+    this.dir = join(streamDirectory, OBJECTS_DIR);
+    this.live = live;
+    this.dirReady = dirReady;
+    for (const o of live.values()) this.storedBytes += accountedBytes(o.stored);
+  }
+
+  /**
+   * Recovers a stream's objects when its writer opens: temporary files are removed, and so is
+   * any object file no `!blob` record names (its call was never acknowledged). An object whose
+   * record survives but whose file is gone (removed by hand) is forgotten.
+   */
+  static async open(root: string, origin: string, stream: string, dir: string): Promise<StreamObjects> {
+    const objDir = join(dir, OBJECTS_DIR);
+    let names: string[];
+    try {
+      names = await readdir(objDir);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === "ENOENT") return new StreamObjects(dir, new Map(), false);
+      throw ioError("list", objDir, err);
+    }
+    let changed = false;
+    const files = new Map<string, number>();
+    for (const name of names) {
+      const path = join(objDir, name);
+      if (name.endsWith(".tmp")) {
+        await unlink(path);
+        changed = true;
+      } else if (name.endsWith(".zst") && SHA256_RE.test(name.slice(0, -4))) {
+        files.set(name.slice(0, -4), (await stat(path)).size);
+      }
+    }
+    const live =
+      files.size > 0 ? await announcedObjects(root, origin, stream) : new Map<string, ObjectInfo>();
+    for (const sha of files.keys()) {
+      if (!live.has(sha)) {
+        await unlink(join(objDir, `${sha}.zst`));
+        changed = true;
+      }
+    }
+    for (const [sha, o] of live) {
+      const size = files.get(sha);
+      if (size === undefined) live.delete(sha);
+      else o.stored = size;
+    }
+    if (changed) await fsyncDir(objDir);
+    return new StreamObjects(dir, live, true);
+  }
+
+  /** Bytes the quota counts: stored objects (each at least a block) and those being received. */
+  get bytes(): number {
+    return this.storedBytes + this.receivingBytes;
+  }
+
+  get count(): number {
+    return this.live.size;
+  }
+
+  get(sha256: string): ObjectInfo | undefined {
+    return this.live.get(sha256);
+  }
+
+  /** The object announced first among those still stored. */
+  oldest(): ObjectInfo | undefined {
+    return this.live.values().next().value;
+  }
+
+  /**
+   * Starts receiving an object into a temporary file (created as the first bytes are written);
+   * `onFailure` hears of a write error (disk full) at once, so the sender is not read further.
+   */
+  receive(onFailure: (err: Error) => void): ObjectReceiver {
+    return new ObjectReceiver(this, join(this.dir, `${randomBytes(8).toString("hex")}.tmp`), onFailure);
+  }
+
+  /** Creates `objects/` (durably) the first time. */
+  async prepare(): Promise<void> {
+    if (this.dirReady) return;
+    try {
+      await mkdir(this.dir, { recursive: true, mode: 0o750 });
+    } catch (err) {
+      throw ioError("create", this.dir, err);
+    }
+    await fsyncDir(this.streamDirectory);
+    this.dirReady = true;
+  }
+
+  /**
+   * Makes a received object durable and announces it, one at a time per stream: a duplicate
+   * of a stored object is removed and its first record's seq returned; else the file is renamed
+   * to its SHA-256, the directory fsync'd, the `!blob` record appended and waited for.
+   */
+  commit(
+    r: ReceivedObject,
+    writer: ObjectAnnouncer,
+    session: string,
+  ): Promise<{ info: ObjectInfo; duplicate: boolean }> {
+    const run = this.chain.then(async () => {
+      this.receivingBytes -= r.stored;
+      const existing = this.live.get(r.sha256);
+      if (existing) {
+        await unlink(r.tmp).catch(() => {});
+        return { info: existing, duplicate: true };
+      }
+      const final = objectPath(this.streamDirectory, r.sha256);
+      try {
+        await rename(r.tmp, final);
+        await fsyncDir(this.dir);
+      } catch (err) {
+        await unlink(r.tmp).catch(() => {});
+        throw ioError("store the object", final, err);
+      }
+      let seq: number;
+      try {
+        seq = writer.appendCollector("blob", blobPayload(r, session));
+      } catch (err) {
+        await unlink(final).catch(() => {});
+        throw err;
+      }
+      const info: ObjectInfo = {
+        sha256: r.sha256,
+        seq,
+        time: writer.lastTime(),
+        size: r.size,
+        type: r.type,
+        stored: r.stored,
+      };
+      this.live.set(r.sha256, info);
+      this.storedBytes += accountedBytes(r.stored);
+      await writer.waitDurable(seq);
+      return { info, duplicate: false };
+    });
+    this.chain = run.catch(() => {});
+    return run;
+  }
+
+  /** Removes the oldest stored object (quota, retention); the caller records `!evict`. */
+  removeOldest(): Promise<ObjectInfo | null> {
+    const run = this.chain.then(async () => {
+      const o = this.oldest();
+      if (!o) return null;
+      this.live.delete(o.sha256);
+      this.storedBytes -= accountedBytes(o.stored);
+      await unlink(objectPath(this.streamDirectory, o.sha256)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== "ENOENT") throw err;
+      });
+      await fsyncDir(this.dir);
+      return o;
+    });
+    this.chain = run.catch(() => {});
+    return run;
+  }
+}
+
+export interface ReceivedObject {
+  tmp: string;
+  sha256: string;
+  size: number;
+  type: BlobType;
+  stored: number;
+}
+
+/**
+ * One object on its way in: bytes go through SHA-256 and the zstd compressor into the
+ * temporary file. `write` says when to stop reading the sender (the compressor is full);
+ * `whenReady` when to go on. Nothing is kept in memory but the first SNIFF_BYTES (for the type)
+ * and the compressor's window.
+ */
+export class ObjectReceiver {
+  size = 0;
+  private readonly objects: StreamObjects;
+  private fh: FileHandle | null = null;
+  readonly tmp: string;
+  private readonly hash = createHash("sha256");
+  private readonly z: ZstdCompress;
+  private readonly head: Buffer[] = [];
+  private headBytes = 0;
+  private stored = 0;
+  private readonly written: Promise<void>;
+  /** Set when writing the file failed (disk full, I/O error). */
+  failure: Error | null = null;
+  private aborted = false;
+
+  constructor(objects: StreamObjects, tmp: string, onFailure: (err: Error) => void) {
+    this.objects = objects;
+    this.tmp = tmp;
+    this.z = createZstdCompress({ params: { [constants.ZSTD_c_checksumFlag]: 1 } });
+    this.z.on("error", () => {}); // reported through `failure`, onFailure and finish()
+    this.written = this.pump();
+    this.written.catch((err: Error) => {
+      if (!this.aborted) onFailure(err);
+    });
+  }
+
+  private async pump(): Promise<void> {
+    try {
+      await this.objects.prepare();
+      this.fh = await open(this.tmp, "wx", 0o640);
+      for await (const out of this.z as AsyncIterable<Buffer>) {
+        await pwriteAll(this.fh, out, 0, out.length, this.stored);
+        this.stored += out.length;
+        this.objects.receivingBytes += out.length;
+      }
+    } catch (err) {
+      this.failure = err instanceof LogwardError ? err : ioError("write", this.tmp, err);
+      this.z.destroy();
+      throw this.failure;
+    }
+  }
+
+  /** Takes the next bytes; false: wait for whenReady() before the next write. */
+  write(chunk: Buffer): boolean {
+    if (this.failure || this.aborted) return true;
+    this.size += chunk.length;
+    this.hash.update(chunk);
+    if (this.headBytes < SNIFF_BYTES) {
+      const take = chunk.subarray(0, SNIFF_BYTES - this.headBytes);
+      this.head.push(Buffer.from(take));
+      this.headBytes += take.length;
+    }
+    return this.z.write(chunk);
+  }
+
+  /** True while the compressor holds as much as it should: stop reading the sender. */
+  get full(): boolean {
+    return this.z.writableNeedDrain && !this.failure && !this.aborted;
+  }
+
+  whenReady(): Promise<void> {
+    if (!this.full) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = () => {
+        this.z.off("drain", done);
+        this.z.off("close", done);
+        resolve();
+      };
+      this.z.on("drain", done);
+      this.z.on("close", done);
+    });
+  }
+
+  /** The sender is done: finishes and fsyncs the temporary file. */
+  async finish(): Promise<ReceivedObject> {
+    this.z.end();
+    await this.written;
+    const fh = this.fh!;
+    this.fh = null;
+    try {
+      await fh.datasync();
+    } catch (err) {
+      throw ioError("sync", this.tmp, err);
+    } finally {
+      await fh.close();
+    }
+    return {
+      tmp: this.tmp,
+      sha256: this.hash.digest("hex"),
+      size: this.size,
+      type: detectType(Buffer.concat(this.head), this.size <= SNIFF_BYTES),
+      stored: this.stored,
+    };
+  }
+
+  /** Stores nothing: stops the compressor and removes the temporary file. */
+  async abort(): Promise<void> {
+    if (this.aborted) return;
+    this.aborted = true;
+    this.z.destroy();
+    await this.written.catch(() => {});
+    this.objects.receivingBytes -= this.stored;
+    this.stored = 0;
+    const fh = this.fh;
+    this.fh = null;
+    await fh?.close().catch(() => {});
+    await unlink(this.tmp).catch(() => {});
+  }
+}
