@@ -5,7 +5,14 @@
 
 import { configFileOrDefault, loadConfig } from "../collector/config.ts";
 import { LogwardError } from "../errors.ts";
-import { chooseViewer, privateFile, runViewer, streamType, writeSelection } from "../query/open.ts";
+import {
+  chooseViewer,
+  openObject,
+  privateFile,
+  runViewer,
+  streamType,
+  writeSelection,
+} from "../query/open.ts";
 import { selectStreams } from "../query/records.ts";
 import { parseTarget } from "../query/target.ts";
 import { timeBound } from "../query/time.ts";
@@ -15,6 +22,7 @@ import { warnDamaged } from "./show.ts";
 import { storePath } from "./store-path.ts";
 
 export const OPEN_HELP = `Usage: logward open ORIGIN[/STREAM] [--since T] [--until T] [--raw] [options]
+       logward open ORIGIN/STREAM --seq SEQ [options]
 
 Writes the selected records to a private temporary file, opens it in the viewer configured
 for the stream's type, and removes the file when the viewer exits. By default the file holds
@@ -29,7 +37,16 @@ stream was received in: lines, octets, journal, agent), else its "default" entry
 Without one: qvm-open-in-dvm --view-only if it is installed (Qubes), else 'less' for escaped text; raw
 bytes are never given to a local viewer that was not configured for them.
 
+With --seq, opens the object that record SEQ announced (a blob stream's EVTX, BSM, pcap, ...;
+'logward show ORIGIN/STREAM --objects' lists them): its exact bytes, checked against their
+SHA-256, in a private file named ORIGIN-STREAM-SEQ plus the type's extension (.evtx, .bsm,
+.pcap, .pcapng, .gz, .zst, .txt, .bin), given to the viewer for the object's type:
+  [viewers]
+  evtx = ["qvm-open-in-dvm", "--view-only", "{file}"]
+  bsm = ["qvm-open-in-dvm", "--view-only", "{file}"]
+
 Options:
+  --seq SEQ       open the object announced by record SEQ (needs ORIGIN/STREAM)
   --since T       records received at or after T
   --until T       records received before T
   --raw           the sender's original bytes instead of escaped lines
@@ -49,11 +66,28 @@ export async function openCommand(args: string[]): Promise<number> {
       since: { type: "string" },
       until: { type: "string" },
       raw: { type: "boolean" },
+      seq: { type: "string" },
     },
     { min: 1, max: 1 },
   );
   const target = positionals[0]!;
   const { origin, stream } = parseTarget(target);
+  if (values.seq !== undefined) {
+    if (stream === undefined)
+      throw new LogwardError("LW_USAGE", "--seq needs the stream: logward open ORIGIN/STREAM --seq SEQ.");
+    if (!/^[1-9][0-9]{0,15}$/.test(values.seq))
+      throw new LogwardError(
+        "LW_USAGE",
+        "--seq must be a record's sequence number (a positive whole number).",
+      );
+    if (values.raw || values.since !== undefined || values.until !== undefined)
+      throw new LogwardError("LW_USAGE", "--seq opens one object; it takes no --raw, --since or --until.");
+    const root = storePath(values.store);
+    await checkStoreFormat(root, false);
+    const viewers = loadConfig(root, configFileOrDefault(values.config)).viewers;
+    const { exited } = await openObject(root, { origin, stream }, Number(values.seq), viewers, "inherit");
+    return (await exited) === 0 ? 0 : 1;
+  }
   const now = Date.now() * 1000;
   const since = timeBound("--since", values.since, now);
   const until = timeBound("--until", values.until, now);

@@ -6,12 +6,16 @@
 
 import { spawn } from "node:child_process";
 import { accessSync, constants, createWriteStream, mkdtempSync, rmSync } from "node:fs";
+import { open } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { delimiter, join } from "node:path";
 import { ioError, LogwardError } from "../errors.ts";
+import { BLOB_EXTENSIONS } from "../store/blob-type.ts";
+import { pwriteAll } from "../store/files.ts";
 import { readStreamLines, type StreamRef, type Window } from "../store/read.ts";
 import { parseLine } from "../store/record.ts";
 import { lineEmitter, Output } from "./emit.ts";
+import { findObject, objectBytes, type StoredObject } from "./objects.ts";
 import { readRecords } from "./records.ts";
 
 export function onPath(cmd: string): boolean {
@@ -155,6 +159,60 @@ export async function openStoredLines(
     await run.started;
     void run.exited.then(remove);
     return { records, viewer: viewer[0]! };
+  } catch (err) {
+    remove();
+    throw err;
+  }
+}
+
+/**
+ * An object's file name for a viewer: `<origin>-<stream>-<seq>` and its type's extension
+ * (`.evtx`, `.bsm`, …; never `.raw`, which desktop MIME databases take for a camera image).
+ */
+export function objectFileName(o: StoredObject): string {
+  return `${o.origin}-${o.stream}-${o.seq}${BLOB_EXTENSIONS[o.type]}`;
+}
+
+/** Writes an object's bytes into a new 0600 file, checking its SHA-256 (LW_OBJECT_CORRUPT). */
+export async function writeObject(file: string, o: StoredObject): Promise<void> {
+  const fh = await open(file, "wx", 0o600).catch((err) => {
+    throw ioError("create", file, err);
+  });
+  try {
+    let pos = 0;
+    for await (const chunk of objectBytes(o) as AsyncIterable<Buffer>) {
+      await pwriteAll(fh, chunk, 0, chunk.length, pos).catch((err) => {
+        throw ioError("write", file, err);
+      });
+      pos += chunk.length;
+    }
+  } finally {
+    await fh.close();
+  }
+}
+
+/**
+ * `logward open ORIGIN/STREAM --seq N` and the web UI's "Open" on an object: the object's
+ * bytes in a private file named for its type, given to the viewer for that type (`[viewers]`
+ * evtx = [...], else default, else qvm-open-in-dvm --view-only; a local viewer that was not
+ * configured only ever gets a text object, and only on a terminal).
+ */
+export async function openObject(
+  root: string,
+  ref: StreamRef,
+  seq: number,
+  viewers: Readonly<Record<string, readonly string[]>>,
+  stdio: "inherit" | "ignore",
+): Promise<{ object: StoredObject; viewer: string; exited: Promise<number | null> }> {
+  const o = await findObject(root, ref.origin, ref.stream, seq);
+  const viewer = chooseViewer(viewers, o.type, { raw: o.type !== "text", terminal: stdio === "inherit" });
+  const { file, remove } = privateFile(objectFileName(o));
+  try {
+    await writeObject(file, o);
+    const run = runViewer(viewer, file, stdio);
+    await run.started;
+    const exited = run.exited.finally(remove);
+    return { object: o, viewer: viewer[0]!, exited };
   } catch (err) {
     remove();
     throw err;

@@ -17,7 +17,7 @@ import { readAlerts } from "../query/alerts.ts";
 import { displayPayload } from "../query/emit.ts";
 import { writeArchive } from "../query/export.ts";
 import { followStreams } from "../query/follow.ts";
-import { openStoredLines, privateDir } from "../query/open.ts";
+import { openObject, openStoredLines, privateDir } from "../query/open.ts";
 import { type LineView, readRecords, selectStreams } from "../query/records.ts";
 import { compileMatcher, searchRecords } from "../query/search.ts";
 import { summarizeStreams, summaryJson } from "../query/summary.ts";
@@ -276,10 +276,35 @@ async function remove(ctx: ApiContext, req: IncomingMessage, res: ServerResponse
   sendJson(res, result.ok ? 200 : 409, result);
 }
 
-/** POST /api/open {origin, stream?, since?, until?}: as `logward open`, the viewer runs detached. */
+/**
+ * POST /api/open {origin, stream?, since?, until?}: as `logward open`, the viewer runs detached.
+ * {origin, stream, seq}: the object record seq announced, as `logward open --seq`.
+ */
 async function open(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   const body = await readBody(req);
   const origin = originParam(str(body.origin));
+  if (body.seq !== undefined && body.seq !== null && body.seq !== "") {
+    const stream = streamParam(str(body.stream));
+    const seq = Number(body.seq);
+    if (!stream || !Number.isSafeInteger(seq) || seq < 1)
+      throw new LogwardError(
+        "LW_USAGE",
+        "Opening an object needs its stream and a seq (a positive whole number).",
+      );
+    const { object, viewer } = await openObject(
+      ctx.hooks.root,
+      { origin, stream },
+      seq,
+      ctx.hooks.viewers,
+      "ignore",
+    );
+    sendJson(res, 200, {
+      records: 1,
+      viewer,
+      object: { seq: object.seq, type: object.type, size: object.size, sha256: object.sha256 },
+    });
+    return;
+  }
   const refs = await selectStreams(ctx.hooks.root, origin, streamParam(str(body.stream)));
   const now = Date.now() * 1000;
   const w = {

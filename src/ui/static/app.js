@@ -220,6 +220,20 @@ function recordRow(r, opts = {}) {
     el("td", { className: "kind" }, r.kind === "data" ? "" : `!${r.kind}`),
     payloadCell(r.payload, opts.mark),
   );
+  if (r.kind === "blob") {
+    // an object: open its bytes in the viewer for its type (never shown in the page)
+    tr.lastChild.append(
+      " ",
+      el(
+        "button",
+        {
+          type: "button",
+          onclick: () => void openViewer({ origin: r.origin, stream: r.stream, seq: r.seq }),
+        },
+        "Open",
+      ),
+    );
+  }
   return tr;
 }
 
@@ -458,7 +472,11 @@ function streamActions(r) {
 async function openViewer(sel) {
   try {
     const res = await post("/api/open", sel);
-    status(`Opened ${res.records.toLocaleString()} records in ${res.viewer}.`);
+    status(
+      res.object
+        ? `Opened object ${res.object.seq} (${res.object.type}) in ${res.viewer}.`
+        : `Opened ${res.records.toLocaleString()} records in ${res.viewer}.`,
+    );
   } catch (err) {
     status(err.message, true);
   }

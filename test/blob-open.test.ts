@@ -1,0 +1,144 @@
+// Opening an object in its viewer: `logward open ORIGIN/STREAM --seq N` and the web UI's
+// POST /api/open {origin, stream, seq}. A stand-in viewer keeps a copy of the file it was given
+// and its path, so the test sees the exact bytes and the file name (extension by type).
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { request } from "node:http";
+import { basename, join } from "node:path";
+import { test } from "node:test";
+import { logward } from "./helpers/cli.ts";
+import { ingest, serve } from "./helpers/daemon.ts";
+import { tempDir } from "./helpers/tmp.ts";
+
+const SAMPLES = join(import.meta.dirname, "fixtures/samples");
+const EVTX = readFileSync(join(SAMPLES, "System2.evtx"));
+const BSM = readFileSync(join(SAMPLES, "apple.bsm"));
+const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
+
+/** A viewer command (TOML list) that copies `{file}` to `<out>.copy` and writes its path to `<out>.path`. */
+function standIn(out: string): string {
+  return `["sh", "-c", "cp \\"$0\\" ${out}.copy && printf %s \\"$0\\" > ${out}.path", "{file}"]`;
+}
+
+function post(
+  url: string,
+  headers: Record<string, string>,
+  body: string,
+): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: "POST", headers }, (res) => {
+      let text = "";
+      res.setEncoding("utf8");
+      res.on("data", (d: string) => {
+        text += d;
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: text, headers: res.headers }));
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+test("open --seq and the web UI open an object with its type's viewer, in a file named .evtx/.bsm", async () => {
+  const root = tempDir();
+  const store = join(root, "store");
+  const evtxOut = join(root, "evtx-viewed");
+  const bsmOut = join(root, "bsm-viewed");
+  const config = `[viewers]\nevtx = ${standIn(evtxOut)}\nbsm = ${standIn(bsmOut)}\ndefault = ["false", "{file}"]\n`;
+  const configFile = join(root, "viewers.toml");
+  const { writeFileSync } = await import("node:fs");
+  writeFileSync(configFile, config);
+  const d = await serve(store, config);
+  try {
+    assert.equal(
+      (await ingest(store, "blob", EVTX, { QREXEC_REMOTE_DOMAIN: "win10", QREXEC_SERVICE_ARGUMENT: "evtx" }))
+        .code,
+      0,
+    );
+    assert.equal(
+      (await ingest(store, "blob", BSM, { QREXEC_REMOTE_DOMAIN: "mac", QREXEC_SERVICE_ARGUMENT: "audit" }))
+        .code,
+      0,
+    );
+
+    // the CLI: the evtx viewer gets the exact bytes in win10-evtx-2.evtx; the file goes afterwards
+    const r = await logward(["open", "win10/evtx", "--seq", "2", "--store", store, "--config", configFile]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(sha(readFileSync(`${evtxOut}.copy`)), sha(EVTX));
+    const path = readFileSync(`${evtxOut}.path`, "utf8");
+    assert.equal(basename(path), "win10-evtx-2.evtx");
+    assert.equal(existsSync(path), false, "the private file is removed once the viewer exits");
+
+    // a seq that is not an object: one sentence
+    const notObject = await logward([
+      "open",
+      "win10/evtx",
+      "--seq",
+      "1",
+      "--store",
+      store,
+      "--config",
+      configFile,
+    ]);
+    assert.equal(notObject.code, 1);
+    assert.match(notObject.stderr, /is not an object/);
+
+    // the web UI: POST /api/open {origin, stream, seq}
+    const login = /web UI at (http:\S+)/.exec(d.out())![1]!;
+    const base = new URL(login).origin;
+    const { get } = await import("node:http");
+    const cookie = await new Promise<string>((resolve) =>
+      get(login, (res) => {
+        res.resume();
+        resolve(String(res.headers["set-cookie"]).split(";")[0]!);
+      }),
+    );
+    const csrf = await new Promise<string>((resolve) =>
+      get(`${base}/api/session`, { headers: { Cookie: cookie } }, (res) => {
+        let t = "";
+        res.on("data", (c: Buffer) => {
+          t += c;
+        });
+        res.on("end", () => resolve((JSON.parse(t) as { csrf: string }).csrf));
+      }),
+    );
+    const headers = {
+      Cookie: cookie,
+      "Content-Type": "application/json",
+      "X-CSRF-Token": csrf,
+      Origin: base,
+    };
+    const ans = await post(
+      `${base}/api/open`,
+      headers,
+      JSON.stringify({ origin: "mac", stream: "audit", seq: 2 }),
+    );
+    assert.equal(ans.status, 200, ans.body);
+    const body = JSON.parse(ans.body) as { object: { type: string; seq: number; sha256: string } };
+    assert.deepEqual([body.object.type, body.object.seq, body.object.sha256], ["bsm", 2, sha(BSM)]);
+    await until(
+      "the bsm viewer",
+      () => existsSync(`${bsmOut}.path`) && statSync(`${bsmOut}.copy`).size === BSM.length,
+    );
+    assert.equal(basename(readFileSync(`${bsmOut}.path`, "utf8")), "mac-audit-2.bsm");
+    assert.equal(sha(readFileSync(`${bsmOut}.copy`)), sha(BSM));
+    const bad = await post(
+      `${base}/api/open`,
+      headers,
+      JSON.stringify({ origin: "mac", stream: "audit", seq: 1 }),
+    );
+    assert.notEqual(bad.status, 200);
+    assert.match(bad.body, /LW_NOT_OBJECT/);
+  } finally {
+    await d.stop();
+  }
+});
