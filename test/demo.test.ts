@@ -19,7 +19,7 @@ test("logward demo: three VMs through the real ingest path, hostile content show
   assert.match(out, /\. invalid UTF-8: \\xff\\xfe\\xc0\\xaf and a bidi override \\u202e/);
   assert.match(out, /!trunc seq=8 kept=1024 received=3018 /);
   assert.match(out, /_HOSTNAME=work/);
-  for (const row of [/^work +app +11 /m, /^personal +journal +4 /m, /^disp4711 +main +8 /m])
+  for (const row of [/^work +app +12 /m, /^personal +journal +4 /m, /^disp4711 +main +8 /m])
     assert.match(out, row);
   const ids = [...out.matchAll(/!open session=(\w+) transport=qrexec-exec format=lines/g)].map((m) => m[1]);
   assert.equal(new Set(ids).size, 3, "work and two disposables with one name: three sessions");
@@ -29,4 +29,7 @@ test("logward demo: three VMs through the real ingest path, hostile content show
   const raw = await logward(["show", "--store", store, "work/app", "--raw"]);
   assert.ok(raw.stdout.includes(Buffer.from("\x1b]0;owned\x07OSC")));
   assert.ok(raw.stdout.includes(Buffer.from([0xff, 0xfe, 0xc0, 0xaf])));
+  // ...and the last line comes back as it was sent: without a newline (its !nolf record)
+  assert.match(out, /!nolf seq=11 session=\w+\n\S+ 11 \. the last line has no newline/);
+  assert.ok(raw.stdout.toString("latin1").endsWith("the last line has no newline, and is still a record"));
 });

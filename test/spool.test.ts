@@ -21,6 +21,7 @@ async function readAllFrames(spool: Spool, after: number): Promise<(string | num
         out.push([seqs[k]!, buf.toString("latin1", offs[2 * k]!, offs[2 * k + 1]!)]);
     },
     truncated: () => {},
+    unterminated: (seq, kept) => out.push([seq, kept.toString("latin1"), "unterminated"]),
     gap: (g) => out.push(["gap", g.seq, g.dropped]),
   });
   d.push(encodeHello({ stream: "a", spool: "b" }));
@@ -47,6 +48,21 @@ describe("spool", () => {
       [100, "r100"],
     ]);
     assert.equal(t.id, s.id);
+    await t.close();
+  });
+
+  test("a record no LF followed survives a reopen and goes out as a U frame", async () => {
+    const dir = tempDir();
+    const s = await Spool.open(dir, opts);
+    s.append(Buffer.from("whole"));
+    s.append(Buffer.from("last"), undefined, true);
+    await s.close();
+    const t = await Spool.open(dir, opts);
+    assert.equal(t.lastSeq, 2);
+    assert.deepEqual(await readAllFrames(t, 0), [
+      [1, "whole"],
+      [2, "last", "unterminated"],
+    ]);
     await t.close();
   });
 
@@ -139,6 +155,7 @@ describe("spool", () => {
         for (let k = 0; k < n; k++) d.got.push(seqs[k]!);
       },
       truncated: () => {},
+      unterminated: () => {},
       gap: () => {},
     });
     decoder.push(encodeHello({ stream: "a", spool: "b" }));

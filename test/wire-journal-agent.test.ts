@@ -181,6 +181,7 @@ type AOut =
   | { hello: Hello }
   | { seq: number; data: string }
   | { seq: number; cut: string; length: number }
+  | { seq: number; unterminated: string; length: number }
   | { gap: AgentGap };
 
 function agentSink(): { sink: AgentSink; out: AOut[] } {
@@ -194,6 +195,7 @@ function agentSink(): { sink: AgentSink; out: AOut[] } {
           out.push({ seq: seqs[k]!, data: buf.toString("latin1", offsets[2 * k], offsets[2 * k + 1]) });
       },
       truncated: (seq, kept, length) => out.push({ seq, cut: kept.toString("latin1"), length }),
+      unterminated: (seq, kept, length) => out.push({ seq, unterminated: kept.toString("latin1"), length }),
       gap: (gap) => out.push({ gap }),
     },
   };
@@ -202,7 +204,10 @@ function agentSink(): { sink: AgentSink; out: AOut[] } {
 describe("agent protocol", () => {
   test("any chunking decodes the same frames; long records are cut, never reframed", () => {
     const item = fc.oneof(
-      fc.string({ unit: fc.constantFrom("a", "\n", "\0", "\xff"), maxLength: 40 }).map((data) => ({ data })),
+      fc.record({
+        data: fc.string({ unit: fc.constantFrom("a", "\n", "\0", "\xff"), maxLength: 40 }),
+        unterminated: fc.boolean(),
+      }),
       fc.record({ dropped: fc.nat(), firstUs: fc.integer(), lastUs: fc.integer() }),
     );
     fc.assert(
@@ -217,11 +222,13 @@ describe("agent protocol", () => {
           items.forEach((it, k) => {
             const seq = k + 1;
             if ("data" in it) {
-              parts.push(encodeRecord(seq, Buffer.from(it.data, "latin1")));
+              parts.push(encodeRecord(seq, Buffer.from(it.data, "latin1"), it.unterminated));
               want.push(
-                it.data.length > limit
-                  ? { seq, cut: it.data.slice(0, limit), length: it.data.length }
-                  : { seq, data: it.data },
+                it.unterminated
+                  ? { seq, unterminated: it.data.slice(0, limit), length: it.data.length }
+                  : it.data.length > limit
+                    ? { seq, cut: it.data.slice(0, limit), length: it.data.length }
+                    : { seq, data: it.data },
               );
             } else {
               const gap = { seq, ...it, dropped: 1 + (it.dropped % seq) };

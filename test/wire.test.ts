@@ -5,7 +5,7 @@ import { FramingError, type RecordSink } from "../src/wire/framer.ts";
 import { LineFramer } from "../src/wire/lines.ts";
 import { OctetFramer } from "../src/wire/octets.ts";
 
-type Out = { data: string } | { cut: string; length: number };
+type Out = { data: string } | { cut: string; length: number } | { unterminated: string; length: number };
 
 function collector(): { sink: RecordSink; out: Out[] } {
   const out: Out[] = [];
@@ -18,6 +18,9 @@ function collector(): { sink: RecordSink; out: Out[] } {
       },
       truncated(kept, length) {
         out.push({ cut: kept.toString("latin1"), length });
+      },
+      unterminated(kept, length) {
+        out.push({ unterminated: kept.toString("latin1"), length });
       },
     },
   };
@@ -41,7 +44,7 @@ const recordText = fc.string({
 });
 
 describe("lines framer", () => {
-  test("any chunking gives the same records; long lines are cut once and reported", () => {
+  test("any chunking gives the same records; long lines are cut once and reported; a last line without LF is unterminated", () => {
     fc.assert(
       fc.property(
         fc.array(recordText, { maxLength: 30 }),
@@ -60,6 +63,11 @@ describe("lines framer", () => {
           const want: Out[] = lines.map((l) =>
             l.length > limit ? { cut: l.slice(0, limit), length: l.length } : { data: l },
           );
+          // ...and a text that does not end in LF ends with an unterminated record
+          if (text.length > 0 && !text.endsWith("\n")) {
+            const l = lines.at(-1)!;
+            want[want.length - 1] = { unterminated: l.slice(0, limit), length: l.length };
+          }
           assert.deepEqual(out, want);
           assert.equal(f.buffered, 0);
         },

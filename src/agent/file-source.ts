@@ -7,7 +7,9 @@
 // from its start; by copy-truncate a size below the position means the file restarted at 0.
 // Rotated while ship was down: the old inode is looked for in the same directory (app.log.1)
 // and read to its end first. A last line without LF is read only when the file is rotated away
-// (or, with --once, at the end): until then it may still be being written.
+// (or, with --once, at the end): until then it may still be being written. It is then sent as
+// an unterminated record, so the collector keeps that no LF followed it (`show --raw` gives
+// back the file's bytes exactly).
 //
 // No polling: an inotify watch on the directory (fs.watch) wakes the reader.
 
@@ -196,7 +198,7 @@ export class FileSource implements Source {
         this.skipping = true;
         s = bytesRead;
       } else if (final && rest > 0 && bytesRead < this.buf.length) {
-        if (!this.skipping) this.host.record(chunk.subarray(s));
+        if (!this.skipping) this.host.record(chunk.subarray(s), true);
         this.skipping = false;
         s = bytesRead;
       }

@@ -218,12 +218,14 @@ export class Shipper {
   }
 
   private gaveUp = false;
+  /** The collector refused a U frame: send every record as R from now on. */
+  private plainRecords = false;
 
   private host(): SourceHost {
     const spool = this.spool;
     return {
-      record: (payload) => {
-        spool.append(payload);
+      record: (payload, unterminated) => {
+        spool.append(payload, undefined, unterminated);
       },
       setPosition: (key, pos) => spool.setPosition(key, pos),
       position: (key) => spool.position(key),
@@ -317,7 +319,7 @@ export class Shipper {
       }
       await this.spool.ack(first);
       this.checkDone();
-      reader = new SpoolReader(this.spool, first);
+      reader = new SpoolReader(this.spool, first, this.plainRecords);
       const r = reader;
       void ch.closed.then(() => r.close());
       for (;;) {
@@ -328,6 +330,13 @@ export class Shipper {
       }
       const why = await ch.closed;
       const e = ended as AgentEnd | null;
+      if (e && !this.plainRecords && e.message.includes("unknown frame type 0x55")) {
+        // a collector older than U frames: send those records as R (their LF comes back)
+        this.plainRecords = true;
+        this.o.warn(
+          "the collector does not know unterminated records (it is older than this ship); a last line without LF is sent as a whole line",
+        );
+      }
       return e ? `the collector ended the session: ${e.message}` : why;
     } finally {
       await reader?.close();

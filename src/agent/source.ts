@@ -3,8 +3,11 @@
 // when to wait (the spool's unwritten buffer is full).
 
 export interface SourceHost {
-  /** One record (copied before the call returns). */
-  record(payload: Uint8Array): void;
+  /**
+   * One record (copied before the call returns). `unterminated`: no LF followed it (a file's
+   * last line, read at --once's end or when the file was rotated away; stdin's last line).
+   */
+  record(payload: Uint8Array, unterminated?: boolean): void;
   /** Where the source stands after the records given so far. */
   setPosition(key: string, position: unknown): void;
   /** The position committed by an earlier run, if any. */

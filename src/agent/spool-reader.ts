@@ -21,8 +21,12 @@ export class SpoolReader {
   private wake: (() => void) | null = null;
   private readonly unsubscribe: () => void;
 
-  constructor(spool: Spool, afterSeq: number) {
+  /** Sends U entries as R frames: the collector does not know U (older than agent U frames). */
+  private readonly plain: boolean;
+
+  constructor(spool: Spool, afterSeq: number, plain = false) {
     this.spool = spool;
+    this.plain = plain;
     this.sent = afterSeq;
     this.unsubscribe = spool.onCommit(() => {
       const w = this.wake;
@@ -102,7 +106,7 @@ export class SpoolReader {
       for (const e of entries) {
         const seq = entrySeq(e);
         if (seq === 0 || seq <= this.sent) continue;
-        const f = frameFor(e)!;
+        const f = frameFor(e, this.plain)!;
         frames.push(f);
         bytes += f.length;
         this.sent = seq;

@@ -7,6 +7,7 @@
 //   <dir>/<20-digit seq>.spool    segments named by the first seq they may hold, entries of
 //     <type: 1> <body length: 4 BE> <crc32 of type and body: 4 BE> <body>
 //     'R' record      <seq: 8> <sender time µs: 8> <bytes>
+//     'U' record      as 'R', for a record its source did not end with LF (sent as a 'U' frame)
 //     'G' gap         <first seq: 8> <last seq: 8> <first µs: 8> <last µs: 8>: dropped records
 //     'C' checkpoint  JSON {source: position}: where each source stood after the entries before it
 //
@@ -37,6 +38,7 @@ import { fsyncDir, pwriteAll, writeFileAtomic } from "../store/files.ts";
 import { encodeGap, encodeRecord, readU64, writeU64 } from "../wire/agent.ts";
 
 export const T_REC = 0x52; // R
+export const T_UNTERMINATED = 0x55; // U: a record no LF followed
 export const T_GAP = 0x47; // G
 export const T_CHECK = 0x43; // C
 const HEAD = 9;
@@ -116,10 +118,11 @@ export function parseEntries(buf: Buffer, base: number, out: Entry[]): number {
   while (buf.length - i >= HEAD) {
     const type = buf[i]!;
     const len = buf.readUInt32BE(i + 1);
-    if ((type !== T_REC && type !== T_GAP && type !== T_CHECK) || len > MAX_SPOOL_RECORD + 16) return -1 - i;
+    const rec = type === T_REC || type === T_UNTERMINATED;
+    if ((!rec && type !== T_GAP && type !== T_CHECK) || len > MAX_SPOOL_RECORD + 16) return -1 - i;
     if (buf.length - i - HEAD < len) break;
     if (entryCrc(buf, i, len) !== buf.readUInt32BE(i + 5)) return -1 - i;
-    if ((type === T_REC && len < 16) || (type === T_GAP && len !== GAP_BODY)) return -1 - i;
+    if ((rec && len < 16) || (type === T_GAP && len !== GAP_BODY)) return -1 - i;
     out.push({ type, body: buf.subarray(i + HEAD, i + HEAD + len), end: base + i + HEAD + len });
     i += HEAD + len;
   }
@@ -236,7 +239,7 @@ export class Spool {
           good = e.end;
         } else {
           seqs = entrySeq(e);
-          if (e.type === T_REC) records++;
+          if (e.type === T_REC || e.type === T_UNTERMINATED) records++;
         }
       }
       seg.size = good;
@@ -292,8 +295,11 @@ export class Spool {
     return this.committedPositions[source];
   }
 
-  /** Appends one record (copied); returns false when the policy refused it (drop-newest). */
-  append(payload: Uint8Array, sourcePosition?: [string, unknown]): boolean {
+  /**
+   * Appends one record (copied); returns false when the policy refused it (drop-newest).
+   * `unterminated`: its source did not end it with LF (a file's last line).
+   */
+  append(payload: Uint8Array, sourcePosition?: [string, unknown], unterminated = false): boolean {
     if (this.failed) throw this.failed;
     const data = payload.length > MAX_SPOOL_RECORD ? payload.subarray(0, MAX_SPOOL_RECORD) : payload;
     const size = HEAD + 16 + data.length;
@@ -311,7 +317,7 @@ export class Spool {
     }
     if (this.tailGap) this.closeTailGap();
     const at = this.reserve(size);
-    entryHeader(this.pending, at, T_REC, 16 + data.length);
+    entryHeader(this.pending, at, unterminated ? T_UNTERMINATED : T_REC, 16 + data.length);
     writeU64(this.pending, seq, at + HEAD);
     writeU64(this.pending, Math.max(0, now), at + HEAD + 8);
     this.pending.set(data, at + HEAD + 16);
@@ -545,7 +551,7 @@ export class Spool {
     const entries: Entry[] = [];
     parseEntries(buf.subarray(0, len), 0, entries);
     for (const e of entries) {
-      if (e.type === T_REC) return Number(e.body.readBigUInt64BE(0));
+      if (e.type === T_REC || e.type === T_UNTERMINATED) return Number(e.body.readBigUInt64BE(0));
       if (e.type === T_GAP) return Number(e.body.readBigUInt64BE(0));
     }
     return lastSeq + 1;
@@ -600,9 +606,13 @@ export class Spool {
   }
 }
 
-/** Encodes a spool entry as the agent frame that carries it (R or G); null for checkpoints. */
-export function frameFor(e: Entry): Buffer | null {
-  if (e.type === T_REC) return encodeRecord(readU64(e.body, 0), e.body.subarray(16));
+/**
+ * Encodes a spool entry as the agent frame that carries it (R, U or G); null for checkpoints.
+ * `plain`: a U entry goes as R (for a collector that does not know U frames).
+ */
+export function frameFor(e: Entry, plain = false): Buffer | null {
+  if (e.type === T_REC || e.type === T_UNTERMINATED)
+    return encodeRecord(readU64(e.body, 0), e.body.subarray(16), e.type === T_UNTERMINATED && !plain);
   if (e.type === T_GAP) {
     const first = Number(e.body.readBigUInt64BE(0));
     const last = Number(e.body.readBigUInt64BE(8));
@@ -618,7 +628,7 @@ export function frameFor(e: Entry): Buffer | null {
 
 /** The seq an entry ends at (R: its seq; G: its last), or 0 for a checkpoint. */
 export function entrySeq(e: Entry): number {
-  if (e.type === T_REC) return readU64(e.body, 0);
+  if (e.type === T_REC || e.type === T_UNTERMINATED) return readU64(e.body, 0);
   if (e.type === T_GAP) return readU64(e.body, 8);
   return 0;
 }

@@ -31,6 +31,10 @@ function lineSink(host: SourceHost): RecordSink {
       host.record(kept);
       host.warn(`a line longer than ${MAX_SPOOL_RECORD} bytes was cut`);
     },
+    unterminated(kept, fullLength) {
+      host.record(kept, true);
+      if (fullLength > kept.length) host.warn(`a line longer than ${MAX_SPOOL_RECORD} bytes was cut`);
+    },
   };
 }
 

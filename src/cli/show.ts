@@ -25,9 +25,11 @@ Options:
   --until T     records received before T
                 T: RFC 3339 (2026-11-24T09:00:00Z), a date, 'now', or relative (-15m, -2h, -1d)
   --grep RE     only records whose (escaped) payload matches the regular expression RE
-  --raw         the sender's original bytes, one record per line, nothing else (the
-                collector's own records are left out: for a lines stream this is the
-                file that was sent)
+  --raw         the sender's original bytes, each record followed by the LF that
+                followed it when sent (a last line sent without LF gets none), nothing
+                else (the collector's own records are left out): for a lines stream
+                this is the file that was sent, byte for byte, unless a line was over
+                the record limit (cut: see its !trunc record)
   --json        one JSON object per line: origin, stream, time, seq, kind, ref, payload
                 (payload in the escaped form; kind "data" or the collector record's name)
   --follow, -f  keep printing records as they arrive (without --since: from the last 10)

@@ -103,6 +103,16 @@ export class AgentIntake implements Intake, AgentSink {
     this.lastSeq = seq;
   }
 
+  unterminated(seq: number, kept: Buffer, fullLength: number): void {
+    if (seq <= this.lastSeq) {
+      this.duplicates++;
+      return;
+    }
+    if (seq > this.lastSeq + 1) this.noteSkip(seq);
+    this.session.unterminated(kept, fullLength, `${this.spool}:${seq}`);
+    this.lastSeq = seq;
+  }
+
   /**
    * The sender dropped the records it had numbered `g.seq - g.dropped + 1` to `g.seq`. Some of
    * them may have reached us before (sent, then dropped from the spool unacknowledged), so only

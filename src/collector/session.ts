@@ -144,6 +144,24 @@ export class Session implements RecordSink {
     this.truncatedRecords++;
   }
 
+  /**
+   * The sender's record that no LF followed (the last line of a lines stream, a file's last
+   * line from `ship`): a `!nolf` naming the record's seq goes first, then the record (cut, with
+   * its `!trunc`, when too long), in one append with one receive time. Marker first: a crash
+   * keeps a prefix of what was appended, so a record that survives always has its marker.
+   */
+  unterminated(kept: Buffer, fullLength: number, ref?: string): void {
+    const w = this.writer;
+    w.together(() => {
+      w.appendCollector("nolf", `seq=${w.nextSeq + 1} session=${this.id}`);
+      if (fullLength > kept.length) this.truncated(kept, fullLength, ref);
+      else {
+        w.appendRecords([kept], [ref]);
+        this.recordCount++;
+      }
+    });
+  }
+
   private onData(chunk: Buffer): void {
     if (this.ending) return;
     this.lastActivity = Date.now();

@@ -120,6 +120,8 @@ export function lineEmitter(
 } {
   let damaged = 0;
   const seen = new Map<string, number>();
+  /** --raw: per stream, the seq of a record no LF followed (named by the `!nolf` before it). */
+  const noLf = new Map<string, number>();
   const emit = (v: LineView): Promise<void> | undefined => {
     const { block, start, end } = v;
     const key = `${v.ref.origin}/${v.ref.stream}`;
@@ -143,14 +145,23 @@ export function lineEmitter(
         return out.write(escapePayload(block.subarray(start, end)).toString("latin1") + "\n");
       return undefined;
     }
+    if (mode === "raw" && p.kind === "!nolf") {
+      // it comes right before its record (same append, same receive time): remember the seq
+      const seq = nolfSeq(block, p.payloadStart, p.payloadEnd);
+      if (seq > 0) noLf.set(key, seq);
+      return undefined;
+    }
     const { text: payload, safe } = displayPayload(block, p);
     if (!safe) damaged++;
     if (grep && !grep.test(payload)) return undefined;
     if (mode === "raw") {
       // the sender's bytes only: the collector's records (open, close, gap, ...) are not theirs
       if (p.kind !== ".") return undefined;
-      out.write(unescapePayload(block, p.payloadStart, p.payloadEnd));
-      return out.write("\n");
+      const last = noLf.get(key) === p.seq;
+      if (last) noLf.delete(key);
+      const wait = out.write(unescapePayload(block, p.payloadStart, p.payloadEnd));
+      // the LF the sender sent; none after a record that no LF followed
+      return last ? wait : out.write("\n");
     }
     if (mode === "json") {
       return out.write(`${recordJson(v, p, payload)}\n`);
@@ -178,6 +189,16 @@ export function lineEmitter(
     }
   };
   return { emit, emitRun, seen, damaged: () => damaged };
+}
+
+/** The seq a `!nolf` payload names (`seq=N session=…`), or 0 when it is not one. */
+function nolfSeq(block: Buffer, s: number, e: number): number {
+  if (e - s < 5 || block.toString("latin1", s, s + 4) !== "seq=") return 0;
+  let seq = 0;
+  let i = s + 4;
+  for (; i < e && i - s < 20 && block[i]! >= 0x30 && block[i]! <= 0x39; i++)
+    seq = seq * 10 + block[i]! - 0x30;
+  return i > s + 4 && (i === e || block[i] === 0x20) && Number.isSafeInteger(seq) ? seq : 0;
 }
 
 /** The warning for lines that had to be escaped again; nothing when there were none. */

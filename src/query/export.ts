@@ -48,6 +48,11 @@ sender sent and "!name" one the collector wrote (session open/close, gaps, cuts,
 Payloads are escaped (\\\\, \\\\t, \\\\n, \\\\r, \\\\xHH, \\\\uHHHH), so no file here holds control
 characters: it is safe to view with any text tool.
 
+The sender's original bytes (what 'logward show --raw' prints): take the "." records in
+order, unescape each payload (\\\\xHH is that one byte, \\\\uHHHH that code point in UTF-8) and
+end it with LF, except the record a "!nolf seq=N" line names (seq N, right after it): no LF
+followed that one (a last line sent without LF). A record followed by "!trunc" was cut.
+
 Selection: ${m.since ?? "from the first record"} to ${m.until ?? "the last"} (receive time).
 
 manifest.json lists every file with its record count, time and sequence range, and SHA-256.

@@ -281,6 +281,31 @@ export class StreamWriter {
     return this.nextSeq - 1;
   }
 
+  /**
+   * Runs `append`, whose appends all get one receive time and stand or fall together: if one
+   * throws, none of them stays. For records that belong together (`!nolf` and the record it
+   * names): one time puts them in the same time window, and one append in the same write.
+   */
+  together<T>(append: () => T): T {
+    const len = this.len;
+    const nextSeq = this.nextSeq;
+    const lastRef = this.lastRef;
+    this.holdStamp = 1;
+    try {
+      return append();
+    } catch (err) {
+      this.len = len;
+      this.nextSeq = nextSeq;
+      this.lastRef = lastRef;
+      throw err;
+    } finally {
+      this.holdStamp = 0;
+    }
+  }
+
+  /** 1 inside `together` (the next stamp is kept), 2 once that stamp is taken. */
+  private holdStamp = 0;
+
   /** Resolves when every record up to `seq` (default: all appended so far) is fsync'd. */
   waitDurable(seq = this.nextSeq - 1): Promise<void> {
     if (seq <= this.durableSeq) return Promise.resolve();
@@ -369,6 +394,8 @@ export class StreamWriter {
 
   /** The current receive time, never earlier than the last one of this stream. */
   private stamp(): Buffer {
+    if (this.holdStamp === 2) return this.timeBytes;
+    if (this.holdStamp === 1) this.holdStamp = 2;
     let us = this.host.nowUs();
     if (us < this.lastTimeUs) us = this.lastTimeUs;
     this.lastTimeUs = us;

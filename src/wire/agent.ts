@@ -6,6 +6,8 @@
 //   'H' hello, first and once: "logward-agent 1 <stream> <spool-id>" (ASCII, at most 512 bytes).
 //       The spool id names the sender's numbering: a sender that loses its spool takes a new one.
 //   'R' record: <seq: 8 bytes BE> <the record's bytes>. seq counts from 1 in that spool.
+//   'U' unterminated record: as 'R', for a record its source did not end with LF (a file's
+//       last line): stored with a `!nolf` so that `show --raw` gives back no LF after it.
 //   'G' gap: <seq: 8><dropped: 8><first µs: 8><last µs: 8>: the sender dropped the `dropped`
 //       records it had numbered seq-dropped+1 .. seq (spool full), received between those times
 //       of its own clock. dropped is at least 1 and at most seq.
@@ -24,6 +26,7 @@ export const AGENT_MAGIC = "logward-agent";
 export const AGENT_VERSION = 1;
 export const T_HELLO = 0x48; // H
 export const T_RECORD = 0x52; // R
+export const T_UNTERMINATED = 0x55; // U
 export const T_GAP = 0x47; // G
 export const T_WELCOME = 0x57; // W
 export const T_ACK = 0x41; // A
@@ -50,6 +53,8 @@ export interface AgentSink {
   records(buf: Buffer, offsets: Uint32Array, seqs: Float64Array, count: number): void;
   /** One record over the limit: its first bytes, its real length. */
   truncated(seq: number, kept: Buffer, fullLength: number): void;
+  /** One record (a 'U' frame) its source did not end with LF: its bytes (cut above the limit), its real length. */
+  unterminated(seq: number, kept: Buffer, fullLength: number): void;
   gap(g: AgentGap): void;
 }
 
@@ -189,7 +194,7 @@ export class AgentDecoder {
       } else if (this.type === T_GAP) {
         if (len !== GAP_LEN) throw new FramingError(`a gap frame must be ${GAP_LEN} bytes, not ${len}`);
         this.enter(SMALL, len);
-      } else if (this.type === T_RECORD) {
+      } else if (this.type === T_RECORD || this.type === T_UNTERMINATED) {
         if (len < 8) throw new FramingError("a record frame shorter than its sequence number");
         this.dataLen = len - 8;
         this.enter(SEQ, 8);
@@ -237,7 +242,10 @@ export class AgentDecoder {
   private data(chunk: Buffer, i: number): number {
     const take = Math.min(this.dataLeft, chunk.length - i);
     if (take === this.dataLen && this.dataLen <= this.limit) {
-      this.add(i, i + take, this.seq, chunk);
+      if (this.type === T_UNTERMINATED) {
+        this.flush(chunk);
+        this.sink.unterminated(this.seq, chunk.subarray(i, i + take), take);
+      } else this.add(i, i + take, this.seq, chunk);
       this.dataLeft = 0;
       this.enter(HEAD, 5);
       return i + take;
@@ -260,7 +268,10 @@ export class AgentDecoder {
 
   private finishData(chunk: Buffer): void {
     const kept = this.carry ? this.carry.subarray(0, this.carryLen) : Buffer.alloc(0);
-    if (this.dataLen > this.limit) {
+    if (this.type === T_UNTERMINATED) {
+      this.flush(chunk);
+      this.sink.unterminated(this.seq, kept, this.dataLen);
+    } else if (this.dataLen > this.limit) {
       this.flush(chunk);
       this.sink.truncated(this.seq, Buffer.from(kept), this.dataLen);
     } else {
@@ -310,9 +321,10 @@ export function encodeHello(h: Hello): Buffer {
   return frame(T_HELLO, Buffer.from(`${AGENT_MAGIC} ${AGENT_VERSION} ${h.stream} ${h.spool}`, "latin1"));
 }
 
-export function encodeRecord(seq: number, data: Uint8Array): Buffer {
+/** An 'R' frame, or a 'U' frame for a record its source did not end with LF. */
+export function encodeRecord(seq: number, data: Uint8Array, unterminated = false): Buffer {
   const out = Buffer.allocUnsafe(13 + data.length);
-  out[0] = T_RECORD;
+  out[0] = unterminated ? T_UNTERMINATED : T_RECORD;
   out.writeUInt32BE(8 + data.length, 1);
   writeU64(out, seq, 5);
   out.set(data, 13);

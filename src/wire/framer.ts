@@ -7,6 +7,12 @@ export interface RecordSink {
   records(buf: Buffer, offsets: Uint32Array, count: number): void;
   /** One record that was longer than the limit: its first bytes, and its full length. */
   truncated(kept: Buffer, fullLength: number): void;
+  /**
+   * The last record, ended by the end of the channel instead of its terminator (lines: a last
+   * line without LF): its bytes (its first `limit` bytes when `fullLength` is larger). Valid
+   * only during the call.
+   */
+  unterminated(kept: Buffer, fullLength: number): void;
 }
 
 export interface Framer {

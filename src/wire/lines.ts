@@ -1,5 +1,6 @@
 // `lines`: records end at LF (0x0A). The LF is not part of the record; a CR before it is (kept
-// and escaped, so nothing is lost). A last line without LF is still a record. A line longer
+// and escaped, so nothing is lost). A last line without LF is still a record, handed over as
+// `unterminated` so that the missing LF is kept on record too. A line longer
 // than the limit is kept cut to its first `limit` bytes and reported with its real length;
 // the rest of it, up to its LF, is counted and dropped, never turned into further records.
 
@@ -55,7 +56,11 @@ export class LineFramer implements Framer {
   }
 
   end(): void {
-    if (this.carryLen > 0 || this.overflow > 0) this.emitCarried();
+    if (this.carryLen > 0 || this.overflow > 0) {
+      this.sink.unterminated(this.carry.subarray(0, this.carryLen), this.carryLen + this.overflow);
+      this.carryLen = 0;
+      this.overflow = 0;
+    }
   }
 
   /** Holds `chunk[s, e)` as part of the current line, up to the limit; counts the rest. */
