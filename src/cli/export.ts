@@ -12,7 +12,14 @@ import { createZstdDecompress } from "node:zlib";
 import { configFileOrDefault, loadConfig } from "../collector/config.ts";
 import { LogwardError } from "../errors.ts";
 import { formatBytes } from "../policy/units.ts";
-import { MANIFEST, MAX_SMALL_MEMBER, type MemberInfo, README, writeArchive } from "../query/export.ts";
+import {
+  MANIFEST,
+  MAX_SMALL_MEMBER,
+  type MemberInfo,
+  type ObjectMemberInfo,
+  README,
+  writeArchive,
+} from "../query/export.ts";
 import { TarReader } from "../query/tar.ts";
 import { timeBound } from "../query/time.ts";
 import { checkStoreFormat } from "../store/format.ts";
@@ -25,7 +32,9 @@ import { storePath } from "./store-path.ts";
 export const EXPORT_HELP = `Usage: logward export [ORIGIN...] [--since T] [--until T] (-o FILE | --to-vm VM) [options]
 
 Writes the selected records (every origin, or those named) to one archive: a tar compressed
-with zstd, holding each stream's stored lines (escaped, as 'show' prints them), a manifest
+with zstd, holding each stream's stored lines (escaped, as 'show' prints them), the opaque
+objects of blob streams announced in the selection (exact bytes, objects/ORIGIN/STREAM/
+SHA256.TYPE, checked against their SHA-256 as they are read), a manifest
 (origins, streams, time and sequence ranges, record counts, SHA-256 of each member) and a
 README for the recipient. 'logward verify-export FILE' checks it.
 
@@ -44,7 +53,8 @@ Options:
 export const VERIFY_EXPORT_HELP = `Usage: logward verify-export FILE
 
 Checks an archive written by 'logward export': every member the manifest lists is there,
-with its size, record count and SHA-256, and nothing else is. Exits 0 and says so when it
+with its size, record count and SHA-256 (every object with its size and SHA-256), and
+nothing else is. Exits 0 and says so when it
 holds; otherwise names the first problem and exits 1.
 `;
 
@@ -182,7 +192,7 @@ export async function verifyExportCommand(args: string[]): Promise<number> {
       throw new LogwardError("LW_NOT_FOUND", `There is no file ${file}.`);
     fail((err as Error).message);
   }
-  let manifest: { format?: string; members?: MemberInfo[] };
+  let manifest: { format?: string; members?: MemberInfo[]; objects?: ObjectMemberInfo[] };
   try {
     manifest = JSON.parse(manifestText) as typeof manifest;
   } catch {
@@ -204,9 +214,21 @@ export async function verifyExportCommand(args: string[]): Promise<number> {
       fail(`the member ${m.path} has ${got!.lines} records, the manifest says ${m.records}`);
     records += m.records;
   }
+  // objects (blob streams): their bytes must have the SHA-256 and size their record gave
+  const objects = manifest.objects ?? [];
+  if (!Array.isArray(objects)) fail("its manifest's objects is not a list");
+  for (const o of objects) {
+    listed.add(o.path);
+    const got = seen.get(o.path);
+    if (!got) fail(`the object ${o.path} listed in the manifest is missing`);
+    if (got!.size !== o.size)
+      fail(`the object ${o.path} has ${got!.size} bytes, the manifest says ${o.size}`);
+    if (got!.sha256 !== o.sha256)
+      fail(`the object ${o.path} does not match its SHA-256 in the manifest (changed after export)`);
+  }
   for (const path of seen.keys()) if (!listed.has(path)) fail(`the member ${path} is not in the manifest`);
   process.stdout.write(
-    `${file}: OK, ${manifest.members!.length} streams, ${records} records; every SHA-256 matches the manifest.\n`,
+    `${file}: OK, ${manifest.members!.length} streams, ${records} records${objects.length ? `, ${objects.length} objects` : ""}; every SHA-256 matches the manifest.\n`,
   );
   return 0;
 }

@@ -5,15 +5,19 @@
 // final name.
 
 import { createHash } from "node:crypto";
-import { createReadStream, createWriteStream, mkdirSync, renameSync, rmSync } from "node:fs";
+import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
 import { open } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createZstdCompress } from "node:zlib";
 import { ioError, LogwardError } from "../errors.ts";
+import { BLOB_EXTENSIONS, type BlobType } from "../store/blob-type.ts";
+import { streamDir } from "../store/names.ts";
+import { objectPath } from "../store/objects.ts";
 import type { StreamRef, Window } from "../store/read.ts";
 import { parseLine } from "../store/record.ts";
 import { Output } from "./emit.ts";
+import { listObjects, objectBytes, type StoredObject } from "./objects.ts";
 import { privateDir } from "./open.ts";
 import { readRecords } from "./records.ts";
 import { TAR_END, tarHeader, tarPadding } from "./tar.ts";
@@ -35,6 +39,30 @@ export interface MemberInfo {
   sha256: string;
 }
 
+/** An object (blob stream) in the archive: its exact bytes, named by SHA-256 and type. */
+export interface ObjectMemberInfo {
+  path: string;
+  origin: string;
+  stream: string;
+  /** The seq of its `!blob` record (in the stream's .log member). */
+  seq: number;
+  time: string;
+  type: BlobType;
+  size: number;
+  sha256: string;
+}
+
+/** The objects of `ref` announced in `w` and still stored, one per SHA-256 (its latest record). */
+async function selectObjects(root: string, ref: StreamRef, w: Window): Promise<StoredObject[]> {
+  const bySha = new Map<string, StoredObject>();
+  const dir = streamDir(root, ref.origin, ref.stream);
+  for await (const o of listObjects(root, [ref], w)) {
+    const path = objectPath(dir, o.sha256);
+    if (existsSync(path)) bySha.set(o.sha256, { ...o, path });
+  }
+  return [...bySha.values()].sort((a, b) => a.seq - b.seq);
+}
+
 const readme = (m: {
   created: string;
   since: string | null;
@@ -52,6 +80,11 @@ The sender's original bytes (what 'logward show --raw' prints): take the "." rec
 order, unescape each payload (\\\\xHH is that one byte, \\\\uHHHH that code point in UTF-8) and
 end it with LF, except the record a "!nolf seq=N" line names (seq N, right after it): no LF
 followed that one (a last line sent without LF). A record followed by "!trunc" was cut.
+
+Opaque objects (EVTX, BSM, pcap, ... sent whole to a blob stream) are the files
+objects/<origin>/<stream>/<sha256>.<type>: their exact bytes, announced in the stream's .log
+by a "!blob sha256=... size=... type=..." record (manifest.json "objects" has its seq). Check
+one with 'sha256sum'. An object evicted before the export is not in it (its "!evict" record is).
 
 Selection: ${m.since ?? "from the first record"} to ${m.until ?? "the last"} (receive time).
 
@@ -83,11 +116,28 @@ export async function writeArchive(
       onStream?.();
     }
     const selected = members.filter((m) => m.records > 0);
+    // objects go in whole, streamed from the store and checked against their SHA-256 on the way
+    const objects: { info: ObjectMemberInfo; stored: StoredObject }[] = [];
+    for (const ref of refs) {
+      for (const o of await selectObjects(root, ref, { since, until })) {
+        const info: ObjectMemberInfo = {
+          path: `objects/${o.origin}/${o.stream}/${o.sha256}${BLOB_EXTENSIONS[o.type]}`,
+          origin: o.origin,
+          stream: o.stream,
+          seq: o.seq,
+          time: o.time,
+          type: o.type,
+          size: o.size,
+          sha256: o.sha256,
+        };
+        objects.push({ info, stored: o });
+      }
+    }
     if (selected.length === 0)
       throw new LogwardError("LW_NOT_FOUND", "No records in that selection; nothing to export.");
     const created = new Date(nowUs / 1000).toISOString();
     const manifest = Buffer.from(
-      `${JSON.stringify({ format: "logward-export 1", created, since: since ?? null, until: until ?? null, members: selected }, null, 2)}\n`,
+      `${JSON.stringify({ format: "logward-export 1", created, since: since ?? null, until: until ?? null, members: selected, objects: objects.map((o) => o.info) }, null, 2)}\n`,
     );
     const text = Buffer.from(readme({ created, since: since ?? null, until: until ?? null }));
     const partial = `${target}.partial`;
@@ -103,6 +153,11 @@ export async function writeArchive(
         yield tarHeader(dirname(m.path), basename(m.path), m.bytes, mtime);
         for await (const chunk of createReadStream(join(work, m.path))) yield chunk as Buffer;
         yield tarPadding(m.bytes);
+      }
+      for (const { info, stored } of objects) {
+        yield tarHeader(dirname(info.path), basename(info.path), info.size, mtime);
+        for await (const chunk of objectBytes(stored) as AsyncIterable<Buffer>) yield chunk;
+        yield tarPadding(info.size);
       }
       yield TAR_END;
     }
