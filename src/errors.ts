@@ -45,6 +45,10 @@ export const ERRORS = {
     exit: 1,
     summary: "the collector holds more of a sender's spool than the spool itself (a restored copy)",
   },
+  LW_NOT_SHIPPED: {
+    exit: 1,
+    summary: "ship --once ended with files not shipped (refused for good by the collector, or unreadable)",
+  },
   LW_UI_PORT: {
     exit: 1,
     summary: "the web UI cannot listen on its port (in use); set another [ui] port or disable it",

@@ -1,5 +1,6 @@
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
+import { BlobShipper } from "../agent/blob-ship.ts";
 import { Shipper } from "../agent/ship.ts";
 import { type OverflowPolicy, POLICIES } from "../agent/spool.ts";
 import { parseDuration, parseSize } from "../collector/config.ts";
@@ -22,6 +23,16 @@ Sources (any combination):
   --stdin                standard input, one record a line
   --command 'CMD'        the output lines of CMD, run again with backoff when it exits (repeatable)
 
+Or whole files, each content once (by SHA-256), to a logward.Blob+STREAM channel (not
+combined with the sources above):
+  --blob PATH            a file, shipped whenever a new content of it is complete (repeatable)
+  --blob-dir DIR         every file in DIR (not in subdirectories; not hidden files or names
+                         ending in .tmp, .part, .partial, .swp or ~), e.g. EVTX exports, closed
+                         audit trails, pcap captures (repeatable)
+  --settle DURATION      complete = unchanged this long and open for writing by no process
+                         (default 10s)
+  --retry-failed         offer again contents the collector refused for good (too large)
+
 Channel (one of):
   --via 'CMD'            a command whose stdin/stdout reach the collector, e.g.
                          'qrexec-client-vm logvm logward.Agent+app'
@@ -34,7 +45,9 @@ Options:
   --spool-max SIZE       the spool's limit on disk (default 256MiB)
   --spool-policy P       when full: drop-oldest (default) or drop-newest; drops are counted and
                          reach the collector as a gap record
-  --once                 exit 0 once everything the sources had at start is acknowledged
+  --once                 exit 0 once everything the sources had at start is acknowledged;
+                         with --blob/--blob-dir: every file present at start that is complete
+                         (or becomes so within the settle time), else exit 1 naming what failed
   --retry-max DURATION   the longest wait between reconnections (default 60s)
   -h, --help             show this help
 `;
@@ -64,6 +77,10 @@ export async function shipCommand(args: string[]): Promise<number> {
       "spool-policy": { type: "string" },
       once: { type: "boolean" },
       "retry-max": { type: "string" },
+      blob: { type: "string", multiple: true },
+      "blob-dir": { type: "string", multiple: true },
+      settle: { type: "string" },
+      "retry-failed": { type: "boolean" },
     },
     { min: 0, max: 0 },
   );
@@ -76,6 +93,12 @@ export async function shipCommand(args: string[]): Promise<number> {
   }
   const files = (values.file ?? []).map((f) => resolve(f));
   const commands = values.command ?? [];
+  const blobs = (values.blob ?? []).map((f) => resolve(f));
+  const blobDirs = (values["blob-dir"] ?? []).map((f) => resolve(f));
+  if (blobs.length > 0 || blobDirs.length > 0) return shipBlobs(values, stream, blobs, blobDirs);
+  if (values.settle !== undefined || values["retry-failed"]) {
+    throw new LogwardError("LW_USAGE", "--settle and --retry-failed go with --blob or --blob-dir.");
+  }
   if (
     files.length === 0 &&
     !values.journal &&
@@ -85,7 +108,7 @@ export async function shipCommand(args: string[]): Promise<number> {
   ) {
     throw new LogwardError(
       "LW_USAGE",
-      "Name at least one source (--file, --journal, --syslog-socket, --stdin or --command); see 'logward ship --help'.",
+      "Name at least one source (--file, --journal, --syslog-socket, --stdin, --command, --blob or --blob-dir); see 'logward ship --help'.",
     );
   }
   if ((values.via === undefined) === (values.connect === undefined)) {
@@ -109,10 +132,7 @@ export async function shipCommand(args: string[]): Promise<number> {
   if (!POLICIES.includes(policy)) {
     throw new LogwardError("LW_USAGE", "--spool-policy must be drop-oldest or drop-newest.");
   }
-  const retryMaxMs = values["retry-max"] === undefined ? 60_000 : parseDuration(values["retry-max"]);
-  if (retryMaxMs === null || retryMaxMs < 1000) {
-    throw new LogwardError("LW_USAGE", '--retry-max must be a duration of at least 1s, such as "60s".');
-  }
+  const retryMaxMs = retryMax(values["retry-max"]);
   const shipper = new Shipper({
     stream,
     spoolDir: resolve(values.spool ?? defaultSpool(stream)),
@@ -128,6 +148,63 @@ export async function shipCommand(args: string[]): Promise<number> {
     syslogSocket: values["syslog-socket"],
     stdin: values.stdin ?? false,
     commands,
+    warn: (m) => process.stderr.write(`logward ship: ${m}\n`),
+  });
+  process.once("SIGTERM", () => shipper.stop());
+  process.once("SIGINT", () => shipper.stop());
+  return shipper.run();
+}
+
+function retryMax(value: string | undefined): number {
+  const ms = value === undefined ? 60_000 : parseDuration(value);
+  if (ms === null || ms < 1000) {
+    throw new LogwardError("LW_USAGE", '--retry-max must be a duration of at least 1s, such as "60s".');
+  }
+  return ms;
+}
+
+/** `--blob`/`--blob-dir`: whole files over a logward.Blob channel (src/agent/blob-ship.ts). */
+async function shipBlobs(
+  values: Record<string, string | boolean | (string | boolean)[] | undefined>,
+  stream: string,
+  paths: string[],
+  dirs: string[],
+): Promise<number> {
+  const mixed = ["file", "journal", "journalctl", "syslog-socket", "stdin", "command"].filter(
+    (k) => values[k] !== undefined,
+  );
+  if (mixed.length > 0) {
+    throw new LogwardError(
+      "LW_USAGE",
+      `--blob and --blob-dir ship whole files over their own channel (logward.Blob) and cannot be combined with --${mixed[0]}; run a second logward ship for the records.`,
+    );
+  }
+  if (values.via === undefined || values.connect !== undefined) {
+    throw new LogwardError(
+      "LW_USAGE",
+      "--blob and --blob-dir need --via 'CMD', a command run once per file with the file on its standard input, e.g. 'qrexec-client-vm logvm logward.Blob+evtx'.",
+    );
+  }
+  if (values["spool-max"] !== undefined || values["spool-policy"] !== undefined) {
+    throw new LogwardError(
+      "LW_USAGE",
+      "--spool-max and --spool-policy apply to record sources, not to --blob or --blob-dir.",
+    );
+  }
+  const settleMs = values.settle === undefined ? 10_000 : parseDuration(values.settle as string);
+  if (settleMs === null || settleMs < 1000) {
+    throw new LogwardError("LW_USAGE", '--settle must be a duration of at least 1s, such as "10s".');
+  }
+  const shipper = new BlobShipper({
+    stream,
+    spoolDir: resolve((values.spool as string | undefined) ?? defaultSpool(stream)),
+    via: values.via as string,
+    paths,
+    dirs,
+    settleMs,
+    once: values.once === true,
+    retryMaxMs: retryMax(values["retry-max"] as string | undefined),
+    retryFailed: values["retry-failed"] === true,
     warn: (m) => process.stderr.write(`logward ship: ${m}\n`),
   });
   process.once("SIGTERM", () => shipper.stop());
