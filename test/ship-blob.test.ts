@@ -299,6 +299,18 @@ describe("logward ship --blob-dir", { timeout: 300_000 }, () => {
     await d.stop();
   });
 
+  test("the Qubes unit calls logward.Blob and signals ship alone, so a call under way is never cut", () => {
+    const unit = readFileSync(
+      join(BIN, "../../packaging/qubes/sender/systemd/logward-ship-blob@.service"),
+      "utf8",
+    );
+    assert.match(
+      unit,
+      /logward ship \$LOGWARD_BLOBS --stream %i .*--via "qrexec-client-vm \$LOGWARD_LOGVM logward\.Blob\+%i"/,
+    );
+    assert.match(unit, /^KillMode=mixed$/m);
+  });
+
   test("user errors: one sentence, a non-zero exit", async () => {
     const dir = tempDir();
     const f = join(dir, "f.bin");

@@ -35,13 +35,16 @@ combined with the sources above):
 
 Channel (one of):
   --via 'CMD'            a command whose stdin/stdout reach the collector, e.g.
-                         'qrexec-client-vm logvm logward.Agent+app'
-  --connect unix:PATH    a local collector socket ([[collector.local]] in its config)
+                         'qrexec-client-vm logvm logward.Agent+app'; with --blob/--blob-dir
+                         run once per file with the file as its stdin, e.g.
+                         'qrexec-client-vm logvm logward.Blob+evtx'
+  --connect unix:PATH    a local collector socket ([[collector.local]] in its config; records only)
 
 Options:
   --stream NAME          the stream (default "main"; must equal the qrexec service argument)
   --spool DIR            the spool (default /var/lib/logward-ship/STREAM for root, else
-                         ~/.local/state/logward/ship/STREAM)
+                         ~/.local/state/logward/ship/STREAM); with --blob/--blob-dir it holds
+                         blobs.log, the contents the collector has
   --spool-max SIZE       the spool's limit on disk (default 256MiB)
   --spool-policy P       when full: drop-oldest (default) or drop-newest; drops are counted and
                          reach the collector as a gap record
