@@ -251,6 +251,26 @@ describe("logward ship --blob-dir", { timeout: 300_000 }, () => {
     await daemon.stop();
   });
 
+  test("SIGTERM during a call: the call finishes and is recorded before ship exits (--blob PATH)", async () => {
+    const dir = tempDir();
+    const store = join(dir, "store");
+    const file = join(dir, "trail.bsm");
+    const bytes = randomBytes(40 * 1024 * 1024);
+    writeFileSync(file, bytes);
+    const d = await collector(store);
+    const args = ["--blob", file, "--via", via(store), "--spool", join(dir, "spool"), "--settle", "1s"];
+    const s = ship(args);
+    await until("the call under way", async () => (await blobs(store)).opens === 1);
+    s.proc.kill("SIGTERM");
+    assert.equal(await s.exited, 0, s.err());
+    assert.equal((await blobs(store)).blobs.length, 1, "the call finished");
+    const again = ship([...args, "--once"]);
+    assert.equal(await again.exited, 0, again.err());
+    assert.equal((await blobs(store)).opens, 1, "and was recorded: nothing is sent again");
+    await assertExactlyOnce(store, [bytes], dir);
+    await d.stop();
+  });
+
   test("an object over the collector's max_blob: refused for good, reported, not retried; the rest goes", async () => {
     const dir = tempDir();
     const store = join(dir, "store");

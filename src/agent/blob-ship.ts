@@ -56,9 +56,10 @@ export interface BlobShipOptions {
   retryMaxMs: number;
   retryFailed: boolean;
   warn: (message: string) => void;
-  /** Safety rescan while watching (tests shorten it). */
-  rescanMs?: number;
 }
+
+/** While watching: a full look every minute even without any inotify event (a safety net). */
+const RESCAN_MS = 60_000;
 
 /** Names in a --blob-dir that are never shipped: hidden files and names of files being written. */
 export function ignoredName(name: string): boolean {
@@ -95,7 +96,9 @@ export class BlobShipper {
   private lock!: StoreLock;
   private stopping = false;
   private wake: (() => void) | null = null;
-  private wakeOnPoke = false;
+  /** While waiting for the next pass: bring it forward to within `ms`. */
+  private shorten: ((ms: number) => void) | null = null;
+  /** A change was seen since the last pass began. */
   private poked = false;
   private readonly watchers: FSWatcher[] = [];
   /** When each path's current version was first seen. */
@@ -164,16 +167,45 @@ export class BlobShipper {
     this.wakeUp();
   }
 
-  /** A file in a watched directory changed. */
+  /**
+   * A file in a watched directory changed. Whatever changed, its ctime is now, so it cannot be
+   * complete before the settle time: a pass within the settle time is soon enough, and a
+   * directory written to all the time (the capture under way) costs one pass per settle time.
+   */
   private poke(): void {
     this.poked = true;
-    if (this.wakeOnPoke) this.wakeUp();
+    this.shorten?.(this.o.settleMs);
   }
 
   private wakeUp(): void {
     const w = this.wake;
     this.wake = null;
     w?.();
+  }
+
+  /** Waits `ms`, or less if a stop comes, or (if `pokeable`) a change shortens it. */
+  private async sleep(ms: number, pokeable: boolean): Promise<void> {
+    await new Promise<void>((resolve) => {
+      let until = Date.now() + ms;
+      const fire = () => {
+        this.wake = null;
+        this.shorten = null;
+        resolve();
+      };
+      let t = setTimeout(fire, ms);
+      this.wake = () => {
+        clearTimeout(t);
+        fire();
+      };
+      this.shorten = pokeable
+        ? (within: number) => {
+            if (Date.now() + within >= until) return;
+            clearTimeout(t);
+            until = Date.now() + within;
+            t = setTimeout(fire, within);
+          }
+        : null;
+    });
   }
 
   private startWatching(): void {
@@ -194,35 +226,21 @@ export class BlobShipper {
 
   private async loop(): Promise<void> {
     let attempt = 0;
-    const rescan = this.o.rescanMs ?? 60_000;
+    const rescan = RESCAN_MS;
     while (!this.stopping) {
       this.poked = false;
       const r = await this.pass();
       if (this.stopping) return;
       if (this.todo && this.todo.size === 0) return;
-      let wait: number;
       if (r.failed) {
-        wait = backoff(attempt++, 200, this.o.retryMaxMs);
+        // a failed call waits its backoff even when files change meanwhile (a stop ends it)
+        const wait = backoff(attempt++, 200, this.o.retryMaxMs);
         this.o.warn(`${r.failed}; trying again in ${wait} ms`);
+        await this.sleep(wait, false);
       } else {
         attempt = 0;
-        // a burst of changes is looked at once: at most one pass per 100 ms
-        wait = this.poked ? 100 : Math.min(r.next, rescan);
+        await this.sleep(Math.min(r.next, rescan, this.poked ? this.o.settleMs : rescan), true);
       }
-      // a failed call waits its backoff even when files change meanwhile, and a burst its
-      // 100 ms (the pokes are remembered: the next pass sees them); a stop ends any wait
-      this.wakeOnPoke = !r.failed && !this.poked;
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(() => {
-          this.wake = null;
-          resolve();
-        }, wait);
-        this.wake = () => {
-          clearTimeout(t);
-          resolve();
-        };
-      });
-      this.wakeOnPoke = false;
     }
   }
 
