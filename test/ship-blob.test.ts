@@ -149,14 +149,24 @@ describe("logward ship --blob-dir", { timeout: 300_000 }, () => {
     // a writer that keeps the file open, silent: the settle time passes, the open file holds it back
     const holder = spawn("sh", ["-c", `exec 3>>'${held}'; exec sleep 60`], { stdio: "ignore" });
     running.add(holder);
-    let content = Buffer.alloc(0);
-    for (let i = 0; i < 25; i++) {
-      const part = randomBytes(10_000);
-      appendFileSync(growing, part);
-      content = Buffer.concat([content, part]);
-      await sleep(200);
+    // a writer of its own, appending every 0.2 s for 5 s, so the test's own pace cannot pause it
+    const writer = spawn(
+      "sh",
+      ["-c", `for i in $(seq 25); do head -c 10000 /dev/urandom >> '${growing}'; sleep 0.2; done`],
+      { stdio: "ignore" },
+    );
+    running.add(writer);
+    const written = new Promise((r) => writer.once("exit", r));
+    let writing = true;
+    void written.then(() => {
+      writing = false;
+    });
+    while (writing) {
       assert.equal((await blobs(store)).blobs.length, 0, "nothing shipped while it is written or held open");
+      await sleep(200);
     }
+    const content = readFileSync(growing);
+    assert.equal(content.length, 250_000);
     await until("the growing file, once settled", async () => (await blobs(store)).blobs.length === 1);
     assert.equal((await blobs(store)).blobs[0]!.sha, sha256(content));
     await sleep(1500);
