@@ -108,7 +108,11 @@ export class BlobIntake implements Intake {
       this.fields = duplicate
         ? `size=${info.size} sha256=${info.sha256} duplicate_of=${info.seq}`
         : `size=${info.size} sha256=${info.sha256} object_seq=${info.seq}`;
-      if (!duplicate) this.session.recordCount++;
+      if (!duplicate) {
+        this.session.recordCount++;
+        // the object now counts whole in the quota: check it now, not at the next append
+        this.session.opts.policy?.noteAppend(this.session.opts.origin);
+      }
       return "eof";
     } catch (err) {
       // commit removed the file (temporary or renamed) itself

@@ -343,7 +343,8 @@ export class Policy {
         const pick = this.oldestSegment(a.origins());
         // an object older than the oldest segment goes first (blob streams)
         const obj = this.oldestObject(a.origins());
-        if (obj && (!pick || obj.time <= pick.first)) {
+        // (or when the oldest segment is the one being written: a blob stream's records are few)
+        if (obj && (!pick || !pick.sealed || obj.time <= pick.first)) {
           const info = await obj.writer.objects!.removeOldest();
           if (info) {
             this.recordObjectEviction(obj.writer, info, "quota", a);
@@ -365,6 +366,7 @@ export class Policy {
         const meta = await w.removeOldestSealed();
         if (!meta) break;
         this.recordEviction(w, meta, "quota", a);
+        await this.evictObjectsOf(w, meta, "quota", a);
         const e = this.evictedSince.get(a.key) ?? { at: 0, records: 0, segments: 0, bytes: 0 };
         e.records += meta.records;
         e.segments++;
@@ -431,6 +433,23 @@ export class Policy {
     return best;
   }
 
+  /**
+   * An object lives as long as its `!blob` record: when a segment goes, so do the objects its
+   * records announced (each with its own `!evict`).
+   */
+  private async evictObjectsOf(
+    w: StreamWriter,
+    m: SegmentMeta,
+    reason: "quota" | "retention",
+    a?: Account,
+  ): Promise<void> {
+    for (let o = w.objects?.oldest(); o && o.seq <= m.lastSeq; o = w.objects?.oldest()) {
+      const info = await w.objects!.removeOldest();
+      if (!info) break;
+      this.recordObjectEviction(w, info, reason, a);
+    }
+  }
+
   /** `!evict` for one object: which one (seq of its `!blob`, SHA-256), and why. */
   private recordObjectEviction(
     w: StreamWriter,
@@ -482,6 +501,7 @@ export class Policy {
           if (!meta) break;
           records += meta.records;
           this.recordEviction(w, meta, "retention");
+          await this.evictObjectsOf(w, meta, "retention");
         }
         // objects announced before the cutoff
         for (

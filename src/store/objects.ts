@@ -240,6 +240,9 @@ export class StreamObjects {
       try {
         await rename(r.tmp, final);
         await fsyncDir(this.dir);
+        // fault injection for the crash tests only (test/blob-crash.test.ts): die between the
+        // rename and the record, the window recovery must close
+        if (process.env.LOGWARD_FAULT === "after-object-rename") process.kill(process.pid, "SIGKILL");
       } catch (err) {
         await unlink(r.tmp).catch(() => {});
         throw ioError("store the object", final, err);
