@@ -1,8 +1,16 @@
-// `--journal`: runs `journalctl -o export -f` after the last cursor this spool holds and stores
-// each entry as one record (its export bytes, binary fields included). The cursor is the
-// source's position, committed with the entries, so a restart continues after exactly the last
-// spooled entry. `--journalctl CMD` replaces the command (tests use a stand-in); its arguments
-// are passed as arguments, never through the shell's parsing.
+// `--journal`: runs `journalctl -o export --no-tail --merge -f --cursor=<C>`, C the last cursor
+// this spool holds, and stores each entry as one record (its export bytes, binary fields
+// included). The cursor is the source's position, committed with the entries, so a restart
+// continues after exactly the last spooled entry. `--journalctl CMD` replaces the command (tests
+// add --directory=DIR to the real one); its arguments are passed as arguments, never through
+// the shell's parsing.
+//
+// Why these flags (systemd's journalctl.c, v252): -f alone implies -n 10 (--no-tail: every
+// entry on a first run) and -b (--merge: every boot, so a cursor from an earlier boot loses
+// nothing in between); --after-cursor=C skips one entry past C's position without checking it
+// is C, so a cursor no longer in the journal lost the first new entry (systemd issue 30288,
+// fixed in v255). --cursor=C starts at C itself when it is still there, and that first entry,
+// when its cursor is C, is dropped here: it is the last one spooled.
 
 import { spawn } from "node:child_process";
 import { JournalFramer } from "../wire/journal.ts";
@@ -44,10 +52,14 @@ export class JournalSource implements Source {
   }
 
   private async runOnce(once: boolean): Promise<number | string | null> {
-    const args = ["-o", "export"];
+    const args = ["-o", "export", "--no-tail", "--merge"];
     if (!once) args.push("-f");
-    if (this.cursor) args.push(`--after-cursor=${this.cursor}`);
-    const child = spawn("sh", ["-c", `${this.command} "$@"`, "sh", ...args], {
+    const resumeAt = this.cursor;
+    if (resumeAt) args.push(`--cursor=${resumeAt}`);
+    let first = true;
+    // exec: SIGTERM then reaches journalctl itself; a shell left in between would die alone and
+    // leave journalctl -f holding the pipe, so the source (and ship) would never end
+    const child = spawn("sh", ["-c", `exec ${this.command} "$@"`, "sh", ...args], {
       stdio: ["ignore", "pipe", "inherit"],
     });
     this.kill = () => child.kill("SIGTERM");
@@ -57,6 +69,10 @@ export class JournalSource implements Source {
     });
     const framer = new JournalFramer(MAX_SPOOL_RECORD, {
       entry: (payload, _full, cursor) => {
+        if (first) {
+          first = false;
+          if (resumeAt !== undefined && cursor === resumeAt) return; // spooled already
+        }
         this.host.record(payload);
         if (cursor) {
           this.cursor = cursor;
