@@ -44,6 +44,9 @@ test("logward open: the viewer for the stream's type gets a private copy, remove
   const raw = await logward(["open", "work/main", "--raw", "--store", store, "--config", config]);
   assert.equal(raw.code, 0, raw.stderr);
   assert.equal(readFileSync(`${seen}.content`, "latin1"), "ok line\n\x1b]0;owned\x07 evil \xff\n");
+  // named for what it holds: never ".raw", which desktop MIME databases take for a camera image
+  assert.match(path, /\/work-main\.log$/);
+  assert.match(readFileSync(`${seen}.path`, "utf8").trim(), /\/work-main-raw\.log$/);
   // raw bytes are never handed to an unconfigured local viewer
   writeFileSync(join(dir, "empty.toml"), "");
   const none = await logward(

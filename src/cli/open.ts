@@ -10,6 +10,7 @@ import {
   openObject,
   privateFile,
   runViewer,
+  selectionFileName,
   streamType,
   writeSelection,
 } from "../query/open.ts";
@@ -99,9 +100,7 @@ export async function openCommand(args: string[]): Promise<number> {
   const viewer = chooseViewer(viewers, type, { raw: values.raw === true, terminal: true });
 
   // a directory only we can enter, a file only we can read; both go when the viewer is done
-  const { file, remove: cleanup } = privateFile(
-    `${origin}${stream ? `-${stream}` : ""}.${values.raw ? "raw" : "log"}`,
-  );
+  const { file, remove: cleanup } = privateFile(selectionFileName(origin, stream, values.raw === true, type));
   process.once("exit", cleanup);
   try {
     const { records, damaged } = await writeSelection(

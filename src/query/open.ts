@@ -166,6 +166,22 @@ export async function openStoredLines(
 }
 
 /**
+ * A selection's file name for a viewer: `<origin>[-<stream>]` and an extension that says what
+ * the file holds: `.log` for escaped text and for the raw bytes of a lines stream, `.export`
+ * for a journal stream's raw export entries, `.bin` for other raw bytes. Never `.raw`, which
+ * desktop MIME databases take for a camera image and would open in a photo tool.
+ */
+export function selectionFileName(
+  origin: string,
+  stream: string | undefined,
+  raw: boolean,
+  type: string,
+): string {
+  const ext = !raw || type === "lines" ? ".log" : type === "journal" ? ".export" : ".bin";
+  return `${origin}${stream ? `-${stream}` : ""}${raw ? "-raw" : ""}${ext}`;
+}
+
+/**
  * An object's file name for a viewer: `<origin>-<stream>-<seq>` and its type's extension
  * (`.evtx`, `.bsm`, …; never `.raw`, which desktop MIME databases take for a camera image).
  */
