@@ -45,9 +45,12 @@ Options:
  */
 async function relayBlob(input: NodeJS.ReadableStream, socket: import("node:net").Socket): Promise<void> {
   let total = 0;
+  // the collector's answer came (a refusal midway): not one more byte, and no end frame
+  const over = () => socket.destroyed || socket.writableEnded;
   try {
     for await (const chunk of input as AsyncIterable<Buffer>) {
       for (let off = 0; off < chunk.length; off += MAX_FRAME_BYTES) {
+        if (over()) return;
         const part = chunk.subarray(off, off + MAX_FRAME_BYTES);
         total += part.length;
         if (!socket.write(encodeFrame(FRAME_DATA, part))) {
@@ -55,19 +58,20 @@ async function relayBlob(input: NodeJS.ReadableStream, socket: import("node:net"
             const done = () => {
               socket.off("drain", done);
               socket.off("close", done);
+              socket.off("finish", done);
               resolve();
             };
             socket.on("drain", done);
             socket.on("close", done);
+            socket.on("finish", done);
           });
         }
-        if (socket.destroyed) return;
       }
     }
   } catch {
     return; // stdin failed: no end frame, so the collector stores nothing
   }
-  if (!socket.destroyed) socket.end(encodeBlobEnd(total));
+  if (!over()) socket.end(encodeBlobEnd(total));
 }
 
 export async function ingestCommand(args: string[]): Promise<number> {
@@ -130,7 +134,13 @@ export async function ingestCommand(args: string[]): Promise<number> {
   let end: RelayEnd | null = null;
   const decoder = new FrameDecoder((type, payload) => {
     if (type === FRAME_DATA) process.stdout.write(payload);
-    else end = JSON.parse(payload.toString()) as RelayEnd;
+    else {
+      end = JSON.parse(payload.toString()) as RelayEnd;
+      // the collector's last word (an answer before the end of stdin is a refusal): stop
+      // sending, so that no write of ours fails on a connection the collector then closes
+      input.unpipe(socket);
+      if (!socket.writableEnded) socket.end();
+    }
   });
   socket.on("data", (chunk: Buffer) => {
     try {

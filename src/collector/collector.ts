@@ -53,6 +53,31 @@ type Listener =
 /** Relay and local sockets wrap replies in relay frames; a qrexec socket service gets them bare. */
 const framed = (l: Listener) => l.kind !== "qrexec";
 
+/** How long a sender that is still sending gets to read the collector's last frame and stop. */
+const DRAIN_MS = 5000;
+
+/**
+ * Closes a framed connection once the sender has stopped sending. A session can end while its
+ * sender is still writing (a blob over max_blob, a quota, a protocol error): closing at once
+ * would make the sender's next write fail (EPIPE, ECONNRESET) and a sender may see that before
+ * it reads the `E` frame just sent, so it would report a broken connection instead of the
+ * collector's answer (and `ship` would retry a refusal). So the sender's bytes are read and
+ * dropped until it ends its side (`ingest` does as soon as it reads the `E` frame), for at most
+ * DRAIN_MS.
+ */
+function drainThenClose(socket: Socket): void {
+  if (socket.destroyed) return;
+  if (socket.readableEnded) {
+    socket.destroy();
+    return;
+  }
+  const timer = setTimeout(() => socket.destroy(), DRAIN_MS);
+  timer.unref();
+  socket.once("end", () => socket.destroy());
+  socket.once("close", () => clearTimeout(timer));
+  socket.resume(); // the session's data handler ignores everything once it has ended
+}
+
 export class Collector {
   config: CollectorConfig;
   policy!: Policy;
@@ -393,15 +418,15 @@ export class Collector {
     const socket = session.socket;
     if (!socket.destroyed) {
       // the session is over either way: say so (relay), then close even if the peer never does
-      const last = framed(listener)
-        ? encodeEnd({
-            ok: result.ok,
-            records: result.records,
-            bytes: result.bytes,
-            message: result.ok ? "durable" : result.reason,
-          })
-        : Buffer.alloc(0);
-      socket.end(last, () => socket.destroy());
+      if (framed(listener)) {
+        const last = encodeEnd({
+          ok: result.ok,
+          records: result.records,
+          bytes: result.bytes,
+          message: result.ok ? "durable" : result.reason,
+        });
+        socket.end(last, () => drainThenClose(socket));
+      } else socket.end(Buffer.alloc(0), () => socket.destroy());
     }
     if (!result.ok && result.reason !== "connection closed") {
       this.event("session-error", {
