@@ -1,7 +1,8 @@
 // logward rm: through the running collector and alone; confirmation; the trail of deletions in
 // the collector's own origin, which rm cannot delete; a stream with a live session is kept.
 import assert from "node:assert/strict";
-import { existsSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { Store } from "../src/store/store.ts";
@@ -108,4 +109,89 @@ test("logward rm on a terminal asks first and deletes only when 'yes' is typed",
   const trail = (await readAll(root, "_logward", "deletions")).map((r) => r.payload.toString());
   assert.equal(trail.length, 1);
   assert.match(trail[0]!, /^deleted=work\/app records=3 bytes=\d+ before=all by=\S+$/);
+});
+
+test("logward rm of a blob stream: objects go with the segments that announced them, recorded by name", async () => {
+  const store = join(tempDir(), "store");
+  const env = { QREXEC_REMOTE_DOMAIN: "work", QREXEC_SERVICE_ARGUMENT: "logs" };
+  const dir = join(store, "origins", "work", "logs");
+  const objects = () => (existsSync(join(dir, "objects")) ? readdirSync(join(dir, "objects")).sort() : []);
+  const sealed = () =>
+    existsSync(join(dir, "index.json"))
+      ? (JSON.parse(readFileSync(join(dir, "index.json"), "utf8")) as { segments: unknown[] }).segments.length
+      : 0;
+  const until = async (what: string, ok: () => boolean) => {
+    for (let k = 0; k < 200 && !ok(); k++) await new Promise((r) => setTimeout(r, 50));
+    assert.ok(ok(), `timed out waiting for ${what}`);
+  };
+  const bodies = ["first object\n", "second object\n", "third object\n"].map((t) => Buffer.from(t));
+  const name = (b: Buffer) => `${createHash("sha256").update(b).digest("hex")}.zst`;
+  // a segment is sealed a second or two after its first record: one object per segment
+  let d = await serve(store, `[store]\nsegment_age = "1s"\n`);
+  const cut: string[] = [];
+  try {
+    for (const [k, body] of bodies.entries()) {
+      assert.equal((await ingest(store, "blob", body, env)).code, 0);
+      if (k < 2) {
+        await until(`segment ${k + 1} sealed`, () => sealed() === k + 1);
+        cut.push(new Date(Date.now() + 5).toISOString());
+        await new Promise((r) => setTimeout(r, 10));
+      }
+    }
+  } finally {
+    await d.stop();
+  }
+  assert.deepEqual(objects(), bodies.map(name).sort());
+  // alone (no collector): the first segment and its object go at once, not at the next restart
+  const alone = await logward(["rm", "work/logs", "--before", cut[0]!, "--yes", "--store", store]);
+  assert.equal(alone.code, 0, alone.stderr);
+  assert.match(alone.stdout.toString(), /^Deleted 3 records and 1 object \(.+\) of work\/logs;/);
+  assert.deepEqual(objects(), [name(bodies[1]!), name(bodies[2]!)].sort());
+  // through the running collector: the second
+  d = await serve(store, `[store]\nsegment_age = "1s"\n`);
+  try {
+    const via = await logward(["rm", "work/logs", "--before", cut[1]!, "--yes", "--store", store]);
+    assert.equal(via.code, 0, via.stderr);
+    assert.match(via.stdout.toString(), /^Deleted \d+ records and 1 object /);
+    assert.deepEqual(objects(), [name(bodies[2]!)]);
+    const gone = await logward(["get", "work/logs", "5", "--store", store]);
+    assert.equal(gone.code, 1);
+    assert.match(gone.stderr, /has no record 5/);
+  } finally {
+    await d.stop();
+  }
+  const logs = (await readAll(store, "work", "logs")).map((r) => `${r.kind} ${r.payload}`);
+  const sha = (b: Buffer) => name(b).slice(0, -4);
+  for (const [k, seq] of [
+    [0, 2],
+    [1, 5],
+  ] as const)
+    assert.ok(
+      logs.some((l) =>
+        new RegExp(
+          `^!evict reason=deleted by=\\S+ objects=1 seq=${seq} sha256=${sha(bodies[k]!)} size=\\d+ type=text `,
+        ).test(l),
+      ),
+      logs.join("\n"),
+    );
+  // the whole stream: objects/ goes with it
+  const all = await logward(["rm", "work/logs", "--yes", "--store", store]);
+  assert.equal(all.code, 0, all.stderr);
+  assert.match(all.stdout.toString(), /and 1 object /);
+  assert.equal(existsSync(dir), false);
+  const trail = (await readAll(store, "_logward", "deletions")).map((r) => r.payload.toString());
+  const byName = (k: number) =>
+    trail.filter(
+      (t) => t.startsWith(`deleted_object=work/logs objects=1 `) && t.includes(`sha256=${sha(bodies[k]!)}`),
+    );
+  assert.deepEqual([byName(0).length, byName(1).length, byName(2).length], [1, 1, 1], trail.join("\n"));
+  assert.equal(
+    trail.filter((t) =>
+      /^deleted=work\/logs records=\d+ bytes=\d+ objects=1 object_bytes=\d+ before=/.test(t),
+    ).length,
+    3,
+  );
+  // restarting finds nothing left to clean up silently
+  d = await serve(store);
+  assert.equal(await d.stop(), 0);
 });

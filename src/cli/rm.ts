@@ -18,7 +18,8 @@ import { storePath } from "./store-path.ts";
 export const RM_HELP = `Usage: logward rm ORIGIN[/STREAM] [--before T] [--yes] [--store DIR]
 
 Deletes an origin's records: one stream, or all of them. With --before T, only the segments
-whose newest record is older than T (a segment that also holds newer records stays whole).
+whose newest record is older than T (a segment that also holds newer records stays whole),
+and the objects whose !blob records they held.
 Asks for confirmation on a terminal; --yes confirms in scripts. Every deletion (what, how
 many records, by whom, when) is recorded in the collector's own origin (_logward/deletions),
 which cannot be deleted. Works through the running collector, or alone when none runs.
@@ -134,7 +135,7 @@ export async function rmCommand(args: string[]): Promise<number> {
     }
   }
   process.stdout.write(
-    `Deleted ${result.records} records (${formatBytes(result.bytes)}) of ${target}; recorded in ${COLLECTOR_ORIGIN}/deletions.\n`,
+    `Deleted ${result.records} records${result.objects ? ` and ${result.objects} object${result.objects === 1 ? "" : "s"}` : ""} (${formatBytes(result.bytes)}) of ${target}; recorded in ${COLLECTOR_ORIGIN}/deletions.\n`,
   );
   return 0;
 }

@@ -9,6 +9,7 @@
 import { LogwardError } from "../errors.ts";
 import type { Policy } from "../policy/engine.ts";
 import { COLLECTOR_ORIGIN } from "../store/names.ts";
+import type { ObjectInfo } from "../store/objects.ts";
 import { originStreams } from "../store/read.ts";
 import { formatTime, parseTime } from "../store/record.ts";
 import type { Store } from "../store/store.ts";
@@ -29,6 +30,8 @@ export interface RmResult {
   ok: boolean;
   records: number;
   bytes: number;
+  /** Objects deleted with their `!blob` records (absent in an answer from an older collector). */
+  objects?: number;
   message: string;
 }
 
@@ -46,6 +49,11 @@ export function parseRmRequest(line: string): RmRequest {
   if (before !== null && !Number.isSafeInteger(before))
     throw new LogwardError("LW_USAGE", "bad --before time");
   return { origin: p[3]!, stream: p[4] === "*" ? null : p[4]!, beforeUs: before, by: p[6]! };
+}
+
+/** One object as deletion records name it (the same keys as an object's `!evict`). */
+function objectFields(o: ObjectInfo): string {
+  return `objects=1 seq=${o.seq} sha256=${o.sha256} size=${o.size} type=${o.type} time=${o.time} bytes=${o.stored}`;
 }
 
 /**
@@ -85,13 +93,18 @@ export async function removeRecords(
   }
   let records = 0;
   let bytes = 0;
+  let objects = 0;
   const trail = await store.stream(COLLECTOR_ORIGIN, "deletions");
   for (const stream of streams) {
     let r = 0;
     let b = 0;
+    /** Objects removed with the segments whose `!blob` records announced them. */
+    const gone: ObjectInfo[] = [];
     if (req.beforeUs === null) {
       const w = await store.stream(req.origin, stream);
       policy?.forget(w);
+      // the stream's directory goes whole, objects/ with it
+      if (w.objects) gone.push(...w.objects.list());
       ({ records: r, bytes: b } = await store.removeStream(req.origin, stream));
     } else {
       const w = policy ? await policy.stream(req.origin, stream) : await store.stream(req.origin, stream);
@@ -105,20 +118,40 @@ export async function removeRecords(
           `reason=deleted by=${req.by} first_seq=${m.firstSeq} last_seq=${m.lastSeq} records=${m.records} ` +
             `first=${m.firstTime} last=${m.lastTime} bytes=${m.bytes}`,
         );
+        // an object lives as long as its `!blob` record (removeOldest fsyncs objects/)
+        for (let o = w.objects?.oldest(); o && o.seq <= m.lastSeq; o = w.objects?.oldest()) {
+          const info = await w.objects!.removeOldest();
+          if (!info) break;
+          gone.push(info);
+          b += info.stored;
+          w.appendCollector("evict", `reason=deleted by=${req.by} ${objectFields(info)}`);
+        }
       }
     }
     records += r;
     bytes += b;
-    trail.appendCollector(
-      "note",
-      `deleted=${req.origin}/${stream} records=${r} bytes=${b} before=${req.beforeUs === null ? "all" : formatTime(req.beforeUs)} by=${req.by}`,
-    );
+    objects += gone.length;
+    const objectBytes = gone.reduce((n, o) => n + o.stored, 0);
+    trail.together(() => {
+      trail.appendCollector(
+        "note",
+        `deleted=${req.origin}/${stream} records=${r} bytes=${b} ` +
+          `${gone.length > 0 ? `objects=${gone.length} object_bytes=${objectBytes} ` : ""}before=${req.beforeUs === null ? "all" : formatTime(req.beforeUs)} by=${req.by}`,
+      );
+      // every object by name, so the trail says which contents went
+      for (const o of gone)
+        trail.appendCollector(
+          "note",
+          `deleted_object=${req.origin}/${stream} ${objectFields(o)} by=${req.by}`,
+        );
+    });
   }
   await store.flush();
   return {
     ok: true,
     records,
     bytes,
-    message: `deleted ${records} records (${bytes} bytes) of ${req.origin}${req.stream ? `/${req.stream}` : ""}`,
+    objects,
+    message: `deleted ${records} records${objects ? ` and ${objects} objects` : ""} (${bytes} bytes) of ${req.origin}${req.stream ? `/${req.stream}` : ""}`,
   };
 }

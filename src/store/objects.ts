@@ -194,6 +194,11 @@ export class StreamObjects {
     return this.live.get(sha256);
   }
 
+  /** Every stored object, in seq order. */
+  list(): ObjectInfo[] {
+    return [...this.live.values()];
+  }
+
   /** The object announced first among those still stored. */
   oldest(): ObjectInfo | undefined {
     return this.live.values().next().value;
