@@ -8,7 +8,7 @@ import { request } from "node:http";
 import { basename, join } from "node:path";
 import { test } from "node:test";
 import { logward } from "./helpers/cli.ts";
-import { ingest, serve } from "./helpers/daemon.ts";
+import { ingest, serve, uiLogin } from "./helpers/daemon.ts";
 import { tempDir } from "./helpers/tmp.ts";
 
 const SAMPLES = join(import.meta.dirname, "fixtures/samples");
@@ -93,7 +93,7 @@ test("open --seq and the web UI open an object with its type's viewer, in a file
     assert.match(notObject.stderr, /is not an object/);
 
     // the web UI: POST /api/open {origin, stream, seq}
-    const login = /web UI at (http:\S+)/.exec(d.out())![1]!;
+    const login = uiLogin(store);
     const base = new URL(login).origin;
     const { get } = await import("node:http");
     const cookie = await new Promise<string>((resolve) =>

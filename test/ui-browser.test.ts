@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { type Browser, chromium, type Page } from "playwright-core";
 import { logward } from "./helpers/cli.ts";
-import { type Daemon, ingest, serve } from "./helpers/daemon.ts";
+import { type Daemon, ingest, serve, uiLogin } from "./helpers/daemon.ts";
 import { tempDir } from "./helpers/tmp.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -74,7 +74,7 @@ describe("web UI in chromium", () => {
       store,
       `[collector]\nmax_record = "1MiB"\n[viewers]\ndefault = ${viewer}\n[[policy]]\nmatch = "disp*"\nquota = "512KiB"\n`,
     );
-    base = new URL(/web UI at (http:\S+)/.exec(d.out())![1]!).origin;
+    base = new URL(uiLogin(store)).origin;
     await ingest(store, "lines", `first NEEDLE line\n${HOSTILE.join("\n")}\nlast line\n`, {
       QREXEC_REMOTE_DOMAIN: "work",
     });
@@ -121,7 +121,7 @@ describe("web UI in chromium", () => {
   });
 
   test("origins: every stream with the counts ls gives", async () => {
-    await page.goto(/web UI at (http:\S+)/.exec(d.out())![1]!);
+    await page.goto(uiLogin(store));
     await page.waitForSelector("table.origins tbody tr[data-stream]");
     const shown = await page.$$eval("table.origins tbody tr[data-stream]", (rows) =>
       rows.map((r) => [

@@ -7,7 +7,7 @@ import { request } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { logward } from "./helpers/cli.ts";
-import { type Daemon, ingest, serve } from "./helpers/daemon.ts";
+import { type Daemon, ingest, serve, uiLogin } from "./helpers/daemon.ts";
 import { tempDir } from "./helpers/tmp.ts";
 
 interface Answer {
@@ -44,7 +44,7 @@ describe("web UI over HTTP", () => {
 
   before(async () => {
     d = await serve(store);
-    login = /web UI at (http:\S+)/.exec(d.out())![1]!;
+    login = uiLogin(store);
     base = new URL(login).origin;
     await ingest(store, "lines", "one\n<script>alert(1)</script>\n\x1b]0;pwn\x07\n", {
       QREXEC_REMOTE_DOMAIN: "work",
@@ -58,7 +58,7 @@ describe("web UI over HTTP", () => {
     await d.stop();
   });
 
-  test("serve prints the address with its token and keeps it in run/ui-url", async () => {
+  test("serve keeps the address with its token in run/ui-url (0600)", async () => {
     assert.match(login, /^http:\/\/127\.0\.0\.1:\d+\/login\?token=[A-Za-z0-9_-]{32}$/);
     const { readFileSync, statSync } = await import("node:fs");
     assert.equal(readFileSync(join(store, "run", "ui-url"), "utf8"), `${login}\n`);

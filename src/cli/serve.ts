@@ -13,10 +13,10 @@ export const SERVE_HELP = `Usage: logward serve [--store DIR] [--config FILE]
 Runs the collector in the foreground: the one writer of the store. Listens on the relay
 socket <store>/run/ingest.sock (for 'logward ingest', the qrexec exec services) and on any
 qrexec socket-service paths in the configuration, and serves the web UI on 127.0.0.1
-([ui] port, default 8640; its address with the access token is printed and written to
-<store>/run/ui-url, readable only by the owner). Prints a line with "ready" once it accepts
-connections and, under systemd (NOTIFY_SOCKET set), notifies READY=1. SIGTERM or SIGINT:
-stops accepting, makes everything received durable, exits 0.
+([ui] port, default 8640; its address with the access token is written to <store>/run/ui-url,
+readable only by the owner, and printed when stdout is a terminal). Prints a line with "ready"
+once it accepts connections and, under systemd (NOTIFY_SOCKET set), notifies READY=1.
+SIGTERM or SIGINT: stops accepting, makes everything received durable, exits 0.
 
 Options:
   --store DIR     the store (default: $LOGWARD_STORE, else /var/lib/logward for root,
@@ -115,7 +115,12 @@ export async function serveCommand(args: string[]): Promise<number> {
     process.once("SIGTERM", stop);
     process.once("SIGINT", stop);
   });
-  if (ui) process.stdout.write(`logward: web UI at ${ui.url}\n`);
+  // the token only on a terminal: a service's stdout goes to the journal, readable by others
+  if (ui && process.stdout.isTTY) process.stdout.write(`logward: web UI at ${ui.url}\n`);
+  else if (ui)
+    process.stdout.write(
+      `logward: web UI at http://127.0.0.1:${ui.port}/ (token in ${join(root, "run", "ui-url")})\n`,
+    );
   process.stdout.write(`logward: ready, store ${root}, relay socket ${config.socket}\n`);
   notifySystemd();
   return Promise.race([stopped, fatal]);

@@ -12,6 +12,7 @@
 import { randomBytes, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Socket } from "node:net";
 import { join } from "node:path";
 import { LogwardError } from "../errors.ts";
 import type { PolicyState } from "../query/policy-state.ts";
@@ -46,6 +47,67 @@ export interface UiServer {
 const COOKIE = "logward_session";
 const MAX_SESSIONS = 64;
 const SESSION_TTL_MS = 12 * 3600_000;
+/**
+ * Connections held at once. Every local client, the person's browser too, comes from
+ * 127.0.0.1, so a per-address cap cannot tell them apart: when the cap is reached a new
+ * connection takes the place of the oldest one with no request in progress, one that never
+ * showed a session first. A flood of idle or half-sent connections thus only ever evicts
+ * itself, never a request being answered.
+ */
+const MAX_CONNECTIONS = 128;
+/** The whole request head (and body) must arrive within these; then the socket is closed. */
+const HEADERS_TIMEOUT_MS = 5_000;
+const REQUEST_TIMEOUT_MS = 10_000;
+/** An idle keep-alive connection is closed after this. */
+const KEEP_ALIVE_MS = 5_000;
+
+interface Conn {
+  socket: Socket;
+  /** A request is being read or answered on it. */
+  busy: boolean;
+  /** It carried a valid session cookie once. */
+  authed: boolean;
+}
+
+/** Admits every connection, evicting the least valuable idle one when MAX_CONNECTIONS are open. */
+function guardConnections(server: Server): { mark(req: IncomingMessage, authed: boolean): void } {
+  const conns = new Map<Socket, Conn>(); // in arrival order
+  server.on("connection", (socket: Socket) => {
+    if (conns.size >= MAX_CONNECTIONS) {
+      let victim: Conn | undefined;
+      for (const c of conns.values()) {
+        if (c.busy) continue;
+        if (!c.authed) {
+          victim = c;
+          break;
+        }
+        victim ??= c;
+      }
+      if (!victim) {
+        socket.destroy(); // every one is answering a request
+        return;
+      }
+      conns.delete(victim.socket);
+      victim.socket.destroy();
+    }
+    conns.set(socket, { socket, busy: false, authed: false });
+    socket.once("close", () => conns.delete(socket));
+  });
+  server.on("request", (req: IncomingMessage, res: ServerResponse) => {
+    const c = conns.get(req.socket);
+    if (!c) return;
+    c.busy = true;
+    res.once("close", () => {
+      c.busy = false;
+    });
+  });
+  return {
+    mark(req, authed) {
+      const c = conns.get(req.socket);
+      if (c && authed) c.authed = true;
+    },
+  };
+}
 
 const STATIC: Record<string, { file: string; type: string }> = {
   "/": { file: "index.html", type: "text/html; charset=utf-8" },
@@ -99,6 +161,7 @@ export async function startUi(hooks: UiHooks, port: number): Promise<UiServer> {
   let hosts: Set<string> = new Set();
   let origins: Set<string> = new Set();
   const ctx: ApiContext = { hooks };
+  let guard: { mark(req: IncomingMessage, authed: boolean): void } | undefined;
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
@@ -155,6 +218,7 @@ export async function startUi(hooks: UiHooks, port: number): Promise<UiServer> {
       );
       return;
     }
+    guard?.mark(req, true);
     if (req.method === "POST") {
       const csrf = req.headers["x-csrf-token"];
       const from = req.headers.origin;
@@ -192,7 +256,8 @@ export async function startUi(hooks: UiHooks, port: number): Promise<UiServer> {
     send(res, 200, f.type, f.body);
   };
 
-  const server: Server = createServer((req, res) => {
+  // the timeouts are checked every second (Node's default is every 30 s)
+  const server: Server = createServer({ connectionsCheckingInterval: 1_000 }, (req, res) => {
     handle(req, res).catch((err: unknown) => {
       const e = err as LogwardError;
       const code = e instanceof LogwardError ? e.code : "LW_INTERNAL";
@@ -202,10 +267,11 @@ export async function startUi(hooks: UiHooks, port: number): Promise<UiServer> {
       else res.destroy();
     });
   });
-  server.headersTimeout = 10_000;
-  server.requestTimeout = 0; // the live tail is a long request
+  server.headersTimeout = HEADERS_TIMEOUT_MS;
+  server.requestTimeout = REQUEST_TIMEOUT_MS; // receiving the request; a live tail's answer is not bound
+  server.keepAliveTimeout = KEEP_ALIVE_MS;
   server.maxHeadersCount = 50;
-  server.maxConnections = 128; // one person's browser; more is someone else
+  guard = guardConnections(server);
   await new Promise<void>((resolve, reject) => {
     server.once("error", (err: NodeJS.ErrnoException) =>
       reject(

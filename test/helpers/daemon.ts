@@ -1,6 +1,6 @@
 // Starting the real daemon and the real exec-service entry, the way qrexec runs them.
 import { type ChildProcess, spawn } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { BIN } from "./cli.ts";
@@ -52,6 +52,11 @@ export function serve(store: string, config?: string, env: NodeJS.ProcessEnv = {
       reject(new Error(`serve exited with ${code}: ${out}`));
     });
   });
+}
+
+/** The web UI's address with its access token, as `serve` keeps it in <store>/run/ui-url. */
+export function uiLogin(store: string): string {
+  return readFileSync(join(store, "run", "ui-url"), "utf8").trim();
 }
 
 /** Runs `logward ingest` the way qrexec does: environment variables, stdin, stdout. */
