@@ -1,6 +1,6 @@
 import { formatBytes } from "../policy/units.ts";
 import { Output } from "../query/emit.ts";
-import { readPolicyState } from "../query/policy-state.ts";
+import { originPolicy, readPolicyState } from "../query/policy-state.ts";
 import { summarizeStreams, summaryJson } from "../query/summary.ts";
 import { checkStoreFormat } from "../store/format.ts";
 import { parse } from "./args.ts";
@@ -37,9 +37,9 @@ export async function lsCommand(args: string[]): Promise<number> {
   const root = storePath(values.store);
   await checkStoreFormat(root, false);
   const rows = await summarizeStreams(root);
-  const policy = readPolicyState(root)?.origins ?? {};
+  const state = readPolicyState(root);
   if (values.json) {
-    const json = rows.map((r) => summaryJson(r, policy[r.origin]));
+    const json = rows.map((r) => summaryJson(r, originPolicy(state, r.origin)));
     await out.write(`${JSON.stringify(json, null, 2)}\n`);
   } else if (rows.length === 0) {
     await out.write(`The store ${root} holds no records yet.\n`);
@@ -60,7 +60,7 @@ export async function lsCommand(args: string[]): Promise<number> {
         "QUOTA",
       ],
       ...rows.map((r) => {
-        const p = policy[r.origin];
+        const p = originPolicy(state, r.origin);
         const quota = p?.quota ? `${Math.round((100 * p.bytes) / p.quota)}% of ${formatBytes(p.quota)}` : "-";
         return [
           r.origin,

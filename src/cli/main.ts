@@ -97,6 +97,11 @@ export const COMMANDS: Record<string, CommandEntry> = {
   },
 };
 
+/** The table's entry for a name typed by the user; never one of Object.prototype's members. */
+export function commandEntry(name: string): CommandEntry | undefined {
+  return Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+}
+
 /** Loads a command's module from source. */
 export async function loadCommand(entry: CommandEntry): Promise<Command> {
   const m = (await import(`./${entry.module}`)) as Record<string, unknown>;
@@ -134,14 +139,15 @@ export async function main(argv: string[]): Promise<number> {
   try {
     if (command === undefined || command === "--help" || command === "-h" || command === "help") {
       const topic = command === "help" ? rest[0] : undefined;
-      process.stdout.write(topic && COMMANDS[topic] ? (await loadCommand(COMMANDS[topic])).help : mainHelp());
+      const entry = topic === undefined ? undefined : commandEntry(topic);
+      process.stdout.write(entry ? (await loadCommand(entry)).help : mainHelp());
       return 0;
     }
     if (command === "--version" || command === "-V") {
       process.stdout.write(`logward ${version()}\n`);
       return 0;
     }
-    const entry = COMMANDS[command];
+    const entry = commandEntry(command);
     if (!entry) {
       throw new LogwardError(
         "LW_USAGE",

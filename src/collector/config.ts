@@ -261,7 +261,7 @@ export function loadConfig(store: string, file?: string): CollectorConfig {
       return;
     }
     for (const [k, v] of Object.entries(table)) {
-      const rule = rules[k];
+      const rule = Object.hasOwn(rules, k) ? rules[k] : undefined;
       if (!rule) {
         problems.push(`${name}.${k} is not a known setting`);
         continue;

@@ -125,7 +125,10 @@ export function parsePolicy(
     problems.push("groups must be tables: [groups.NAME]");
   } else {
     for (const [name, t] of Object.entries((rawGroups ?? {}) as Record<string, unknown>)) {
-      if (!GROUP_RE.test(name)) problems.push(`groups.${name}: not a valid group name`);
+      if (!GROUP_RE.test(name)) {
+        problems.push(`groups.${name}: not a valid group name`);
+        continue; // never stored: "__proto__" would replace the table's prototype
+      }
       if (typeof t !== "object" || t === null) {
         problems.push(`groups.${name} must be a table`);
         continue;
@@ -141,7 +144,7 @@ export function parsePolicy(
     }
   }
   for (const r of rules) {
-    if (r.group !== null && !(r.group in groups)) {
+    if (r.group !== null && !Object.hasOwn(groups, r.group)) {
       problems.push(`a policy names group "${r.group}", but there is no [groups.${r.group}]`);
     }
   }

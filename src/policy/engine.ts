@@ -250,7 +250,8 @@ export class Policy {
         origins: () => [origin],
       });
     }
-    const gq = rule.group === null ? null : (this.config.groups[rule.group]?.quota ?? null);
+    const groups = this.config.groups;
+    const gq = rule.group !== null && Object.hasOwn(groups, rule.group) ? groups[rule.group]!.quota : null;
     const group = rule.group;
     if (group !== null && gq !== null) {
       out.push({

@@ -17,7 +17,7 @@ export interface StoredAlert {
 
 /** Parses `k=v k="quoted value"` text; unknown or malformed parts are skipped. */
 export function parseKeyValues(text: string): Record<string, string> {
-  const out: Record<string, string> = {};
+  const out: Record<string, string> = Object.create(null);
   const re = /([a-z_]+)=("(?:[^"\\]|\\.)*"|[^\s]*)/g;
   for (const m of text.matchAll(re)) {
     const raw = m[2]!;

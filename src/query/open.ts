@@ -55,7 +55,9 @@ export function chooseViewer(
   type: string,
   opts: { raw: boolean; terminal: boolean },
 ): readonly string[] {
-  const configured = viewers[type] ?? viewers.default;
+  // own entries only: a type named "constructor" must not find Object.prototype's function
+  const own = (t: string) => (Object.hasOwn(viewers, t) ? viewers[t] : undefined);
+  const configured = own(type) ?? own("default");
   if (configured) return configured;
   // --view-only: the disposable never sends the file back (qubes-core-agent-linux
   // qubes-rpc/qopen-in-vm.c), so nothing from the viewer's qube returns into the log qube.

@@ -18,6 +18,15 @@ export interface PolicyState {
   origins: Record<string, OriginPolicyState>;
 }
 
+/** One origin's state; an origin named "constructor" finds its own entry or none. */
+export function originPolicy(
+  state: PolicyState | null | undefined,
+  origin: string,
+): OriginPolicyState | undefined {
+  const o = state?.origins;
+  return o && Object.hasOwn(o, origin) ? o[origin] : undefined;
+}
+
 const MAX_STATE_BYTES = 16 * 1024 * 1024;
 
 export function readPolicyState(root: string): PolicyState | null {

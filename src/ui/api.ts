@@ -18,6 +18,7 @@ import { displayPayload } from "../query/emit.ts";
 import { writeArchive } from "../query/export.ts";
 import { followStreams } from "../query/follow.ts";
 import { openObject, openStoredLines, privateDir } from "../query/open.ts";
+import { originPolicy } from "../query/policy-state.ts";
 import { type LineView, readRecords, selectStreams } from "../query/records.ts";
 import { compileMatcher, searchRecords } from "../query/search.ts";
 import { summarizeStreams, summaryJson } from "../query/summary.ts";
@@ -84,7 +85,7 @@ async function origins(ctx: ApiContext, res: ServerResponse): Promise<void> {
   for await (const a of readAlerts(root, { since })) alerts.push(a);
   sendJson(res, 200, {
     streams: rows.map((r) => ({
-      ...summaryJson(r, policy?.origins[r.origin]),
+      ...summaryJson(r, originPolicy(policy, r.origin)),
       live: live.has(`${r.origin}/${r.stream}`),
     })),
     disk: policy?.disk ?? null,

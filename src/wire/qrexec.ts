@@ -36,7 +36,8 @@ export function parseDescriptor(bytes: Buffer): Descriptor {
   const plus = call.indexOf("+");
   const service = plus === -1 ? call : call.slice(0, plus);
   const argument = plus === -1 ? null : call.slice(plus + 1);
-  const format = SERVICES[service];
+  // own names only: "constructor" or "toString" must not find Object.prototype's functions
+  const format = Object.hasOwn(SERVICES, service) ? SERVICES[service] : undefined;
   if (!format)
     throw new FramingError(
       `bad qrexec descriptor: unknown service '${service.replace(/[^\x21-\x7e]/g, "?")}'`,
