@@ -25,6 +25,9 @@ Options:
   -h, --help      show this help
 `;
 
+/** How long a collector whose store failed may take to drop its connections before it exits. */
+const FATAL_GRACE_MS = 2000;
+
 /** Tells systemd we are ready (Type=notify, NotifyAccess=all); Node has no Unix datagram socket. */
 function notifySystemd(): void {
   if (!process.env.NOTIFY_SOCKET) return;
@@ -89,10 +92,19 @@ export async function serveCommand(args: string[]): Promise<number> {
   const config = loadConfig(root, values.config);
   const collector = await Collector.start(root, config);
   const ui = await startWebUi(root, config, collector);
+  // A fatal store error ends the process with 1 (systemd's Restart=on-failure restarts it and
+  // recovery reads what is really on disk): sockets, the UI and alert commands would otherwise
+  // keep a collector alive that refuses everything. Cleanup gets FATAL_GRACE_MS, then exit.
   const fatal = new Promise<number>((resolve) => {
     collector.store.once("fatal", (err: Error) => {
       process.stderr.write(`logward: the store failed and the collector stops: ${err.message}\n`);
-      resolve(1);
+      const exit = () => {
+        process.exitCode = 1;
+        resolve(1);
+        process.exit(1);
+      };
+      setTimeout(exit, FATAL_GRACE_MS).unref();
+      void Promise.all([ui?.close(), collector.abort()]).then(exit, exit);
     });
   });
   process.on("SIGHUP", () => {

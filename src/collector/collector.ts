@@ -452,6 +452,21 @@ export class Collector {
     }
   }
 
+  /**
+   * The store failed (a fatal I/O error): nothing more can become durable, so stop at once
+   * instead of waiting for sessions to end. Listeners close, every connection is dropped (its
+   * sender keeps whatever was not acknowledged), the store releases its lock. The process
+   * should then exit non-zero, so that a supervisor restarts it and recovery reads the disk.
+   */
+  async abort(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.timer);
+    for (const s of this.servers) s.close();
+    for (const p of this.pending) p.socket.destroy();
+    for (const s of this.sessions) s.socket.destroy();
+    await this.store.close().catch(() => {});
+  }
+
   /** SIGTERM: stop accepting, end every session after what it sent is durable, close the store. */
   async stop(): Promise<void> {
     if (this.stopping) return;

@@ -47,6 +47,18 @@ async function mkdirDurable(dir: string): Promise<void> {
 }
 
 /**
+ * The operating system's error code of `err`, looking through LW_IO wrappers (`ioError` keeps
+ * the original as `cause`): a full disk while index.json is written is still a full disk.
+ */
+export function errnoCode(err: unknown): string | undefined {
+  for (let e = err as NodeJS.ErrnoException | undefined, depth = 0; e && depth < 5; depth++) {
+    if (typeof e.code === "string" && !e.code.startsWith("LW_")) return e.code;
+    e = e.cause as NodeJS.ErrnoException | undefined;
+  }
+  return undefined;
+}
+
+/**
  * A clock with microseconds that follows the wall clock: the monotonic clock gives the
  * microseconds, and it is re-anchored whenever it leaves the wall clock's current millisecond.
  */
@@ -175,7 +187,7 @@ export class Store extends EventEmitter implements StreamHost {
   }
 
   writeFailed(writer: StreamWriter, err: unknown): void {
-    const code = (err as NodeJS.ErrnoException)?.code;
+    const code = errnoCode(err);
     if (code === "ENOSPC" || code === "EDQUOT") {
       this.dirty.add(writer);
       this.retryDelayMs = Math.min(30_000, Math.max(250, this.retryDelayMs * 2));

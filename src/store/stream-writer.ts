@@ -438,7 +438,7 @@ export class StreamWriter {
   // ---- group commit (called by the store, one flush per stream at a time) ----
 
   hasWork(): boolean {
-    return this.len > 0 || this.sealDue;
+    return this.len > 0 || this.sealDue || this.unindexed.length > 0;
   }
 
   /**
@@ -474,6 +474,7 @@ export class StreamWriter {
     this.unwritten = len;
     const progress = { off: 0 };
     try {
+      await this.indexSealed();
       await this.writeOut(buf, len, progress);
       if (this.sealDue && this.active) await this.seal();
       this.sealDue = false;
@@ -553,7 +554,14 @@ export class StreamWriter {
   private async createSegment(firstSeq: number, firstTime: string): Promise<void> {
     const path = join(this.dir, segmentName(firstSeq, false));
     const fh = await open(path, "wx", 0o640);
-    await fsyncDir(this.dir);
+    try {
+      await fsyncDir(this.dir);
+    } catch (err) {
+      // not active yet: remove it, or the retry's "wx" would fail for good (EEXIST)
+      await fh.close().catch(() => {});
+      await unlink(path).catch(() => {});
+      throw err;
+    }
     this.active = { fh, path, firstSeq, firstTime, size: 0, lastSeq: firstSeq - 1, lastTime: firstTime };
   }
 
@@ -583,8 +591,19 @@ export class StreamWriter {
       this.sealingBytes = 0;
     }
     this.sealed.push(meta);
+    this.unindexed.push(meta);
+    await this.indexSealed();
+  }
+
+  /** Sealed segments not yet in index.json (its write failed, e.g. a full disk): the next flush retries. */
+  private unindexed: SegmentMeta[] = [];
+
+  /** Writes index.json for segments sealed since it last succeeded, then queues their compression. */
+  private async indexSealed(): Promise<void> {
+    if (this.unindexed.length === 0) return;
     await this.updateIndex(() => {});
-    if (this.opts.compress) this.host.enqueueCompression(this, meta);
+    for (const meta of this.unindexed.splice(0))
+      if (this.opts.compress) this.host.enqueueCompression(this, meta);
   }
 
   /** Runs `change` on the sealed list and rewrites index.json, one rewrite at a time. */
