@@ -23,7 +23,13 @@ export function parse<T extends Options>(
     const a = args[i]!;
     const name = a.startsWith("--") ? a.slice(2) : undefined;
     const next = args[i + 1];
-    if (name && options[name]?.type === "string" && next !== undefined && /^-\d/.test(next)) {
+    if (
+      name &&
+      Object.hasOwn(options, name) &&
+      options[name]?.type === "string" &&
+      next !== undefined &&
+      /^-\d/.test(next)
+    ) {
       joined.push(`${a}=${next}`);
       i++;
     } else joined.push(a);

@@ -4,6 +4,7 @@
 // (scripts/build.ts), which run one command without loading the others.
 
 import { ERRORS, LogwardError } from "../errors.ts";
+import { escapeText } from "../store/escape.ts";
 
 export interface Command {
   run: (args: string[]) => Promise<number>;
@@ -22,17 +23,26 @@ export async function runCommand(command: Command, args: string[]): Promise<numb
   }
 }
 
+/**
+ * The one way a message reaches stderr: messages echo arguments and names a sender chose, so
+ * every control, C1 or bidi character is escaped as in a stored line (src/store/escape.ts).
+ * A stack keeps its line breaks; each line is escaped.
+ */
+export function warn(text: string, multiline = false): void {
+  const safe = multiline ? text.split("\n").map(escapeText).join("\n") : escapeText(text);
+  process.stderr.write(`${safe}\n`);
+}
+
 export function reportError(err: unknown): number {
   if (err instanceof LogwardError) {
-    process.stderr.write(`logward: ${err.message}\n`);
-    if (process.env.LOGWARD_DEBUG && err.cause)
-      process.stderr.write(`${String((err.cause as Error)?.stack ?? err.cause)}\n`);
+    warn(`logward: ${err.message}`);
+    if (process.env.LOGWARD_DEBUG && err.cause) warn(String((err.cause as Error)?.stack ?? err.cause), true);
     return err.exitCode;
   }
   const e = err as Error;
-  process.stderr.write(
-    `logward: internal error (LW_INTERNAL): ${e?.message ?? String(err)}; please report it${process.env.LOGWARD_DEBUG ? "" : " (LOGWARD_DEBUG=1 shows the stack)"}.\n`,
+  warn(
+    `logward: internal error (LW_INTERNAL): ${e?.message ?? String(err)}; please report it${process.env.LOGWARD_DEBUG ? "" : " (LOGWARD_DEBUG=1 shows the stack)"}.`,
   );
-  if (process.env.LOGWARD_DEBUG) process.stderr.write(`${e?.stack ?? ""}\n`);
+  if (process.env.LOGWARD_DEBUG) warn(e?.stack ?? "", true);
   return ERRORS.LW_INTERNAL.exit;
 }

@@ -6,6 +6,7 @@ import { type CollectorConfig, loadConfig } from "../collector/config.ts";
 import { LogwardError } from "../errors.ts";
 import { startUi, type UiServer } from "../ui/server.ts";
 import { parse } from "./args.ts";
+import { warn } from "./run.ts";
 import { storePath } from "./store-path.ts";
 
 export const SERVE_HELP = `Usage: logward serve [--store DIR] [--config FILE]
@@ -32,7 +33,7 @@ const FATAL_GRACE_MS = 2000;
 function notifySystemd(): void {
   if (!process.env.NOTIFY_SOCKET) return;
   execFile("systemd-notify", ["--ready", `--pid=${process.pid}`], (err) => {
-    if (err) process.stderr.write(`logward: could not notify systemd (systemd-notify: ${err.message}).\n`);
+    if (err) warn(`logward: could not notify systemd (systemd-notify: ${err.message}).`);
   });
 }
 
@@ -75,7 +76,7 @@ async function startWebUi(
     return ui;
   } catch (err) {
     if (!(err instanceof LogwardError)) throw err;
-    process.stderr.write(`logward: ${err.message}\n`);
+    warn(`logward: ${err.message}`);
     collector.event("ui-failed", { reason: err.message });
     return null;
   }
@@ -97,7 +98,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   // keep a collector alive that refuses everything. Cleanup gets FATAL_GRACE_MS, then exit.
   const fatal = new Promise<number>((resolve) => {
     collector.store.once("fatal", (err: Error) => {
-      process.stderr.write(`logward: the store failed and the collector stops: ${err.message}\n`);
+      warn(`logward: the store failed and the collector stops: ${err.message}`);
       const exit = () => {
         process.exitCode = 1;
         resolve(1);
@@ -119,7 +120,7 @@ export async function serveCommand(args: string[]): Promise<number> {
       void Promise.all([ui?.close(), collector.stop()]).then(
         () => resolve(0),
         (err: Error) => {
-          process.stderr.write(`logward: error while stopping: ${err.message}\n`);
+          warn(`logward: error while stopping: ${err.message}`);
           resolve(1);
         },
       );

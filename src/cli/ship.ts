@@ -7,6 +7,7 @@ import { parseDuration, parseSize } from "../collector/config.ts";
 import { LogwardError } from "../errors.ts";
 import { isValidName } from "../store/names.ts";
 import { parse } from "./args.ts";
+import { warn } from "./run.ts";
 
 export const SHIP_HELP = `Usage: logward ship SOURCES... (--via 'CMD' | --connect unix:PATH) [options]
 
@@ -151,7 +152,7 @@ export async function shipCommand(args: string[]): Promise<number> {
     syslogSocket: values["syslog-socket"],
     stdin: values.stdin ?? false,
     commands,
-    warn: (m) => process.stderr.write(`logward ship: ${m}\n`),
+    warn: (m) => warn(`logward ship: ${m}`),
   });
   process.once("SIGTERM", () => shipper.stop());
   process.once("SIGINT", () => shipper.stop());
@@ -208,7 +209,7 @@ async function shipBlobs(
     once: values.once === true,
     retryMaxMs: retryMax(values["retry-max"] as string | undefined),
     retryFailed: values["retry-failed"] === true,
-    warn: (m) => process.stderr.write(`logward ship: ${m}\n`),
+    warn: (m) => warn(`logward ship: ${m}`),
   });
   process.once("SIGTERM", () => shipper.stop());
   process.once("SIGINT", () => shipper.stop());

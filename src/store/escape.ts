@@ -195,6 +195,19 @@ export function escapePayload(src: Uint8Array): Buffer {
   return out.subarray(0, n);
 }
 
+/**
+ * A string made safe to print on a terminal or in a journal, the way stored lines are: every
+ * control, C1, bidi or invalid character escaped (`\x1b`, `\u202e`). For messages that echo
+ * something from outside (an argument, a name a sender chose). Unlike a stored line it need not
+ * be reversible, so a backslash stays one backslash (messages quote names with JSON already).
+ */
+export function escapeText(text: string): string {
+  return text
+    .split("\\")
+    .map((part) => escapePayload(Buffer.from(part, "utf8")).toString("utf8"))
+    .join("\\");
+}
+
 function hexValue(c: number): number {
   if (c >= 0x30 && c <= 0x39) return c - 0x30;
   if (c >= 0x61 && c <= 0x66) return c - 0x57;
