@@ -1,6 +1,14 @@
 import { LogwardError } from "../errors.ts";
 import { Output } from "../query/emit.ts";
 import { followStreams } from "../query/follow.ts";
+import {
+  type ObjectHit,
+  type ObjectSearchNotes,
+  objectHitJson,
+  searchObjects,
+  skippedJson,
+  skippedSentence,
+} from "../query/object-search.ts";
 import type { LineView } from "../query/records.ts";
 import { compileMatcher, countFixed, matchLine, searchRecords } from "../query/search.ts";
 import { recordJson } from "../query/target.ts";
@@ -23,6 +31,12 @@ and prints each hit as ORIGIN/STREAM and the stored line, in receive order per o
 pattern is matched against the payload as stored (escaped), i.e. what 'show' prints: an
 escape sequence is found as \\x1b, a newline inside a record as \\n.
 
+Objects (blob streams) of type text announced in the window (the time of an object is its
+!blob record's) are searched too, line by line, each line escaped like a stored record; a hit
+prints as ORIGIN/STREAM TIME SEQ:LLINE ESCAPED-LINE (SEQ is the object's, for 'logward get'),
+after the origin's record hits. Other objects (evtx, bsm, pcap, pcapng, binary, and gzip or
+zstd, which are not decompressed) are not searched: one line on stderr names them.
+
 Options:
   --origin GLOB    only origins matching GLOB (* and ?), e.g. 'disp*'
   --stream GLOB    only streams matching GLOB
@@ -31,10 +45,14 @@ Options:
   --fixed          PATTERN is a plain string (the default)
   --regex          PATTERN is a regular expression (JavaScript syntax)
   --ignore-case    match regardless of case
-  --count          print the number of matching records per origin/stream, and the total
-  --json           one JSON object per hit: origin, stream, time, seq, kind, ref, payload
+  --count          print the number of matching records and object lines per origin/stream,
+                   then 'objects-skipped N' when objects were not searched, and the total
+  --json           one JSON object per hit: origin, stream, time, seq, kind, ref, payload;
+                   a line of an object: kind "object-line", object_seq, line, sha256, payload;
+                   last, when objects were not searched: kind "objects-skipped", count, objects
   --follow, -f     after the hits so far, keep printing new ones as they are stored, also
-                   from origins and streams that appear later (inotify, no polling)
+                   from origins and streams that appear later (inotify, no polling; objects
+                   stored after the search started are not searched)
   --store DIR      the store (default: $LOGWARD_STORE, else /var/lib/logward for root,
                    else ~/.local/share/logward)
   -h, --help       show this help
@@ -101,6 +119,22 @@ export async function searchCommand(args: string[]): Promise<number> {
     return out.write(block, start, end + 1);
   };
 
+  /** One matching line inside an object: count it or print it (escaped, or as JSON). */
+  const onObjectHit = (h: ObjectHit): Promise<void> | undefined => {
+    total++;
+    const o = h.object;
+    const key = `${o.origin}/${o.stream}`;
+    if (values.count) {
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+      return undefined;
+    }
+    if (values.json) return out.write(objectHitJson(h));
+    out.write(`${key} ${o.time} ${o.seq}:L${h.line} `);
+    out.write(h.escaped);
+    return out.write("\n");
+  };
+  const notes: ObjectSearchNotes = { skipped: [], damaged: [] };
+
   // --follow: where each stream ends now, so that following continues without a gap
   const lastAtStart = new Map<string, number>();
   if (values.follow) {
@@ -119,25 +153,43 @@ export async function searchCommand(args: string[]): Promise<number> {
       if (n > 0) counts.set(key, n);
       total += n;
     }
+    for (const origin of [...new Set(refs.map((r) => r.origin))].sort())
+      for await (const h of searchObjects(
+        root,
+        refs.filter((r) => r.origin === origin),
+        w,
+        matcher,
+        notes,
+      ))
+        onObjectHit(h);
   } else {
     const progress = new Progress(
       "searching",
       new Set(refs.map((r) => r.origin)).size,
       (n) => `${n} origins`,
     );
-    for await (const { v, p } of searchRecords(root, refs, w, matcher, (k) =>
-      progress.add(k === 0 ? 0 : 1),
+    for await (const hit of searchRecords(
+      root,
+      refs,
+      w,
+      matcher,
+      (k) => progress.add(k === 0 ? 0 : 1),
+      (streams) => searchObjects(root, streams, w, matcher, notes),
     )) {
-      const wait = onHit(v, p);
+      const wait = "object" in hit ? onObjectHit(hit) : onHit(hit.v, hit.p);
       if (wait) await wait;
     }
     progress.end();
   }
   if (values.count) {
     for (const [key, n] of [...counts].sort()) out.write(`${key} ${n}\n`);
+    if (notes.skipped.length > 0) out.write(`objects-skipped ${notes.skipped.length}\n`);
     out.write(`total ${total}\n`);
-  }
+  } else if (values.json && notes.skipped.length > 0) out.write(skippedJson(notes.skipped));
   await out.flush();
+  for (const d of notes.damaged)
+    process.stderr.write(`logward: warning: ${d} Its hits above may be wrong.\n`);
+  process.stderr.write(skippedSentence(notes.skipped));
   if (values.follow) {
     const controller = new AbortController();
     process.once("SIGINT", () => controller.abort());

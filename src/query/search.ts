@@ -192,15 +192,17 @@ class ReadAhead implements AsyncIterable<Hit> {
 /**
  * Every matching line of `refs`, origin by origin (sorted by name), in receive order within an
  * origin. For plain strings the next origins are searched ahead in the background. `onOrigin`
- * is told when an origin's turn begins (for progress).
+ * is told when an origin's turn begins (for progress); `afterOrigin` adds what follows an
+ * origin's record hits (the hits inside its objects).
  */
-export async function* searchRecords(
+export async function* searchRecords<T = never>(
   root: string,
   refs: readonly StreamRef[],
   w: Window,
   m: Matcher,
   onOrigin?: (k: number, of: number) => void,
-): AsyncGenerator<Hit> {
+  afterOrigin?: (streams: readonly StreamRef[]) => AsyncIterable<T>,
+): AsyncGenerator<Hit | T> {
   const byOrigin = new Map<string, StreamRef[]>();
   for (const r of refs) byOrigin.set(r.origin, [...(byOrigin.get(r.origin) ?? []), r]);
   const ordered = [...byOrigin].sort((a, b) => (a[0] < b[0] ? -1 : 1));
@@ -220,12 +222,13 @@ export async function* searchRecords(
       const hits = ahead[k]!;
       delete ahead[k];
       yield* hits;
-      continue;
+    } else {
+      for await (const v of readRecords(root, streams, w)) {
+        const p = matchLine(v, m);
+        if (p) yield { v, p };
+      }
     }
-    for await (const v of readRecords(root, streams, w)) {
-      const p = matchLine(v, m);
-      if (p) yield { v, p };
-    }
+    if (afterOrigin) yield* afterOrigin(streams);
   }
 }
 
