@@ -57,6 +57,10 @@ export const ERRORS = {
   LW_UI_TOKEN: { exit: 1, summary: "a web UI request without a valid access token or session cookie" },
   LW_UI_CSRF: { exit: 1, summary: "a web UI action without the page's CSRF token or from another origin" },
   LW_UI_METHOD: { exit: 1, summary: "a web UI request with a method other than GET or POST" },
+  LW_SEARCH_TIMEOUT: {
+    exit: 1,
+    summary: "a web UI search ran past its time budget ([ui] search_timeout) and was stopped",
+  },
   LW_NOT_OBJECT: { exit: 1, summary: "the record a seq names is not an object (logward get, open --seq)" },
   LW_OBJECT_GONE: { exit: 1, summary: "an object was evicted (quota, retention) and is no longer stored" },
   LW_OBJECT_CORRUPT: {

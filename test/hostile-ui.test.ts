@@ -6,7 +6,7 @@ import { request } from "node:http";
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import { after, describe, test } from "node:test";
-import { type Daemon, serve, uiLogin } from "./helpers/daemon.ts";
+import { type Daemon, ingest, serve, uiLogin } from "./helpers/daemon.ts";
 import { tempDir } from "./helpers/tmp.ts";
 
 interface Answer {
@@ -79,5 +79,53 @@ describe("web UI under idle connections", () => {
     // and a fresh login (a new browser session) still works too
     const again = await ask(login, {}, 8_000);
     assert.equal(again.status, 303);
+  });
+});
+
+describe("web UI search under a catastrophic regular expression", () => {
+  const store = join(tempDir(), "store");
+  let d: Daemon | undefined;
+  after(() => {
+    d?.proc.kill("SIGKILL"); // a collector stuck in a regex would not hear SIGTERM
+  });
+
+  test("another origin's ingest completes while the search runs; the budget cuts it", {
+    timeout: 60_000,
+  }, async () => {
+    d = await serve(store, `[ui]\nsearch_timeout = "3s"\n`);
+    const hostile = `${"a".repeat(40)}!\n`;
+    assert.equal((await ingest(store, "lines", hostile, { QREXEC_REMOTE_DOMAIN: "evil" })).code, 0);
+    const { base, cookie } = await session(uiLogin(store));
+    let searched: Answer | null = null;
+    const search = ask(
+      `${base}/api/search?q=${encodeURIComponent("^(a+)+$")}&regex=1`,
+      { Cookie: cookie },
+      50_000,
+    ).then((a) => {
+      searched = a;
+      return a;
+    });
+    await new Promise((r) => setTimeout(r, 500)); // the search has started
+    const other = await ingest(store, "lines", "hello while searching\n", { QREXEC_REMOTE_DOMAIN: "work" });
+    assert.equal(other.code, 0, other.stderr);
+    // the ingest was confirmed durable while the search ran, or after the budget cut it
+    const before = searched as Answer | null;
+    if (before !== null)
+      assert.equal((JSON.parse(before.body) as { error: { code: string } }).error.code, "LW_SEARCH_TIMEOUT");
+    const a = await search;
+    assert.equal(a.status, 503, a.body);
+    const err = (JSON.parse(a.body) as { error: { code: string; message: string } }).error;
+    assert.equal(err.code, "LW_SEARCH_TIMEOUT");
+    assert.match(err.message, /3 s/);
+    // the collector still answers searches, and stored what came in meanwhile
+    const found = await ask(`${base}/api/search?q=while`, { Cookie: cookie });
+    assert.equal(found.status, 200, found.body);
+    const hits = (JSON.parse(found.body) as { hits: { origin: string; payload: string }[] }).hits;
+    assert.deepEqual(
+      hits.map((h) => [h.origin, h.payload]),
+      [["work", "hello while searching"]],
+    );
+    const bad = await ask(`${base}/api/search?q=${encodeURIComponent("(")}&regex=1`, { Cookie: cookie });
+    assert.equal((JSON.parse(bad.body) as { error: { code: string } }).error.code, "LW_BAD_REGEX");
   });
 });

@@ -67,6 +67,7 @@ async function startWebUi(
         remove: (req) => collector.remove(req),
         policy: () => collector.policySnapshot(),
         viewers: config.viewers,
+        searchTimeoutMs: config.uiSearchTimeoutMs,
       },
       port,
     );

@@ -43,6 +43,8 @@ export interface CollectorConfig {
   readonly viewers: Readonly<Record<string, readonly string[]>>;
   /** The web UI's port on 127.0.0.1 (`[ui] port`; 0: any free port); null: no web UI. */
   readonly uiPort: number | null;
+  /** A web UI search is stopped after this long (`[ui] search_timeout`): it runs in a worker. */
+  readonly uiSearchTimeoutMs: number;
 }
 
 export interface LocalSocket {
@@ -73,6 +75,7 @@ export function defaultConfig(store: string): CollectorConfig {
     viewers: Object.freeze({}),
     exportCopy: null,
     uiPort: DEFAULT_UI_PORT,
+    uiSearchTimeoutMs: 10_000,
   });
 }
 
@@ -162,8 +165,13 @@ const EXPORT_KEYS: Record<string, Rule> = {
   },
 };
 
-/** `[ui]`: both keys set uiPort, so they are read together (enabled = false wins). */
-function parseUi(raw: unknown, problems: string[], current: number | null): number | null {
+/** `[ui]`: port and enabled set uiPort, so they are read together (enabled = false wins). */
+function parseUi(
+  raw: unknown,
+  problems: string[],
+  current: number | null,
+  setSearchTimeout: (ms: number) => void,
+): number | null {
   if (raw === undefined) return current;
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
     problems.push("[ui] must be a table");
@@ -181,6 +189,13 @@ function parseUi(raw: unknown, problems: string[], current: number | null): numb
     } else if (k === "enabled") {
       if (typeof v === "boolean") enabled = v;
       else problems.push(`ui.enabled must be true or false, not ${JSON.stringify(v)}`);
+    } else if (k === "search_timeout") {
+      const ms = parseDuration(v);
+      if (ms !== null && ms >= 1000 && ms <= 3600_000) setSearchTimeout(ms);
+      else
+        problems.push(
+          `ui.search_timeout must be a duration from "1s" to "1h", such as "10s", not ${JSON.stringify(v)}`,
+        );
     } else problems.push(`ui.${k} is not a known setting`);
   }
   return enabled ? port : null;
@@ -281,7 +296,9 @@ export function loadConfig(store: string, file?: string): CollectorConfig {
   section("export", EXPORT_KEYS);
   section("store", STORE_KEYS);
   config.viewers = parseViewers(doc.viewers, problems);
-  config.uiPort = parseUi(doc.ui, problems, config.uiPort as number | null);
+  config.uiPort = parseUi(doc.ui, problems, config.uiPort as number | null, (ms) => {
+    config.uiSearchTimeoutMs = ms;
+  });
   config.policy = parsePolicy(
     doc,
     { alertCommand: config.alertCommand as readonly string[] | null, minFree: config.minFree as number },

@@ -10,9 +10,11 @@ import { once } from "node:events";
 import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { join } from "node:path";
+import { extname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
-import { LogwardError } from "../errors.ts";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
+import { type ErrorCode, LogwardError } from "../errors.ts";
 import { readAlerts } from "../query/alerts.ts";
 import { displayPayload } from "../query/emit.ts";
 import { writeArchive } from "../query/export.ts";
@@ -20,7 +22,7 @@ import { followStreams } from "../query/follow.ts";
 import { openObject, openStoredLines, privateDir } from "../query/open.ts";
 import { originPolicy } from "../query/policy-state.ts";
 import { type LineView, readRecords, selectStreams } from "../query/records.ts";
-import { compileMatcher, searchRecords } from "../query/search.ts";
+import { compileMatcher } from "../query/search.ts";
 import { summarizeStreams, summaryJson } from "../query/summary.ts";
 import { recordJson } from "../query/target.ts";
 import { parseTimeOption, timeBound } from "../query/time.ts";
@@ -28,6 +30,7 @@ import { checkGlob, checkName, checkStoredOrigin } from "../store/names.ts";
 import { listStreams, seekTimeForSeq, streamSegments, type Window } from "../store/read.ts";
 import { formatTime, parseLine } from "../store/record.ts";
 import { SECURITY_HEADERS, send, sendJson } from "./http.ts";
+import type { SearchJob, SearchResult } from "./search-worker.ts";
 import type { UiHooks } from "./server.ts";
 
 export interface ApiContext {
@@ -133,29 +136,83 @@ function send200(res: ServerResponse, json: string): void {
   send(res, 200, "application/json; charset=utf-8", json);
 }
 
-/** GET /api/search?q[&regex][&ignore_case][&origin][&stream][&since][&until][&limit] */
+/** Searches running at once, each in its own worker thread (the machine may have 2 cores). */
+const MAX_SEARCHES = 2;
+let searching = 0;
+const WORKER = new URL(`./search-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+
+/**
+ * GET /api/search?q[&regex][&ignore_case][&origin][&stream][&since][&until][&limit]: in a
+ * worker thread, stopped after [ui] search_timeout (LW_SEARCH_TIMEOUT) or when the page goes
+ * away, so a catastrophic regular expression never stops the collector's event loop.
+ */
 async function search(ctx: ApiContext, p: Params, res: ServerResponse): Promise<void> {
-  const root = ctx.hooks.root;
-  const matcher = compileMatcher(p.get("q") ?? "", {
+  const job: SearchJob = {
+    root: ctx.hooks.root,
+    pattern: p.get("q") ?? "",
     regex: p.get("regex") === "1",
     ignoreCase: p.get("ignore_case") === "1",
-  });
-  const originRe = globParam(p, "origin");
-  const streamRe = globParam(p, "stream");
-  const limit = intParam(p, "limit", 200, 1, MAX_HITS);
-  const refs = (await listStreams(root)).filter(
-    (r) => (!originRe || originRe.test(r.origin)) && (!streamRe || streamRe.test(r.stream)),
-  );
-  const hits: string[] = [];
-  let truncated = false;
-  for await (const { v, p: parsed } of searchRecords(root, refs, windowParams(p), matcher)) {
-    if (hits.length === limit) {
-      truncated = true;
-      break;
-    }
-    hits.push(recordJson(v, parsed, displayPayload(v.block, parsed).text));
+    origin: p.get("origin") || null,
+    stream: p.get("stream") || null,
+    window: windowParams(p),
+    limit: intParam(p, "limit", 200, 1, MAX_HITS),
+  };
+  // a wrong parameter is answered here, without a worker
+  compileMatcher(job.pattern, { regex: job.regex, ignoreCase: job.ignoreCase });
+  globParam(p, "origin");
+  globParam(p, "stream");
+  if (searching >= MAX_SEARCHES)
+    throw new LogwardError(
+      "LW_BUSY",
+      `${MAX_SEARCHES} searches are running already; try again when one ends.`,
+    );
+  searching++;
+  try {
+    const out = await inWorker(job, ctx.hooks.searchTimeoutMs, res);
+    if (out) send200(res, `{"truncated":${out.truncated},"hits":[${out.hits.join(",")}]}`);
+  } finally {
+    searching--;
   }
-  send200(res, `{"truncated":${truncated},"hits":[${hits.join(",")}]}`);
+}
+
+/** Runs `job` in a worker; null when the page went away first. */
+function inWorker(job: SearchJob, budgetMs: number, res: ServerResponse): Promise<SearchResult | null> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(WORKER, { workerData: job });
+    let settled = false;
+    const finish = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      res.off("close", gone);
+      void worker.terminate();
+      fn();
+    };
+    const timer = setTimeout(
+      () =>
+        finish(() =>
+          reject(
+            new LogwardError(
+              "LW_SEARCH_TIMEOUT",
+              `The search was stopped after ${budgetMs / 1000} s ([ui] search_timeout); narrow it (a plain string, an origin, a time window) or simplify the expression.`,
+            ),
+          ),
+        ),
+      budgetMs,
+    );
+    const gone = () => finish(() => resolve(null));
+    res.once("close", gone);
+    worker.once("message", (m: SearchResult | { error: { code: string; message: string } }) =>
+      finish(() => {
+        if ("error" in m) reject(new LogwardError(m.error.code as ErrorCode, m.error.message));
+        else resolve(m);
+      }),
+    );
+    worker.once("error", (err) => finish(() => reject(err)));
+    worker.once("exit", (code) =>
+      finish(() => reject(new Error(`the search worker ended (exit ${code}) without an answer`))),
+    );
+  });
 }
 
 /** Live tails open at once: each holds inotify watches and a connection. */

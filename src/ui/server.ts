@@ -35,6 +35,8 @@ export interface UiHooks {
   policy(): PolicyState;
   /** `[viewers]` of the configuration. */
   viewers: Readonly<Record<string, readonly string[]>>;
+  /** A search is stopped after this long (`[ui] search_timeout`). */
+  searchTimeoutMs: number;
 }
 
 export interface UiServer {
@@ -262,7 +264,15 @@ export async function startUi(hooks: UiHooks, port: number): Promise<UiServer> {
       const e = err as LogwardError;
       const code = e instanceof LogwardError ? e.code : "LW_INTERNAL";
       const status =
-        code === "LW_INTERNAL" ? 500 : code === "LW_NOT_FOUND" ? 404 : code === "LW_BUSY" ? 409 : 400;
+        code === "LW_INTERNAL"
+          ? 500
+          : code === "LW_NOT_FOUND"
+            ? 404
+            : code === "LW_BUSY"
+              ? 409
+              : code === "LW_SEARCH_TIMEOUT"
+                ? 503
+                : 400;
       if (!res.headersSent) sendJson(res, status, { error: { code, message: e.message } });
       else res.destroy();
     });

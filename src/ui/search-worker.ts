@@ -1,0 +1,61 @@
+// The web UI's search, run in a worker thread (api.ts starts one per search): a regular
+// expression from the page may backtrack for minutes on a hostile line, and on the collector's
+// event loop that would stop every ingest. Here it only blocks this thread, which api.ts
+// terminates when the search's time budget ([ui] search_timeout) is spent.
+//
+// workerData: SearchJob. Posts one SearchResult, or { error: { code, message } }.
+
+import { parentPort, workerData } from "node:worker_threads";
+import { LogwardError } from "../errors.ts";
+import { displayPayload } from "../query/emit.ts";
+import { compileMatcher, searchRecords } from "../query/search.ts";
+import { recordJson } from "../query/target.ts";
+import { checkGlob } from "../store/names.ts";
+import { listStreams, type Window } from "../store/read.ts";
+
+export interface SearchJob {
+  root: string;
+  pattern: string;
+  regex: boolean;
+  ignoreCase: boolean;
+  origin: string | null;
+  stream: string | null;
+  window: Window;
+  limit: number;
+}
+
+export interface SearchResult {
+  truncated: boolean;
+  /** Each hit as the JSON of a record. */
+  hits: string[];
+}
+
+async function run(job: SearchJob): Promise<SearchResult> {
+  const matcher = compileMatcher(job.pattern, { regex: job.regex, ignoreCase: job.ignoreCase });
+  const originRe = job.origin === null ? null : checkGlob("origin", job.origin);
+  const streamRe = job.stream === null ? null : checkGlob("stream", job.stream);
+  const refs = (await listStreams(job.root)).filter(
+    (r) => (!originRe || originRe.test(r.origin)) && (!streamRe || streamRe.test(r.stream)),
+  );
+  const hits: string[] = [];
+  let truncated = false;
+  for await (const { v, p } of searchRecords(job.root, refs, job.window, matcher)) {
+    if (hits.length === job.limit) {
+      truncated = true;
+      break;
+    }
+    hits.push(recordJson(v, p, displayPayload(v.block, p).text));
+  }
+  return { truncated, hits };
+}
+
+run(workerData as SearchJob).then(
+  (result) => parentPort!.postMessage(result),
+  (err: unknown) =>
+    parentPort!.postMessage({
+      error:
+        err instanceof LogwardError
+          ? { code: err.code, message: err.message }
+          : { code: "LW_INTERNAL", message: String((err as Error)?.stack ?? err) },
+    }),
+);
