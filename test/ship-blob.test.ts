@@ -2,49 +2,25 @@
 // `logward ingest --format blob` run as qrexec runs it (--via); kills of either side at any
 // moment; files still being written; copies and renames of shipped files.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { appendFileSync, copyFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { after, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { BIN, logward } from "./helpers/cli.ts";
-import { type Daemon, serve } from "./helpers/daemon.ts";
+import { type Ship, tracked } from "./helpers/ship.ts";
 import { readAll } from "./helpers/store.ts";
 import { tempDir } from "./helpers/tmp.ts";
-
-interface Ship {
-  proc: ChildProcess;
-  exited: Promise<number | null>;
-  err: () => string;
-}
 
 function via(store: string, stream = "evtx"): string {
   return `QREXEC_REMOTE_DOMAIN=win QREXEC_SERVICE_ARGUMENT=${stream} '${process.execPath}' '${BIN}' ingest --format blob --store '${store}'`;
 }
 
-const running = new Set<ChildProcess>();
-after(() => {
-  for (const p of running) p.kill("SIGKILL");
-});
-
-async function collector(store: string, config?: string): Promise<Daemon> {
-  const d = await serve(store, config);
-  running.add(d.proc);
-  return d;
-}
+const { running, collector, ship: shipArgs } = tracked();
 
 function ship(args: string[]): Ship {
-  const proc = spawn(process.execPath, [BIN, "ship", "--retry-max", "1s", "--stream", "evtx", ...args], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let err = "";
-  proc.stderr!.on("data", (d: Buffer) => {
-    err += d.toString();
-  });
-  running.add(proc);
-  const exited = new Promise<number | null>((r) => proc.once("exit", (c) => r(c)));
-  return { proc, exited, err: () => err };
+  return shipArgs(["--stream", "evtx", ...args]);
 }
 
 async function until(what: string, ok: () => Promise<boolean>, ms = 60_000): Promise<void> {

@@ -2,7 +2,7 @@
 // as qrexec runs it (--via), kills at random moments, rotation, a collector that is down, a
 // full spool, a syslog flood.
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import {
   appendFileSync,
   copyFileSync,
@@ -15,47 +15,19 @@ import {
 } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { BIN, logward } from "./helpers/cli.ts";
 import { type Daemon, serve } from "./helpers/daemon.ts";
+import { type Ship, tracked } from "./helpers/ship.ts";
 import { readAll } from "./helpers/store.ts";
 import { tempDir } from "./helpers/tmp.ts";
-
-interface Ship {
-  proc: ChildProcess;
-  exited: Promise<number | null>;
-  err: () => string;
-}
 
 function via(store: string, origin = "work", stream = "app"): string {
   return `QREXEC_REMOTE_DOMAIN=${origin} QREXEC_SERVICE_ARGUMENT=${stream} '${process.execPath}' '${BIN}' ingest --format agent --store '${store}'`;
 }
 
-// whatever a failed test leaves running is killed, so the run always ends
-const running = new Set<ChildProcess>();
-after(() => {
-  for (const p of running) p.kill("SIGKILL");
-});
-
-async function collector(store: string): Promise<Daemon> {
-  const d = await serve(store);
-  running.add(d.proc);
-  return d;
-}
-
-function ship(args: string[]): Ship {
-  const proc = spawn(process.execPath, [BIN, "ship", "--retry-max", "1s", ...args], {
-    stdio: ["ignore", "ignore", "pipe"],
-  });
-  let err = "";
-  proc.stderr!.on("data", (d: Buffer) => {
-    err += d.toString();
-  });
-  running.add(proc);
-  const exited = new Promise<number | null>((r) => proc.once("exit", (c) => r(c)));
-  return { proc, exited, err: () => err };
-}
+const { running, collector, ship } = tracked();
 
 async function raw(store: string, target: string): Promise<Buffer> {
   const r = await logward(["show", "--store", store, target, "--raw"]);
