@@ -4,15 +4,19 @@
 // events in the reserved origin `_logward`, stream `events`.
 //
 // Limits: a connection must send its header within headerTimeoutMs and at most 512 bytes of
-// it; at most maxSessions sessions at once (the refusal is recorded); a session that sends
-// nothing for firstByteTimeoutMs, or goes silent for idleTimeoutMs, is closed. One coarse
-// timer checks all deadlines once a second.
+// it; at most maxSessions sessions at once, and maxSessionsPerOrigin of one origin (idle ones
+// count), so one origin cannot take every slot; a session that sends nothing for
+// firstByteTimeoutMs, or goes silent for idleTimeoutMs, is closed. One coarse timer checks all
+// deadlines once a second. A refusal is answered (relay: an `E` frame) and recorded, but what
+// a sender can repeat at will (refusals, session errors) is recorded once per origin and kind
+// a minute, with a count, so a flood cannot grow `_logward/events`.
 
 import { chmodSync, lstatSync, unlinkSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { LogwardError } from "../errors.ts";
 import { Alerts } from "../policy/alerts.ts";
 import { Policy } from "../policy/engine.ts";
+import { OwnRecords } from "../policy/own.ts";
 import { COLLECTOR_ORIGIN, isValidName } from "../store/names.ts";
 import { Store } from "../store/store.ts";
 import type { StreamWriter } from "../store/stream-writer.ts";
@@ -38,6 +42,32 @@ const UNIX_PATH_MAX = 107;
 interface Pending {
   socket: Socket;
   since: number;
+  transport: Listener["kind"];
+}
+
+/** A connection turned away before it became a session; `kind` groups repeats of it. */
+class Refusal extends Error {
+  readonly kind: string;
+  readonly origin: string | null;
+  constructor(kind: string, origin: string | null, message: string) {
+    super(message);
+    this.kind = kind;
+    this.origin = origin;
+  }
+}
+
+/** Events of one origin and kind written in full once per window; the rest only counted. */
+const REPEAT_WINDOW_MS = 60_000;
+/** Origin/kind pairs counted at once; beyond, repeats are counted under origin "*". */
+const MAX_REPEAT_KEYS = 1024;
+/** How often `_logward`'s own retention runs. */
+const OWN_RETENTION_EVERY_MS = 60_000;
+
+interface Repeat {
+  name: string;
+  since: number;
+  count: number;
+  fields: Record<string, string | number>;
 }
 
 /**
@@ -93,6 +123,12 @@ export class Collector {
   /** The live resumable session of each origin/stream, and the turn of the next one to open. */
   private readonly resumable = new Map<string, Session>();
   private readonly turns = new Map<string, Promise<void>>();
+  /** Sessions of each origin, open or opening. */
+  private readonly perOrigin = new Map<string, number>();
+  /** Repeatable events of the current window, by name|origin|kind. */
+  private readonly repeats = new Map<string, Repeat>();
+  private own!: OwnRecords;
+  private ownAt = 0;
 
   private constructor(store: Store, config: CollectorConfig) {
     this.store = store;
@@ -115,6 +151,13 @@ export class Collector {
       store.on("warning", (err: Error) => c.event("warning", { message: err.message }));
       c.alerts = new Alerts(await store.stream(COLLECTOR_ORIGIN, "alerts"), config.policy.alertCommand);
       c.policy = await Policy.start(store, config.policy, c.alerts);
+      c.own = new OwnRecords(store, c.alerts, {
+        quotaBytes: config.ownQuotaBytes,
+        retentionMs: config.ownRetentionMs,
+        deletionsWarnBytes: config.deletionsWarnBytes,
+      });
+      await c.own.run();
+      c.ownAt = Date.now();
       await c.listen({ kind: "relay", path: config.socket }, 0o660);
       for (const path of config.qrexecSockets) await c.listen({ kind: "qrexec", path }, 0o660);
       for (const l of config.localSockets) await c.listen({ kind: "local", ...l }, l.mode);
@@ -172,6 +215,58 @@ export class Collector {
     }
   }
 
+  /**
+   * An event a sender can cause over and over (a refusal, a session's error): the first of its
+   * origin and kind in a minute is written at once, the others only counted, and when the
+   * minute is over one record with `repeated=N since=T` sums them (and has the last one's
+   * fields). So a flood adds at most two records per origin and kind a minute.
+   */
+  private repeatable(
+    name: string,
+    origin: string,
+    kind: string,
+    fields: Record<string, string | number>,
+  ): void {
+    let key = `${name}|${origin}|${kind}`;
+    let f = fields;
+    if (!this.repeats.has(key) && this.repeats.size >= MAX_REPEAT_KEYS) {
+      key = `${name}|*|${kind}`;
+      f = { ...fields, origin: "*" };
+    }
+    const r = this.repeats.get(key);
+    if (r) {
+      r.count++;
+      r.fields = f;
+      return;
+    }
+    this.repeats.set(key, { name, since: Date.now(), count: 0, fields: f });
+    this.event(name, f);
+  }
+
+  /** Writes the counts of the windows that are over (all of them when `all`). */
+  private flushRepeats(all: boolean): void {
+    const now = Date.now();
+    for (const [key, r] of this.repeats) {
+      if (!all && now - r.since < REPEAT_WINDOW_MS) continue;
+      this.repeats.delete(key);
+      if (r.count === 0) continue;
+      const { reason, ...rest } = r.fields;
+      this.event(r.name, {
+        ...rest,
+        repeated: r.count,
+        since: new Date(r.since).toISOString(),
+        ...(reason === undefined ? {} : { reason }),
+      });
+    }
+  }
+
+  /** A session of `origin` (open or opening) is gone. */
+  private leave(origin: string): void {
+    const n = (this.perOrigin.get(origin) ?? 1) - 1;
+    if (n > 0) this.perOrigin.set(origin, n);
+    else this.perOrigin.delete(origin);
+  }
+
   get sessionCount(): number {
     return this.sessions.size;
   }
@@ -217,7 +312,7 @@ export class Collector {
       socket.destroy();
       return;
     }
-    const entry: Pending = { socket, since: Date.now() };
+    const entry: Pending = { socket, since: Date.now(), transport: kind };
     this.pending.add(entry);
     const terminator = kind === "qrexec" ? 0x00 : 0x0a;
     const limit = kind === "qrexec" ? MAX_DESCRIPTOR_BYTES : MAX_HEADER_BYTES;
@@ -228,9 +323,14 @@ export class Collector {
       endedEarly = true;
     };
     socket.once("end", onEnd);
-    const fail = (why: string) => {
+    const fail = (why: string, refusal = "bad-header", origin: string | null = null) => {
       this.pending.delete(entry);
-      this.event("refused", { transport: kind, reason: why });
+      this.repeatable("refused", origin ?? "-", `${refusal}/${kind}`, {
+        transport: kind,
+        ...(origin === null ? {} : { origin }),
+        kind: refusal,
+        reason: why,
+      });
       const last = framed(listener)
         ? encodeEnd({ ok: false, records: 0, bytes: 0, message: why })
         : Buffer.alloc(0);
@@ -253,7 +353,11 @@ export class Collector {
       void this.open(socket, listener, head.subarray(0, at), rest, () => {
         socket.off("end", onEnd);
         return endedEarly;
-      }).catch((err: Error) => fail(err.message));
+      }).catch((err: Error) =>
+        err instanceof Refusal
+          ? fail(err.message, err.kind, err.origin)
+          : fail(err.message, err instanceof FramingError ? "bad-header" : "error"),
+      );
     };
     socket.on("data", onData);
     socket.on("error", () => this.pending.delete(entry));
@@ -292,16 +396,38 @@ export class Collector {
     }
     if (!isValidName(origin)) throw new FramingError(`invalid origin name from the channel`);
     if (!isValidName(stream)) throw new FramingError(`invalid stream name from origin ${origin}`);
+    const key = `${origin}/${stream}`;
+    const resumable = RESUMABLE.includes(format);
+    // an origin's own cap first (idle sessions count): one origin cannot take every slot; a
+    // sender reconnecting a resumable stream replaces its old session, so that one is not counted
+    const mine = this.perOrigin.get(origin) ?? 0;
+    const replaces = resumable && this.resumable.has(key) ? 1 : 0;
+    if (mine - replaces >= this.config.maxSessionsPerOrigin) {
+      throw new Refusal(
+        "origin-sessions",
+        origin,
+        `too many sessions from origin ${origin} (limit ${this.config.maxSessionsPerOrigin} per origin)`,
+      );
+    }
     // count sessions still opening too: opening awaits, and others may arrive meanwhile
     if (this.sessions.size + this.opening >= this.config.maxSessions) {
-      throw new FramingError(
+      throw new Refusal(
+        "too-many-sessions",
+        origin,
         `too many sessions (limit ${this.config.maxSessions}); origin ${origin} refused`,
       );
     }
-    if (this.stopping) throw new FramingError("the collector is shutting down");
+    if (this.stopping) throw new Refusal("shutdown", origin, "the collector is shutting down");
+    // even an empty session writes its !open and !close: none while the origin may not write
+    if (this.policy.blocked(origin)) {
+      throw new Refusal(
+        "blocked",
+        origin,
+        `the collector takes nothing from origin ${origin} now (its quota with on_quota = "refuse", or the disk reserve); the sender should keep its records and try again later`,
+      );
+    }
+    this.perOrigin.set(origin, mine + 1);
     this.opening++;
-    const key = `${origin}/${stream}`;
-    const resumable = RESUMABLE.includes(format);
     let release = () => {};
     let writer: StreamWriter;
     let resumeRef: string | null = null;
@@ -313,7 +439,9 @@ export class Collector {
       }
     } catch (err) {
       release();
-      throw err;
+      this.leave(origin);
+      // a store refusal (a limit, a bad name): counted with the origin's other refusals
+      throw err instanceof LogwardError ? new Refusal(err.code, origin, err.message) : err;
     } finally {
       this.opening--;
     }
@@ -413,6 +541,7 @@ export class Collector {
 
   private closed(session: Session, result: SessionResult, listener: Listener): void {
     this.sessions.delete(session);
+    this.leave(session.opts.origin);
     const key = `${session.opts.origin}/${session.opts.stream}`;
     if (this.resumable.get(key) === session) this.resumable.delete(key);
     const socket = session.socket;
@@ -429,7 +558,7 @@ export class Collector {
       } else socket.end(Buffer.alloc(0), () => socket.destroy());
     }
     if (!result.ok && result.reason !== "connection closed") {
-      this.event("session-error", {
+      this.repeatable("session-error", session.opts.origin, "session-error", {
         session: session.id,
         origin: session.opts.origin,
         reason: result.reason,
@@ -442,9 +571,18 @@ export class Collector {
     for (const p of this.pending) {
       if (now - p.since > this.config.headerTimeoutMs) {
         this.pending.delete(p);
-        this.event("refused", { reason: "no header in time" });
+        this.repeatable("refused", "-", `no-header/${p.transport}`, {
+          transport: p.transport,
+          kind: "no-header",
+          reason: "no header in time",
+        });
         p.socket.destroy();
       }
+    }
+    this.flushRepeats(false);
+    if (now - this.ownAt >= OWN_RETENTION_EVERY_MS) {
+      this.ownAt = now;
+      void this.own.run();
     }
     for (const s of this.sessions) {
       const limit = s.hasSentData ? this.config.idleTimeoutMs : this.config.firstByteTimeoutMs;
@@ -478,6 +616,8 @@ export class Collector {
     await Promise.all([...this.sessions].map((s) => s.end("shutdown")));
     await closed;
     await this.policy.stop();
+    await this.own.idle();
+    this.flushRepeats(true);
     this.event("stop", { pid: process.pid });
     await this.store.close();
   }

@@ -18,6 +18,8 @@ export interface CollectorConfig {
   /** Local sockets whose origin the admin names (`logward ship --connect unix:PATH`). */
   readonly localSockets: readonly LocalSocket[];
   readonly maxSessions: number;
+  /** Sessions of one origin at once, idle or not (`max_sessions_per_origin`). */
+  readonly maxSessionsPerOrigin: number;
   /** Largest record kept whole; longer ones are cut and marked. */
   readonly maxRecordBytes: number;
   /** A connection that has not sent its header or descriptor by then is closed. */
@@ -32,6 +34,12 @@ export interface CollectorConfig {
   readonly segmentAgeMs: number;
   /** The largest object one `blob` call may send (`[store] max_blob`). */
   readonly maxBlobBytes: number;
+  /** `_logward/events` and `_logward/alerts`: bytes on disk each (`own_quota`), oldest removed first. */
+  readonly ownQuotaBytes: number;
+  /** `_logward/events` and `_logward/alerts`: records older than this are removed (`own_retention`). */
+  readonly ownRetentionMs: number;
+  /** `_logward/deletions` is never trimmed; past this size an alert says so (`deletions_warn`). */
+  readonly deletionsWarnBytes: number;
   /** argv run for each alert, the text appended (`[collector] alert_command`). */
   readonly alertCommand: readonly string[] | null;
   readonly minFree: number;
@@ -61,14 +69,22 @@ export function defaultConfig(store: string): CollectorConfig {
     qrexecSockets: Object.freeze([]),
     localSockets: Object.freeze([]),
     maxSessions: 1024,
+    // a VM has a few streams (ship, journal, blob calls, ad-hoc lines): 16 is room for all of
+    // them, and it takes 64 origins to fill the 1024 sessions
+    maxSessionsPerOrigin: 16,
     maxRecordBytes: 64 * 1024,
     headerTimeoutMs: 10_000,
-    firstByteTimeoutMs: 60_000,
+    // every sender with a protocol sends at once (agent hello, journal "?resume", blob data);
+    // a lines pipeline (tail -F, journalctl -f) prints its last lines at once too
+    firstByteTimeoutMs: 10_000,
     idleTimeoutMs: 24 * 3600_000,
     streamBufferBytes: 256 * 1024,
     segmentBytes: 64 * 1024 * 1024,
     segmentAgeMs: 24 * 3600_000,
     maxBlobBytes: 1024 * 1024 * 1024,
+    ownQuotaBytes: 64 * 1024 * 1024,
+    ownRetentionMs: 90 * 86400_000,
+    deletionsWarnBytes: 256 * 1024 * 1024,
     alertCommand: null,
     minFree: DEFAULT_MIN_FREE,
     policy: defaultPolicy(),
@@ -130,6 +146,35 @@ const COLLECTOR_KEYS: Record<string, Rule> = {
     parse: (v) => (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 65536 ? v : null),
     want: "a whole number from 1 to 65536",
   },
+  max_sessions_per_origin: {
+    key: "maxSessionsPerOrigin",
+    parse: (v) => (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 65536 ? v : null),
+    want: "a whole number from 1 to 65536",
+  },
+  own_quota: {
+    key: "ownQuotaBytes",
+    parse: (v) => {
+      const n = parseSize(v);
+      return n !== null && n >= 64 * 1024 ? n : null;
+    },
+    want: 'a size of at least 64KiB, such as "64MiB"',
+  },
+  own_retention: {
+    key: "ownRetentionMs",
+    parse: (v) => {
+      const n = parseDuration(v);
+      return n !== null && n >= 3600_000 ? n : null;
+    },
+    want: 'a duration of at least 1h, such as "90d"',
+  },
+  deletions_warn: {
+    key: "deletionsWarnBytes",
+    parse: (v) => {
+      const n = parseSize(v);
+      return n !== null && n >= 64 * 1024 ? n : null;
+    },
+    want: 'a size of at least 64KiB, such as "256MiB"',
+  },
   max_record: {
     key: "maxRecordBytes",
     parse: (v) => {
@@ -139,7 +184,7 @@ const COLLECTOR_KEYS: Record<string, Rule> = {
     want: 'a size from 256B to 1MiB, such as "64KiB"',
   },
   header_timeout: { key: "headerTimeoutMs", parse: parseDuration, want: 'a duration such as "10s"' },
-  first_byte_timeout: { key: "firstByteTimeoutMs", parse: parseDuration, want: 'a duration such as "60s"' },
+  first_byte_timeout: { key: "firstByteTimeoutMs", parse: parseDuration, want: 'a duration such as "10s"' },
   idle_timeout: { key: "idleTimeoutMs", parse: parseDuration, want: 'a duration such as "1d"' },
   stream_buffer: {
     key: "streamBufferBytes",

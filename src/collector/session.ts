@@ -115,6 +115,8 @@ export class Session implements RecordSink {
   start(first: Buffer, ended: boolean): void {
     const o = this.opts;
     this.writer.appendCollector("open", `session=${this.id} transport=${o.transport} format=${o.format}`);
+    // the collector's records count against the origin's quota like the sender's
+    o.policy?.noteAppend(o.origin);
     this.socket.on("data", (chunk: Buffer) => this.onData(chunk));
     this.socket.on("end", () => void this.end("eof"));
     this.socket.on("error", (err) => void this.end(`error: ${err.message}`));
@@ -242,6 +244,7 @@ export class Session implements RecordSink {
       let ok = why === "eof";
       try {
         this.writer.appendCollector("close", text);
+        this.opts.policy?.noteAppend(this.opts.origin);
         await this.writer.waitDurable();
       } catch (err) {
         ok = false;
