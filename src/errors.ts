@@ -57,6 +57,10 @@ export const ERRORS = {
   LW_UI_TOKEN: { exit: 1, summary: "a web UI request without a valid access token or session cookie" },
   LW_UI_CSRF: { exit: 1, summary: "a web UI action without the page's CSRF token or from another origin" },
   LW_UI_METHOD: { exit: 1, summary: "a web UI request with a method other than GET or POST" },
+  LW_UNSAFE_PATH: {
+    exit: 1,
+    summary: "a store directory or segment named by an origin or stream is a symbolic link; not followed",
+  },
   LW_SEARCH_TIMEOUT: {
     exit: 1,
     summary: "a web UI search ran past its time budget ([ui] search_timeout) and was stopped",

@@ -5,6 +5,7 @@
 
 import { ERRORS, LogwardError } from "../errors.ts";
 import { escapeText } from "../store/escape.ts";
+import { unfollowedEntries } from "../store/read.ts";
 
 export interface Command {
   run: (args: string[]) => Promise<number>;
@@ -20,7 +21,19 @@ export async function runCommand(command: Command, args: string[]): Promise<numb
     return await command.run(args);
   } catch (err) {
     return reportError(err);
+  } finally {
+    warnUnfollowed();
   }
+}
+
+/** One sentence for the symbolic links a reader found in the store and did not follow. */
+function warnUnfollowed(): void {
+  const links = unfollowedEntries();
+  if (links.length === 0) return;
+  const more = links.length > 1 ? ` and ${links.length - 1} more` : "";
+  process.stderr.write(
+    `logward: warning: ${escapeText(links[0]!)}${more} in the store is a symbolic link or not a plain file or directory; it was not followed (remove it).\n`,
+  );
 }
 
 /**

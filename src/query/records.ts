@@ -3,6 +3,7 @@
 // (block, start, end) views so that a caller can print a stored line without copying it.
 
 import { LogwardError } from "../errors.ts";
+import { streamDir } from "../store/names.ts";
 import { originStreams, readStreamLines, type StreamRef, type Window } from "../store/read.ts";
 import { LF, TIME_LEN } from "../store/record.ts";
 
@@ -20,6 +21,7 @@ export async function selectStreams(root: string, origin: string, stream?: strin
   const all = await originStreams(root, origin);
   const chosen = stream === undefined ? all : all.filter((r) => r.stream === stream);
   if (chosen.length === 0) {
+    if (stream !== undefined) streamDir(root, origin, stream); // a planted link: LW_UNSAFE_PATH says so
     const what = stream === undefined ? `origin '${origin}'` : `stream '${origin}/${stream}'`;
     throw new LogwardError(
       "LW_NOT_FOUND",

@@ -2,6 +2,7 @@
 // A name comes from the channel (qrexec's QREXEC_REMOTE_DOMAIN, a service argument), so it is
 // hostile until validated: a bad name is an error, never a path.
 
+import { lstatSync } from "node:fs";
 import { resolve, sep } from "node:path";
 import { LogwardError } from "../errors.ts";
 
@@ -64,7 +65,32 @@ export function streamDir(root: string, origin: string, stream?: string): string
       `The name ${quoteName(origin)} would leave the store; it is refused.`,
     );
   }
+  refuseLink(resolve(base, origin), origin);
+  if (stream !== undefined) refuseLink(path, `${origin}/${stream}`);
   return path;
+}
+
+/**
+ * Refuses a directory named by an origin or stream that is a symbolic link (or anything but a
+ * directory): one planted in the store must not lead a write or a read out of it. A path not
+ * there yet passes (the writer creates it as a directory). Checked again at every use.
+ */
+function refuseLink(path: string, name: string): void {
+  let isDir: boolean;
+  try {
+    isDir = lstatSync(path).isDirectory();
+  } catch {
+    return; // absent (or unreadable: the operation that follows reports that)
+  }
+  if (!isDir) throw unsafePath(name, path);
+}
+
+/** LW_UNSAFE_PATH for a store entry named `name` at `path` that is not a plain directory or file. */
+export function unsafePath(name: string, path: string): LogwardError {
+  return new LogwardError(
+    "LW_UNSAFE_PATH",
+    `${quoteName(name)} in the store is a symbolic link or not a plain file or directory (${path}); logward does not follow it, remove it.`,
+  );
 }
 
 /** A glob of names (* and ?) as an anchored regular expression. */

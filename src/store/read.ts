@@ -8,6 +8,7 @@
 // plain segment the first line is found by binary search; in a compressed one only the frames
 // from the one holding `since` are decompressed.
 
+import type { Dirent } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
 import { open, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -56,9 +57,25 @@ export interface StreamRef {
   stream: string;
 }
 
+/**
+ * Entries of the store named as an origin, stream or segment that are symbolic links (or not
+ * plain directories and files): left out, never followed. The CLI names them in one warning.
+ */
+const unfollowed = new Set<string>();
+
+export function unfollowedEntries(): readonly string[] {
+  return [...unfollowed];
+}
+
+function noteUnfollowed(path: string): void {
+  if (unfollowed.size < 100) unfollowed.add(path);
+}
+
 async function dirNames(dir: string): Promise<string[]> {
   try {
-    return (await readdir(dir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name);
+    const entries = await readdir(dir, { withFileTypes: true });
+    for (const e of entries) if (e.isSymbolicLink()) noteUnfollowed(join(dir, e.name));
+    return entries.filter((d) => d.isDirectory()).map((d) => d.name);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
     throw ioError("list", dir, err);
@@ -97,17 +114,22 @@ export async function streamSegments(
   until?: string,
 ): Promise<SegmentView[]> {
   const dir = streamDir(root, origin, stream);
-  let names: string[];
+  let entries: Dirent[];
   try {
-    names = await readdir(dir);
+    entries = await readdir(dir, { withFileTypes: true });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
     throw ioError("list", dir, err);
   }
   const files = new Map<number, { plain: boolean; zst: boolean }>();
-  for (const name of names) {
+  for (const e of entries) {
+    const name = e.name;
     const p = parseSegmentName(name);
     if (!p) continue;
+    if (!e.isFile()) {
+      noteUnfollowed(join(dir, name)); // a planted link with a segment's name is never read through
+      continue;
+    }
     const f = files.get(p.firstSeq) ?? { plain: false, zst: false };
     if (p.compressed) f.zst = true;
     else f.plain = true;

@@ -8,11 +8,13 @@
 // - The highest-numbered plain segment that the index does not list is the active one.
 // - The active segment ends at its last valid line (see recoverActive).
 
+import { constants, type Dirent } from "node:fs";
 import { type FileHandle, open, readdir, unlink } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { ioError } from "../errors.ts";
 import { isDisplaySafe } from "./escape.ts";
 import { fsyncDir } from "./files.ts";
+import { unsafePath } from "./names.ts";
 import { checkLineHead, LF, parseTime, TIME_LEN } from "./record.ts";
 import { describeSegment } from "./scan.ts";
 import { parseSegmentName, readIndex, type SegmentMeta, segmentName, writeIndex } from "./segment.ts";
@@ -41,22 +43,26 @@ export interface RecoveredStream {
 }
 
 export async function recoverStream(dir: string): Promise<RecoveredStream> {
-  let names: string[];
+  let entries: Dirent[];
   try {
-    names = await readdir(dir);
+    entries = await readdir(dir, { withFileTypes: true });
   } catch (err) {
     throw ioError("list", dir, err);
   }
   let changed = false;
   const plain = new Set<number>();
   const zst = new Set<number>();
-  for (const name of names) {
+  for (const e of entries) {
+    const name = e.name;
     if (name.endsWith(".tmp")) {
       await unlink(join(dir, name));
       changed = true;
       continue;
     }
     const seg = parseSegmentName(name);
+    // a planted link (or directory) with a segment's name: never opened for writing
+    if (seg && !e.isFile())
+      throw unsafePath(`${basename(dirname(dir))}/${basename(dir)}/${name}`, join(dir, name));
     if (seg) (seg.compressed ? zst : plain).add(seg.firstSeq);
   }
   for (const seq of zst) {
@@ -131,7 +137,7 @@ async function recoverActive(
   path: string,
   firstSeq: number,
 ): Promise<{ active: ActiveSegment | null; truncatedBytes: number }> {
-  const fh = await open(path, "r+");
+  const fh = await open(path, constants.O_RDWR | constants.O_NOFOLLOW);
   try {
     const { size } = await fh.stat();
     const checked = await validateForward(fh, size, firstSeq);
