@@ -41,6 +41,10 @@ export const ERRORS = {
     summary: "an export archive does not match its manifest (changed, cut short or not one)",
   },
   LW_BUSY: { exit: 1, summary: "a stream to delete is receiving records right now" },
+  LW_STREAM_LIMIT: {
+    exit: 1,
+    summary: "an origin has as many streams as [collector] max_streams_per_origin allows; no new one",
+  },
   LW_SPOOL_AHEAD: {
     exit: 1,
     summary: "the collector holds more of a sender's spool than the spool itself (a restored copy)",

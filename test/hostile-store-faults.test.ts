@@ -3,11 +3,21 @@
 // not fatal, and one origin opening stream after stream exhausts neither file descriptors nor
 // memory nor the other origins' service.
 import assert from "node:assert/strict";
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { spawn } from "node:child_process";
+import {
+  closeSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { logward } from "./helpers/cli.ts";
-import { type Daemon, ingest, serve } from "./helpers/daemon.ts";
+import { BIN, logward } from "./helpers/cli.ts";
+import { type Daemon, ingest, rawSession, serve } from "./helpers/daemon.ts";
 import { tempDir } from "./helpers/tmp.ts";
 import { mountTmpfs } from "./helpers/tmpfs.ts";
 
@@ -101,4 +111,111 @@ test("a full disk while a segment is sealed (index.json) is waited out, not fata
     rmSync(filler, { force: true });
     if (d.proc.exitCode === null) await d.stop();
   }
+});
+
+/** `logward serve` with at most `nofile` file descriptors (ulimit -n), as a tight systemd unit would run it. */
+async function serveLimited(store: string, config: string, nofile: number): Promise<Daemon> {
+  const file = join(store, "..", `config-${Math.random().toString(36).slice(2)}.toml`);
+  writeFileSync(file, config);
+  const proc = spawn(
+    "sh",
+    [
+      "-c",
+      `ulimit -n ${nofile} && exec "$0" "$@"`,
+      process.execPath,
+      BIN,
+      "serve",
+      "--store",
+      store,
+      "--config",
+      file,
+    ],
+    { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LOGWARD_UI_PORT: "off" } },
+  );
+  let out = "";
+  proc.stdout.on("data", (b: Buffer) => {
+    out += b.toString();
+  });
+  proc.stderr.on("data", (b: Buffer) => {
+    out += b.toString();
+  });
+  const exited = new Promise<number | null>((r) => proc.once("exit", (c) => r(c)));
+  await new Promise<void>((resolve, reject) => {
+    proc.stdout.on("data", () => /ready/.test(out) && resolve());
+    void exited.then((c) => reject(new Error(`serve exited with ${c}: ${out}`)));
+  });
+  return {
+    proc,
+    out: () => out,
+    stop: async () => {
+      proc.kill("SIGTERM");
+      return exited;
+    },
+  };
+}
+
+/** One qrexec socket-service call of logward.Lines+STREAM from ORIGIN; resolves with the reply. */
+function lines(sock: string, origin: string, stream: string, text: string): Promise<Buffer> {
+  return rawSession(sock, Buffer.from(`logward.Lines+${stream} ${origin}\0${text}`)).done;
+}
+
+test("one origin opening stream after stream exhausts no file descriptors and no other origin", {
+  timeout: 60_000,
+}, async () => {
+  const base = tempDir("logward-streams-");
+  const store = join(base, "store");
+  const sock = join(base, "q.sock");
+  // the defaults, under a tight descriptor limit: 120 streams of one origin are more streams
+  // than the process may have files open
+  const d = await serveLimited(store, `[collector]\nqrexec_sockets = ["${sock}"]\n`, 64);
+  try {
+    for (let i = 0; i < 120; i++) await lines(sock, "flood", `s${i}`, `record of stream ${i}\n`);
+    assert.equal(d.proc.exitCode, null, `serve must not die: ${d.out()}`);
+    await lines(sock, "victim", "main", "the victim's evidence\n");
+    for (let i = 0; i < 120; i += 17) await lines(sock, "flood", `s${i}`, `again ${i}\n`);
+    assert.equal(await d.stop(), 0, d.out());
+  } finally {
+    if (d.proc.exitCode === null) await d.stop();
+  }
+  const victim = await logward(["show", "victim/main", "--store", store]);
+  assert.match(victim.stdout.toString(), /the victim's evidence/);
+  for (let i = 0; i < 120; i += 17) {
+    const s = await logward(["show", `flood/s${i}`, "--store", store]);
+    assert.match(s.stdout.toString(), new RegExp(`record of stream ${i}\\n[^]*again ${i}\\n`));
+  }
+  // each stream's directory and files count in its origin's quota, not only its record bytes
+  const ls = JSON.parse((await logward(["ls", "--json", "--store", store])).stdout.toString()) as unknown;
+  const flood = JSON.stringify(ls).match(/"origin":"flood"[^}]*"origin_bytes":(\d+)/);
+  assert.ok(flood, `ls --json names flood's use: ${JSON.stringify(ls).slice(0, 400)}`);
+  assert.ok(Number(flood[1]) >= 120 * 4096, `120 streams count at least 120 × 4 KiB, not ${flood[1]}`);
+});
+
+test("an origin over max_streams_per_origin is refused a new stream, with an alert; others go on", {
+  timeout: 60_000,
+}, async () => {
+  const base = tempDir("logward-streamlimit-");
+  const store = join(base, "store");
+  const sock = join(base, "q.sock");
+  const d = await serveLimited(
+    store,
+    `[collector]\nqrexec_sockets = ["${sock}"]\nmax_streams_per_origin = 8\n[store]\nmax_open_streams = 4\n`,
+    1024,
+  );
+  try {
+    for (let i = 0; i < 8; i++) await lines(sock, "flood", `s${i}`, `record ${i}\n`);
+    const refused = await lines(sock, "flood", "s8", "one too many\n");
+    assert.equal(refused.length, 0, "a qrexec socket service gets no reply but the close");
+    await lines(sock, "flood", "s3", "an existing stream still takes records\n");
+    await lines(sock, "victim", "main", "the victim's evidence\n");
+    assert.equal(await d.stop(), 0, d.out());
+  } finally {
+    if (d.proc.exitCode === null) await d.stop();
+  }
+  assert.equal((await logward(["show", "flood/s8", "--store", store])).code, 1, "no stream s8");
+  assert.match((await logward(["show", "flood/s3", "--store", store])).stdout.toString(), /still takes/);
+  assert.match((await logward(["show", "victim/main", "--store", store])).stdout.toString(), /evidence/);
+  const alerts = (await logward(["alerts", "--store", store])).stdout.toString();
+  assert.match(alerts, /stream-limit.*flood/);
+  const events = (await logward(["show", "_logward/events", "--store", store])).stdout.toString();
+  assert.match(events, /event=refused .*flood.*max_streams_per_origin/);
 });

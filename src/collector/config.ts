@@ -9,6 +9,7 @@ import { LogwardError } from "../errors.ts";
 import { DEFAULT_MIN_FREE, defaultPolicy, type PolicyConfig, parsePolicy } from "../policy/config.ts";
 import { parseDuration, parseSize } from "../policy/units.ts";
 import { isValidName } from "../store/names.ts";
+import { STORE_DEFAULTS } from "../store/options.ts";
 
 export interface CollectorConfig {
   /** The relay socket `logward ingest` connects to. */
@@ -18,6 +19,10 @@ export interface CollectorConfig {
   /** Local sockets whose origin the admin names (`logward ship --connect unix:PATH`). */
   readonly localSockets: readonly LocalSocket[];
   readonly maxSessions: number;
+  /** Streams one origin may have; a session that would create one more is refused. */
+  readonly maxStreamsPerOrigin: number;
+  /** Active segment files kept open at most (`[store] max_open_streams`). */
+  readonly maxOpenStreams: number;
   /** Sessions of one origin at once, idle or not (`max_sessions_per_origin`). */
   readonly maxSessionsPerOrigin: number;
   /** Largest record kept whole; longer ones are cut and marked. */
@@ -69,6 +74,8 @@ export function defaultConfig(store: string): CollectorConfig {
     qrexecSockets: Object.freeze([]),
     localSockets: Object.freeze([]),
     maxSessions: 1024,
+    maxStreamsPerOrigin: STORE_DEFAULTS.maxStreamsPerOrigin,
+    maxOpenStreams: STORE_DEFAULTS.maxOpenStreams,
     // a VM has a few streams (ship, journal, blob calls, ad-hoc lines): 16 is room for all of
     // them, and it takes 64 origins to fill the 1024 sessions
     maxSessionsPerOrigin: 16,
@@ -175,6 +182,11 @@ const COLLECTOR_KEYS: Record<string, Rule> = {
     },
     want: 'a size of at least 64KiB, such as "256MiB"',
   },
+  max_streams_per_origin: {
+    key: "maxStreamsPerOrigin",
+    parse: (v) => (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 1_000_000 ? v : null),
+    want: "a whole number from 1 to 1000000",
+  },
   max_record: {
     key: "maxRecordBytes",
     parse: (v) => {
@@ -256,6 +268,11 @@ const STORE_KEYS: Record<string, Rule> = {
     want: 'a size of at least 64KiB, such as "64MiB"',
   },
   segment_age: { key: "segmentAgeMs", parse: parseDuration, want: 'a duration such as "1d"' },
+  max_open_streams: {
+    key: "maxOpenStreams",
+    parse: (v) => (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 1_000_000 ? v : null),
+    want: "a whole number from 1 to 1000000 (well below the collector's ulimit -n)",
+  },
   max_blob: {
     key: "maxBlobBytes",
     parse: (v) => {

@@ -20,6 +20,7 @@ export const ALERT_KINDS = [
   "reload",
   "reload-failed",
   "blob-refused",
+  "stream-limit",
 ] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 

@@ -19,6 +19,17 @@ export interface StoreOptions {
   readonly compressLevel: number;
   /** Uncompressed bytes per independent zstd frame, so readers can seek in sealed segments. */
   readonly frameBytes: number;
+  /**
+   * Active segment files kept open at most; the least recently written idle streams are closed
+   * (and opened again when written). Keep it well below the process's file limit (ulimit -n).
+   */
+  readonly maxOpenStreams: number;
+  /**
+   * Streams one origin may have (the collector's `max_streams_per_origin`): creating one more is
+   * refused with LW_STREAM_LIMIT. Streams already on disk always open. The collector's own
+   * origin has no limit.
+   */
+  readonly maxStreamsPerOrigin: number;
 }
 
 export const STORE_DEFAULTS: StoreOptions = Object.freeze({
@@ -30,6 +41,10 @@ export const STORE_DEFAULTS: StoreOptions = Object.freeze({
   compress: true,
   compressLevel: 3,
   frameBytes: 1024 * 1024,
+  maxOpenStreams: 256,
+  // a qube has a handful of streams (journal, a few files, blobs); 256 leaves room for any real
+  // sender while bounding one origin to 256 directories (2 MiB of their overhead)
+  maxStreamsPerOrigin: 256,
 });
 
 const BOUNDS: Record<keyof StoreOptions, [number, number] | "boolean"> = {
@@ -41,6 +56,8 @@ const BOUNDS: Record<keyof StoreOptions, [number, number] | "boolean"> = {
   compress: "boolean",
   compressLevel: [1, 19],
   frameBytes: [4096, 256 * 1024 * 1024],
+  maxOpenStreams: [1, 1_000_000],
+  maxStreamsPerOrigin: [1, 1_000_000],
 };
 
 export function resolveStoreOptions(given: Partial<StoreOptions> = {}): StoreOptions {

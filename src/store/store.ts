@@ -12,21 +12,34 @@
 // fsync error) is fatal: after a failed fsync the page cache can no longer be trusted, so the
 // store stops accepting writes, rejects every waiter and emits "fatal"; the process should
 // exit and recover from what is really on disk.
+//
+// File descriptors: a stream holds one (its active segment) only while it is written. At most
+// maxOpenStreams are open; after each commit the least recently written idle streams beyond that
+// are closed (everything of theirs is durable; the next write opens the file again). Running out
+// of descriptors anyway (EMFILE, ENFILE: sockets count too) is not fatal: the write is retried
+// like a full disk, and the store lowers its own cap to three quarters of what was open.
 
 import { EventEmitter } from "node:events";
-import { mkdir, rm, rmdir, stat } from "node:fs/promises";
+import { access, mkdir, rm, rmdir, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { ioError, LogwardError } from "../errors.ts";
 import { Compressor } from "./compress.ts";
 import { fsyncDir } from "./files.ts";
 import { checkStoreFormat } from "./format.ts";
 import { acquireStoreLock, type StoreLock } from "./lock.ts";
-import { originsDir, streamDir } from "./names.ts";
+import { COLLECTOR_ORIGIN, originsDir, streamDir } from "./names.ts";
 import { StreamObjects } from "./objects.ts";
 import { resolveStoreOptions, type StoreOptions } from "./options.ts";
 import { recoverStream } from "./recover.ts";
 import type { SegmentMeta } from "./segment.ts";
 import { type StreamHost, StreamWriter } from "./stream-writer.ts";
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
 
 /** Creates `dir` and any missing parents, fsyncing each parent whose entries changed. */
 async function mkdirDurable(dir: string): Promise<void> {
@@ -87,6 +100,12 @@ export class Store extends EventEmitter implements StreamHost {
   readonly nowUs: () => number;
   private readonly lock: StoreLock;
   private readonly writers = new Map<string, Promise<StreamWriter>>();
+  /** Streams per origin (opened or opening), for the collector's per-origin stream limit. */
+  private readonly streamCounts = new Map<string, number>();
+  /** Writers whose active segment file is open, least recently written first. */
+  private readonly openFiles = new Set<StreamWriter>();
+  /** Lowered when the process ran out of descriptors: what it could hold, with a margin. */
+  private openCap = Number.POSITIVE_INFINITY;
   private readonly dirty = new Set<StreamWriter>();
   private commitRunning: Promise<void> | null = null;
   private commitScheduled = false;
@@ -141,14 +160,65 @@ export class Store extends EventEmitter implements StreamHost {
     const key = `${origin}/${stream}`;
     let w = this.writers.get(key);
     if (!w) {
+      this.countStream(origin, 1); // first: openWriter checks the limit with this one counted
       w = this.openWriter(origin, stream, dir);
       this.writers.set(key, w);
-      w.catch(() => this.writers.delete(key));
+      w.catch(() => {
+        if (this.writers.get(key) === w) {
+          this.writers.delete(key);
+          this.countStream(origin, -1);
+        }
+      });
     }
     return w;
   }
 
+  private countStream(origin: string, delta: number): void {
+    const n = (this.streamCounts.get(origin) ?? 0) + delta;
+    if (n > 0) this.streamCounts.set(origin, n);
+    else this.streamCounts.delete(origin);
+  }
+
+  /** How many streams of `origin` the store has open or opening (every one on disk, for the collector). */
+  streamsOf(origin: string): number {
+    return this.streamCounts.get(origin) ?? 0;
+  }
+
+  /** True if the stream is open or opening (it exists, or is being created). */
+  hasStream(origin: string, stream: string): boolean {
+    return this.writers.has(`${origin}/${stream}`);
+  }
+
+  /** Active segment files open now (tests, metrics). */
+  get openFileCount(): number {
+    return this.openFiles.size;
+  }
+
   private async openWriter(origin: string, stream: string, dir: string): Promise<StreamWriter> {
+    try {
+      return await this.openWriterFiles(origin, stream, dir);
+    } catch (err) {
+      const code = errnoCode(err);
+      if (code !== "EMFILE" && code !== "ENFILE") throw err;
+      this.lowerOpenCap();
+      throw new LogwardError(
+        "LW_IO",
+        `The collector has too many files open to open the stream ${origin}/${stream} now (${code}); try again later.`,
+        { cause: err },
+      );
+    }
+  }
+
+  private async openWriterFiles(origin: string, stream: string, dir: string): Promise<StreamWriter> {
+    // this stream is counted already: over the limit, only a stream that exists may open
+    const limit = this.options.maxStreamsPerOrigin;
+    if (origin !== COLLECTOR_ORIGIN && this.streamsOf(origin) > limit && !(await exists(dir))) {
+      this.emit("stream-limit", { origin, stream, limit });
+      throw new LogwardError(
+        "LW_STREAM_LIMIT",
+        `The origin ${origin} already has ${limit} streams, its limit ([collector] max_streams_per_origin); the new stream ${stream} is refused.`,
+      );
+    }
     await mkdirDurable(dir);
     const recovered = await recoverStream(dir);
     const writer = new StreamWriter(this, origin, stream, dir, recovered);
@@ -173,6 +243,7 @@ export class Store extends EventEmitter implements StreamHost {
 
   markDirty(writer: StreamWriter): void {
     this.dirty.add(writer);
+    if (this.openFiles.delete(writer)) this.openFiles.add(writer); // most recently written last
     if (!this.commitRunning && !this.commitScheduled && !this.retryTimer) {
       this.commitScheduled = true;
       setImmediate(() => {
@@ -186,9 +257,40 @@ export class Store extends EventEmitter implements StreamHost {
     if (this.options.compress && this.state === "open") this.compressor.enqueue(writer, meta);
   }
 
+  fileOpened(writer: StreamWriter): void {
+    this.openFiles.delete(writer);
+    this.openFiles.add(writer);
+  }
+
+  fileClosed(writer: StreamWriter): void {
+    this.openFiles.delete(writer);
+  }
+
+  /** Out of descriptors: hold at most three quarters of the files open now from here on. */
+  private lowerOpenCap(): void {
+    this.openCap = Math.min(this.openCap, Math.max(1, Math.floor(this.openFiles.size * 0.75)));
+  }
+
+  /** Closes the least recently written idle streams' files beyond the cap. Only between flushes. */
+  private async trimOpen(): Promise<void> {
+    const cap = Math.min(this.options.maxOpenStreams, this.openCap);
+    let excess = this.openFiles.size - cap;
+    if (excess <= 0) return;
+    const closing: Promise<boolean>[] = [];
+    for (const w of [...this.openFiles]) {
+      if (excess <= 0) break;
+      if (this.dirty.has(w) || !w.idle) continue;
+      closing.push(w.closeIdle());
+      excess--;
+    }
+    await Promise.all(closing);
+  }
+
   writeFailed(writer: StreamWriter, err: unknown): void {
     const code = errnoCode(err);
-    if (code === "ENOSPC" || code === "EDQUOT") {
+    const outOfFiles = code === "EMFILE" || code === "ENFILE";
+    if (outOfFiles) this.lowerOpenCap();
+    if (code === "ENOSPC" || code === "EDQUOT" || outOfFiles) {
       this.dirty.add(writer);
       this.retryDelayMs = Math.min(30_000, Math.max(250, this.retryDelayMs * 2));
       this.emit("warning", ioError("write to", writer.dir, err));
@@ -218,7 +320,12 @@ export class Store extends EventEmitter implements StreamHost {
     while (this.dirty.size > 0 && this.state !== "failed" && !this.retryTimer) {
       const batch = [...this.dirty];
       this.dirty.clear();
-      await Promise.all(batch.map((w) => w.flush()));
+      // at most as many streams at once as may have a file open, closing idle ones in between
+      const step = Math.max(1, Math.min(this.options.maxOpenStreams, this.openCap));
+      for (let i = 0; i < batch.length; i += step) {
+        await Promise.all(batch.slice(i, i + step).map((w) => w.flush()));
+        await this.trimOpen();
+      }
       if (!this.retryTimer) this.retryDelayMs = 0;
     }
   }
@@ -276,6 +383,7 @@ export class Store extends EventEmitter implements StreamHost {
     const bytes = w.diskBytes();
     await w.closeFiles();
     this.writers.delete(key);
+    this.countStream(origin, -1);
     this.dirty.delete(w);
     await rm(dir, { recursive: true, force: true });
     const originDir = dirname(dir);

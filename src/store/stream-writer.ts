@@ -44,10 +44,14 @@ export interface StreamHost {
   enqueueCompression(writer: StreamWriter, meta: SegmentMeta): void;
   /** A write failed: the writer keeps the data and the host retries later. */
   writeFailed(writer: StreamWriter, err: unknown): void;
+  /** The writer opened its active segment's file / closed it (the store bounds how many are open). */
+  fileOpened?(writer: StreamWriter): void;
+  fileClosed?(writer: StreamWriter): void;
 }
 
 interface Active {
-  fh: FileHandle;
+  /** null while the file is closed (an idle stream, or not written since the store opened). */
+  fh: FileHandle | null;
   path: string;
   firstSeq: number;
   firstTime: string;
@@ -63,6 +67,16 @@ interface Waiter {
 }
 
 const INITIAL_BUFFER = 64 * 1024;
+/**
+ * What a stream takes on disk besides its records, counted in its origin's quota: its directory
+ * (a block), the unused tail of its active segment's last block and its index.json (a block).
+ * Without it an origin could open thousands of streams of one record each, every one costing
+ * 8 KiB of disk while the quota saw a few hundred bytes.
+ */
+export const STREAM_OVERHEAD_BYTES = 8 * 1024;
+
+/** An idle stream holds no buffer: the first append allocates one (INITIAL_BUFFER or more). */
+const EMPTY = Buffer.alloc(0);
 
 /** Validates resume references; returns the bytes they add. */
 function checkRefs(refs: readonly (string | undefined)[], n: number): number {
@@ -101,7 +115,7 @@ export class StreamWriter {
   private timeMs = -1;
   private readonly timeBytes = Buffer.alloc(TIME_LEN);
 
-  private buf: Buffer = Buffer.allocUnsafe(INITIAL_BUFFER);
+  private buf: Buffer = EMPTY;
   private len = 0;
   /** Bytes the running flush has taken from the buffer and not yet written to the segment. */
   private unwritten = 0;
@@ -139,13 +153,52 @@ export class StreamWriter {
     this.refsSeen = recovered.sealed.some((m) => m.lastRef !== null);
   }
 
-  /** Reopens the recovered active segment for appending. Called once by the store. */
+  /**
+   * Takes over the recovered active segment. Its file is opened only when the stream is written
+   * (activeHandle): the collector opens every stream at start, and a store may hold more streams
+   * than the process may have files open.
+   */
   async init(): Promise<void> {
     const r = this.activeRecovered;
     this.activeRecovered = null;
     if (!r) return;
-    const fh = await open(r.path, "r+");
-    this.active = { fh, ...r };
+    this.active = { fh: null, ...r };
+  }
+
+  /** The active segment's file, opened again if an idle close (or a fresh start) closed it. */
+  private async activeHandle(a: Active): Promise<FileHandle> {
+    if (a.fh) return a.fh;
+    const fh = await open(a.path, "r+");
+    a.fh = fh;
+    this.host.fileOpened?.(this);
+    return fh;
+  }
+
+  /**
+   * Closes the active segment's file and frees the buffers if the stream has nothing to write:
+   * everything appended is durable, so nothing is lost, and the next flush opens it again.
+   * Called by the store between commits (never during this writer's flush). True if it closed.
+   */
+  async closeIdle(): Promise<boolean> {
+    const a = this.active;
+    if (!a?.fh || !this.idle) return false;
+    const fh = a.fh;
+    a.fh = null;
+    if (this.len === 0) this.buf = EMPTY;
+    this.spare = null;
+    this.host.fileClosed?.(this);
+    await fh.close().catch(() => {});
+    return true;
+  }
+
+  /** Nothing to write, nothing in flight, everything appended durable. */
+  get idle(): boolean {
+    return !this.hasWork() && this.unwritten === 0 && this.durableSeq === this.nextSeq - 1;
+  }
+
+  /** True while the active segment's file is open. */
+  get fileOpen(): boolean {
+    return !!this.active?.fh;
   }
 
   // ---- appending (hot path, synchronous) ----
@@ -337,7 +390,7 @@ export class StreamWriter {
     // bytes a flush has taken but not yet written count too, and so does a segment between
     // active and sealed: a quota check that runs while a write or a seal is in flight must not
     // see them vanish (it would miss the crossing for good)
-    let n = this.len + this.unwritten + this.sealingBytes + (this.active?.size ?? 0);
+    let n = STREAM_OVERHEAD_BYTES + this.len + this.unwritten + this.sealingBytes + (this.active?.size ?? 0);
     n += this.objects?.bytes ?? 0; // objects, each at least a block, and those being received
     for (const m of this.sealed) n += m.bytes;
     return n;
@@ -430,7 +483,7 @@ export class StreamWriter {
       );
     }
     if (this.len + need <= this.buf.length) return;
-    const grown = Buffer.allocUnsafe(Math.max(this.buf.length * 2, this.len + need));
+    const grown = Buffer.allocUnsafe(Math.max(INITIAL_BUFFER, this.buf.length * 2, this.len + need));
     this.buf.copy(grown, 0, 0, this.len);
     this.buf = grown;
   }
@@ -468,7 +521,7 @@ export class StreamWriter {
     const len = this.len;
     const lastSeq = this.nextSeq - 1;
     const lastRef = this.lastRef;
-    this.buf = this.spare ?? Buffer.allocUnsafe(INITIAL_BUFFER);
+    this.buf = this.spare ?? EMPTY;
     this.spare = null;
     this.len = 0;
     this.unwritten = len;
@@ -479,7 +532,7 @@ export class StreamWriter {
       if (this.sealDue && this.active) await this.seal();
       this.sealDue = false;
       for (const w of this.sealWaiters.splice(0)) w();
-      if (this.active && len > 0) {
+      if (this.active?.fh && len > 0) {
         await this.active.fh.datasync();
         const age = this.host.nowUs() - parseTime(this.active.firstTime);
         if (age > this.opts.maxSegmentAgeMs * 1000) await this.seal();
@@ -493,7 +546,7 @@ export class StreamWriter {
       this.buf.copy(merged, rest, 0, this.len);
       this.buf = merged;
       this.len += rest;
-      if (this.active) await this.active.fh.truncate(this.active.size).catch(() => {});
+      if (this.active?.fh) await this.active.fh.truncate(this.active.size).catch(() => {});
       this.host.writeFailed(this, err);
       return;
     }
@@ -537,7 +590,7 @@ export class StreamWriter {
         if (cut <= off) cut = a.size === 0 ? buf.indexOf(LF, off) + 1 : off;
       }
       if (cut > off) {
-        await pwriteAll(a.fh, buf, off, cut - off, a.size);
+        await pwriteAll(await this.activeHandle(a), buf, off, cut - off, a.size);
         a.size += cut - off;
         this.unwritten -= cut - off;
         const lastLine = buf.lastIndexOf(LF, cut - 2) + 1;
@@ -563,6 +616,7 @@ export class StreamWriter {
       throw err;
     }
     this.active = { fh, path, firstSeq, firstTime, size: 0, lastSeq: firstSeq - 1, lastTime: firstTime };
+    this.host.fileOpened?.(this);
   }
 
   /** Seals the active segment: fsync, close, add it to the index, queue its compression. */
@@ -573,8 +627,14 @@ export class StreamWriter {
     this.sealingBytes = a.size;
     let meta: SegmentMeta;
     try {
-      await a.fh.datasync();
-      await a.fh.close();
+      // a closed file was fsync'd before it was closed (closeIdle takes only durable streams)
+      if (a.fh) {
+        const fh = a.fh;
+        a.fh = null;
+        this.host.fileClosed?.(this);
+        await fh.datasync();
+        await fh.close();
+      }
       meta = {
         file: segmentName(a.firstSeq, false),
         firstSeq: a.firstSeq,
@@ -646,8 +706,12 @@ export class StreamWriter {
   async closeFiles(): Promise<void> {
     await this.indexQueue;
     if (this.active) {
-      await this.active.fh.close();
+      const fh = this.active.fh;
       this.active = null;
+      if (fh) {
+        this.host.fileClosed?.(this);
+        await fh.close();
+      }
     }
   }
 }
