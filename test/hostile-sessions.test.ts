@@ -167,6 +167,30 @@ describe("hostile sessions", { timeout: 120_000 }, () => {
     assert.equal((await readAll(store, "evil", "app")).filter((r) => r.kind === "!close").length, 500);
   });
 
+  test("a flood of refused objects raises one blob-refused alert a minute per origin, with the count", async () => {
+    const store = tempDir();
+    const d = await serve(store, `[store]\nmax_blob = "1B"\n`);
+    const path = join(store, "run", "ingest.sock");
+    const data = Buffer.from([0x44, 0, 0, 0, 2, 0x61, 0x62]); // D: 2 bytes, over max_blob
+    const end = Buffer.from([0x45, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 2]);
+    const answers: { ok: boolean; message: string }[] = [];
+    try {
+      await pool(200, 8, async () => {
+        const call = Buffer.concat([Buffer.from("logward-relay 1 blob evil pcap\n"), data, end]);
+        answers.push(endOf(await rawSession(path, call).done));
+      });
+    } finally {
+      await d.stop();
+    }
+    assert.ok(
+      answers.every((a) => !a.ok && /larger than max_blob/.test(a.message)),
+      "each sender told why",
+    );
+    const refused = (await notes(store, "alerts")).filter((a) => /alert=blob-refused origin=evil/.test(a));
+    assert.ok(refused.length <= 2, refused.join("\n"));
+    assert.match(refused.at(-1)!, /and 199 more like it/);
+  });
+
   test("_logward keeps a bounded retention: old and excess events and alerts go, deletions stay", async () => {
     const dir = tempDir();
     const store = join(dir, "store");

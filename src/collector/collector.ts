@@ -144,26 +144,12 @@ export class Collector {
       maxRecordBytes: Math.max(config.maxRecordBytes, 64 * 1024),
       highWaterBytes: config.streamBufferBytes,
       hardLimitBytes: Math.max(config.streamBufferBytes * 8, 8 * config.maxRecordBytes),
-      maxOpenStreams: config.maxOpenStreams,
-      maxStreamsPerOrigin: config.maxStreamsPerOrigin,
     });
     const c = new Collector(store, config);
     try {
       c.events = await store.stream(COLLECTOR_ORIGIN, "events");
       store.on("warning", (err: Error) => c.event("warning", { message: err.message }));
       c.alerts = new Alerts(await store.stream(COLLECTOR_ORIGIN, "alerts"), config.policy.alertCommand);
-      // a new stream over max_streams_per_origin is refused (LW_STREAM_LIMIT): alert once a minute per origin
-      const limitAlerted = new Map<string, number>();
-      store.on("stream-limit", ({ origin, limit }: { origin: string; limit: number }) => {
-        const now = Date.now();
-        if (now - (limitAlerted.get(origin) ?? 0) < 60_000) return;
-        limitAlerted.set(origin, now);
-        c.alerts.raise({
-          kind: "stream-limit",
-          origin,
-          message: `${origin} has ${limit} streams, its limit ([collector] max_streams_per_origin); sessions that would open another one are refused`,
-        });
-      });
       c.policy = await Policy.start(store, config.policy, c.alerts);
       c.own = new OwnRecords(store, c.alerts, {
         quotaBytes: config.ownQuotaBytes,
@@ -257,6 +243,22 @@ export class Collector {
     this.event(name, f);
   }
 
+  /**
+   * A blob-refused alert, which a sender can cause at will: the first of an origin in a minute
+   * is raised, the others counted, and when the minute is over one more alert says how many.
+   */
+  private repeatAlert(origin: string, message: string): void {
+    const key = this.repeats.size >= MAX_REPEAT_KEYS ? "alert|*" : `alert|${origin}`;
+    const r = this.repeats.get(key);
+    if (r) {
+      r.count++;
+      r.fields = { origin, message };
+      return;
+    }
+    this.repeats.set(key, { name: "alert", since: Date.now(), count: 0, fields: { origin, message } });
+    this.alerts.raise({ kind: "blob-refused", origin, message });
+  }
+
   /** Writes the counts of the windows that are over (all of them when `all`). */
   private flushRepeats(all: boolean): void {
     const now = Date.now();
@@ -264,6 +266,15 @@ export class Collector {
       if (!all && now - r.since < REPEAT_WINDOW_MS) continue;
       this.repeats.delete(key);
       if (r.count === 0) continue;
+      if (r.name === "alert") {
+        const { origin, message } = r.fields as { origin: string; message: string };
+        this.alerts.raise({
+          kind: "blob-refused",
+          ...(key === "alert|*" ? {} : { origin }),
+          message: `${message} (and ${r.count} more like it since ${new Date(r.since).toISOString()})`,
+        });
+        continue;
+      }
       const { reason, ...rest } = r.fields;
       this.event(r.name, {
         ...rest,
@@ -477,7 +488,7 @@ export class Collector {
         policy: this.policy,
         maxBlobBytes: this.config.maxBlobBytes,
         framed: framed(listener),
-        alert: (message) => this.alerts.raise({ kind: "blob-refused", origin, message }),
+        alert: (message) => this.repeatAlert(origin, message),
       },
       (s, r) => this.closed(s, r, listener),
     );
