@@ -144,12 +144,26 @@ export class Collector {
       maxRecordBytes: Math.max(config.maxRecordBytes, 64 * 1024),
       highWaterBytes: config.streamBufferBytes,
       hardLimitBytes: Math.max(config.streamBufferBytes * 8, 8 * config.maxRecordBytes),
+      maxOpenStreams: config.maxOpenStreams,
+      maxStreamsPerOrigin: config.maxStreamsPerOrigin,
     });
     const c = new Collector(store, config);
     try {
       c.events = await store.stream(COLLECTOR_ORIGIN, "events");
       store.on("warning", (err: Error) => c.event("warning", { message: err.message }));
       c.alerts = new Alerts(await store.stream(COLLECTOR_ORIGIN, "alerts"), config.policy.alertCommand);
+      // a new stream over max_streams_per_origin is refused (LW_STREAM_LIMIT): alert once a minute per origin
+      const limitAlerted = new Map<string, number>();
+      store.on("stream-limit", ({ origin, limit }: { origin: string; limit: number }) => {
+        const now = Date.now();
+        if (now - (limitAlerted.get(origin) ?? 0) < 60_000) return;
+        limitAlerted.set(origin, now);
+        c.alerts.raise({
+          kind: "stream-limit",
+          origin,
+          message: `${origin} has ${limit} streams, its limit ([collector] max_streams_per_origin); sessions that would open another one are refused`,
+        });
+      });
       c.policy = await Policy.start(store, config.policy, c.alerts);
       c.own = new OwnRecords(store, c.alerts, {
         quotaBytes: config.ownQuotaBytes,
