@@ -62,11 +62,16 @@ function shipFile(file: string, dir: string, store: string) {
   return { ship, shipped };
 }
 
-function lines(prefix: string, n: number, width = 200): string {
+function lines(prefix: string, n: number, width = 200, incompressible = false): string {
+  // the quota counts bytes on disk, compressed: a flood that must fill it sends random text
+  const fill = () =>
+    incompressible
+      ? randomBytes(Math.ceil((width * 3) / 4))
+          .toString("base64")
+          .slice(0, width)
+      : "f".repeat(width);
   return (
-    Array.from({ length: n }, (_, i) => `${prefix} ${String(i).padStart(7, "0")} ${"f".repeat(width)}`).join(
-      "\n",
-    ) + "\n"
+    Array.from({ length: n }, (_, i) => `${prefix} ${String(i).padStart(7, "0")} ${fill()}`).join("\n") + "\n"
   );
 }
 
@@ -79,7 +84,7 @@ describe("policy", { timeout: 300_000 }, () => {
       `[store]\nsegment_size = "64KiB"\n[[policy]]\nmatch = "flood"\nquota = "1MiB"\non_quota = "drop-oldest"\n`,
     );
     try {
-      const flood = lines("flood", 250_000); // 250k x ~214 bytes: about 51 MiB, 50 x the quota
+      const flood = lines("flood", 250_000, 200, true); // 250k x ~214 bytes: about 51 MiB, 50 x the quota
       const floodRun = ingest(store, "lines", flood, {
         QREXEC_REMOTE_DOMAIN: "flood",
         QREXEC_SERVICE_ARGUMENT: "main",

@@ -340,7 +340,18 @@ export class Policy {
   private evict(a: Account): void {
     if (this.evicting.has(a.key)) return;
     const run = (async () => {
+      const waited = new Set<SegmentMeta>(); // waited for once already: not compressed (an error)
       while (!this.stopped && this.usage(a) > a.quota) {
+        // sealed segments waiting for compression count at their plain size: in a burst there
+        // are many, and evicting for all of them would leave the account far under its quota
+        // once they are compressed (a 1 MiB quota kept 81 KiB). While compressing them could
+        // bring it within the quota, wait for that rather than remove older records.
+        const pending = this.awaitingCompression(a, waited);
+        if (pending.bytes > 0 && this.usage(a) - a.quota <= pending.bytes) {
+          for (const m of pending.metas) waited.add(m);
+          await this.store.compressionIdle();
+          continue;
+        }
         const pick = this.oldestSegment(a.origins());
         // an object older than the oldest segment goes first (blob streams)
         const obj = this.oldestObject(a.origins());
@@ -381,6 +392,21 @@ export class Policy {
       for (const o of a.origins()) this.noteAppend(o);
     });
     this.evicting.set(a.key, run);
+  }
+
+  /** Sealed segments of the account still to be compressed (not yet waited for) and their bytes. */
+  private awaitingCompression(a: Account, waited: Set<SegmentMeta>): { metas: SegmentMeta[]; bytes: number } {
+    const metas: SegmentMeta[] = [];
+    let bytes = 0;
+    if (!this.store.options.compress) return { metas, bytes };
+    for (const o of a.origins())
+      for (const w of this.writers.get(o) ?? [])
+        for (const m of w.sealed)
+          if (!m.compressed && !waited.has(m)) {
+            metas.push(m);
+            bytes += m.bytes;
+          }
+    return { metas, bytes };
   }
 
   /** One `evicted` alert per account a minute at most, summing what went since the last. */
@@ -585,6 +611,8 @@ export class Policy {
   }
 
   private stateTimer: NodeJS.Timeout | null = null;
+  /** The origins part of the state file last written. */
+  private stateShown = "";
 
   /** Something `ls` shows changed: write the state file soon (at most five times a second). */
   private markState(): void {
@@ -620,9 +648,12 @@ export class Policy {
 
   /** Writes <store>/run/policy.json (what `ls` shows) when something changed. */
   async writeState(force = false): Promise<void> {
-    if (!this.stateDue && !force) return;
-    this.stateDue = false;
     const doc = this.snapshot();
+    // the bytes change without a state change too (eviction, compression): `ls` shows them
+    const shown = JSON.stringify(doc.origins);
+    if (!this.stateDue && !force && shown === this.stateShown) return;
+    this.stateDue = false;
+    this.stateShown = shown;
     await writeFileAtomic(join(this.store.root, "run", "policy.json"), `${JSON.stringify(doc)}\n`).catch(
       () => {},
     );

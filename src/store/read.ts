@@ -152,8 +152,13 @@ export async function streamSegments(
       if (view) out.push({ ...view, active: k === seqs.length - 1 && !meta });
       continue;
     }
-    const described = await describeSegment(dir, segmentName(firstSeq, true), firstSeq, true);
-    out.push({ ...described, active: false });
+    const described = await describeSegment(dir, segmentName(firstSeq, true), firstSeq, true).catch(
+      (err: NodeJS.ErrnoException) => {
+        if (err.code === "ENOENT") return null; // evicted since it was listed
+        throw err;
+      },
+    );
+    if (described) out.push({ ...described, active: false });
   }
   return out;
 }

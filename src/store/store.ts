@@ -336,6 +336,11 @@ export class Store extends EventEmitter implements StreamHost {
     await Promise.all(all.map((w) => w.waitDurable()));
   }
 
+  /** Resolves when no segment is waiting to be compressed (the quota waits for it). */
+  compressionIdle(): Promise<void> {
+    return this.compressor.idle();
+  }
+
   /** Resolves when nothing is waiting to be written or compressed (tests and benchmarks). */
   async idle(): Promise<void> {
     for (;;) {
