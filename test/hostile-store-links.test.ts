@@ -34,7 +34,7 @@ describe("symbolic links planted in the store", () => {
 
   before(async () => {
     // a real store elsewhere, holding a secret: what the links point at
-    let o = await serve(outside);
+    const o = await serve(outside);
     assert.equal(
       (await ingest(outside, "lines", "SECRET one\n", { QREXEC_REMOTE_DOMAIN: "victim" })).code,
       0,
@@ -57,8 +57,6 @@ describe("symbolic links planted in the store", () => {
     symlinkSync(join(dir, "empty-stream"), join(origins, "two", "linked2"));
     mkdirSync(join(origins, "three", "seg"), { recursive: true });
     symlinkSync(victimSegment, join(origins, "three", "seg", victimSegment.split("/").at(-1)!)); // a segment
-    void o;
-    o = d;
   });
   after(async () => {
     await d.stop();
