@@ -1,23 +1,10 @@
 import assert from "node:assert/strict";
-import { closeSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { Store } from "../src/store/store.ts";
 import { readAll } from "./helpers/store.ts";
-import { mountTmpfs } from "./helpers/tmpfs.ts";
-
-/** Fills the filesystem of `dir` with a file until the disk is full. */
-function fill(path: string): void {
-  const fd = openSync(path, "w");
-  const block = Buffer.alloc(4096, 0x66);
-  try {
-    for (;;) writeSync(fd, block);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOSPC") throw err;
-  } finally {
-    closeSync(fd);
-  }
-}
+import { fill, mountTmpfs } from "./helpers/tmpfs.ts";
 
 test("a full filesystem: nothing acknowledged is lost or damaged, and writing resumes when space returns", {
   timeout: 60_000,

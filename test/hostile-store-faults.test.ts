@@ -4,22 +4,13 @@
 // memory nor the other origins' service.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import {
-  closeSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-  writeSync,
-} from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { BIN, logward } from "./helpers/cli.ts";
 import { type Daemon, ingest, rawSession, serve } from "./helpers/daemon.ts";
 import { tempDir } from "./helpers/tmp.ts";
-import { mountTmpfs } from "./helpers/tmpfs.ts";
+import { fill, mountTmpfs } from "./helpers/tmpfs.ts";
 
 const exitOf = (d: Daemon, ms: number): Promise<number | null | "alive"> =>
   new Promise((resolve) => {
@@ -55,19 +46,6 @@ test("a fatal store error ends serve with a non-zero exit instead of leaving it 
     if (d.proc.exitCode === null) await d.stop();
   }
 });
-
-/** Fills the filesystem of `path` with one file until the disk is full. */
-function fill(path: string): void {
-  const fd = openSync(path, "w");
-  const block = Buffer.alloc(4096, 0x66);
-  try {
-    for (;;) writeSync(fd, block);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOSPC") throw err;
-  } finally {
-    closeSync(fd);
-  }
-}
 
 test("a full disk while a segment is sealed (index.json) is waited out, not fatal", {
   timeout: 60_000,
