@@ -289,18 +289,19 @@ export class Policy {
       const who = a.label.origin ?? `group ${a.label.group}`;
       // compression and eviction move usage up and down around a threshold: a crossing is
       // alerted once per quarter of an hour per account and level, not each time
-      const last = this.crossedAt.get(`${a.key}@${level}`) ?? Number.NEGATIVE_INFINITY;
+      // a burst can pass 80% and 100% in one flush: each level crossed is alerted, in order
       const now = this.nowMs();
-      if (level > before && now - last < CROSSING_QUIET_MS) {
-        // quiet
-      } else if (level === 80 && before < 80) {
+      const quiet = (l: number) =>
+        now - (this.crossedAt.get(`${a.key}@${l}`) ?? Number.NEGATIVE_INFINITY) < CROSSING_QUIET_MS;
+      if (level >= 80 && before < 80 && !quiet(80)) {
         this.crossedAt.set(`${a.key}@80`, now);
         this.alerts.raise({
           kind: "quota-near",
           ...a.label,
-          message: `${who} uses ${formatBytes(used)}, 80% of its quota of ${formatBytes(a.quota)}`,
+          message: `${who} uses ${formatBytes(used)}, ${level === 100 ? "past " : ""}80% of its quota of ${formatBytes(a.quota)}`,
         });
-      } else if (level === 100) {
+      }
+      if (level === 100 && !quiet(100)) {
         this.crossedAt.set(`${a.key}@100`, now);
         this.alerts.raise({
           kind: "quota-reached",
