@@ -1,7 +1,8 @@
 /// <reference lib="dom" />
-// The web UI end to end in a real browser: Debian's chromium (installed by .ci/run) driven by
-// playwright-core. A real `logward serve`, records sent through the real `logward ingest`,
-// hostile content among them. Screenshots of every page go to test-output/ui/.
+// The web UI end to end in a real browser: Debian's chromium (installed by npm test's pretest,
+// scripts/install-chromium.sh) driven by playwright-core. A real `logward serve`, records sent
+// through the real `logward ingest`, hostile content among them. Screenshots of every page go
+// to test-output/ui/.
 
 import assert from "node:assert/strict";
 import { existsSync, mkdirSync, readFileSync } from "node:fs";
@@ -63,7 +64,7 @@ describe("web UI in chromium", () => {
   before(async () => {
     assert.ok(
       existsSync(CHROMIUM),
-      `${CHROMIUM} is missing: install Debian's chromium (.ci/run does: apt-get install chromium).`,
+      `${CHROMIUM} is missing: install Debian's chromium (npm test does it as root: scripts/install-chromium.sh).`,
     );
     mkdirSync(SHOTS, { recursive: true });
     // records up to 1 MiB, so that one line of 1 MB reaches the page whole
