@@ -9,6 +9,8 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { zstdCompressSync } from "node:zlib";
 import { detectType } from "../src/store/blob-type.ts";
+import { announcedObjects, blobPayload } from "../src/store/objects.ts";
+import { Store } from "../src/store/store.ts";
 import { BlobFrameDecoder, encodeBlobEnd, encodeFrame, FRAME_DATA } from "../src/wire/relay.ts";
 import { BIN, logward, onTerminal } from "./helpers/cli.ts";
 import { ingest, serve } from "./helpers/daemon.ts";
@@ -93,6 +95,31 @@ test("blob relay framing: data frames, then an end frame with the total; anythin
   const cut = new BlobFrameDecoder(() => {});
   cut.push(encodeFrame(FRAME_DATA, Buffer.from("abc")));
   assert.equal(cut.endTotal, null); // no end frame yet: not complete
+});
+
+test("an object evicted and sent again in the same block is announced again", async () => {
+  const root = join(tempDir(), "store");
+  const store = await Store.open(root);
+  try {
+    const w = await store.stream("win10", "evtx");
+    const a = { sha256: "a".repeat(64), size: 3, type: "binary" as const, stored: 12 };
+    const b = { sha256: "b".repeat(64), size: 4, type: "text" as const, stored: 13 };
+    w.appendCollector("blob", blobPayload(a, "s1"));
+    w.appendCollector("blob", blobPayload(b, "s2"));
+    w.appendCollector("evict", `reason=quota objects=1 seq=1 sha256=${a.sha256} size=3`);
+    const again = w.appendCollector("blob", blobPayload(a, "s3"));
+    await w.waitDurable();
+    const live = await announcedObjects(root, "win10", "evtx");
+    assert.deepEqual(
+      [...live.values()].map((o) => [o.sha256, o.seq]),
+      [
+        [b.sha256, 2],
+        [a.sha256, again],
+      ],
+    );
+  } finally {
+    await store.close();
+  }
 });
 
 test("real EVTX and BSM samples: stored whole, typed, announced, returned byte for byte; a re-send is stored once", async () => {

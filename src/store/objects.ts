@@ -76,11 +76,13 @@ export function parseBlobPayload(
 
 const BLOB_MARK = Buffer.from(" !blob ");
 const EVICT_MARK = Buffer.from(" !evict ");
+const EVICTED_SHA_RE = / sha256=([0-9a-f]{64})(?: |$)/;
 
 /**
  * Every object a stream's records announce and do not say were evicted, in seq order: each
  * `!blob` record, minus `!evict … sha256=<hex>` records. Reads the whole stream, but looks only
- * at lines holding one of the two markers (a plain indexOf over each block).
+ * at lines holding one of the two markers (a plain indexOf over each block), in line order: an
+ * object evicted and sent again is live again.
  */
 export async function announcedObjects(
   root: string,
@@ -89,27 +91,27 @@ export async function announcedObjects(
 ): Promise<Map<string, ObjectInfo>> {
   const live = new Map<string, ObjectInfo>();
   for await (const block of readStreamLines(root, origin, stream)) {
-    for (const mark of [BLOB_MARK, EVICT_MARK]) {
-      let at = block.indexOf(mark);
-      while (at !== -1) {
-        const ls = block.lastIndexOf(LF, at) + 1;
-        let le = block.indexOf(LF, at);
-        if (le === -1) le = block.length;
-        const p = parseLine(block, ls, le);
-        const text = p ? block.toString("latin1", p.payloadStart, p.payloadEnd) : "";
-        if (p?.kind === "!blob") {
-          const b = parseBlobPayload(text);
-          if (b && !live.has(b.sha256)) live.set(b.sha256, { ...b, seq: p.seq, time: p.time });
-        } else if (p?.kind === "!evict") {
-          const m = / sha256=([0-9a-f]{64})(?: |$)/.exec(` ${text}`);
-          if (m) live.delete(m[1]!);
-        }
-        at = block.indexOf(mark, le);
+    let blobAt = block.indexOf(BLOB_MARK);
+    let evictAt = block.indexOf(EVICT_MARK);
+    while (blobAt !== -1 || evictAt !== -1) {
+      const at = evictAt === -1 || (blobAt !== -1 && blobAt < evictAt) ? blobAt : evictAt;
+      const ls = block.lastIndexOf(LF, at) + 1;
+      let le = block.indexOf(LF, at);
+      if (le === -1) le = block.length;
+      const p = parseLine(block, ls, le);
+      const text = p ? block.toString("latin1", p.payloadStart, p.payloadEnd) : "";
+      if (p?.kind === "!blob") {
+        const b = parseBlobPayload(text);
+        if (b && !live.has(b.sha256)) live.set(b.sha256, { ...b, seq: p.seq, time: p.time });
+      } else if (p?.kind === "!evict") {
+        const m = EVICTED_SHA_RE.exec(` ${text}`);
+        if (m) live.delete(m[1]!);
       }
+      if (blobAt !== -1 && blobAt < le) blobAt = block.indexOf(BLOB_MARK, le);
+      if (evictAt !== -1 && evictAt < le) evictAt = block.indexOf(EVICT_MARK, le);
     }
   }
-  // two marker passes per block: put them back in seq order
-  return new Map([...live.entries()].sort((a, b) => a[1].seq - b[1].seq));
+  return live;
 }
 
 /** What the writer of a stream needs to announce an object. */
