@@ -93,9 +93,15 @@ export function encodeBlobEnd(total: number): Buffer {
   return encodeFrame(FRAME_END, p);
 }
 
-/** Parses a framed blob; `onData` gets views into the chunk (or a frame's copy). Bounded by one frame. */
+/**
+ * Parses a framed blob; `onData` gets views into the chunks, never a copy. Only a frame header
+ * cut by a chunk's end (at most 12 bytes) is carried over.
+ */
 export class BlobFrameDecoder {
-  private pending: Buffer = Buffer.alloc(0);
+  /** The first bytes of a frame header that a chunk cut off. */
+  private head: Buffer = NO_BYTES;
+  /** Bytes of the current data frame still to come. */
+  private dataLeft = 0;
   private readonly onData: (bytes: Buffer) => void;
   /** The total the end frame announced, once it came. */
   endTotal: number | null = null;
@@ -106,44 +112,53 @@ export class BlobFrameDecoder {
   }
 
   push(chunk: Buffer): void {
-    let buf = this.pending.length ? Buffer.concat([this.pending, chunk]) : chunk;
-    while (buf.length > 0) {
+    let i = 0;
+    while (i < chunk.length) {
       if (this.endTotal !== null) throw new FramingError("bytes after the blob's end frame");
-      if (buf.length < 5) break;
-      const type = buf[0]!;
-      const len = buf.readUInt32BE(1);
+      if (this.dataLeft > 0) {
+        const take = Math.min(this.dataLeft, chunk.length - i);
+        this.dataLeft -= take;
+        this.received += take;
+        this.onData(chunk.subarray(i, i + take));
+        i += take;
+        continue;
+      }
+      // a header: 5 bytes, 13 with the end frame's total
+      const carried = this.head.length;
+      const h = carried
+        ? Buffer.concat([this.head, chunk.subarray(i, i + BLOB_END_BYTES - carried)])
+        : chunk.subarray(i, i + BLOB_END_BYTES);
+      if (h.length < 5) {
+        this.head = Buffer.from(h);
+        return;
+      }
+      const type = h[0]!;
+      const len = h.readUInt32BE(1);
       if (type === FRAME_DATA) {
         if (len === 0 || len > MAX_FRAME_BYTES) throw new FramingError(`a blob data frame of ${len} bytes`);
-        // hand over what has arrived of a data frame at once: only its header is ever carried
-        const have = Math.min(len, buf.length - 5);
-        if (have === len) {
-          this.received += len;
-          this.onData(buf.subarray(5, 5 + len));
-          buf = buf.subarray(5 + len);
-          continue;
-        }
-        if (have > 0) {
-          this.received += have;
-          this.onData(buf.subarray(5, 5 + have));
-          const rest = Buffer.allocUnsafe(5);
-          rest[0] = FRAME_DATA;
-          rest.writeUInt32BE(len - have, 1);
-          this.pending = rest;
-          return;
-        }
-        break;
+        this.head = NO_BYTES;
+        this.dataLeft = len;
+        i += 5 - carried;
+        continue;
       }
       if (type !== FRAME_END || len !== 8) throw new FramingError("a malformed blob frame");
-      if (buf.length < 13) break;
-      const total = buf.readBigUInt64BE(5);
+      if (h.length < BLOB_END_BYTES) {
+        this.head = Buffer.from(h);
+        return;
+      }
+      const total = h.readBigUInt64BE(5);
       if (total !== BigInt(this.received))
         throw new FramingError(`the end frame says ${total} bytes, ${this.received} came`);
+      this.head = NO_BYTES;
       this.endTotal = this.received;
-      buf = buf.subarray(13);
+      i += BLOB_END_BYTES - carried;
     }
-    this.pending = Buffer.from(buf);
   }
 }
+
+const NO_BYTES = Buffer.alloc(0);
+/** A blob's end frame: its header and the 8-byte total. */
+const BLOB_END_BYTES = 13;
 
 /** Splits the daemon's replies into frames; copies only a frame that spans chunks. */
 export class FrameDecoder {
