@@ -40,7 +40,7 @@ import { mkdir, open, readdir, realpath, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { ioError, LogwardError } from "../errors.ts";
 import { acquireStoreLock, type StoreLock } from "../store/lock.ts";
-import { BlobState } from "./blob-state.ts";
+import { type BlobEntry, BlobState, type EntryKind } from "./blob-state.ts";
 import { backoff } from "./source.ts";
 
 export interface BlobShipOptions {
@@ -86,6 +86,11 @@ type SendResult =
   | { ok: true }
   | { ok: false; final: boolean; why: string }
   | { ok: false; changed: true; why: string };
+
+/** The state entry of a file version whose content is `sha256`. */
+function entry(t: EntryKind, f: Candidate, sha256: string): Omit<BlobEntry, "at"> {
+  return { t, sha256, size: Number(f.st.size), file: f.version, path: f.path };
+}
 
 /** A refusal that will never succeed: the collector says the object is over its limit (max_blob). */
 const TOO_LARGE = /too large|larger than max_blob/i;
@@ -226,7 +231,6 @@ export class BlobShipper {
 
   private async loop(): Promise<void> {
     let attempt = 0;
-    const rescan = RESCAN_MS;
     while (!this.stopping) {
       this.poked = false;
       const r = await this.pass();
@@ -239,7 +243,7 @@ export class BlobShipper {
         await this.sleep(wait, false);
       } else {
         attempt = 0;
-        await this.sleep(Math.min(r.next, rescan, this.poked ? this.o.settleMs : rescan), true);
+        await this.sleep(Math.min(r.next, RESCAN_MS, this.poked ? this.o.settleMs : RESCAN_MS), true);
       }
     }
   }
@@ -295,14 +299,14 @@ export class BlobShipper {
         if (!this.todo.has(p)) this.notShipped.push({ path: p, why: "it does not exist or is not a file" });
       }
     }
+    const present = new Set(files.map((f) => f.path));
     if (!this.o.once) {
       for (const p of this.o.paths) {
-        if (!files.some((f) => f.path === p))
+        if (!present.has(p))
           this.tell({ path: p, version: "" }, "missing", `${p} does not exist yet; waiting for it`);
       }
     }
     this.state.setPresent(files.map((f) => f.version));
-    const present = new Set(files.map((f) => f.path));
     for (const p of this.seen.keys()) if (!present.has(p)) this.seen.delete(p);
     for (const p of this.told.keys()) if (!present.has(p) && !this.o.paths.includes(p)) this.told.delete(p);
     if (this.todo) for (const p of this.todo.keys()) if (!present.has(p)) this.abandon(p, "went away", false);
@@ -375,13 +379,7 @@ export class BlobShipper {
       if (await this.handledAlready(f, sha)) continue;
       const r = await this.send(f);
       if (r.ok) {
-        await this.state.record({
-          t: "shipped",
-          sha256: sha,
-          size: Number(f.st.size),
-          file: f.version,
-          path: f.path,
-        });
+        await this.state.record(entry("shipped", f, sha));
         this.stats.sent++;
         this.todo?.delete(f.path);
         continue;
@@ -395,14 +393,7 @@ export class BlobShipper {
         continue;
       }
       if (r.final) {
-        await this.state.record({
-          t: "failed",
-          sha256: sha,
-          size: Number(f.st.size),
-          file: f.version,
-          path: f.path,
-          reason: r.why,
-        });
+        await this.state.record({ ...entry("failed", f, sha), reason: r.why });
         this.stats.refused++;
         this.o.warn(`the collector refused ${f.path} for good (${r.why}); it is not sent again`);
         if (this.todo) this.abandon(f.path, `the collector refused it: ${r.why}`, true);
@@ -418,13 +409,7 @@ export class BlobShipper {
     if (this.state.isShipped(sha)) {
       if (!this.state.hasEntry(f.version)) {
         // a copy or a new name of a shipped content: remembered, so it is not hashed again
-        await this.state.record({
-          t: "known",
-          sha256: sha,
-          size: Number(f.st.size),
-          file: f.version,
-          path: f.path,
-        });
+        await this.state.record(entry("known", f, sha));
         this.stats.known++;
       }
       this.todo?.delete(f.path);
