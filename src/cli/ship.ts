@@ -136,7 +136,7 @@ export async function shipCommand(args: string[]): Promise<number> {
   if (!POLICIES.includes(policy)) {
     throw new LogwardError("LW_USAGE", "--spool-policy must be drop-oldest or drop-newest.");
   }
-  const retryMaxMs = retryMax(values["retry-max"]);
+  const retryMaxMs = durationOption("retry-max", values["retry-max"], 60_000);
   const shipper = new Shipper({
     stream,
     spoolDir: resolve(values.spool ?? defaultSpool(stream)),
@@ -159,10 +159,14 @@ export async function shipCommand(args: string[]): Promise<number> {
   return shipper.run();
 }
 
-function retryMax(value: string | undefined): number {
-  const ms = value === undefined ? 60_000 : parseDuration(value);
+/** A duration option of at least 1s (--retry-max, --settle), else its default. */
+function durationOption(flag: string, value: string | undefined, defaultMs: number): number {
+  const ms = value === undefined ? defaultMs : parseDuration(value);
   if (ms === null || ms < 1000) {
-    throw new LogwardError("LW_USAGE", '--retry-max must be a duration of at least 1s, such as "60s".');
+    throw new LogwardError(
+      "LW_USAGE",
+      `--${flag} must be a duration of at least 1s, such as "${defaultMs / 1000}s".`,
+    );
   }
   return ms;
 }
@@ -195,10 +199,7 @@ async function shipBlobs(
       "--spool-max and --spool-policy apply to record sources, not to --blob or --blob-dir.",
     );
   }
-  const settleMs = values.settle === undefined ? 10_000 : parseDuration(values.settle as string);
-  if (settleMs === null || settleMs < 1000) {
-    throw new LogwardError("LW_USAGE", '--settle must be a duration of at least 1s, such as "10s".');
-  }
+  const settleMs = durationOption("settle", values.settle as string | undefined, 10_000);
   const shipper = new BlobShipper({
     stream,
     spoolDir: resolve((values.spool as string | undefined) ?? defaultSpool(stream)),
@@ -207,7 +208,7 @@ async function shipBlobs(
     dirs,
     settleMs,
     once: values.once === true,
-    retryMaxMs: retryMax(values["retry-max"] as string | undefined),
+    retryMaxMs: durationOption("retry-max", values["retry-max"] as string | undefined, 60_000),
     retryFailed: values["retry-failed"] === true,
     warn: (m) => warn(`logward ship: ${m}`),
   });
