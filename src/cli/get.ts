@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { open, rename, unlink } from "node:fs/promises";
+import { rename, unlink } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import { ioError, LogwardError } from "../errors.ts";
 import { findObject, objectBytes } from "../query/objects.ts";
+import { writeObject } from "../query/open.ts";
 import { parseTarget } from "../query/target.ts";
-import { fsyncDir, pwriteAll } from "../store/files.ts";
+import { fsyncDir } from "../store/files.ts";
 import { checkStoreFormat } from "../store/format.ts";
 import { parse } from "./args.ts";
 import { exitQuietlyOnEpipe } from "./output.ts";
@@ -61,19 +62,7 @@ export async function getCommand(args: string[]): Promise<number> {
   const target = resolve(file);
   const tmp = join(dirname(target), `.${basename(target)}.${randomBytes(4).toString("hex")}.tmp`);
   try {
-    const fh = await open(tmp, "wx", 0o600).catch((err) => {
-      throw ioError("create", tmp, err);
-    });
-    try {
-      let pos = 0;
-      for await (const chunk of objectBytes(o) as AsyncIterable<Buffer>) {
-        await pwriteAll(fh, chunk, 0, chunk.length, pos);
-        pos += chunk.length;
-      }
-      await fh.datasync();
-    } finally {
-      await fh.close();
-    }
+    await writeObject(tmp, o, true);
     await rename(tmp, target).catch((err) => {
       throw ioError("write", target, err);
     });

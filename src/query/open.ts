@@ -191,8 +191,11 @@ export function objectFileName(o: StoredObject): string {
   return `${o.origin}-${o.stream}-${o.seq}${BLOB_EXTENSIONS[o.type]}`;
 }
 
-/** Writes an object's bytes into a new 0600 file, checking its SHA-256 (LW_OBJECT_CORRUPT). */
-export async function writeObject(file: string, o: StoredObject): Promise<void> {
+/**
+ * Writes an object's bytes into a new 0600 file, checking its SHA-256 (LW_OBJECT_CORRUPT);
+ * `durable`: fdatasyncs the file before closing it.
+ */
+export async function writeObject(file: string, o: StoredObject, durable = false): Promise<void> {
   const fh = await open(file, "wx", 0o600).catch((err) => {
     throw ioError("create", file, err);
   });
@@ -204,6 +207,10 @@ export async function writeObject(file: string, o: StoredObject): Promise<void> 
       });
       pos += chunk.length;
     }
+    if (durable)
+      await fh.datasync().catch((err) => {
+        throw ioError("write", file, err);
+      });
   } finally {
     await fh.close();
   }
