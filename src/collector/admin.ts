@@ -9,9 +9,10 @@
 import { LogwardError } from "../errors.ts";
 import type { Policy } from "../policy/engine.ts";
 import { COLLECTOR_ORIGIN } from "../store/names.ts";
-import type { ObjectInfo } from "../store/objects.ts";
+import { type ObjectInfo, objectFields } from "../store/objects.ts";
 import { originStreams } from "../store/read.ts";
 import { formatTime, parseTime } from "../store/record.ts";
+import { segmentFields } from "../store/segment.ts";
 import type { Store } from "../store/store.ts";
 
 export const ADMIN_MAGIC = "logward-admin";
@@ -49,11 +50,6 @@ export function parseRmRequest(line: string): RmRequest {
   if (before !== null && !Number.isSafeInteger(before))
     throw new LogwardError("LW_USAGE", "bad --before time");
   return { origin: p[3]!, stream: p[4] === "*" ? null : p[4]!, beforeUs: before, by: p[6]! };
-}
-
-/** One object as deletion records name it (the same keys as an object's `!evict`). */
-function objectFields(o: ObjectInfo): string {
-  return `objects=1 seq=${o.seq} sha256=${o.sha256} size=${o.size} type=${o.type} time=${o.time} bytes=${o.stored}`;
 }
 
 /**
@@ -113,11 +109,7 @@ export async function removeRecords(
         if (!m) break;
         r += m.records;
         b += m.bytes;
-        w.appendCollector(
-          "evict",
-          `reason=deleted by=${req.by} first_seq=${m.firstSeq} last_seq=${m.lastSeq} records=${m.records} ` +
-            `first=${m.firstTime} last=${m.lastTime} bytes=${m.bytes}`,
-        );
+        w.appendCollector("evict", `reason=deleted by=${req.by} ${segmentFields(m)}`);
         // an object lives as long as its `!blob` record (removeOldest fsyncs objects/)
         for (let o = w.objects?.oldest(); o && o.seq <= m.lastSeq; o = w.objects?.oldest()) {
           const info = await w.objects!.removeOldest();

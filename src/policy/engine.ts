@@ -9,10 +9,10 @@ import { statfs } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../store/files.ts";
 import { COLLECTOR_ORIGIN } from "../store/names.ts";
-import type { ObjectInfo } from "../store/objects.ts";
+import { type ObjectInfo, objectFields } from "../store/objects.ts";
 import { listStreams } from "../store/read.ts";
 import { parseTime } from "../store/record.ts";
-import type { SegmentMeta } from "../store/segment.ts";
+import { type SegmentMeta, segmentFields } from "../store/segment.ts";
 import type { Store } from "../store/store.ts";
 import type { StreamWriter } from "../store/stream-writer.ts";
 import type { Alerts } from "./alerts.ts";
@@ -487,10 +487,7 @@ export class Policy {
   ): void {
     const group = a?.label.group ? ` group=${a.label.group}` : "";
     try {
-      w.appendCollector(
-        "evict",
-        `reason=${reason}${group} objects=1 seq=${o.seq} sha256=${o.sha256} size=${o.size} type=${o.type} time=${o.time} bytes=${o.stored}`,
-      );
+      w.appendCollector("evict", `reason=${reason}${group} ${objectFields(o)}`);
     } catch {
       // the store is closing; the object is gone either way
     }
@@ -499,11 +496,7 @@ export class Policy {
   private recordEviction(w: StreamWriter, m: SegmentMeta, reason: "quota" | "retention", a?: Account): void {
     const group = a?.label.group ? ` group=${a.label.group}` : "";
     try {
-      w.appendCollector(
-        "evict",
-        `reason=${reason}${group} first_seq=${m.firstSeq} last_seq=${m.lastSeq} records=${m.records} ` +
-          `first=${m.firstTime} last=${m.lastTime} bytes=${m.bytes}`,
-      );
+      w.appendCollector("evict", `reason=${reason}${group} ${segmentFields(m)}`);
     } catch {
       // the store is closing; the segment is gone either way
     }

@@ -7,7 +7,7 @@
 import { existsSync } from "node:fs";
 import { COLLECTOR_ORIGIN, streamDir } from "../store/names.ts";
 import { parseTime } from "../store/record.ts";
-import type { SegmentMeta } from "../store/segment.ts";
+import { type SegmentMeta, segmentFields } from "../store/segment.ts";
 import type { Store } from "../store/store.ts";
 import type { StreamWriter } from "../store/stream-writer.ts";
 import type { Alerts } from "./alerts.ts";
@@ -77,11 +77,7 @@ export class OwnRecords {
     const m = await w.removeOldestSealed();
     if (!m) return null;
     try {
-      w.appendCollector(
-        "evict",
-        `reason=${reason} first_seq=${m.firstSeq} last_seq=${m.lastSeq} records=${m.records} ` +
-          `first=${m.firstTime} last=${m.lastTime} bytes=${m.bytes}`,
-      );
+      w.appendCollector("evict", `reason=${reason} ${segmentFields(m)}`);
     } catch {
       // the store is closing; the segment is gone either way
     }

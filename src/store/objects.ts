@@ -58,6 +58,11 @@ export function blobPayload(o: Omit<ObjectInfo, "seq" | "time">, session: string
   return `sha256=${o.sha256} size=${o.size} type=${o.type} stored=${o.stored} session=${session}`;
 }
 
+/** A removed object as its `!evict` record (and a deletion's) names it: the same keys everywhere. */
+export function objectFields(o: ObjectInfo): string {
+  return `objects=1 seq=${o.seq} sha256=${o.sha256} size=${o.size} type=${o.type} time=${o.time} bytes=${o.stored}`;
+}
+
 /** Parses a `!blob` payload (as stored: it is plain ASCII); null if it is not one. */
 export function parseBlobPayload(
   text: string,

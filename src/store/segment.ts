@@ -45,6 +45,14 @@ export interface SegmentMeta {
   frames?: FrameMeta[];
 }
 
+/** A removed segment as its `!evict` record (and a deletion's) names it, after `reason=…`. */
+export function segmentFields(m: SegmentMeta): string {
+  return (
+    `first_seq=${m.firstSeq} last_seq=${m.lastSeq} records=${m.records} ` +
+    `first=${m.firstTime} last=${m.lastTime} bytes=${m.bytes}`
+  );
+}
+
 export function segmentName(firstSeq: number, compressed: boolean): string {
   return `${String(firstSeq).padStart(20, "0")}.log${compressed ? ".zst" : ""}`;
 }
