@@ -55,3 +55,13 @@ export function parse<T extends Options>(
   }
   return parsed;
 }
+
+/** A record's sequence number as typed (`what`: SEQ, --seq), else one sentence (LW_USAGE). */
+export function parseSeq(text: string, what: string): number {
+  if (!/^[1-9][0-9]{0,15}$/.test(text))
+    throw new LogwardError(
+      "LW_USAGE",
+      `${what} must be a record's sequence number (a positive whole number).`,
+    );
+  return Number(text);
+}

@@ -7,7 +7,7 @@ import { writeObject } from "../query/open.ts";
 import { parseTarget } from "../query/target.ts";
 import { fsyncDir } from "../store/files.ts";
 import { checkStoreFormat } from "../store/format.ts";
-import { parse } from "./args.ts";
+import { parse, parseSeq } from "./args.ts";
 import { exitQuietlyOnEpipe } from "./output.ts";
 import { storePath } from "./store-path.ts";
 
@@ -39,12 +39,10 @@ export async function getCommand(args: string[]): Promise<number> {
   const { origin, stream } = parseTarget(positionals[0]!);
   if (stream === undefined)
     throw new LogwardError("LW_USAGE", "Name the stream as ORIGIN/STREAM; see 'logward get --help'.");
-  const seqText = positionals[1]!;
-  if (!/^[1-9][0-9]{0,15}$/.test(seqText))
-    throw new LogwardError("LW_USAGE", "SEQ must be a record's sequence number (a positive whole number).");
+  const seq = parseSeq(positionals[1]!, "SEQ");
   const root = storePath(values.store);
   await checkStoreFormat(root, false);
-  const o = await findObject(root, origin, stream, Number(seqText));
+  const o = await findObject(root, origin, stream, seq);
   const file = values.output;
   if (file === undefined) {
     if (process.stdout.isTTY && o.type !== "text")

@@ -18,7 +18,7 @@ import { selectStreams } from "../query/records.ts";
 import { parseTarget } from "../query/target.ts";
 import { timeBound } from "../query/time.ts";
 import { checkStoreFormat } from "../store/format.ts";
-import { parse } from "./args.ts";
+import { parse, parseSeq } from "./args.ts";
 import { warnDamaged } from "./show.ts";
 import { storePath } from "./store-path.ts";
 
@@ -76,17 +76,13 @@ export async function openCommand(args: string[]): Promise<number> {
   if (values.seq !== undefined) {
     if (stream === undefined)
       throw new LogwardError("LW_USAGE", "--seq needs the stream: logward open ORIGIN/STREAM --seq SEQ.");
-    if (!/^[1-9][0-9]{0,15}$/.test(values.seq))
-      throw new LogwardError(
-        "LW_USAGE",
-        "--seq must be a record's sequence number (a positive whole number).",
-      );
+    const seq = parseSeq(values.seq, "--seq");
     if (values.raw || values.since !== undefined || values.until !== undefined)
       throw new LogwardError("LW_USAGE", "--seq opens one object; it takes no --raw, --since or --until.");
     const root = storePath(values.store);
     await checkStoreFormat(root, false);
     const viewers = loadConfig(root, configFileOrDefault(values.config)).viewers;
-    const { exited } = await openObject(root, { origin, stream }, Number(values.seq), viewers, "inherit");
+    const { exited } = await openObject(root, { origin, stream }, seq, viewers, "inherit");
     return (await exited) === 0 ? 0 : 1;
   }
   const now = Date.now() * 1000;
