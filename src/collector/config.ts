@@ -106,6 +106,16 @@ export { parseDuration, parseSize } from "../policy/units.ts";
 
 type Rule = { key: keyof CollectorConfig; parse: (v: unknown) => unknown; want: string };
 
+/** `parse`, then only a value from `min` to `max` (a size, a duration, a whole number). */
+function within(parse: (v: unknown) => number | null, min: number, max = Number.POSITIVE_INFINITY) {
+  return (v: unknown): number | null => {
+    const n = parse(v);
+    return n !== null && n >= min && n <= max ? n : null;
+  };
+}
+
+const wholeNumber = (v: unknown): number | null => (Number.isInteger(v) ? (v as number) : null);
+
 const COLLECTOR_KEYS: Record<string, Rule> = {
   socket: { key: "socket", parse: (v) => (typeof v === "string" && v.length > 0 ? v : null), want: "a path" },
   qrexec_sockets: {
@@ -150,49 +160,37 @@ const COLLECTOR_KEYS: Record<string, Rule> = {
   min_free: { key: "minFree", parse: parseSize, want: 'a size such as "2GiB"' },
   max_sessions: {
     key: "maxSessions",
-    parse: (v) => (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 65536 ? v : null),
+    parse: within(wholeNumber, 1, 65536),
     want: "a whole number from 1 to 65536",
   },
   max_sessions_per_origin: {
     key: "maxSessionsPerOrigin",
-    parse: (v) => (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 65536 ? v : null),
+    parse: within(wholeNumber, 1, 65536),
     want: "a whole number from 1 to 65536",
   },
   own_quota: {
     key: "ownQuotaBytes",
-    parse: (v) => {
-      const n = parseSize(v);
-      return n !== null && n >= 64 * 1024 ? n : null;
-    },
+    parse: within(parseSize, 64 * 1024),
     want: 'a size of at least 64KiB, such as "64MiB"',
   },
   own_retention: {
     key: "ownRetentionMs",
-    parse: (v) => {
-      const n = parseDuration(v);
-      return n !== null && n >= 3600_000 ? n : null;
-    },
+    parse: within(parseDuration, 3600_000),
     want: 'a duration of at least 1h, such as "90d"',
   },
   deletions_warn: {
     key: "deletionsWarnBytes",
-    parse: (v) => {
-      const n = parseSize(v);
-      return n !== null && n >= 64 * 1024 ? n : null;
-    },
+    parse: within(parseSize, 64 * 1024),
     want: 'a size of at least 64KiB, such as "256MiB"',
   },
   max_streams_per_origin: {
     key: "maxStreamsPerOrigin",
-    parse: (v) => (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 1_000_000 ? v : null),
+    parse: within(wholeNumber, 1, 1_000_000),
     want: "a whole number from 1 to 1000000",
   },
   max_record: {
     key: "maxRecordBytes",
-    parse: (v) => {
-      const n = parseSize(v);
-      return n !== null && n >= 256 && n <= 1024 * 1024 ? n : null;
-    },
+    parse: within(parseSize, 256, 1024 * 1024),
     want: 'a size from 256B to 1MiB, such as "64KiB"',
   },
   header_timeout: { key: "headerTimeoutMs", parse: parseDuration, want: 'a duration such as "10s"' },
@@ -200,10 +198,7 @@ const COLLECTOR_KEYS: Record<string, Rule> = {
   idle_timeout: { key: "idleTimeoutMs", parse: parseDuration, want: 'a duration such as "1d"' },
   stream_buffer: {
     key: "streamBufferBytes",
-    parse: (v) => {
-      const n = parseSize(v);
-      return n !== null && n >= 64 * 1024 && n <= 256 * 1024 * 1024 ? n : null;
-    },
+    parse: within(parseSize, 64 * 1024, 256 * 1024 * 1024),
     want: "a size from 64KiB to 256MiB",
   },
 };
@@ -261,24 +256,18 @@ function parseUi(
 const STORE_KEYS: Record<string, Rule> = {
   segment_size: {
     key: "segmentBytes",
-    parse: (v) => {
-      const n = parseSize(v);
-      return n !== null && n >= 64 * 1024 ? n : null;
-    },
+    parse: within(parseSize, 64 * 1024),
     want: 'a size of at least 64KiB, such as "64MiB"',
   },
   segment_age: { key: "segmentAgeMs", parse: parseDuration, want: 'a duration such as "1d"' },
   max_open_streams: {
     key: "maxOpenStreams",
-    parse: (v) => (Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 1_000_000 ? v : null),
+    parse: within(wholeNumber, 1, 1_000_000),
     want: "a whole number from 1 to 1000000 (well below the collector's ulimit -n)",
   },
   max_blob: {
     key: "maxBlobBytes",
-    parse: (v) => {
-      const n = parseSize(v);
-      return n !== null && n >= 1 && n <= 64 * 1024 ** 3 ? n : null;
-    },
+    parse: within(parseSize, 1, 64 * 1024 ** 3),
     want: 'a size from 1B to 64GiB, such as "1GiB"',
   },
 };
