@@ -51,16 +51,20 @@ export interface BlobStateOptions {
   warn?: (message: string) => void;
 }
 
+/** The CRC-32 of an entry's JSON as 8 hex digits. */
+function crcHex(json: string): string {
+  return crc32(Buffer.from(json, "utf8")).toString(16).padStart(8, "0");
+}
+
 function encode(e: BlobEntry): string {
   const json = JSON.stringify(e);
-  const crc = crc32(Buffer.from(json, "utf8")).toString(16).padStart(8, "0");
-  return `${crc} ${json}\n`;
+  return `${crcHex(json)} ${json}\n`;
 }
 
 function decode(line: string): BlobEntry | null {
   if (line.length < 10 || line[8] !== " ") return null;
   const json = line.slice(9);
-  if (crc32(Buffer.from(json, "utf8")).toString(16).padStart(8, "0") !== line.slice(0, 8)) return null;
+  if (crcHex(json) !== line.slice(0, 8)) return null;
   try {
     const e = JSON.parse(json) as BlobEntry;
     if (
@@ -184,10 +188,6 @@ export class BlobState {
     return this.failed.get(sha);
   }
 
-  get shippedCount(): number {
-    return this.shipped.size;
-  }
-
   /** Appends an entry and fdatasyncs it; only then does it count. */
   async record(e: Omit<BlobEntry, "at">): Promise<void> {
     const entry: BlobEntry = { ...e, at: new Date().toISOString() };
@@ -201,7 +201,10 @@ export class BlobState {
     }
     this.take(entry);
     this.present.add(entry.file);
-    if (this.entries.length > 1024 && this.entries.length > 2 * this.liveCount()) await this.compact();
+    if (this.entries.length > 1024) {
+      const keep = this.live();
+      if (this.entries.length > 2 * keep.length) await this.compact(keep);
+    }
   }
 
   /** The file versions present at the end of a scan: their entries are kept by compaction. */
@@ -220,13 +223,8 @@ export class BlobState {
     return all.filter((e) => !dropGone.has(e));
   }
 
-  private liveCount(): number {
-    return this.live().length;
-  }
-
-  /** Rewrites the log with its live entries only. */
-  async compact(): Promise<void> {
-    const keep = this.live();
+  /** Rewrites the log with its live entries (`keep`) only. */
+  private async compact(keep: BlobEntry[]): Promise<void> {
     this.entries = [];
     this.shipped.clear();
     this.failed.clear();
