@@ -3,6 +3,8 @@
 // all it looks at, and the type only picks a viewer, a file extension and whether `search`
 // and a terminal may see the bytes. docs/FORMAT.md has the same table.
 
+import { isUtf8 } from "node:buffer";
+
 /** How many leading bytes decide the type (and whether an object is text). */
 export const SNIFF_BYTES = 64 * 1024;
 
@@ -71,10 +73,5 @@ function isText(head: Buffer, complete: boolean): boolean {
     const need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
     if (need > end - k) end = k;
   }
-  try {
-    new TextDecoder("utf-8", { fatal: true }).decode(head.subarray(0, end));
-    return true;
-  } catch {
-    return false;
-  }
+  return isUtf8(head.subarray(0, end));
 }
