@@ -4,7 +4,7 @@
 // stream. `deletions`, the trail of what `logward rm` removed, is never removed: only an admin
 // adds to it, and past `deletions_warn` bytes an alert says so.
 
-import { existsSync } from "node:fs";
+import { exists } from "../store/files.ts";
 import { COLLECTOR_ORIGIN, streamDir } from "../store/names.ts";
 import { parseTime } from "../store/record.ts";
 import { type SegmentMeta, segmentFields } from "../store/segment.ts";
@@ -60,7 +60,7 @@ export class OwnRecords {
         if (!(await this.removeOldest(w, "quota"))) break;
       }
     }
-    if (!existsSync(streamDir(this.store.root, COLLECTOR_ORIGIN, "deletions"))) return;
+    if (!(await exists(streamDir(this.store.root, COLLECTOR_ORIGIN, "deletions")))) return;
     const used = (await this.store.stream(COLLECTOR_ORIGIN, "deletions")).diskBytes();
     const warn = this.limits.deletionsWarnBytes;
     if (used >= warn && !this.warned) {

@@ -1,10 +1,18 @@
 // Small durable-file helpers shared by the writer, recovery and compression.
 // Durable means fsync'd: a new or renamed file is only durable once its directory is too.
 
-import { type FileHandle, open, rename, unlink } from "node:fs/promises";
+import { access, type FileHandle, open, rename, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
 import { ioError } from "../errors.ts";
 import { LF } from "./record.ts";
+
+/** True if `path` exists (asynchronous: no sync fs call on the collector's event loop). */
+export async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
 
 /**
  * fsyncs a directory so that entries created, renamed or removed in it survive a crash.

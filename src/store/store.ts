@@ -20,11 +20,11 @@
 // like a full disk, and the store lowers its own cap to three quarters of what was open.
 
 import { EventEmitter } from "node:events";
-import { access, mkdir, rm, rmdir, stat } from "node:fs/promises";
+import { mkdir, rm, rmdir, stat } from "node:fs/promises";
 import { dirname, join, resolve } from "node:path";
 import { ioError, LogwardError } from "../errors.ts";
 import { Compressor } from "./compress.ts";
-import { fsyncDir } from "./files.ts";
+import { exists, fsyncDir } from "./files.ts";
 import { checkStoreFormat } from "./format.ts";
 import { acquireStoreLock, type StoreLock } from "./lock.ts";
 import { COLLECTOR_ORIGIN, originsDir, streamDir } from "./names.ts";
@@ -33,13 +33,6 @@ import { resolveStoreOptions, type StoreOptions } from "./options.ts";
 import { recoverStream } from "./recover.ts";
 import type { SegmentMeta } from "./segment.ts";
 import { type StreamHost, StreamWriter } from "./stream-writer.ts";
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
-}
 
 /** Creates `dir` and any missing parents, fsyncing each parent whose entries changed. */
 async function mkdirDurable(dir: string): Promise<void> {
