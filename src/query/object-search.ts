@@ -9,7 +9,7 @@
 
 import { existsSync } from "node:fs";
 import { LogwardError } from "../errors.ts";
-import { ESCAPE_EXPANSION, escapeInto } from "../store/escape.ts";
+import { ESCAPE_EXPANSION, escapeInto, isPrintableLines } from "../store/escape.ts";
 import { streamDir } from "../store/names.ts";
 import { objectPath } from "../store/objects.ts";
 import type { StreamRef, Window } from "../store/read.ts";
@@ -19,6 +19,7 @@ import type { Matcher } from "./search.ts";
 
 /** A line longer than this is searched in pieces of this size (same line number). */
 export const OBJECT_LINE_PIECE = 1024 * 1024;
+const BACKSLASH = 0x5c;
 
 /** One matching line of an object: the line as it would be stored (escaped). */
 export interface ObjectHit {
@@ -45,8 +46,9 @@ export interface ObjectSearchNotes {
 }
 
 /**
- * The lines of one text object that match, with their numbers. Reads the object as a stream;
- * holds at most one line (or OBJECT_LINE_PIECE of it) besides the decompressor's output.
+ * The lines of one text object that match, with their numbers. Reads the object as a stream,
+ * a decompressed chunk's whole lines at a time; holds at most those lines (or OBJECT_LINE_PIECE
+ * of one) and their escaped copy besides the decompressor's output.
  * Throws LW_OBJECT_CORRUPT at the end when the bytes do not match the record.
  */
 export async function* objectLineHits(
@@ -56,39 +58,79 @@ export async function* objectLineHits(
 ): AsyncGenerator<{ line: number; escaped: Buffer }> {
   let out = Buffer.allocUnsafe(64 * 1024);
   let lineNo = 1;
-  // escapes buf[s, e) and returns a copy of the escaped line when it matches
-  const test = (buf: Buffer, s: number, e: number): Buffer | null => {
-    const need = (e - s) * ESCAPE_EXPANSION;
-    if (out.length < need) out = Buffer.allocUnsafe(need);
-    const n = escapeInto(buf, s, e, out, 0);
-    let hit: boolean;
-    if (m.needle) hit = n >= m.needle.length && out.subarray(0, n).indexOf(m.needle) !== -1;
-    else hit = m.re!.test(out.toString("utf8", 0, n));
-    return hit ? Buffer.from(out.subarray(0, n)) : null;
+  const hits: { line: number; escaped: Buffer }[] = [];
+  // Adds the hits among the lines of buf[s, e) (each LF-terminated, or one piece or last line
+  // without LF) to `hits`. The lines are escaped as a block: kept as they are when they are
+  // printable ASCII without a backslash (escaping changes nothing), else each escaped into
+  // `out` with an LF after it (an escaped line holds none). A plain string is then found with
+  // indexOf over the whole block, as search.ts does in stored blocks; a regular expression is
+  // tried on each line.
+  const test = (buf: Buffer, s: number, e: number): void => {
+    let text = buf;
+    let a = s;
+    let b = e;
+    let enc: "latin1" | "utf8" = "latin1";
+    const bs = buf.indexOf(BACKSLASH, s);
+    if ((bs !== -1 && bs < e) || !isPrintableLines(buf, s, e)) {
+      const need = (e - s) * ESCAPE_EXPANSION;
+      if (out.length < need) out = Buffer.allocUnsafe(need);
+      let n = 0;
+      for (let ls = s; ls < e; ) {
+        let le = buf.indexOf(LF, ls);
+        if (le === -1 || le >= e) le = e;
+        n = escapeInto(buf, ls, le, out, n);
+        if (le < e) out[n++] = LF;
+        ls = le + 1;
+      }
+      text = out;
+      a = 0;
+      b = n;
+      enc = "utf8";
+    }
+    // lineNo is the number of the line at `at`
+    let at = a;
+    const hit = (ls: number, le: number) => {
+      for (let nl = text.indexOf(LF, at); nl !== -1 && nl < ls; nl = text.indexOf(LF, nl + 1)) lineNo++;
+      at = ls;
+      hits.push({ line: lineNo, escaped: Buffer.from(text.subarray(ls, le)) });
+    };
+    if (m.needle) {
+      const needle = m.needle;
+      for (let i = text.indexOf(needle, a); i !== -1 && i < b; ) {
+        const ls = Math.max(a, text.lastIndexOf(LF, i) + 1);
+        let le = text.indexOf(LF, i);
+        if (le === -1 || le > b) le = b;
+        if (i + needle.length <= le) hit(ls, le);
+        i = text.indexOf(needle, le + 1);
+      }
+    } else {
+      for (let ls = a; ls < b; ) {
+        let le = text.indexOf(LF, ls);
+        if (le === -1 || le > b) le = b;
+        if (m.re!.test(text.toString(enc, ls, le))) hit(ls, le);
+        ls = le + 1;
+      }
+    }
+    // on to the line after the block
+    for (let nl = text.indexOf(LF, at); nl !== -1 && nl < b; nl = text.indexOf(LF, nl + 1)) lineNo++;
   };
   let carry: Buffer | null = null;
   for await (const chunk of objectBytes({ ...object, path }) as AsyncIterable<Buffer>) {
     const buf: Buffer = carry ? Buffer.concat([carry, chunk]) : chunk;
     carry = null;
-    let s = 0;
-    for (let nl = buf.indexOf(LF, s); nl !== -1; nl = buf.indexOf(LF, s)) {
-      // the end of a long line whose first pieces were already searched
-      const hit = test(buf, s, nl);
-      if (hit) yield { line: lineNo, escaped: hit };
-      lineNo++;
-      s = nl + 1;
-    }
+    // the whole lines (the first may end a long line whose first pieces were searched already)
+    let s = buf.lastIndexOf(LF) + 1;
+    if (s > 0) test(buf, 0, s);
     while (buf.length - s >= OBJECT_LINE_PIECE) {
-      const hit = test(buf, s, s + OBJECT_LINE_PIECE);
-      if (hit) yield { line: lineNo, escaped: hit };
+      test(buf, s, s + OBJECT_LINE_PIECE);
       s += OBJECT_LINE_PIECE;
     }
     if (s < buf.length) carry = Buffer.from(buf.subarray(s));
+    yield* hits;
+    hits.length = 0;
   }
-  if (carry) {
-    const hit = test(carry, 0, carry.length); // a last line without LF
-    if (hit) yield { line: lineNo, escaped: hit };
-  }
+  if (carry) test(carry, 0, carry.length); // a last line without LF
+  yield* hits;
 }
 
 /**
