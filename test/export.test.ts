@@ -1,7 +1,7 @@
 // logward export → verify-export round trip; a tampered or cut archive is caught; --to-vm runs
 // the configured copy command.
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { appendFileSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { zstdCompressSync, zstdDecompressSync } from "node:zlib";
@@ -82,4 +82,31 @@ test("export and verify-export: the selection, a manifest with SHA-256, tamperin
   assert.match(vm.stdout.toString(), /to the qube vault\./);
   const again = await logward(["verify-export", copied]);
   assert.equal(again.code, 0, again.stderr);
+});
+
+test("a stored line edited on disk to hold raw control bytes is exported escaped again, as show prints it", async () => {
+  const dir = tempDir();
+  const store = join(dir, "store");
+  const d = await serve(store);
+  try {
+    const r = await ingest(store, "lines", "clean\n", { QREXEC_REMOTE_DOMAIN: "edited" });
+    assert.equal(r.code, 0, r.stderr);
+  } finally {
+    await d.stop();
+  }
+  const sdir = join(store, "origins", "edited", "main");
+  const seg = join(sdir, readdirSync(sdir).find((f) => f.endsWith(".log"))!);
+  const [time, seq] = readFileSync(seg, "latin1").trimEnd().split("\n").at(-1)!.split(" ");
+  // someone with write access to the store put raw ESC, BEL and a bidi override in a new line
+  appendFileSync(seg, Buffer.from(`${time} ${Number(seq) + 1} . café \x1b]0;x\x07 \u202e end\n`, "utf8"));
+  const file = join(dir, "edited.tar.zst");
+  const ex = await logward(["export", "edited", "-o", file, "--store", store]);
+  assert.equal(ex.code, 0, ex.stderr);
+  const ok = await logward(["verify-export", file]);
+  assert.equal(ok.code, 0, ok.stderr);
+  const show = await logward(["show", "edited/main", "--store", store]);
+  assert.match(show.stdout.toString(), /\. café \\x1b\]0;x\\x07 \\u202e end\n$/);
+  const tar = zstdDecompressSync(readFileSync(file));
+  assert.ok(tar.includes(show.stdout), "the member is the stream as show prints it");
+  assert.doesNotMatch(tar.toString("latin1"), /\x1b/, "no raw escape in the archive");
 });

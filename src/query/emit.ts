@@ -5,7 +5,14 @@
 // again and counted, never passed on as it is.
 
 import { ioError } from "../errors.ts";
-import { escapePayload, isDisplaySafe, isPrintableLines, unescapePayload } from "../store/escape.ts";
+import {
+  ESCAPE_EXPANSION,
+  escapeInto,
+  escapePayload,
+  isDisplaySafe,
+  isPrintableLines,
+  unescapePayload,
+} from "../store/escape.ts";
 import { LF, type ParsedLine, parseLine, seqAt } from "../store/record.ts";
 import type { LineRun, LineView } from "./records.ts";
 import { recordJson } from "./target.ts";
@@ -96,9 +103,20 @@ export function displayPayload(block: Buffer, p: ParsedLine): { text: string; sa
   return {
     text: safe
       ? block.toString("utf8", p.payloadStart, p.payloadEnd)
-      : escapePayload(block.subarray(p.payloadStart, p.payloadEnd)).toString("latin1"),
+      : escapePayload(block.subarray(p.payloadStart, p.payloadEnd)).toString("utf8"),
     safe,
   };
+}
+
+/**
+ * A stored line (`block[start, end)`, without its LF) that is not display-safe, as `show`
+ * prints it and `export` writes it: escaped again, LF added. Valid UTF-8, like every escape.
+ */
+export function escapedAgain(block: Buffer, start: number, end: number): Buffer {
+  const out = Buffer.allocUnsafe((end - start) * ESCAPE_EXPANSION + 1);
+  const n = escapeInto(block, start, end, out, 0);
+  out[n] = LF;
+  return out.subarray(0, n + 1);
 }
 
 /**
@@ -129,7 +147,7 @@ export function lineEmitter(
     if (mode === "text" && !grep) {
       if (!isDisplaySafe(block, start, end)) {
         damaged++;
-        return out.write(escapePayload(block.subarray(start, end)).toString("latin1") + "\n");
+        return out.write(escapedAgain(block, start, end));
       }
       if (multi) {
         out.write(block, start, start + 27);
@@ -141,8 +159,7 @@ export function lineEmitter(
     const p = parseLine(block, start, end);
     if (!p) {
       damaged++;
-      if (mode === "text")
-        return out.write(escapePayload(block.subarray(start, end)).toString("latin1") + "\n");
+      if (mode === "text") return out.write(escapedAgain(block, start, end));
       return undefined;
     }
     if (mode === "raw" && p.kind === "!nolf") {
@@ -166,7 +183,7 @@ export function lineEmitter(
     if (mode === "json") {
       return out.write(`${recordJson(v, p, payload)}\n`);
     }
-    if (!safe) return out.write(escapePayload(block.subarray(start, end)).toString("latin1") + "\n");
+    if (!safe) return out.write(escapedAgain(block, start, end));
     if (multi) {
       out.write(block, start, start + 27);
       out.write(` ${v.ref.stream}`);

@@ -12,11 +12,12 @@ import { pipeline } from "node:stream/promises";
 import { createZstdCompress } from "node:zlib";
 import { ioError, LogwardError } from "../errors.ts";
 import { BLOB_EXTENSIONS, type BlobType } from "../store/blob-type.ts";
+import { isDisplaySafe } from "../store/escape.ts";
 import { streamDir } from "../store/names.ts";
 import { objectPath } from "../store/objects.ts";
 import type { StreamRef, Window } from "../store/read.ts";
 import { parseLine } from "../store/record.ts";
-import { Output } from "./emit.ts";
+import { escapedAgain, Output } from "./emit.ts";
 import { listObjects, objectBytes, type StoredObject } from "./objects.ts";
 import { privateDir } from "./open.ts";
 import { readRecords } from "./records.ts";
@@ -208,7 +209,11 @@ async function writeMember(
     sha256: "",
   };
   for await (const v of readRecords(root, [ref], w)) {
-    const line = v.block.subarray(v.start, v.end + 1);
+    // as show prints it: a line that is not display-safe (an edited or damaged segment) is
+    // escaped again, never copied as it is (verify-export would refuse the archive)
+    const line = isDisplaySafe(v.block, v.start, v.end)
+      ? v.block.subarray(v.start, v.end + 1)
+      : escapedAgain(v.block, v.start, v.end);
     const p = parseLine(v.block, v.start, v.end);
     if (p) {
       info.first_time ??= p.time;
