@@ -45,7 +45,11 @@ async function showRaw(store: string, target: string): Promise<Buffer> {
   return r.stdout;
 }
 
-describe("ingest --format lines: show --raw is what was sent", () => {
+/**
+ * A store in a new directory and a collector serving it (records up to 256 bytes, so that long
+ * lines are cut) for the tests of the describe() it is called in.
+ */
+function servedStore(): { dir: string; store: string } {
   const dir = tempDir();
   const store = join(dir, "store");
   let d: Daemon;
@@ -55,6 +59,11 @@ describe("ingest --format lines: show --raw is what was sent", () => {
   after(async () => {
     await d.stop();
   });
+  return { dir, store };
+}
+
+describe("ingest --format lines: show --raw is what was sent", () => {
+  const { dir, store } = servedStore();
   const send = async (stream: string, bytes: Buffer) => {
     const r = await ingest(store, "lines", bytes, {
       QREXEC_REMOTE_DOMAIN: "work",
@@ -169,15 +178,7 @@ function recipe(member: Buffer): Buffer {
 }
 
 describe("ship --file --once: show --raw is the file", () => {
-  const dir = tempDir();
-  const store = join(dir, "store");
-  let d: Daemon;
-  before(async () => {
-    d = await serve(store, `[collector]\nmax_record = "256B"\n`);
-  });
-  after(async () => {
-    await d.stop();
-  });
+  const { dir, store } = servedStore();
   let n = 0;
   const shipFile = async (bytes: Buffer): Promise<string> => {
     const stream = `f${n++}`;
