@@ -1,18 +1,13 @@
 // export and verify-export carry objects (blob streams) whole and check their SHA-256.
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { zstdCompressSync, zstdDecompressSync } from "node:zlib";
 import { logward } from "./helpers/cli.ts";
 import { ingest, serve } from "./helpers/daemon.ts";
+import { BSM, EVTX, ingestSamples, sha } from "./helpers/samples.ts";
 import { tempDir } from "./helpers/tmp.ts";
-
-const SAMPLES = join(import.meta.dirname, "fixtures/samples");
-const EVTX = readFileSync(join(SAMPLES, "System2.evtx"));
-const BSM = readFileSync(join(SAMPLES, "apple.bsm"));
-const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
 /** The members of an uncompressed ustar archive (what logward writes): path -> bytes. */
 function untar(tar: Buffer): Map<string, { offset: number; data: Buffer }> {
@@ -37,16 +32,7 @@ test("export carries each object's exact bytes, listed with its SHA-256; verify-
   const store = join(root, "store");
   const d = await serve(store);
   try {
-    assert.equal(
-      (await ingest(store, "blob", EVTX, { QREXEC_REMOTE_DOMAIN: "win10", QREXEC_SERVICE_ARGUMENT: "evtx" }))
-        .code,
-      0,
-    );
-    assert.equal(
-      (await ingest(store, "blob", BSM, { QREXEC_REMOTE_DOMAIN: "mac", QREXEC_SERVICE_ARGUMENT: "audit" }))
-        .code,
-      0,
-    );
+    await ingestSamples(store);
     assert.equal((await ingest(store, "lines", "plain\n", { QREXEC_REMOTE_DOMAIN: "mac" })).code, 0);
   } finally {
     await d.stop();

@@ -2,19 +2,14 @@
 // POST /api/open {origin, stream, seq}. A stand-in viewer keeps a copy of the file it was given
 // and its path, so the test sees the exact bytes and the file name (extension by type).
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { request } from "node:http";
 import { basename, join } from "node:path";
 import { test } from "node:test";
 import { logward } from "./helpers/cli.ts";
-import { ingest, serve, uiLogin } from "./helpers/daemon.ts";
+import { serve, uiLogin } from "./helpers/daemon.ts";
+import { BSM, EVTX, ingestSamples, sha } from "./helpers/samples.ts";
 import { tempDir } from "./helpers/tmp.ts";
-
-const SAMPLES = join(import.meta.dirname, "fixtures/samples");
-const EVTX = readFileSync(join(SAMPLES, "System2.evtx"));
-const BSM = readFileSync(join(SAMPLES, "apple.bsm"));
-const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
 /** A viewer command (TOML list) that copies `{file}` to `<out>.copy` and writes its path to `<out>.path`. */
 function standIn(out: string): string {
@@ -59,16 +54,7 @@ test("open --seq and the web UI open an object with its type's viewer, in a file
   writeFileSync(configFile, config);
   const d = await serve(store, config);
   try {
-    assert.equal(
-      (await ingest(store, "blob", EVTX, { QREXEC_REMOTE_DOMAIN: "win10", QREXEC_SERVICE_ARGUMENT: "evtx" }))
-        .code,
-      0,
-    );
-    assert.equal(
-      (await ingest(store, "blob", BSM, { QREXEC_REMOTE_DOMAIN: "mac", QREXEC_SERVICE_ARGUMENT: "audit" }))
-        .code,
-      0,
-    );
+    await ingestSamples(store);
 
     // the CLI: the evtx viewer gets the exact bytes in win10-evtx-2.evtx; the file goes afterwards
     const r = await logward(["open", "win10/evtx", "--seq", "2", "--store", store, "--config", configFile]);
