@@ -17,7 +17,7 @@ function via(store: string, stream = "evtx"): string {
   return `QREXEC_REMOTE_DOMAIN=win QREXEC_SERVICE_ARGUMENT=${stream} '${process.execPath}' '${BIN}' ingest --format blob --store '${store}'`;
 }
 
-const { running, collector, ship: shipArgs } = tracked();
+const { running, collector, killPair, ship: shipArgs } = tracked();
 
 function ship(args: string[]): Ship {
   return shipArgs(["--stream", "evtx", ...args]);
@@ -207,34 +207,21 @@ describe("logward ship --blob-dir", { timeout: 300_000 }, () => {
     }
     const args = ["--blob-dir", src, "--via", via(store), "--spool", join(dir, "spool"), "--settle", "1s"];
     await sleep(1000); // settled from the start: the sends begin at once
-    let daemon = await collector(store);
-    let sender = ship(args);
+    const pair = await killPair(store, args, ship);
     let kills = 0;
     for (let round = 0; round < 12; round++) {
       await sleep(100 + Math.random() * 300);
-      if (round % 2 === 0) {
-        sender.proc.kill("SIGKILL");
-        await sender.exited;
-        sender = ship(args);
-      } else {
-        daemon.proc.kill("SIGKILL");
-        await daemon.stop();
-        await sleep(Math.random() * 200);
-        daemon = await collector(store);
-      }
+      await pair.kill(round % 2 === 0 ? "ship" : "serve");
       kills++;
     }
-    sender.proc.kill("SIGKILL");
-    await sender.exited;
-    const last = ship([...args, "--once"]);
-    assert.equal(await last.exited, 0, last.err());
+    await pair.finish();
     assert.equal(kills, 12);
     await assertExactlyOnce(store, files, dir);
     // the kills hit calls under way: some contents were sent more than once (a call cut off
     // by serve's death, or finished by the orphaned command and sent again by the next ship)
     const { opens, closes } = await blobs(store);
     assert.ok(opens > files.length, `${opens} calls for ${files.length} files, ${closes} closed`);
-    await daemon.stop();
+    await pair.daemon.stop();
   });
 
   test("SIGTERM during a call: the call finishes and is recorded before ship exits (--blob PATH)", async () => {

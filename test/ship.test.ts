@@ -18,8 +18,8 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { BIN, logward } from "./helpers/cli.ts";
-import { type Daemon, serve } from "./helpers/daemon.ts";
-import { type Ship, tracked } from "./helpers/ship.ts";
+import { serve } from "./helpers/daemon.ts";
+import { tracked } from "./helpers/ship.ts";
 import { readAll } from "./helpers/store.ts";
 import { tempDir } from "./helpers/tmp.ts";
 
@@ -27,7 +27,7 @@ function via(store: string, origin = "work", stream = "app"): string {
   return `QREXEC_REMOTE_DOMAIN=${origin} QREXEC_SERVICE_ARGUMENT=${stream} '${process.execPath}' '${BIN}' ingest --format agent --store '${store}'`;
 }
 
-const { running, collector, ship } = tracked();
+const { running, collector, killPair, ship } = tracked();
 
 async function raw(store: string, target: string): Promise<Buffer> {
   const r = await logward(["show", "--store", store, target, "--raw"]);
@@ -63,33 +63,19 @@ describe("logward ship", { timeout: 300_000 }, () => {
     const spool = join(dir, "spool");
     const args = ["--file", file, "--stream", "app", "--via", via(store), "--spool", spool];
     writeFileSync(file, lines(0, 50_000));
-    let daemon: Daemon | null = await collector(store);
-    let sender: Ship = ship(args);
+    const pair = await killPair(store, args);
     let kills = 0;
     // the file grows while both sides are killed at random moments
     for (let chunk = 1; chunk <= 15; chunk++) {
       appendFileSync(file, lines(50_000 + (chunk - 1) * 10_000, 50_000 + chunk * 10_000));
       await sleep(100 + Math.random() * 300);
-      if (Math.random() < 0.5) {
-        sender.proc.kill("SIGKILL");
-        await sender.exited;
-        sender = ship(args);
-      } else {
-        daemon.proc.kill("SIGKILL");
-        await daemon.stop();
-        daemon = null;
-        await sleep(Math.random() * 200);
-        daemon = await collector(store);
-      }
+      await pair.kill(Math.random() < 0.5 ? "ship" : "serve");
       kills++;
     }
-    sender.proc.kill("SIGKILL");
-    await sender.exited;
-    const last = ship([...args, "--once"]);
-    assert.equal(await last.exited, 0, last.err());
+    await pair.finish();
     const want = readFileSync(file);
     const got = await raw(store, "work/app");
-    await daemon.stop();
+    await pair.daemon.stop();
     assert.ok(kills >= 15);
     if (!got.equals(want)) {
       // name the first line that differs, with the stored records around it
@@ -103,7 +89,7 @@ describe("logward ship", { timeout: 300_000 }, () => {
       cpSync(dir, kept, { recursive: true });
       assert.fail(
         `evidence in ${kept}; ` +
-          `line ${i} differs: got ${JSON.stringify(g.slice(i - 2, i + 2))}, want ${JSON.stringify(w.slice(i - 2, i + 2))}; ${near.length} sessions; ${sender.err().slice(-2000)}`,
+          `line ${i} differs: got ${JSON.stringify(g.slice(i - 2, i + 2))}, want ${JSON.stringify(w.slice(i - 2, i + 2))}; ${near.length} sessions; ${pair.sender.err().slice(-2000)}`,
       );
     }
     assert.equal(got.length, want.length, "the same number of bytes");
