@@ -66,12 +66,17 @@ async function assertExactlyOnce(store: string, files: Buffer[], dir: string): P
   }
 }
 
+/** A new directory holding the store (not yet created) and the source directory `name` for --blob-dir. */
+function blobDirs(name: string): { dir: string; store: string; src: string } {
+  const dir = tempDir();
+  const src = join(dir, name);
+  mkdirSync(src);
+  return { dir, store: join(dir, "store"), src };
+}
+
 describe("logward ship --blob-dir", { timeout: 300_000 }, () => {
   test("--once ships each file once; again: nothing; a copy and a rename: nothing; a new content: once", async () => {
-    const dir = tempDir();
-    const store = join(dir, "store");
-    const src = join(dir, "evtx");
-    mkdirSync(src);
+    const { dir, store, src } = blobDirs("evtx");
     const evtx = Buffer.concat([Buffer.from("ElfFile\0", "latin1"), randomBytes(200_000)]);
     const binary = randomBytes(3 * 1024 * 1024 + 17);
     const text = Buffer.from("header\nline with \x1b[31m escape\n");
@@ -111,10 +116,7 @@ describe("logward ship --blob-dir", { timeout: 300_000 }, () => {
   });
 
   test("a file still being written, or open for writing, is shipped only once complete", async () => {
-    const dir = tempDir();
-    const store = join(dir, "store");
-    const src = join(dir, "pcap");
-    mkdirSync(src);
+    const { dir, store, src } = blobDirs("pcap");
     const d = await collector(store);
     const s = ship([
       ...["--blob-dir", src, "--via", via(store), "--spool", join(dir, "spool"), "--settle", "2s"],
@@ -165,10 +167,7 @@ describe("logward ship --blob-dir", { timeout: 300_000 }, () => {
   });
 
   test("kill -9 of ship after the collector's durable ack, before its state is written: one !blob", async () => {
-    const dir = tempDir();
-    const store = join(dir, "store");
-    const src = join(dir, "audit");
-    mkdirSync(src);
+    const { dir, store, src } = blobDirs("audit");
     const trail = randomBytes(500_000);
     writeFileSync(join(src, "20261126000000.20261126120000"), trail);
     const d = await collector(store);
@@ -195,10 +194,7 @@ describe("logward ship --blob-dir", { timeout: 300_000 }, () => {
   });
 
   test("kill -9 of ship and of serve mid-send, again and again: every file exactly once", async () => {
-    const dir = tempDir();
-    const store = join(dir, "store");
-    const src = join(dir, "evtx");
-    mkdirSync(src);
+    const { dir, store, src } = blobDirs("evtx");
     const files: Buffer[] = [];
     for (let i = 0; i < 16; i++) {
       const b = randomBytes(4 * 1024 * 1024 + i);
@@ -245,10 +241,7 @@ describe("logward ship --blob-dir", { timeout: 300_000 }, () => {
   });
 
   test("an object over the collector's max_blob: refused for good, reported, not retried; the rest goes", async () => {
-    const dir = tempDir();
-    const store = join(dir, "store");
-    const src = join(dir, "pcap");
-    mkdirSync(src);
+    const { dir, store, src } = blobDirs("pcap");
     const small = randomBytes(1000);
     writeFileSync(join(src, "small.pcap"), small);
     writeFileSync(join(src, "huge.pcap"), randomBytes(2 * 1024 * 1024));
