@@ -9,8 +9,17 @@
 import { BLOB_EXTENSIONS } from "../store/blob-type.ts";
 import { escapeText, isDisplaySafe } from "../store/escape.ts";
 import { isStoredOrigin, isValidName } from "../store/names.ts";
+import { SHA256_RE } from "../store/objects.ts";
 import { checkLineHead } from "../store/record.ts";
-import { MANIFEST, type MemberInfo, type ObjectMemberInfo, README } from "./export.ts";
+import {
+  logMemberPath,
+  MANIFEST,
+  type MemberInfo,
+  type ObjectMemberInfo,
+  objectMemberPath,
+  README,
+} from "./export.ts";
+import { tarMemberBytes } from "./tar.ts";
 
 /** The README export writes is about 2 KiB; the manifest is read whole, so it is bounded. */
 export const MAX_README_BYTES = 64 * 1024;
@@ -19,10 +28,6 @@ export const MAX_MANIFEST_BYTES = 16 * 1024 * 1024;
 export const TAR_SLACK_BYTES = 64 * 1024;
 /** The most a stored line's head (time, seq, kind, @ref) can take, with room to spare. */
 const MAX_HEAD_BYTES = 512;
-
-const BLOCK = 512;
-const tarBytes = (size: number) => BLOCK + Math.ceil(size / BLOCK) * BLOCK;
-const SHA_RE = /^[0-9a-f]{64}$/;
 
 /** A name printed in a message: every control or bidi character escaped, at most 300 characters. */
 export const shown = (name: string): string => escapeText(name).slice(0, 300);
@@ -37,11 +42,10 @@ export function unsafeNameProblem(path: string): string | null {
   return null;
 }
 
-const logPath = (origin: string, stream: string) => `origins/${origin}/${stream}.log`;
-
+/** The path export gives the object `o` describes, or null for a type export does not write. */
 function objectPath(o: ObjectMemberInfo): string | null {
   if (typeof o.type !== "string" || !Object.hasOwn(BLOB_EXTENSIONS, o.type)) return null;
-  return `objects/${o.origin}/${o.stream}/${o.sha256}${BLOB_EXTENSIONS[o.type]}`;
+  return objectMemberPath(o);
 }
 
 const count = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
@@ -79,7 +83,7 @@ export function checkManifest(text: string): CheckedManifest {
     if (unsafe) throw new Error(`the manifest lists ${shown(path)}, which ${unsafe}`);
     if (expected.has(path)) throw new Error(`the manifest lists ${shown(path)} twice`);
     expected.set(path, { kind, bytes, records });
-    memberTarBytes += tarBytes(bytes);
+    memberTarBytes += tarMemberBytes(bytes);
   };
   for (const m of doc.members as MemberInfo[]) {
     const ok =
@@ -90,11 +94,11 @@ export function checkManifest(text: string): CheckedManifest {
       typeof m.stream === "string" &&
       isStoredOrigin(m.origin) &&
       isValidName(m.stream) &&
-      m.path === logPath(m.origin, m.stream) &&
+      m.path === logMemberPath(m.origin, m.stream) &&
       count(m.bytes) &&
       count(m.records) &&
       typeof m.sha256 === "string" &&
-      SHA_RE.test(m.sha256);
+      SHA256_RE.test(m.sha256);
     if (!ok) {
       const path = typeof m?.path === "string" ? m.path : "";
       const unsafe = unsafeNameProblem(path);
@@ -115,7 +119,7 @@ export function checkManifest(text: string): CheckedManifest {
       isStoredOrigin(o.origin) &&
       isValidName(o.stream) &&
       typeof o.sha256 === "string" &&
-      SHA_RE.test(o.sha256) &&
+      SHA256_RE.test(o.sha256) &&
       count(o.size) &&
       o.path === objectPath(o);
     if (!ok) {
@@ -145,7 +149,9 @@ export function isExportName(path: string): boolean {
   if (p[0] === "objects" && p.length === 4) {
     const dot = p[3]!.indexOf(".");
     return (
-      isStoredOrigin(p[1]!) && isValidName(p[2]!) && SHA_RE.test(p[3]!.slice(0, dot === -1 ? undefined : dot))
+      isStoredOrigin(p[1]!) &&
+      isValidName(p[2]!) &&
+      SHA256_RE.test(p[3]!.slice(0, dot === -1 ? undefined : dot))
     );
   }
   return false;
@@ -244,4 +250,4 @@ function completeEnd(buf: Buffer, s: number, e: number): number {
 
 /** The most decompressed bytes an archive may hold before its manifest has been read. */
 export const BEFORE_MANIFEST_BYTES =
-  tarBytes(MAX_README_BYTES) + tarBytes(MAX_MANIFEST_BYTES) + TAR_SLACK_BYTES;
+  tarMemberBytes(MAX_README_BYTES) + tarMemberBytes(MAX_MANIFEST_BYTES) + TAR_SLACK_BYTES;

@@ -53,6 +53,17 @@ export interface ObjectMemberInfo {
   sha256: string;
 }
 
+/** The member that holds a stream's records. */
+export const logMemberPath = (origin: string, stream: string): string => `origins/${origin}/${stream}.log`;
+
+/** The member that holds an object's bytes: named by its SHA-256 and its type's extension. */
+export const objectMemberPath = (o: {
+  origin: string;
+  stream: string;
+  sha256: string;
+  type: BlobType;
+}): string => `objects/${o.origin}/${o.stream}/${o.sha256}${BLOB_EXTENSIONS[o.type]}`;
+
 /** The objects of `ref` announced in `w` and still stored, one per SHA-256 (its latest record). */
 async function selectObjects(root: string, ref: StreamRef, w: Window): Promise<StoredObject[]> {
   const bySha = new Map<string, StoredObject>();
@@ -122,7 +133,7 @@ export async function writeArchive(
     for (const ref of refs) {
       for (const o of await selectObjects(root, ref, { since, until })) {
         const info: ObjectMemberInfo = {
-          path: `objects/${o.origin}/${o.stream}/${o.sha256}${BLOB_EXTENSIONS[o.type]}`,
+          path: objectMemberPath(o),
           origin: o.origin,
           stream: o.stream,
           seq: o.seq,
@@ -191,7 +202,7 @@ async function writeMember(
   w: { since?: string; until?: string },
   work: string,
 ): Promise<MemberInfo> {
-  const path = `origins/${ref.origin}/${ref.stream}.log`;
+  const path = logMemberPath(ref.origin, ref.stream);
   mkdirSync(join(work, "origins", ref.origin), { recursive: true, mode: 0o700 });
   const file = join(work, path);
   const out = new Output(createWriteStream(file, { mode: 0o600 }), file);

@@ -31,6 +31,11 @@ export function tarHeader(dir: string, name: string, size: number, mtimeS: numbe
   return h;
 }
 
+/** The bytes a member of `size` bytes takes in the archive: its header, data and padding. */
+export function tarMemberBytes(size: number): number {
+  return BLOCK + Math.ceil(size / BLOCK) * BLOCK;
+}
+
 export function tarPadding(size: number): Buffer {
   return Buffer.alloc((BLOCK - (size % BLOCK)) % BLOCK);
 }
