@@ -5,8 +5,8 @@
 // final name.
 
 import { createHash } from "node:crypto";
-import { createReadStream, createWriteStream, existsSync, mkdirSync, renameSync, rmSync } from "node:fs";
-import { open } from "node:fs/promises";
+import { createReadStream, createWriteStream, mkdirSync, renameSync, rmSync } from "node:fs";
+import { access, open } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { createZstdCompress } from "node:zlib";
@@ -64,13 +64,20 @@ export const objectMemberPath = (o: {
   type: BlobType;
 }): string => `objects/${o.origin}/${o.stream}/${o.sha256}${BLOB_EXTENSIONS[o.type]}`;
 
+/** Not existsSync: the web UI's export runs on the collector's event loop. */
+const exists = (path: string): Promise<boolean> =>
+  access(path).then(
+    () => true,
+    () => false,
+  );
+
 /** The objects of `ref` announced in `w` and still stored, one per SHA-256 (its latest record). */
 async function selectObjects(root: string, ref: StreamRef, w: Window): Promise<StoredObject[]> {
   const bySha = new Map<string, StoredObject>();
   const dir = streamDir(root, ref.origin, ref.stream);
   for await (const o of listObjects(root, [ref], w)) {
     const path = objectPath(dir, o.sha256);
-    if (existsSync(path)) bySha.set(o.sha256, { ...o, path });
+    if (await exists(path)) bySha.set(o.sha256, { ...o, path });
   }
   return [...bySha.values()].sort((a, b) => a.seq - b.seq);
 }
