@@ -14,7 +14,7 @@ import { readFileSync } from "node:fs";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Socket } from "node:net";
 import { join } from "node:path";
-import { LogwardError } from "../errors.ts";
+import { type ErrorCode, LogwardError } from "../errors.ts";
 import type { PolicyState } from "../query/policy-state.ts";
 import { type ApiContext, handleApi } from "./api.ts";
 import { SECURITY_HEADERS, send, sendJson } from "./http.ts";
@@ -110,6 +110,14 @@ function guardConnections(server: Server): { mark(req: IncomingMessage, authed: 
     },
   };
 }
+
+/** The HTTP status of an error the API throws; any other code is the request's fault (400). */
+const STATUS: Partial<Record<ErrorCode, number>> = {
+  LW_INTERNAL: 500,
+  LW_NOT_FOUND: 404,
+  LW_BUSY: 409,
+  LW_SEARCH_TIMEOUT: 503,
+};
 
 const STATIC: Record<string, { file: string; type: string }> = {
   "/": { file: "index.html", type: "text/html; charset=utf-8" },
@@ -263,16 +271,7 @@ export async function startUi(hooks: UiHooks, port: number): Promise<UiServer> {
     handle(req, res).catch((err: unknown) => {
       const e = err as LogwardError;
       const code = e instanceof LogwardError ? e.code : "LW_INTERNAL";
-      const status =
-        code === "LW_INTERNAL"
-          ? 500
-          : code === "LW_NOT_FOUND"
-            ? 404
-            : code === "LW_BUSY"
-              ? 409
-              : code === "LW_SEARCH_TIMEOUT"
-                ? 503
-                : 400;
+      const status = STATUS[code] ?? 400;
       if (!res.headersSent) sendJson(res, status, { error: { code, message: e.message } });
       else res.destroy();
     });
