@@ -9,7 +9,7 @@ import { createZstdDecompress } from "node:zlib";
 import { LogwardError } from "../errors.ts";
 import type { BlobType } from "../store/blob-type.ts";
 import { streamDir } from "../store/names.ts";
-import { objectPath, parseBlobPayload } from "../store/objects.ts";
+import { BLOB_MARK, markedLines, objectPath, parseBlobPayload } from "../store/objects.ts";
 import { readStreamLines, seekTimeForSeq, streamSegments } from "../store/read.ts";
 import { LF, parseLine } from "../store/record.ts";
 
@@ -129,11 +129,9 @@ export interface ObjectRow {
   stored: number;
 }
 
-const BLOB_MARK = Buffer.from(" !blob ");
-
 /**
  * Every object announced in the window, stream after stream, in seq order (whether or not it
- * is still stored: `findObject` says). Looks only at lines that hold " !blob ".
+ * is still stored: `findObject` says). Parses only lines that hold " !blob ".
  */
 export async function* listObjects(
   root: string,
@@ -142,24 +140,12 @@ export async function* listObjects(
 ): AsyncGenerator<ObjectRow> {
   for (const { origin, stream } of refs) {
     for await (const block of readStreamLines(root, origin, stream, w)) {
-      let at = block.indexOf(BLOB_MARK);
-      while (at !== -1) {
-        const ls = block.lastIndexOf(LF, at) + 1;
-        let le = block.indexOf(LF, at);
-        if (le === -1) le = block.length;
-        const p = parseLine(block, ls, le);
-        const b =
-          p?.kind === "!blob"
-            ? parseBlobPayload(block.toString("latin1", p.payloadStart, p.payloadEnd))
-            : null;
-        if (
-          p &&
-          b &&
-          (w.since === undefined || p.time >= w.since) &&
-          (w.until === undefined || p.time < w.until)
-        )
-          yield { origin, stream, time: p.time, seq: p.seq, ...b };
-        at = block.indexOf(BLOB_MARK, le);
+      for (const p of markedLines(block, [BLOB_MARK])) {
+        if (p.kind !== "!blob") continue;
+        if ((w.since !== undefined && p.time < w.since) || (w.until !== undefined && p.time >= w.until))
+          continue;
+        const b = parseBlobPayload(block.toString("latin1", p.payloadStart, p.payloadEnd));
+        if (b) yield { origin, stream, time: p.time, seq: p.seq, ...b };
       }
     }
   }

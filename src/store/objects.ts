@@ -23,7 +23,7 @@ import { ioError, LogwardError } from "../errors.ts";
 import { type BlobType, detectType, isBlobType, SNIFF_BYTES } from "./blob-type.ts";
 import { fsyncDir, pwriteAll } from "./files.ts";
 import { readStreamLines } from "./read.ts";
-import { LF, parseLine } from "./record.ts";
+import { LF, type ParsedLine, parseLine } from "./record.ts";
 
 export const OBJECTS_DIR = "objects";
 export const SHA256_RE = /^[0-9a-f]{64}$/;
@@ -79,15 +79,35 @@ export function parseBlobPayload(
   return { sha256: f.sha256, size, type: f.type, stored };
 }
 
-const BLOB_MARK = Buffer.from(" !blob ");
+export const BLOB_MARK = Buffer.from(" !blob ");
 const EVICT_MARK = Buffer.from(" !evict ");
 const EVICTED_SHA_RE = / sha256=([0-9a-f]{64})(?: |$)/;
 
 /**
+ * The parsed lines of a block that hold one of `marks` (e.g. " !blob "), in line order. Only
+ * those lines are parsed: a plain indexOf per mark finds them, so a stream of sender records
+ * costs one scan of its bytes.
+ */
+export function* markedLines(block: Buffer, marks: readonly Buffer[]): Generator<ParsedLine> {
+  const at = marks.map((m) => block.indexOf(m));
+  for (;;) {
+    let next = -1;
+    for (const a of at) if (a !== -1 && (next === -1 || a < next)) next = a;
+    if (next === -1) return;
+    const ls = block.lastIndexOf(LF, next) + 1;
+    let le = block.indexOf(LF, next);
+    if (le === -1) le = block.length;
+    const p = parseLine(block, ls, le);
+    if (p) yield p;
+    for (let i = 0; i < at.length; i++) if (at[i] !== -1 && at[i]! < le) at[i] = block.indexOf(marks[i]!, le);
+  }
+}
+
+/**
  * Every object a stream's records announce and do not say were evicted, in seq order: each
- * `!blob` record, minus `!evict … sha256=<hex>` records. Reads the whole stream, but looks only
- * at lines holding one of the two markers (a plain indexOf over each block), in line order: an
- * object evicted and sent again is live again.
+ * `!blob` record, minus `!evict … sha256=<hex>` records. Reads the whole stream, but parses only
+ * the lines holding one of the two markers, in line order: an object evicted and sent again is
+ * live again.
  */
 export async function announcedObjects(
   root: string,
@@ -96,24 +116,15 @@ export async function announcedObjects(
 ): Promise<Map<string, ObjectInfo>> {
   const live = new Map<string, ObjectInfo>();
   for await (const block of readStreamLines(root, origin, stream)) {
-    let blobAt = block.indexOf(BLOB_MARK);
-    let evictAt = block.indexOf(EVICT_MARK);
-    while (blobAt !== -1 || evictAt !== -1) {
-      const at = evictAt === -1 || (blobAt !== -1 && blobAt < evictAt) ? blobAt : evictAt;
-      const ls = block.lastIndexOf(LF, at) + 1;
-      let le = block.indexOf(LF, at);
-      if (le === -1) le = block.length;
-      const p = parseLine(block, ls, le);
-      const text = p ? block.toString("latin1", p.payloadStart, p.payloadEnd) : "";
-      if (p?.kind === "!blob") {
+    for (const p of markedLines(block, [BLOB_MARK, EVICT_MARK])) {
+      const text = block.toString("latin1", p.payloadStart, p.payloadEnd);
+      if (p.kind === "!blob") {
         const b = parseBlobPayload(text);
         if (b && !live.has(b.sha256)) live.set(b.sha256, { ...b, seq: p.seq, time: p.time });
-      } else if (p?.kind === "!evict") {
+      } else if (p.kind === "!evict") {
         const m = EVICTED_SHA_RE.exec(` ${text}`);
         if (m) live.delete(m[1]!);
       }
-      if (blobAt !== -1 && blobAt < le) blobAt = block.indexOf(BLOB_MARK, le);
-      if (evictAt !== -1 && evictAt < le) evictAt = block.indexOf(EVICT_MARK, le);
     }
   }
   return live;
