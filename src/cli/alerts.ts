@@ -50,7 +50,9 @@ export async function alertsCommand(args: string[]): Promise<number> {
       // the message may quote an origin's name or a file path: escape it like any stored text
       const who = a.origin ?? (a.group ? `group:${a.group}` : "-");
       const line = `${a.time}  ${a.alert.padEnd(13)}  ${who.padEnd(12)}  ${a.message}`;
-      await out.write(`${escapePayload(Buffer.from(line)).toString("latin1")}\n`);
+      // as bytes: the escaped text keeps valid UTF-8 (a name in any script) as it is
+      await out.write(escapePayload(Buffer.from(line)));
+      await out.write("\n");
     }
   }
   if (n === 0 && !values.json) await out.write("No alerts.\n");
