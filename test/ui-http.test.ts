@@ -221,6 +221,15 @@ describe("web UI over HTTP", () => {
     res.pause(); // the reader stops reading: the server's writes back up
     await new Promise((r) => setTimeout(r, 500));
     req.destroy(); // and goes away
+    // readers that hang up before the answer has begun: the tail is still looking up its
+    // streams when the connection closes, and must not miss that close
+    for (let i = 0; i < 40; i++) {
+      const early = request(`${base}/api/tail?origin=flood&stream=main`, { headers: { Cookie: cookie } });
+      early.on("error", () => {});
+      early.end();
+      await new Promise((r) => setTimeout(r, i % 4));
+      early.destroy();
+    }
     await new Promise((r) => setTimeout(r, 200));
     const code = await Promise.race([
       d.stop(),

@@ -223,15 +223,26 @@ let openTails = 0;
 async function tail(ctx: ApiContext, p: Params, res: ServerResponse): Promise<void> {
   if (openTails >= MAX_TAILS)
     throw new LogwardError("LW_BUSY", `${MAX_TAILS} live tails are open already; close some and try again.`);
+  // the reader went away (or serve closes every connection): the response's close is that
+  // signal, listened for before the first await, so a close while the streams are looked up
+  // is not missed (a follower that never hears it keeps serve alive)
+  const controller = new AbortController();
+  res.once("close", () => controller.abort());
+  if (res.closed) controller.abort();
   openTails++;
   try {
-    await tailStream(ctx, p, res);
+    await tailStream(ctx, p, res, controller.signal);
   } finally {
     openTails--;
   }
 }
 
-async function tailStream(ctx: ApiContext, p: Params, res: ServerResponse): Promise<void> {
+async function tailStream(
+  ctx: ApiContext,
+  p: Params,
+  res: ServerResponse,
+  signal: AbortSignal,
+): Promise<void> {
   const root = ctx.hooks.root;
   const origin = originParam(p.get("origin"));
   const refs = await selectStreams(root, origin, streamParam(p.get("stream")));
@@ -241,12 +252,9 @@ async function tailStream(ctx: ApiContext, p: Params, res: ServerResponse): Prom
     const after = intParam(p, "after", segs.at(-1)?.lastSeq ?? 0, 0, Number.MAX_SAFE_INTEGER);
     starts.push({ ref, nextSeq: after + 1 });
   }
+  if (signal.aborted) return;
   res.writeHead(200, { ...SECURITY_HEADERS, "Content-Type": "text/event-stream; charset=utf-8" });
   res.write(": live\n\n");
-  // the reader went away (or serve closes every connection): a response's close is that signal
-  const controller = new AbortController();
-  const { signal } = controller;
-  res.once("close", () => controller.abort());
   const heartbeat = setInterval(() => res.write(": .\n\n"), HEARTBEAT_MS);
   try {
     await followStreams(
