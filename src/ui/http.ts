@@ -25,3 +25,8 @@ export function send(res: ServerResponse, status: number, type: string, body: st
 export function sendJson(res: ServerResponse, status: number, value: unknown): void {
   send(res, status, "application/json; charset=utf-8", JSON.stringify(value));
 }
+
+/** A JSON answer already serialized (records are built as JSON text, not as objects). */
+export function sendJsonText(res: ServerResponse, json: string): void {
+  send(res, 200, "application/json; charset=utf-8", json);
+}

@@ -1,6 +1,6 @@
-// The web UI's search, run in a worker thread (api.ts starts one per search): a regular
+// The web UI's search, run in a worker thread (api-search.ts starts one per search): a regular
 // expression from the page may backtrack for minutes on a hostile line, and on the collector's
-// event loop that would stop every ingest. Here it only blocks this thread, which api.ts
+// event loop that would stop every ingest. Here it only blocks this thread, which api-search.ts
 // terminates when the search's time budget ([ui] search_timeout) is spent.
 //
 // workerData: SearchJob. Posts one SearchResult, or { error: { code, message } }.

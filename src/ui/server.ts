@@ -15,29 +15,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from "node:net";
 import { join } from "node:path";
 import { type ErrorCode, LogwardError } from "../errors.ts";
-import type { PolicyState } from "../query/policy-state.ts";
-import { type ApiContext, handleApi } from "./api.ts";
+import { handleApi } from "./api.ts";
+import { newApiContext, type UiHooks } from "./context.ts";
 import { SECURITY_HEADERS, send, sendJson } from "./http.ts";
-
-export interface UiHooks {
-  /** The store's directory (read with the same code as the CLI). */
-  root: string;
-  /** "origin/stream" of every stream a session is writing now. */
-  liveStreams(): ReadonlySet<string>;
-  /** Deletes and records, as `logward rm` does through the collector. */
-  remove(req: {
-    origin: string;
-    stream: string | null;
-    beforeUs: number | null;
-    by: string;
-  }): Promise<{ ok: boolean; records: number; bytes: number; message: string }>;
-  /** Every origin's quota state and use now (as <store>/run/policy.json holds it). */
-  policy(): PolicyState;
-  /** `[viewers]` of the configuration. */
-  viewers: Readonly<Record<string, readonly string[]>>;
-  /** A search is stopped after this long (`[ui] search_timeout`). */
-  searchTimeoutMs: number;
-}
 
 export interface UiServer {
   /** The address to open, with the access token. */
@@ -170,7 +150,7 @@ export async function startUi(hooks: UiHooks, port: number): Promise<UiServer> {
   const sessions = new Map<string, { csrf: string; expires: number }>();
   let hosts: Set<string> = new Set();
   let origins: Set<string> = new Set();
-  const ctx: ApiContext = { hooks };
+  const ctx = newApiContext(hooks);
   let guard: { mark(req: IncomingMessage, authed: boolean): void } | undefined;
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
