@@ -8,8 +8,8 @@
 
 import { BLOB_EXTENSIONS } from "../store/blob-type.ts";
 import { escapeText, isDisplaySafe } from "../store/escape.ts";
+import { SHA256_RE } from "../store/layout.ts";
 import { isStoredOrigin, isValidName } from "../store/names.ts";
-import { SHA256_RE } from "../store/objects.ts";
 import { checkLineHead } from "../store/record.ts";
 import {
   logMemberPath,

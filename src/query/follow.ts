@@ -8,7 +8,8 @@
 import { type FSWatcher, watch } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { join } from "node:path";
-import { originsDir, streamDir } from "../store/names.ts";
+import { originsDir } from "../store/layout.ts";
+import { streamDir } from "../store/names.ts";
 import {
   listOrigins,
   listStreams,

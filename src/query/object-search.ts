@@ -10,8 +10,8 @@
 import { existsSync } from "node:fs";
 import { LogwardError } from "../errors.ts";
 import { ESCAPE_EXPANSION, escapeInto, isPrintableLines } from "../store/escape.ts";
+import { objectPath } from "../store/layout.ts";
 import { streamDir } from "../store/names.ts";
-import { objectPath } from "../store/objects.ts";
 import type { StreamRef, Window } from "../store/read.ts";
 import { LF } from "../store/record.ts";
 import { listObjects, type ObjectRow, objectBytes } from "./objects.ts";

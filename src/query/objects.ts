@@ -8,8 +8,9 @@ import { Transform } from "node:stream";
 import { createZstdDecompress } from "node:zlib";
 import { LogwardError } from "../errors.ts";
 import type { BlobType } from "../store/blob-type.ts";
+import { objectPath } from "../store/layout.ts";
 import { streamDir } from "../store/names.ts";
-import { BLOB_MARK, markedLines, objectPath, parseBlobPayload } from "../store/objects.ts";
+import { BLOB_MARK, markedLines, parseBlobPayload } from "../store/objects.ts";
 import { readStreamLines, seekTimeForSeq, streamSegments } from "../store/read.ts";
 import { LF, parseLine } from "../store/record.ts";
 

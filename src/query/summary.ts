@@ -3,8 +3,8 @@
 
 import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { objectsDir, SHA256_RE } from "../store/layout.ts";
 import { streamDir } from "../store/names.ts";
-import { OBJECTS_DIR, SHA256_RE } from "../store/objects.ts";
 import { listStreams, streamSegments } from "../store/read.ts";
 import type { OriginPolicyState } from "./policy-state.ts";
 
@@ -31,7 +31,7 @@ export async function countObjects(
   origin: string,
   stream: string,
 ): Promise<{ count: number; bytes: number }> {
-  const dir = join(streamDir(root, origin, stream), OBJECTS_DIR);
+  const dir = objectsDir(streamDir(root, origin, stream));
   let names: string[];
   try {
     names = await readdir(dir);

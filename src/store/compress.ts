@@ -12,8 +12,9 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { constants, zstdCompress } from "node:zlib";
 import { fsyncDir, pwriteAll } from "./files.ts";
+import { segmentName } from "./layout.ts";
 import { LF, seqAt, timeAt } from "./record.ts";
-import { type FrameMeta, type SegmentMeta, segmentName } from "./segment.ts";
+import type { FrameMeta, SegmentMeta } from "./segment.ts";
 import type { StreamWriter } from "./stream-writer.ts";
 
 const compressAsync = promisify(zstdCompress);

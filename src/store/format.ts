@@ -3,17 +3,16 @@
 // ls) do not load the writer's code.
 
 import { readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { ioError, LogwardError } from "../errors.ts";
 import { fsyncDir } from "./files.ts";
+import { FORMAT_FILE, formatPath } from "./layout.ts";
 import { FORMAT_VERSION } from "./record.ts";
 
-export const FORMAT_FILE = "FORMAT";
 const FORMAT_TEXT = `logward store format ${FORMAT_VERSION}\n`;
 
 /** Checks (and for a new store, writes) the store's format marker. Used by readers too. */
 export async function checkStoreFormat(root: string, create: boolean): Promise<void> {
-  const path = join(root, FORMAT_FILE);
+  const path = formatPath(root);
   let text: string;
   try {
     text = await readFile(path, "latin1");

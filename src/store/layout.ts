@@ -17,6 +17,7 @@
 // Joins use node:path join, except originsDir, which resolves (its callers compare prefixes).
 
 import { join, resolve } from "node:path";
+import { LogwardError } from "../errors.ts";
 
 /** The format marker at the store's root. */
 export const FORMAT_FILE = "FORMAT";
@@ -34,6 +35,9 @@ export const UI_URL_FILE = "ui-url";
 /** In a stream directory: the segment index and the blob objects' directory. */
 export const INDEX_FILE = "index.json";
 export const OBJECTS_DIR = "objects";
+
+/** An object's name without `.zst`: its SHA-256 in lowercase hex. */
+export const SHA256_RE = /^[0-9a-f]{64}$/;
 
 const SEGMENT_NAME_RE = /^(\d{20})\.log(\.zst)?$/;
 
@@ -87,8 +91,13 @@ export function objectsDir(streamDirectory: string): string {
   return join(streamDirectory, OBJECTS_DIR);
 }
 
-/** <stream>/objects/<sha256>.zst: where a blob's object is (or would be) stored. */
+/**
+ * <stream>/objects/<sha256>.zst: where a blob's object is (or would be) stored; `sha256` must be
+ * the 64 lowercase hex digits logward computed.
+ */
 export function objectPath(streamDirectory: string, sha256: string): string {
+  if (!SHA256_RE.test(sha256))
+    throw new LogwardError("LW_INTERNAL", "An object name must be a SHA-256 in lowercase hex.");
   return join(streamDirectory, OBJECTS_DIR, `${sha256}.zst`);
 }
 

@@ -4,9 +4,9 @@
 // stale lock to clean up and no PID-reuse race. Readers never take it.
 
 import { readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { LogwardError } from "../errors.ts";
+import { writerLockPath, writerPidPath } from "./layout.ts";
 
 const heldInThisProcess = new Set<string>();
 
@@ -19,8 +19,8 @@ export interface StoreLock {
  * same guarantee, one process at a time, for both.
  */
 export function acquireStoreLock(runDir: string, root: string, what: "store" | "spool" = "store"): StoreLock {
-  const path = join(runDir, "writer.lock");
-  const pidPath = join(runDir, "writer.pid");
+  const path = writerLockPath(runDir);
+  const pidPath = writerPidPath(runDir);
   const refuse = (): never => {
     let holder = "";
     try {

@@ -5,6 +5,7 @@
 import { lstatSync } from "node:fs";
 import { resolve, sep } from "node:path";
 import { LogwardError } from "../errors.ts";
+import { originsDir } from "./layout.ts";
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
@@ -43,11 +44,6 @@ export function checkName(kind: "origin" | "stream", name: string): string {
     );
   }
   return name;
-}
-
-/** The directory that holds all origins of a store. */
-export function originsDir(root: string): string {
-  return resolve(root, "origins");
 }
 
 /**

@@ -22,11 +22,10 @@ import { constants, createZstdCompress, type ZstdCompress } from "node:zlib";
 import { ioError, LogwardError } from "../errors.ts";
 import { type BlobType, detectType, isBlobType, SNIFF_BYTES } from "./blob-type.ts";
 import { fsyncDir, pwriteAll } from "./files.ts";
+import { objectPath, objectsDir, SHA256_RE } from "./layout.ts";
 import { readStreamLines } from "./read.ts";
 import { LF, type ParsedLine, parseLine } from "./record.ts";
 
-export const OBJECTS_DIR = "objects";
-export const SHA256_RE = /^[0-9a-f]{64}$/;
 /** Quotas count an object as its compressed size rounded up to this (a filesystem block). */
 export const OBJECT_BLOCK = 4096;
 
@@ -44,13 +43,6 @@ export interface ObjectInfo {
 
 export function accountedBytes(stored: number): number {
   return Math.max(1, Math.ceil(stored / OBJECT_BLOCK)) * OBJECT_BLOCK;
-}
-
-/** The path of an object; `sha256` must be the 64 lowercase hex digits logward computed. */
-export function objectPath(streamDirectory: string, sha256: string): string {
-  if (!SHA256_RE.test(sha256))
-    throw new LogwardError("LW_INTERNAL", "An object name must be a SHA-256 in lowercase hex.");
-  return join(streamDirectory, OBJECTS_DIR, `${sha256}.zst`);
 }
 
 /** The `!blob` payload for an object. */
@@ -151,7 +143,7 @@ export class StreamObjects {
 
   private constructor(streamDirectory: string, live: Map<string, ObjectInfo>, dirReady: boolean) {
     this.streamDirectory = streamDirectory;
-    this.dir = join(streamDirectory, OBJECTS_DIR);
+    this.dir = objectsDir(streamDirectory);
     this.live = live;
     this.dirReady = dirReady;
     for (const o of live.values()) this.storedBytes += accountedBytes(o.stored);
@@ -163,7 +155,7 @@ export class StreamObjects {
    * record survives but whose file is gone (removed by hand) is forgotten.
    */
   static async open(root: string, origin: string, stream: string, dir: string): Promise<StreamObjects> {
-    const objDir = join(dir, OBJECTS_DIR);
+    const objDir = objectsDir(dir);
     let names: string[];
     try {
       names = await readdir(objDir);
@@ -186,7 +178,7 @@ export class StreamObjects {
       files.size > 0 ? await announcedObjects(root, origin, stream) : new Map<string, ObjectInfo>();
     for (const sha of files.keys()) {
       if (!live.has(sha)) {
-        await unlink(join(objDir, `${sha}.zst`));
+        await unlink(objectPath(dir, sha));
         changed = true;
       }
     }

@@ -15,10 +15,11 @@ import { join } from "node:path";
 import { type ZstdOptions, zstdDecompress } from "node:zlib";
 import { ioError } from "../errors.ts";
 import { firstLine, lastLineBounds, readRange } from "./files.ts";
-import { isStoredOrigin, isValidName, originsDir, streamDir } from "./names.ts";
+import { originsDir, parseSegmentName, segmentName, segmentPath } from "./layout.ts";
+import { isStoredOrigin, isValidName, streamDir } from "./names.ts";
 import { LF, parseLine, seqAt, TIME_LEN } from "./record.ts";
 import { describeSegment } from "./scan.ts";
-import { parseSegmentName, readIndex, type SegmentMeta, segmentName } from "./segment.ts";
+import { readIndex, type SegmentMeta } from "./segment.ts";
 
 // Not util.promisify: importing node:util costs a reader's start-up about 3 ms (see cli/args.ts).
 function decompressAsync(data: Buffer, opts: ZstdOptions = {}): Promise<Buffer> {
@@ -148,7 +149,7 @@ export async function streamSegments(
     }
     if (until !== undefined && out.length > 0 && out.at(-1)!.lastTime >= until) break;
     if (f.plain) {
-      const view = await describeActive(join(dir, segmentName(firstSeq, false)), firstSeq);
+      const view = await describeActive(segmentPath(dir, firstSeq, false), firstSeq);
       if (view) out.push({ ...view, active: k === seqs.length - 1 && !meta });
       continue;
     }

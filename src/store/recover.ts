@@ -14,10 +14,11 @@ import { basename, dirname, join } from "node:path";
 import { ioError } from "../errors.ts";
 import { isDisplaySafe } from "./escape.ts";
 import { fsyncDir } from "./files.ts";
+import { parseSegmentName, segmentName, segmentPath } from "./layout.ts";
 import { unsafePath } from "./names.ts";
 import { checkLineHead, LF, parseTime, TIME_LEN } from "./record.ts";
 import { describeSegment } from "./scan.ts";
-import { parseSegmentName, readIndex, type SegmentMeta, segmentName, writeIndex } from "./segment.ts";
+import { readIndex, type SegmentMeta, writeIndex } from "./segment.ts";
 
 /** Longer than any line the writer can produce (64 MiB records, escaped four times over). */
 const MAX_LINE_BYTES = 4 * 64 * 1024 * 1024 + 4096;
@@ -67,7 +68,7 @@ export async function recoverStream(dir: string): Promise<RecoveredStream> {
   }
   for (const seq of zst) {
     if (plain.has(seq)) {
-      await unlink(join(dir, segmentName(seq, true)));
+      await unlink(segmentPath(dir, seq, true));
       zst.delete(seq);
       changed = true;
     }

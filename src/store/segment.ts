@@ -6,16 +6,13 @@
 //   index.json                      metadata of sealed segments, rewritten atomically
 // The segment files are the truth; index.json is a cache that recovery checks and rebuilds.
 // The name of a segment is the sequence number of its first record, zero-padded to 20 digits
-// so that names sort in sequence order.
+// so that names sort in sequence order (segmentName in layout.ts).
 
 import { readFile } from "node:fs/promises";
-import { join } from "node:path";
 import { LogwardError } from "../errors.ts";
 import { writeFileAtomic } from "./files.ts";
+import { indexPath, parseSegmentName } from "./layout.ts";
 import { FORMAT_VERSION } from "./record.ts";
-
-export const INDEX_FILE = "index.json";
-const NAME_RE = /^(\d{20})\.log(\.zst)?$/;
 
 /** One independent zstd frame of a compressed segment: where it starts and what it holds first. */
 export interface FrameMeta {
@@ -53,19 +50,6 @@ export function segmentFields(m: SegmentMeta): string {
   );
 }
 
-export function segmentName(firstSeq: number, compressed: boolean): string {
-  return `${String(firstSeq).padStart(20, "0")}.log${compressed ? ".zst" : ""}`;
-}
-
-/** Parses a segment file name; null for anything else (index, temporary files). */
-export function parseSegmentName(name: string): { firstSeq: number; compressed: boolean } | null {
-  const m = NAME_RE.exec(name);
-  if (!m) return null;
-  const firstSeq = Number(m[1]);
-  if (!Number.isSafeInteger(firstSeq) || firstSeq < 1) return null;
-  return { firstSeq, compressed: m[2] !== undefined };
-}
-
 interface IndexFile {
   format: number;
   segments: SegmentMeta[];
@@ -78,7 +62,7 @@ interface IndexFile {
 export async function readIndex(dir: string): Promise<SegmentMeta[] | null> {
   let text: string;
   try {
-    text = await readFile(join(dir, INDEX_FILE), "utf8");
+    text = await readFile(indexPath(dir), "utf8");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
     throw err;
@@ -105,5 +89,5 @@ export async function readIndex(dir: string): Promise<SegmentMeta[] | null> {
 
 export async function writeIndex(dir: string, segments: readonly SegmentMeta[]): Promise<void> {
   const body: IndexFile = { format: FORMAT_VERSION, segments: [...segments] };
-  await writeFileAtomic(join(dir, INDEX_FILE), `${JSON.stringify(body)}\n`);
+  await writeFileAtomic(indexPath(dir), `${JSON.stringify(body)}\n`);
 }

@@ -21,13 +21,14 @@
 
 import { EventEmitter } from "node:events";
 import { mkdir, rm, rmdir, stat } from "node:fs/promises";
-import { dirname, join, resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { ioError, LogwardError } from "../errors.ts";
 import { Compressor } from "./compress.ts";
 import { exists, fsyncDir } from "./files.ts";
 import { checkStoreFormat } from "./format.ts";
+import { originsDir, runDir } from "./layout.ts";
 import { acquireStoreLock, type StoreLock } from "./lock.ts";
-import { COLLECTOR_ORIGIN, originsDir, streamDir } from "./names.ts";
+import { COLLECTOR_ORIGIN, streamDir } from "./names.ts";
 import { StreamObjects } from "./objects.ts";
 import { resolveStoreOptions, type StoreOptions } from "./options.ts";
 import { recoverStream } from "./recover.ts";
@@ -131,12 +132,12 @@ export class Store extends EventEmitter implements StreamHost {
     const abs = resolve(root);
     try {
       await mkdirDurable(abs);
-      await mkdirDurable(join(abs, "run"));
+      await mkdirDurable(runDir(abs));
       await mkdirDurable(originsDir(abs));
     } catch (err) {
       throw err instanceof LogwardError ? err : ioError("create the store", abs, err);
     }
-    const lock = acquireStoreLock(join(abs, "run"), abs);
+    const lock = acquireStoreLock(runDir(abs), abs);
     try {
       await checkStoreFormat(abs, true);
     } catch (err) {

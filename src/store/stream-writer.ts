@@ -11,10 +11,10 @@
 
 import type { FileHandle } from "node:fs/promises";
 import { open, unlink } from "node:fs/promises";
-import { join } from "node:path";
 import { LogwardError } from "../errors.ts";
 import { asBuffer, ESCAPE_EXPANSION, escapeInto } from "./escape.ts";
 import { fsyncDir, pwriteAll, readRange } from "./files.ts";
+import { segmentName, segmentPath } from "./layout.ts";
 import type { StreamObjects } from "./objects.ts";
 import type { StoreOptions } from "./options.ts";
 import {
@@ -31,7 +31,7 @@ import {
 } from "./record.ts";
 import type { RecoveredStream } from "./recover.ts";
 import { lastRefIn } from "./scan.ts";
-import { type SegmentMeta, segmentName, writeIndex } from "./segment.ts";
+import { type SegmentMeta, writeIndex } from "./segment.ts";
 
 /** What a stream writer needs from its store (kept small so the writer can be tested alone). */
 export interface StreamHost {
@@ -430,11 +430,9 @@ export class StreamWriter {
       if (k !== -1) meta = sealed.splice(k, 1)[0]!;
     });
     for (const compressed of [false, true]) {
-      await unlink(join(this.dir, segmentName(meta.firstSeq, compressed))).catch(
-        (err: NodeJS.ErrnoException) => {
-          if (err.code !== "ENOENT") throw err;
-        },
-      );
+      await unlink(segmentPath(this.dir, meta.firstSeq, compressed)).catch((err: NodeJS.ErrnoException) => {
+        if (err.code !== "ENOENT") throw err;
+      });
     }
     await fsyncDir(this.dir);
     return meta;
@@ -605,7 +603,7 @@ export class StreamWriter {
   }
 
   private async createSegment(firstSeq: number, firstTime: string): Promise<void> {
-    const path = join(this.dir, segmentName(firstSeq, false));
+    const path = segmentPath(this.dir, firstSeq, false);
     const fh = await open(path, "wx", 0o640);
     try {
       await fsyncDir(this.dir);
