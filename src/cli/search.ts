@@ -1,6 +1,7 @@
 import { LogwardError } from "../errors.ts";
 import { Output } from "../query/emit.ts";
 import { followStreams } from "../query/follow.ts";
+import { followStarts, streamEnds } from "../query/follow-from.ts";
 import {
   type ObjectHit,
   type ObjectSearchNotes,
@@ -11,12 +12,11 @@ import {
 } from "../query/object-search.ts";
 import type { LineView } from "../query/records.ts";
 import { compileMatcher, countFixed, matchLine, searchRecords } from "../query/search.ts";
+import { matchingStreams, streamMatcher } from "../query/select.ts";
 import { recordJson } from "../query/target.ts";
 import { timeBound } from "../query/time.ts";
 import { isDisplaySafe } from "../store/escape.ts";
 import { checkStoreFormat } from "../store/format.ts";
-import { checkGlob } from "../store/names.ts";
-import { listStreams, streamSegments } from "../store/read.ts";
 import type { ParsedLine } from "../store/record.ts";
 import { parse } from "./args.ts";
 import { exitQuietlyOnEpipe } from "./output.ts";
@@ -83,16 +83,13 @@ export async function searchCommand(args: string[]): Promise<number> {
   if (values.count && values.json)
     throw new LogwardError("LW_USAGE", "--count and --json cannot be used together; pick one.");
   const matcher = compileMatcher(pattern, { regex: values.regex, ignoreCase: values["ignore-case"] });
-  const originRe = values.origin !== undefined ? checkGlob("--origin", values.origin) : null;
-  const streamRe = values.stream !== undefined ? checkGlob("--stream", values.stream) : null;
+  const chosen = streamMatcher({ origin: values.origin, stream: values.stream }, "--");
   const now = Date.now() * 1000;
   const since = timeBound("--since", values.since, now);
   const until = timeBound("--until", values.until, now);
   const root = storePath(values.store);
   await checkStoreFormat(root, false);
-  const refs = (await listStreams(root)).filter(
-    (r) => (!originRe || originRe.test(r.origin)) && (!streamRe || streamRe.test(r.stream)),
-  );
+  const refs = await matchingStreams(root, chosen);
 
   const out = new Output();
   exitQuietlyOnEpipe();
@@ -136,14 +133,7 @@ export async function searchCommand(args: string[]): Promise<number> {
   const notes: ObjectSearchNotes = { skipped: [], damaged: [] };
 
   // --follow: where each stream ends now, so that following continues without a gap
-  const lastAtStart = new Map<string, number>();
-  if (values.follow) {
-    for (const r of refs)
-      lastAtStart.set(
-        `${r.origin}/${r.stream}`,
-        (await streamSegments(root, r.origin, r.stream)).at(-1)?.lastSeq ?? 0,
-      );
-  }
+  const ends = values.follow ? await streamEnds(root, refs) : null;
 
   const w = { since, until };
   if (values.count && matcher.needle) {
@@ -194,20 +184,16 @@ export async function searchCommand(args: string[]): Promise<number> {
     const controller = new AbortController();
     process.once("SIGINT", () => controller.abort());
     process.once("SIGTERM", () => controller.abort());
-    const starts = refs.map((ref) => ({
-      ref,
-      nextSeq: (lastAtStart.get(`${ref.origin}/${ref.stream}`) ?? 0) + 1,
-    }));
     await followStreams(
       root,
-      starts,
+      followStarts(refs, ends!),
       async (line) => {
         const p = matchLine(line, matcher);
         if (p) onHit(line, p);
         await out.flush();
       },
       controller.signal,
-      (r) => (!originRe || originRe.test(r.origin)) && (!streamRe || streamRe.test(r.stream)),
+      chosen,
     );
     await out.flush();
     warnDamaged(damaged);

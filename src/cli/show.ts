@@ -1,10 +1,10 @@
 import { LogwardError } from "../errors.ts";
 import { lineEmitter, Output } from "../query/emit.ts";
+import { followStarts, streamEnds } from "../query/follow-from.ts";
 import { readRecordRuns, selectStreams } from "../query/records.ts";
 import { parseTarget } from "../query/target.ts";
 import { timeBound } from "../query/time.ts";
 import { checkStoreFormat } from "../store/format.ts";
-import { streamSegments } from "../store/read.ts";
 import { parse } from "./args.ts";
 import { exitQuietlyOnEpipe } from "./output.ts";
 import { storePath } from "./store-path.ts";
@@ -101,14 +101,8 @@ export async function showCommand(args: string[]): Promise<number> {
   exitQuietlyOnEpipe();
   const { emit, emitRun, seen, damaged } = lineEmitter(out, mode, grep, multi);
 
-  // the last sequence number per stream when we start, so --follow continues without a gap
-  const lastAtStart = new Map<string, number>();
-  if (values.follow) {
-    for (const r of refs) {
-      const segs = await streamSegments(root, r.origin, r.stream);
-      lastAtStart.set(`${r.origin}/${r.stream}`, segs.at(-1)?.lastSeq ?? 0);
-    }
-  }
+  // where each stream ends when we start, so --follow continues without a gap
+  const ends = values.follow ? await streamEnds(root, refs) : null;
 
   if (!values.follow || since !== undefined) {
     for await (const run of readRecordRuns(root, refs, { since, until })) await emitRun(run);
@@ -120,13 +114,8 @@ export async function showCommand(args: string[]): Promise<number> {
     const stop = () => controller.abort();
     process.once("SIGINT", stop);
     process.once("SIGTERM", stop);
-    const starts = refs.map((ref) => {
-      const key = `${ref.origin}/${ref.stream}`;
-      const last = lastAtStart.get(key) ?? 0;
-      const printed = seen.get(key);
-      const nextSeq = since !== undefined ? Math.max(printed ?? last, last) + 1 : Math.max(1, last - 9);
-      return { ref, nextSeq };
-    });
+    // with --since: after what the history printed; without: the last 10 records first
+    const starts = followStarts(refs, ends!, since !== undefined ? { printed: seen } : { tail: 10 });
     // loaded only here: its watchers are not needed for a plain read, which should start fast
     const { followStreams } = await import("../query/follow.ts");
     await followStreams(
