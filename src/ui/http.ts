@@ -30,3 +30,22 @@ export function sendJson(res: ServerResponse, status: number, value: unknown): v
 export function sendJsonText(res: ServerResponse, json: string): void {
   send(res, 200, "application/json; charset=utf-8", json);
 }
+
+/** Why a request is not answered: its HTTP status and an error code and message for the person. */
+export interface Refusal {
+  status: number;
+  code: string;
+  message: string;
+}
+
+/** A refusal: JSON for the API, a short page otherwise (the page says what to do). */
+export function refuse(res: ServerResponse, path: string, { status, code, message }: Refusal): void {
+  if (path.startsWith("/api/")) sendJson(res, status, { error: { code, message } });
+  else
+    send(
+      res,
+      status,
+      "text/html; charset=utf-8",
+      `<!doctype html><meta charset="utf-8"><title>logward</title><link rel="stylesheet" href="/style.css"><main class="refused"><h1>logward</h1><p>${message}</p></main>`,
+    );
+}
