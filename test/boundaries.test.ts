@@ -10,11 +10,12 @@ const ALLOWED: Record<string, string[]> = {
   store: ["errors.ts"],
   wire: ["errors.ts"],
   query: ["errors.ts", "store"],
-  policy: ["errors.ts", "store"],
-  collector: ["errors.ts", "store", "wire", "policy"],
+  config: ["errors.ts", "store"],
+  policy: ["errors.ts", "store", "config"],
+  collector: ["errors.ts", "store", "wire", "config", "policy"],
   agent: ["errors.ts", "wire", "store"],
   ui: ["errors.ts", "store", "query"],
-  cli: ["errors.ts", "store", "query", "collector", "agent", "policy", "wire", "ui"],
+  cli: ["errors.ts", "store", "query", "config", "collector", "agent", "policy", "wire", "ui"],
 };
 
 function files(dir: string): string[] {

@@ -11,7 +11,8 @@ import {
 } from "node:fs";
 import { dirname, join } from "node:path";
 import { test } from "node:test";
-import { defaultConfig, loadConfig } from "../src/collector/config.ts";
+import { defaultConfig } from "../src/config/defaults.ts";
+import { loadConfig } from "../src/config/load.ts";
 import { chooseViewer } from "../src/query/open.ts";
 import { SERVICES } from "../src/wire/qrexec.ts";
 import { FORMATS } from "../src/wire/relay.ts";

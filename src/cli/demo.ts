@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { styleText } from "node:util";
 import { Collector } from "../collector/collector.ts";
-import { loadConfig } from "../collector/config.ts";
+import { loadConfig } from "../config/load.ts";
 import { LogwardError } from "../errors.ts";
 import { parse } from "./args.ts";
 import { lsCommand } from "./ls.ts";

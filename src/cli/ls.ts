@@ -1,4 +1,4 @@
-import { formatBytes } from "../policy/units.ts";
+import { formatBytes } from "../config/units.ts";
 import { Output } from "../query/emit.ts";
 import { originPolicy, readPolicyState } from "../query/policy-state.ts";
 import { summarizeStreams, summaryJson } from "../query/summary.ts";

@@ -3,7 +3,7 @@
 // the viewer is `qvm-open-in-dvm`, so that attacker-controlled content is looked at in a
 // disposable qube, never in the log qube itself (Qubes issue #6285).
 
-import { configFileOrDefault, loadConfig } from "../collector/config.ts";
+import { configFileOrDefault, loadConfig } from "../config/load.ts";
 import { LogwardError } from "../errors.ts";
 import {
   chooseViewer,

@@ -3,7 +3,7 @@ import { join, resolve } from "node:path";
 import { BlobShipper } from "../agent/blob-ship.ts";
 import { Shipper } from "../agent/ship.ts";
 import { type OverflowPolicy, POLICIES } from "../agent/spool.ts";
-import { parseDuration, parseSize } from "../collector/config.ts";
+import { parseDuration, parseSize } from "../config/units.ts";
 import { LogwardError } from "../errors.ts";
 import { isValidName } from "../store/names.ts";
 import { parse } from "./args.ts";

@@ -13,6 +13,8 @@
 
 import { chmodSync, lstatSync, unlinkSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
+import { loadConfig } from "../config/load.ts";
+import type { CollectorConfig } from "../config/types.ts";
 import { LogwardError } from "../errors.ts";
 import { Alerts } from "../policy/alerts.ts";
 import { Policy } from "../policy/engine.ts";
@@ -32,7 +34,6 @@ import {
   parseRelayHeader,
 } from "../wire/relay.ts";
 import { ADMIN_MAGIC, parseRmRequest, type RmRequest, type RmResult, removeRecords } from "./admin.ts";
-import { type CollectorConfig, loadConfig } from "./config.ts";
 import { kvValue, Session, type SessionResult, type Transport } from "./session.ts";
 
 /** Formats whose sender resumes from what the collector has durably stored. */
@@ -209,8 +210,6 @@ export class Collector {
     this.config = {
       ...this.config,
       policy: next.policy,
-      alertCommand: next.alertCommand,
-      minFree: next.minFree,
     };
     this.policy.reload(next.policy);
     this.alerts.raise({ kind: "reload", message: `configuration ${file ?? "(defaults)"} reloaded` });

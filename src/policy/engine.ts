@@ -7,6 +7,9 @@
 
 import { statfs } from "node:fs/promises";
 import { join } from "node:path";
+import { ruleFor } from "../config/policy.ts";
+import type { PolicyConfig, PolicyRule } from "../config/types.ts";
+import { formatBytes } from "../config/units.ts";
 import { writeFileAtomic } from "../store/files.ts";
 import { COLLECTOR_ORIGIN } from "../store/names.ts";
 import { type ObjectInfo, objectFields } from "../store/objects.ts";
@@ -16,8 +19,6 @@ import { type SegmentMeta, segmentFields } from "../store/segment.ts";
 import type { Store } from "../store/store.ts";
 import type { StreamWriter } from "../store/stream-writer.ts";
 import type { Alerts } from "./alerts.ts";
-import { type PolicyConfig, type PolicyRule, ruleFor } from "./config.ts";
-import { formatBytes } from "./units.ts";
 
 export type QuotaState = "ok" | "near quota" | "at quota" | "refusing";
 

@@ -4,6 +4,7 @@
 // stream. `deletions`, the trail of what `logward rm` removed, is never removed: only an admin
 // adds to it, and past `deletions_warn` bytes an alert says so.
 
+import { formatBytes } from "../config/units.ts";
 import { exists } from "../store/files.ts";
 import { COLLECTOR_ORIGIN, streamDir } from "../store/names.ts";
 import { parseTime } from "../store/record.ts";
@@ -11,7 +12,6 @@ import { type SegmentMeta, segmentFields } from "../store/segment.ts";
 import type { Store } from "../store/store.ts";
 import type { StreamWriter } from "../store/stream-writer.ts";
 import type { Alerts } from "./alerts.ts";
-import { formatBytes } from "./units.ts";
 
 export interface OwnLimits {
   readonly quotaBytes: number;

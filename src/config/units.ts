@@ -1,4 +1,5 @@
-// Sizes and durations as people write them in the configuration: "64MiB", "14d".
+// Sizes, durations and rates as people write them in the configuration ("64MiB", "14d",
+// "2000/s"), and sizes as people read them in alerts and listings (formatBytes: "1.5 MiB").
 
 const UNITS: Record<string, number> = { B: 1, KiB: 1024, MiB: 1024 ** 2, GiB: 1024 ** 3, TiB: 1024 ** 4 };
 const DURATIONS: Record<string, number> = { s: 1000, m: 60_000, h: 3600_000, d: 86400_000 };

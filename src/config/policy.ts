@@ -11,42 +11,9 @@
 //   rate = "2000/s"           records per second (burst: one second's worth)
 
 import { GLOB_RE, globToRegExp } from "../store/names.ts";
+import { DEFAULT_RULE } from "./defaults.ts";
+import type { CollectorWidePolicy, OnQuota, PolicyConfig, PolicyRule } from "./types.ts";
 import { parseDuration, parseRate, parseSize } from "./units.ts";
-
-export type OnQuota = "drop-oldest" | "refuse";
-
-export interface PolicyRule {
-  readonly match: string;
-  readonly group: string | null;
-  readonly quota: number | null;
-  readonly retentionMs: number | null;
-  readonly onQuota: OnQuota;
-  /** Records per second, or null for no limit. */
-  readonly rate: number | null;
-}
-
-export interface PolicyConfig {
-  readonly rules: readonly PolicyRule[];
-  /** What applies to an origin no rule matches. */
-  readonly fallback: PolicyRule;
-  readonly groups: Readonly<Record<string, { readonly quota: number | null }>>;
-  /** argv of the notification command; the alert text is appended as the last argument. */
-  readonly alertCommand: readonly string[] | null;
-  /** Below this much free space the collector takes nothing new from anyone. */
-  readonly minFree: number;
-}
-
-/** The defaults: 1 GiB per origin, oldest dropped first, no retention, no rate limit. */
-export const DEFAULT_RULE: PolicyRule = Object.freeze({
-  match: "*",
-  group: null,
-  quota: 1024 ** 3,
-  retentionMs: null,
-  onQuota: "drop-oldest",
-  rate: null,
-});
-
-export const DEFAULT_MIN_FREE = 100 * 1024 ** 2;
 
 const GROUP_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
@@ -56,7 +23,11 @@ export function ruleFor(config: PolicyConfig, origin: string): PolicyRule {
   return config.fallback;
 }
 
-const RULE_KEYS = ["match", "group", "quota", "retention", "on_quota", "rate"];
+/** The keys of a `[[policy]]` table; any other is refused (docs/CONFIG.md lists them). */
+export const POLICY_KEYS: readonly string[] = ["match", "group", "quota", "retention", "on_quota", "rate"];
+
+/** The keys of a `[groups.NAME]` table. */
+export const GROUP_KEYS: readonly string[] = ["quota"];
 
 /**
  * Reads `[[policy]]` and `[groups.*]` from a parsed TOML document; `collector` holds the
@@ -64,7 +35,7 @@ const RULE_KEYS = ["match", "group", "quota", "retention", "on_quota", "rate"];
  */
 export function parsePolicy(
   doc: Record<string, unknown>,
-  collector: { alertCommand: readonly string[] | null; minFree: number },
+  collector: CollectorWidePolicy,
   problems: string[],
 ): PolicyConfig {
   const rules: PolicyRule[] = [];
@@ -79,7 +50,7 @@ export function parsePolicy(
     }
     const table = t as Record<string, unknown>;
     for (const k of Object.keys(table))
-      if (!RULE_KEYS.includes(k)) problems.push(`${where}: ${k} is not a known setting`);
+      if (!POLICY_KEYS.includes(k)) problems.push(`${where}: ${k} is not a known setting`);
     const match = table.match;
     if (typeof match !== "string" || !GLOB_RE.test(match)) {
       problems.push(
@@ -135,7 +106,7 @@ export function parsePolicy(
       }
       const table = t as Record<string, unknown>;
       for (const k of Object.keys(table))
-        if (k !== "quota") problems.push(`groups.${name}.${k} is not a known setting`);
+        if (!GROUP_KEYS.includes(k)) problems.push(`groups.${name}.${k} is not a known setting`);
       const quota = table.quota === undefined ? null : parseSize(table.quota);
       if (table.quota !== undefined && (quota === null || quota < 64 * 1024)) {
         problems.push(`groups.${name}.quota must be a size of at least 64KiB, such as "2GiB"`);
@@ -156,9 +127,3 @@ export function parsePolicy(
     minFree: collector.minFree,
   });
 }
-
-export function defaultPolicy(): PolicyConfig {
-  return parsePolicy({}, { alertCommand: null, minFree: DEFAULT_MIN_FREE }, []);
-}
-
-export { globToRegExp };
