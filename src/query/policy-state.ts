@@ -1,22 +1,11 @@
 // What the collector last said about each origin's quota (`<store>/run/policy.json`, written by
-// the policy engine when a state changes): `ls` shows it without asking the daemon. Missing or
-// unreadable means unknown, never an error: the store is readable without a collector.
+// the policy engine when a state changes; its format is store/policy-state.ts): `ls` shows it
+// without asking the daemon. Missing or unreadable means unknown, never an error: the store is
+// readable without a collector.
 
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
-
-export interface OriginPolicyState {
-  state: string;
-  bytes: number;
-  quota: number | null;
-  group: string | null;
-}
-
-export interface PolicyState {
-  updated: string;
-  disk: { free: number; low: boolean };
-  origins: Record<string, OriginPolicyState>;
-}
+import { policyStatePath } from "../store/layout.ts";
+import { type OriginPolicyState, type PolicyState, parsePolicyState } from "../store/policy-state.ts";
 
 /** One origin's state; an origin named "constructor" finds its own entry or none. */
 export function originPolicy(
@@ -27,14 +16,10 @@ export function originPolicy(
   return o && Object.hasOwn(o, origin) ? o[origin] : undefined;
 }
 
-const MAX_STATE_BYTES = 16 * 1024 * 1024;
-
+/** The state file's document, or null when there is none or it cannot be read. */
 export function readPolicyState(root: string): PolicyState | null {
   try {
-    const text = readFileSync(join(root, "run", "policy.json"), "utf8");
-    if (text.length > MAX_STATE_BYTES) return null;
-    const doc = JSON.parse(text) as PolicyState;
-    return typeof doc === "object" && doc !== null && typeof doc.origins === "object" ? doc : null;
+    return parsePolicyState(readFileSync(policyStatePath(root), "utf8"));
   } catch {
     return null;
   }

@@ -5,8 +5,8 @@ import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { objectsDir, SHA256_RE } from "../store/layout.ts";
 import { streamDir } from "../store/names.ts";
+import type { OriginPolicyState } from "../store/policy-state.ts";
 import { listStreams, streamSegments } from "../store/read.ts";
-import type { OriginPolicyState } from "./policy-state.ts";
 
 export interface StreamSummary {
   origin: string;

@@ -3,7 +3,7 @@
 // the server and the API modules both depend on it and not on each other, and so that those
 // counts belong to one UI, not to the process (two UIs in one process share nothing).
 
-import type { PolicyState } from "../query/policy-state.ts";
+import type { PolicyState } from "../store/policy-state.ts";
 
 export interface UiHooks {
   /** The store's directory (read with the same code as the CLI). */
