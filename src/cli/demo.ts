@@ -11,6 +11,7 @@ import { styleText } from "node:util";
 import { Collector } from "../collector/collector.ts";
 import { loadConfig } from "../config/load.ts";
 import { LogwardError } from "../errors.ts";
+import { originsDir } from "../store/layout.ts";
 import { parse } from "./args.ts";
 import { lsCommand } from "./ls.ts";
 import { showCommand } from "./show.ts";
@@ -187,7 +188,7 @@ export async function demoCommand(args: string[]): Promise<number> {
     `  export LOGWARD_STORE=${store}\n` +
       "  logward show work/app --raw | od -c | head    # the original bytes, exactly\n" +
       "  logward show _logward                         # the collector's own events\n" +
-      `  grep -r sshd ${join(store, "origins")}    # no logward needed\n` +
+      `  grep -r sshd ${originsDir(store)}    # no logward needed\n` +
       `  rm -r ${store}    # when you are done\n`,
   );
   return 0;

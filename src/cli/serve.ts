@@ -1,10 +1,10 @@
 import { execFile } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { Collector } from "../collector/collector.ts";
 import { loadConfig } from "../config/load.ts";
 import type { CollectorConfig } from "../config/types.ts";
 import { LogwardError } from "../errors.ts";
+import { uiUrlPath } from "../store/layout.ts";
 import { startUi, type UiServer } from "../ui/server.ts";
 import { parse } from "./args.ts";
 import { warn } from "./run.ts";
@@ -72,7 +72,7 @@ async function startWebUi(
       },
       port,
     );
-    const file = join(root, "run", "ui-url");
+    const file = uiUrlPath(root);
     rmSync(file, { force: true });
     writeFileSync(file, `${ui.url}\n`, { mode: 0o600 });
     return ui;
@@ -133,9 +133,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   // the token only on a terminal: a service's stdout goes to the journal, readable by others
   if (ui && process.stdout.isTTY) process.stdout.write(`logward: web UI at ${ui.url}\n`);
   else if (ui)
-    process.stdout.write(
-      `logward: web UI at http://127.0.0.1:${ui.port}/ (token in ${join(root, "run", "ui-url")})\n`,
-    );
+    process.stdout.write(`logward: web UI at http://127.0.0.1:${ui.port}/ (token in ${uiUrlPath(root)})\n`);
   process.stdout.write(`logward: ready, store ${root}, relay socket ${config.socket}\n`);
   notifySystemd();
   return Promise.race([stopped, fatal]);

@@ -1,7 +1,7 @@
 // Every default of the configuration, in one place: what `logward serve` runs with when a key
 // (or the whole file) is absent. docs/CONFIG.md states the same values for the user.
 
-import { join } from "node:path";
+import { ingestSocketPath } from "../store/layout.ts";
 import { STORE_DEFAULTS } from "../store/options.ts";
 import type { CollectorConfig, PolicyConfig, PolicyRule } from "./types.ts";
 
@@ -36,7 +36,7 @@ export function defaultPolicy(): PolicyConfig {
 
 export function defaultConfig(store: string): CollectorConfig {
   return Object.freeze({
-    socket: join(store, "run", "ingest.sock"),
+    socket: ingestSocketPath(store),
     qrexecSockets: Object.freeze([]),
     localSockets: Object.freeze([]),
     maxSessions: 1024,
