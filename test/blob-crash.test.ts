@@ -10,6 +10,7 @@ import { zstdCompressSync } from "node:zlib";
 import { BIN, logward } from "./helpers/cli.ts";
 import { ingest, serve } from "./helpers/daemon.ts";
 import { tempDir } from "./helpers/tmp.ts";
+import { until } from "./helpers/until.ts";
 
 const EVTX = readFileSync(join(import.meta.dirname, "fixtures/samples/System2.evtx"));
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
@@ -29,14 +30,6 @@ const blobCount = (store: string) =>
   streamText(store)
     .split("\n")
     .filter((l) => / !blob /.test(l)).length;
-
-async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
 
 test("kill -9 of serve while an object streams in: ingest fails, nothing is kept, a re-send is stored once", async () => {
   const store = join(tempDir(), "store");

@@ -10,6 +10,7 @@ import { logward } from "./helpers/cli.ts";
 import { serve, uiLogin } from "./helpers/daemon.ts";
 import { BSM, EVTX, ingestSamples, sha } from "./helpers/samples.ts";
 import { tempDir } from "./helpers/tmp.ts";
+import { until } from "./helpers/until.ts";
 
 /** A viewer command (TOML list) that copies `{file}` to `<out>.copy` and writes its path to `<out>.path`. */
 function standIn(out: string): string {
@@ -33,14 +34,6 @@ function post(
     req.on("error", reject);
     req.end(body);
   });
-}
-
-async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 test("open --seq and the web UI open an object with its type's viewer, in a file named .evtx/.bsm", async () => {

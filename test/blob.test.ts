@@ -15,6 +15,7 @@ import { BlobFrameDecoder, encodeBlobEnd, encodeFrame, FRAME_DATA } from "../src
 import { BIN, logward, onTerminal } from "./helpers/cli.ts";
 import { ingest, serve } from "./helpers/daemon.ts";
 import { tempDir } from "./helpers/tmp.ts";
+import { until } from "./helpers/until.ts";
 
 const SAMPLES = join(import.meta.dirname, "fixtures/samples");
 const EVTX = readFileSync(join(SAMPLES, "System2.evtx"));
@@ -37,14 +38,6 @@ function streamText(store: string, origin: string, stream: string): string {
 function objectFiles(store: string, origin: string, stream: string): string[] {
   const dir = join(store, "origins", origin, stream, "objects");
   return existsSync(dir) ? readdirSync(dir).sort() : [];
-}
-
-async function until(what: string, check: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 test("type detection by magic bytes, on the real samples and the table's other types", () => {

@@ -10,6 +10,7 @@ import { logward, onTerminal } from "./helpers/cli.ts";
 import { ingest, rawSession, serve } from "./helpers/daemon.ts";
 import { readAll } from "./helpers/store.ts";
 import { tempDir } from "./helpers/tmp.ts";
+import { until } from "./helpers/until.ts";
 
 test("logward rm: confirmed, recorded in _logward/deletions, through the collector or alone", async () => {
   const store = join(tempDir(), "store");
@@ -120,10 +121,6 @@ test("logward rm of a blob stream: objects go with the segments that announced t
     existsSync(join(dir, "index.json"))
       ? (JSON.parse(readFileSync(join(dir, "index.json"), "utf8")) as { segments: unknown[] }).segments.length
       : 0;
-  const until = async (what: string, ok: () => boolean) => {
-    for (let k = 0; k < 200 && !ok(); k++) await new Promise((r) => setTimeout(r, 50));
-    assert.ok(ok(), `timed out waiting for ${what}`);
-  };
   const bodies = ["first object\n", "second object\n", "third object\n"].map((t) => Buffer.from(t));
   const name = (b: Buffer) => `${createHash("sha256").update(b).digest("hex")}.zst`;
   // a segment is sealed a second or two after its first record: one object per segment
@@ -133,7 +130,7 @@ test("logward rm of a blob stream: objects go with the segments that announced t
     for (const [k, body] of bodies.entries()) {
       assert.equal((await ingest(store, "blob", body, env)).code, 0);
       if (k < 2) {
-        await until(`segment ${k + 1} sealed`, () => sealed() === k + 1);
+        await until(`segment ${k + 1} sealed`, () => sealed() === k + 1, { everyMs: 50 });
         cut.push(new Date(Date.now() + 5).toISOString());
         await new Promise((r) => setTimeout(r, 10));
       }

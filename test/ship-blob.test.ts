@@ -12,24 +12,19 @@ import { BIN, logward } from "./helpers/cli.ts";
 import { type Ship, tracked } from "./helpers/ship.ts";
 import { readAll } from "./helpers/store.ts";
 import { tempDir } from "./helpers/tmp.ts";
+import { until } from "./helpers/until.ts";
 
 function via(store: string, stream = "evtx"): string {
   return `QREXEC_REMOTE_DOMAIN=win QREXEC_SERVICE_ARGUMENT=${stream} '${process.execPath}' '${BIN}' ingest --format blob --store '${store}'`;
 }
 
+/** Each check runs the CLI: a minute to get there, checked ten times a second. */
+const SLOW_POLL = { ms: 60_000, everyMs: 100 };
+
 const { running, collector, killPair, ship: shipArgs } = tracked();
 
 function ship(args: string[]): Ship {
   return shipArgs(["--stream", "evtx", ...args]);
-}
-
-async function until(what: string, ok: () => Promise<boolean>, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await ok()) return;
-    await sleep(100);
-  }
-  assert.fail(`timed out waiting for ${what}`);
 }
 
 const sha256 = (b: Buffer) => createHash("sha256").update(b).digest("hex");
@@ -145,16 +140,20 @@ describe("logward ship --blob-dir", { timeout: 300_000 }, () => {
     }
     const content = readFileSync(growing);
     assert.equal(content.length, 250_000);
-    await until("the growing file, once settled", async () => (await blobs(store)).blobs.length === 1);
+    await until(
+      "the growing file, once settled",
+      async () => (await blobs(store)).blobs.length === 1,
+      SLOW_POLL,
+    );
     assert.equal((await blobs(store)).blobs[0]!.sha, sha256(content));
     await sleep(1500);
     assert.equal((await blobs(store)).blobs.length, 1, "the held file waits for its writer");
     assert.match(s.err(), /held\.bin is open for writing \(process \d+\)/);
     holder.kill("SIGKILL");
-    await until("the held file, once closed", async () => (await blobs(store)).blobs.length === 2);
+    await until("the held file, once closed", async () => (await blobs(store)).blobs.length === 2, SLOW_POLL);
     // a new content under a watched name is shipped again, once
     appendFileSync(growing, "tail");
-    await until("the grown file", async () => (await blobs(store)).blobs.length === 3);
+    await until("the grown file", async () => (await blobs(store)).blobs.length === 3, SLOW_POLL);
     s.proc.kill("SIGTERM");
     assert.equal(await s.exited, 0, s.err());
     await assertExactlyOnce(
@@ -229,7 +228,7 @@ describe("logward ship --blob-dir", { timeout: 300_000 }, () => {
     const d = await collector(store);
     const args = ["--blob", file, "--via", via(store), "--spool", join(dir, "spool"), "--settle", "1s"];
     const s = ship(args);
-    await until("the call under way", async () => (await blobs(store)).opens === 1);
+    await until("the call under way", async () => (await blobs(store)).opens === 1, SLOW_POLL);
     s.proc.kill("SIGTERM");
     assert.equal(await s.exited, 0, s.err());
     assert.equal((await blobs(store)).blobs.length, 1, "the call finished");
@@ -267,10 +266,14 @@ describe("logward ship --blob-dir", { timeout: 300_000 }, () => {
     await assertExactlyOnce(store, [small], dir);
     // a refused call's records may land after ship has moved on: count once they are all there
     const settled = async () => {
-      await until("every call closed", async () => {
-        const b = await blobs(store);
-        return b.opens === b.closes;
-      });
+      await until(
+        "every call closed",
+        async () => {
+          const b = await blobs(store);
+          return b.opens === b.closes;
+        },
+        SLOW_POLL,
+      );
       return (await blobs(store)).opens;
     };
     const opens = await settled();

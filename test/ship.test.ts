@@ -22,25 +22,20 @@ import { serve } from "./helpers/daemon.ts";
 import { tracked } from "./helpers/ship.ts";
 import { readAll } from "./helpers/store.ts";
 import { tempDir } from "./helpers/tmp.ts";
+import { until } from "./helpers/until.ts";
 
 function via(store: string, origin = "work", stream = "app"): string {
   return `QREXEC_REMOTE_DOMAIN=${origin} QREXEC_SERVICE_ARGUMENT=${stream} '${process.execPath}' '${BIN}' ingest --format agent --store '${store}'`;
 }
+
+/** Each check runs the CLI: a minute to get there, checked ten times a second. */
+const SLOW_POLL = { ms: 60_000, everyMs: 100 };
 
 const { running, collector, killPair, ship } = tracked();
 
 async function raw(store: string, target: string): Promise<Buffer> {
   const r = await logward(["show", "--store", store, target, "--raw"]);
   return r.code === 0 ? r.stdout : Buffer.alloc(0);
-}
-
-async function until(what: string, ok: () => Promise<boolean>, ms = 60_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await ok()) return;
-    await sleep(100);
-  }
-  assert.fail(`timed out waiting for ${what}`);
 }
 
 /** Lines with numbers, odd bytes and an empty one now and then: LF-free, so one record each. */
@@ -159,17 +154,17 @@ describe("logward ship", { timeout: 300_000 }, () => {
     writeFileSync(file, lines(0, 3000));
     const s = ship(["--file", file, "--stream", "app", "--via", via(store), "--spool", join(dir, "spool")]);
     const count = async () => (await raw(store, "work/app")).toString("latin1").split("\n").length - 1;
-    await until("the first lines", async () => (await count()) >= 1000);
+    await until("the first lines", async () => (await count()) >= 1000, SLOW_POLL);
     // logrotate's default: rename, the writer goes on in a new file
     renameSync(file, `${file}.1`);
     appendFileSync(`${file}.1`, lines(3000, 3500)); // written to the old inode after the rename
     writeFileSync(file, lines(3500, 6000));
-    await until("the renamed file and the new one", async () => (await count()) === 6000);
+    await until("the renamed file and the new one", async () => (await count()) === 6000, SLOW_POLL);
     // copytruncate: copy, then truncate in place; the writer goes on at offset 0
     copyFileSync(file, `${file}.2`);
     truncateSync(file, 0);
     appendFileSync(file, lines(6000, 6100));
-    await until("the truncated file", async () => (await count()) === 6100);
+    await until("the truncated file", async () => (await count()) === 6100, SLOW_POLL);
     s.proc.kill("SIGTERM");
     assert.equal(await s.exited, 0, s.err());
     const want = Buffer.concat([lines(0, 3000), lines(3000, 3500), lines(3500, 6000), lines(6000, 6100)]);
@@ -190,7 +185,10 @@ describe("logward ship", { timeout: 300_000 }, () => {
       ...["--syslog-socket", sock, "--stream", "syslog", "--via", via(store, "work", "syslog")],
       ...["--spool", join(dir, "spool"), "--spool-max", "1MiB", "--spool-policy", "drop-newest"],
     ]);
-    await until("the socket", async () => spawnSync("test", ["-S", sock]).status === 0, 10_000);
+    await until("the socket", async () => spawnSync("test", ["-S", sock]).status === 0, {
+      ...SLOW_POLL,
+      ms: 10_000,
+    });
     const total = 100_000;
     const flood = spawnSync(
       "python3",
@@ -211,11 +209,15 @@ for i in range(${total}):
     assert.ok(rss < 200, `peak RSS of ship ${rss} MiB`);
     const d = await collector(store);
     let recs: { kind: string; payload: Buffer }[] = [];
-    await until("every datagram stored or counted", async () => {
-      recs = await readAll(store, "work", "syslog").catch(() => []);
-      const n = recs.filter((r) => r.kind === ".").length;
-      return n + gapCounts(recs).reduce((a, b) => a + b, 0) === total;
-    });
+    await until(
+      "every datagram stored or counted",
+      async () => {
+        recs = await readAll(store, "work", "syslog").catch(() => []);
+        const n = recs.filter((r) => r.kind === ".").length;
+        return n + gapCounts(recs).reduce((a, b) => a + b, 0) === total;
+      },
+      SLOW_POLL,
+    );
     const kept = recs.filter((r) => r.kind === ".");
     assert.ok(kept.length < total, "the 1 MiB spool could not hold the flood");
     assert.equal(

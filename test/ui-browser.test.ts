@@ -12,14 +12,10 @@ import { type Browser, chromium, type Page } from "playwright-core";
 import { logward } from "./helpers/cli.ts";
 import { type Daemon, ingest, serve, uiLogin } from "./helpers/daemon.ts";
 import { tempDir } from "./helpers/tmp.ts";
+import { until } from "./helpers/until.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
 
-/** Waits up to 5 s for `cond`, checking every 20 ms, then asserts it. */
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let k = 0; k < 250 && !cond(); k++) await new Promise((r) => setTimeout(r, 20));
-  assert.ok(cond(), what);
-}
 const SHOTS = join(import.meta.dirname, "..", "test-output", "ui");
 
 // each would run if the page ever parsed content as markup or followed it as a link
@@ -246,13 +242,19 @@ describe("web UI in chromium", () => {
     // "Opened" means the viewer started (a disposable viewer may stay open for long): wait for
     // the stand-in to have copied the file and written its path, its last step
     const path = `${viewed}.path`;
-    await until(() => existsSync(path) && readFileSync(path).length > 0, "the viewer ran");
+    await until("the viewer to run", () => existsSync(path) && readFileSync(path).length > 0, {
+      ms: 5_000,
+      everyMs: 20,
+    });
     const copy = readFileSync(`${viewed}.copy`, "utf8");
     assert.match(copy, / \. <script>window\.__pwned = 'script'<\/script>\n/);
     assert.match(copy, /\\x1b\[2J/);
     assert.doesNotMatch(copy, /\x1b/, "no raw escape reaches the viewer");
     const given = readFileSync(path, "utf8");
-    await until(() => !existsSync(given), "the private file is removed when the viewer exits");
+    await until("the private file to be removed when the viewer exits", () => !existsSync(given), {
+      ms: 5_000,
+      everyMs: 20,
+    });
   });
 
   test("delete asks first, names what goes, and is recorded", async () => {

@@ -16,18 +16,7 @@ import {
 } from "../src/wire/agent.ts";
 import { FramingError } from "../src/wire/framer.ts";
 import { JournalFramer, type JournalSink, RESUME_REQUEST } from "../src/wire/journal.ts";
-
-/** Cuts `bytes` into chunks at the given points (any order, duplicates ignored). */
-function chunks(bytes: Buffer, cuts: number[]): Buffer[] {
-  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
-  const out: Buffer[] = [];
-  let s = 0;
-  for (const p of [...points, bytes.length]) {
-    if (p > s) out.push(bytes.subarray(s, p));
-    s = Math.max(s, p);
-  }
-  return out;
-}
+import { chunks } from "./helpers/chunks.ts";
 
 type Field = { name: string; text: string } | { name: string; bin: Buffer };
 

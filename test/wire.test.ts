@@ -4,6 +4,7 @@ import fc from "fast-check";
 import { FramingError, type RecordSink } from "../src/wire/framer.ts";
 import { LineFramer } from "../src/wire/lines.ts";
 import { OctetFramer } from "../src/wire/octets.ts";
+import { chunks } from "./helpers/chunks.ts";
 
 type Out = { data: string } | { cut: string; length: number } | { unterminated: string; length: number };
 
@@ -24,18 +25,6 @@ function collector(): { sink: RecordSink; out: Out[] } {
       },
     },
   };
-}
-
-/** Cuts `bytes` into chunks at the given (sorted, deduplicated) points. */
-function chunks(bytes: Buffer, cuts: number[]): Buffer[] {
-  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
-  const out: Buffer[] = [];
-  let s = 0;
-  for (const p of [...points, bytes.length]) {
-    if (p > s) out.push(bytes.subarray(s, p));
-    s = Math.max(s, p);
-  }
-  return out;
 }
 
 const recordText = fc.string({
