@@ -5,6 +5,7 @@
 // and the next run says how many.
 
 import { execFile } from "node:child_process";
+import { kvValue } from "../store/kv.ts";
 import type { StreamWriter } from "../store/stream-writer.ts";
 
 export const ALERT_KINDS = [
@@ -33,11 +34,6 @@ export interface Alert {
 
 const RUNS_PER_MINUTE = 6;
 
-/** A key=value value: bare when it has no space, quote or '=', else a JSON string. */
-function kv(v: string): string {
-  return /^[^\s"=]+$/.test(v) ? v : JSON.stringify(v);
-}
-
 export class Alerts {
   private readonly stream: StreamWriter;
   private command: readonly string[] | null;
@@ -59,9 +55,9 @@ export class Alerts {
   raise(a: Alert): void {
     this.count++;
     const fields = [`alert=${a.kind}`];
-    if (a.origin) fields.push(`origin=${kv(a.origin)}`);
-    if (a.group) fields.push(`group=${kv(a.group)}`);
-    fields.push(`message=${kv(a.message)}`);
+    if (a.origin) fields.push(`origin=${kvValue(a.origin)}`);
+    if (a.group) fields.push(`group=${kvValue(a.group)}`);
+    fields.push(`message=${kvValue(a.message)}`);
     try {
       this.stream.appendCollector("note", fields.join(" "));
     } catch {

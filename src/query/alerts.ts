@@ -1,7 +1,8 @@
 // Reading the collector's alerts (`_logward/alerts`, written by src/policy/alerts.ts): each is a
-// `!note` whose payload is key=value text (values with spaces are JSON strings).
+// `!note` whose payload is key=value text (store/kv.ts; values with spaces are JSON strings).
 
 import { unescapePayload } from "../store/escape.ts";
+import { parseKeyValues } from "../store/kv.ts";
 import { COLLECTOR_ORIGIN } from "../store/names.ts";
 import { originStreams, type Window } from "../store/read.ts";
 import { parseLine } from "../store/record.ts";
@@ -13,21 +14,6 @@ export interface StoredAlert {
   origin: string | null;
   group: string | null;
   message: string;
-}
-
-/** Parses `k=v k="quoted value"` text; unknown or malformed parts are skipped. */
-export function parseKeyValues(text: string): Record<string, string> {
-  const out: Record<string, string> = Object.create(null);
-  const re = /([a-z_]+)=("(?:[^"\\]|\\.)*"|[^\s]*)/g;
-  for (const m of text.matchAll(re)) {
-    const raw = m[2]!;
-    try {
-      out[m[1]!] = raw.startsWith('"') ? (JSON.parse(raw) as string) : raw;
-    } catch {
-      out[m[1]!] = raw;
-    }
-  }
-  return out;
 }
 
 export async function* readAlerts(root: string, w: Window): AsyncGenerator<StoredAlert> {
