@@ -142,6 +142,41 @@ describe("web UI in chromium", () => {
     assert.equal(first, `${max.origin}/${max.stream}`);
   });
 
+  test("origins: the table fits a 1280x800 window, Actions and whole names included", async () => {
+    await page.setViewportSize({ width: 1280, height: 800 });
+    await page.goto(`${base}/#/`);
+    await page.waitForSelector("table.origins tbody tr[data-stream]");
+    const fit = await page.evaluate(() => {
+      const table = document.querySelector("table.origins")!;
+      // a name on more than one line was broken (the test's names hold no '-' or '.')
+      const lines = (cell: Element) => {
+        const range = document.createRange();
+        range.selectNodeContents(cell);
+        return new Set([...range.getClientRects()].map((r) => Math.round(r.top))).size;
+      };
+      return {
+        table: table.scrollWidth,
+        panel: table.parentElement!.clientWidth,
+        actionsRight: Math.max(
+          ...[...table.querySelectorAll("th.actions, td.actions > *")].map(
+            (e) => e.getBoundingClientRect().right,
+          ),
+        ),
+        window: window.innerWidth,
+        broken: [...table.querySelectorAll("tbody td.name")]
+          .filter((td) => lines(td) > 1)
+          .map((td) => td.textContent),
+      };
+    });
+    assert.ok(fit.table <= fit.panel, `the table is ${fit.table}px wide in a ${fit.panel}px panel`);
+    assert.ok(
+      fit.actionsRight <= fit.window,
+      `the Actions column ends at ${fit.actionsRight}px, past the ${fit.window}px window`,
+    );
+    assert.deepEqual(fit.broken, [], "no origin or stream name is broken across lines");
+    await shot("1-origins-1280x800");
+  });
+
   test("hostile records render as inert, visible text and the long line does not break the layout", async () => {
     await streamView("work", "main");
     const text = await page.locator("table.records").innerText();

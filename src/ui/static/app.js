@@ -356,10 +356,10 @@ async function originsPage() {
           el("td", { className: "nowrap", title: r.first }, shortTime(r.first)),
           el(
             "td",
-            { className: "nowrap", title: r.last },
-            shortTime(r.last),
+            { title: r.last },
+            el("span", { className: "nowrap" }, shortTime(r.last)),
             " ",
-            el("span", { className: "muted" }, relative(r.last)),
+            el("span", { className: "muted nowrap" }, relative(r.last)),
           ),
           el(
             "td",
