@@ -257,8 +257,10 @@ describe("policy", { timeout: 300_000 }, () => {
       assert.deepEqual(problems, []);
       const alerts = new Alerts(await store.stream(COLLECTOR_ORIGIN, "alerts"), null);
       const policy = await Policy.start(store, config, alerts, { timers: false });
-      const oldw = await policy.stream("oldvm", "main");
-      const keepw = await policy.stream("keeper", "main");
+      const oldw = await store.stream("oldvm", "main");
+      const keepw = await store.stream("keeper", "main");
+      policy.track(oldw);
+      policy.track(keepw);
       for (let day = 0; day < 20; day++) {
         for (let i = 0; i < 30; i++) {
           oldw.appendRecords([Buffer.from(`day ${day} record ${i} ${"x".repeat(100)}`)]);

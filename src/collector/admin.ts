@@ -58,7 +58,7 @@ export function parseRmRequest(line: string): RmRequest {
  */
 export async function removeRecords(
   store: Store,
-  policy: Policy | null,
+  policy: Pick<Policy, "track" | "forget"> | null,
   req: RmRequest,
   busy: (origin: string, stream: string) => boolean,
 ): Promise<RmResult> {
@@ -103,7 +103,8 @@ export async function removeRecords(
       if (w.objects) gone.push(...w.objects.list());
       ({ records: r, bytes: b } = await store.removeStream(req.origin, stream));
     } else {
-      const w = policy ? await policy.stream(req.origin, stream) : await store.stream(req.origin, stream);
+      const w = await store.stream(req.origin, stream);
+      policy?.track(w);
       while (w.sealed[0] && parseTime(w.sealed[0].lastTime) < req.beforeUs) {
         const m = await w.removeOldestSealed();
         if (!m) break;

@@ -211,6 +211,7 @@ export class Collector {
       ...this.config,
       policy: next.policy,
     };
+    this.alerts.setCommand(next.policy.alertCommand);
     this.policy.reload(next.policy);
     this.alerts.raise({ kind: "reload", message: `configuration ${file ?? "(defaults)"} reloaded` });
     return true;
@@ -470,7 +471,8 @@ export class Collector {
     let writer: StreamWriter;
     let resumeRef: string | null = null;
     try {
-      writer = await this.policy.stream(origin, stream);
+      writer = await this.store.stream(origin, stream);
+      this.policy.track(writer);
       if (resumable) {
         release = await this.takeTurn(key);
         resumeRef = await writer.durableRef();

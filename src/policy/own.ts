@@ -8,10 +8,9 @@ import { formatBytes } from "../config/units.ts";
 import { exists } from "../store/files.ts";
 import { COLLECTOR_ORIGIN, streamDir } from "../store/names.ts";
 import { parseTime } from "../store/record.ts";
-import { type SegmentMeta, segmentFields } from "../store/segment.ts";
 import type { Store } from "../store/store.ts";
-import type { StreamWriter } from "../store/stream-writer.ts";
 import type { Alerts } from "./alerts.ts";
+import { removeOldestSegment } from "./eviction.ts";
 
 export interface OwnLimits {
   readonly quotaBytes: number;
@@ -51,13 +50,13 @@ export class OwnRecords {
     for (const name of TRIMMED_OWN_STREAMS) {
       const w = await this.store.stream(COLLECTOR_ORIGIN, name);
       while (w.sealed[0] && parseTime(w.sealed[0].lastTime) < cutoffUs) {
-        if (!(await this.removeOldest(w, "retention"))) break;
+        if (!(await removeOldestSegment(w, "retention"))) break;
       }
       // an active segment whose first record is already too old is sealed, to go next time
       const first = w.activeFirstTimeUs();
       if (first !== null && first < cutoffUs) void w.requestSeal();
       while (w.sealed.length > 0 && w.diskBytes() > this.limits.quotaBytes) {
-        if (!(await this.removeOldest(w, "quota"))) break;
+        if (!(await removeOldestSegment(w, "quota"))) break;
       }
     }
     if (!(await exists(streamDir(this.store.root, COLLECTOR_ORIGIN, "deletions")))) return;
@@ -71,16 +70,5 @@ export class OwnRecords {
         message: `${COLLECTOR_ORIGIN}/deletions, the trail of deletions, holds ${formatBytes(used)}, more than deletions_warn (${formatBytes(warn)}); it is never removed, so make room or raise the setting`,
       });
     } else if (used < 0.8 * warn) this.warned = false;
-  }
-
-  private async removeOldest(w: StreamWriter, reason: "quota" | "retention"): Promise<SegmentMeta | null> {
-    const m = await w.removeOldestSealed();
-    if (!m) return null;
-    try {
-      w.appendCollector("evict", `reason=${reason} ${segmentFields(m)}`);
-    } catch {
-      // the store is closing; the segment is gone either way
-    }
-    return m;
   }
 }
