@@ -6,7 +6,8 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { Spool } from "../src/agent/spool.ts";
 import { SpoolReader } from "../src/agent/spool-reader.ts";
-import { AgentDecoder, encodeHello } from "../src/wire/agent.ts";
+import { encodeHello } from "../src/wire/agent.ts";
+import { AgentDecoder } from "../src/wire/agent-decoder.ts";
 import { tempDir } from "./helpers/tmp.ts";
 
 const opts = { maxBytes: 64 * 1024 * 1024, policy: "drop-oldest" as const };

@@ -2,9 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
 import {
-  AgentDecoder,
   type AgentGap,
-  type AgentSink,
   encodeAck,
   encodeAgentEnd,
   encodeGap,
@@ -14,6 +12,7 @@ import {
   type Hello,
   ReplyDecoder,
 } from "../src/wire/agent.ts";
+import { AgentDecoder, type AgentSink } from "../src/wire/agent-decoder.ts";
 import { FramingError } from "../src/wire/framer.ts";
 import { JournalFramer, type JournalSink, RESUME_REQUEST } from "../src/wire/journal.ts";
 import { chunks } from "./helpers/chunks.ts";

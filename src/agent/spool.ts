@@ -35,7 +35,8 @@ import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { LogwardError } from "../errors.ts";
 import { fsyncDir, pwriteAll, writeFileAtomic } from "../store/files.ts";
-import { encodeGap, encodeRecord, readU64, writeU64 } from "../wire/agent.ts";
+import { encodeGap, encodeRecord } from "../wire/agent.ts";
+import { readU64, writeU64 } from "../wire/u64.ts";
 
 export const T_REC = 0x52; // R
 export const T_UNTERMINATED = 0x55; // U: a record no LF followed

@@ -5,15 +5,8 @@
 // from the welcome and forgets only what was acknowledged, that is exactly-once delivery.
 
 import { formatTime } from "../store/record.ts";
-import {
-  AgentDecoder,
-  type AgentGap,
-  type AgentSink,
-  encodeAck,
-  encodeAgentEnd,
-  encodeWelcome,
-  type Hello,
-} from "../wire/agent.ts";
+import { type AgentGap, encodeAck, encodeAgentEnd, encodeWelcome, type Hello } from "../wire/agent.ts";
+import { AgentDecoder, type AgentSink } from "../wire/agent-decoder.ts";
 import { FramingError } from "../wire/framer.ts";
 import type { Intake, Session, SessionResult } from "./session.ts";
 
