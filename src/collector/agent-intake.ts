@@ -4,11 +4,12 @@
 // acknowledges sequence numbers once they are fsync'd. Together with a sender that resumes
 // from the welcome and forgets only what was acknowledged, that is exactly-once delivery.
 
+import { kvMicros } from "../store/kv.ts";
 import { formatTime } from "../store/record.ts";
 import { type AgentGap, encodeAck, encodeAgentEnd, encodeWelcome, type Hello } from "../wire/agent.ts";
 import { AgentDecoder, type AgentSink } from "../wire/agent-decoder.ts";
 import { FramingError } from "../wire/framer.ts";
-import type { Intake, Session, SessionResult } from "./session.ts";
+import type { Intake, IntakeHost, SessionResult } from "./intake.ts";
 
 const BATCH = 1024;
 /** Sender clock values shown as times only when they could be one (years 2000 to 2200). */
@@ -22,7 +23,7 @@ export function resumeSeqFor(ref: string | null, spool: string): number {
 }
 
 export class AgentIntake implements Intake, AgentSink {
-  private readonly session: Session;
+  private readonly host: IntakeHost;
   private readonly decoder: AgentDecoder;
   private spool = "";
   private lastSeq = 0;
@@ -34,9 +35,9 @@ export class AgentIntake implements Intake, AgentSink {
   private readonly offsets = new Uint32Array(BATCH * 2);
   private readonly refs: string[] = [];
 
-  constructor(session: Session) {
-    this.session = session;
-    this.decoder = new AgentDecoder(session.opts.maxRecordBytes, this);
+  constructor(host: IntakeHost) {
+    this.host = host;
+    this.decoder = new AgentDecoder(host.maxRecordBytes, this);
   }
 
   get buffered(): number {
@@ -53,7 +54,7 @@ export class AgentIntake implements Intake, AgentSink {
   }
 
   hello(h: Hello): void {
-    const o = this.session.opts;
+    const o = this.host;
     if (h.stream !== o.stream) {
       throw new FramingError(
         `the hello names stream '${h.stream.slice(0, 64)}' but the channel is for stream '${o.stream}'`,
@@ -92,7 +93,7 @@ export class AgentIntake implements Intake, AgentSink {
       return;
     }
     if (seq > this.lastSeq + 1) this.noteSkip(seq);
-    this.session.truncated(kept, fullLength, `${this.spool}:${seq}`);
+    this.host.truncated(kept, fullLength, `${this.spool}:${seq}`);
     this.lastSeq = seq;
   }
 
@@ -102,7 +103,7 @@ export class AgentIntake implements Intake, AgentSink {
       return;
     }
     if (seq > this.lastSeq + 1) this.noteSkip(seq);
-    this.session.unterminated(kept, fullLength, `${this.spool}:${seq}`);
+    this.host.unterminated(kept, fullLength, `${this.spool}:${seq}`);
     this.lastSeq = seq;
   }
 
@@ -119,11 +120,11 @@ export class AgentIntake implements Intake, AgentSink {
     const first = Math.max(g.seq - g.dropped + 1, 1);
     if (first > this.lastSeq + 1) this.noteSkip(first);
     const lost = g.seq - Math.max(this.lastSeq, first - 1);
-    const when = (us: number) => (us >= SANE_US[0] && us <= SANE_US[1] ? formatTime(us) : kvNumber(us));
-    this.session.writer.appendCollector(
+    const when = (us: number) => (us >= SANE_US[0] && us <= SANE_US[1] ? formatTime(us) : kvMicros(us));
+    this.host.note(
       "gap",
       `${lost} record${lost === 1 ? "" : "s"} dropped at the sender between ${when(g.firstUs)} and ${when(g.lastUs)} ` +
-        `(sender's clock) session=${this.session.id}`,
+        `(sender's clock) session=${this.host.id}`,
       `${this.spool}:${g.seq}`,
     );
     this.lastSeq = g.seq;
@@ -139,7 +140,7 @@ export class AgentIntake implements Intake, AgentSink {
   }
 
   finish(result: SessionResult): void {
-    const reply = this.session.opts.reply;
+    const reply = (bytes: Buffer) => this.host.reply(bytes);
     // everything appended is durable now (the session waited): acknowledge the rest
     if (result.ok || !result.reason.startsWith("store error")) {
       if (this.lastSeq > this.acked) {
@@ -158,8 +159,7 @@ export class AgentIntake implements Intake, AgentSink {
 
   private flush(buf: Buffer, n: number): number {
     if (n === 0) return 0;
-    this.session.writer.appendSlices(buf, this.offsets, n, this.refs);
-    this.session.recordCount += n;
+    this.host.append(buf, this.offsets, n, this.refs);
     return 0;
   }
 
@@ -167,10 +167,10 @@ export class AgentIntake implements Intake, AgentSink {
   private noteSkip(seq: number): void {
     const missing = seq - this.lastSeq - 1;
     this.skipped += missing;
-    this.session.writer.appendCollector(
+    this.host.note(
       "gap",
       `the sender skipped seq ${this.lastSeq + 1} to ${seq - 1} (${missing} record${missing === 1 ? "" : "s"}) without a gap notice ` +
-        `session=${this.session.id}`,
+        `session=${this.host.id}`,
     );
   }
 
@@ -179,12 +179,12 @@ export class AgentIntake implements Intake, AgentSink {
     if (this.ackInFlight || this.lastSeq <= this.acked) return;
     const target = this.lastSeq;
     this.ackInFlight = true;
-    this.session.writer.waitDurable().then(
+    this.host.whenDurable().then(
       () => {
         this.ackInFlight = false;
         if (target > this.acked) {
           this.acked = target;
-          this.session.opts.reply(encodeAck(target));
+          this.host.reply(encodeAck(target));
         }
         this.scheduleAck();
       },
@@ -193,8 +193,4 @@ export class AgentIntake implements Intake, AgentSink {
       },
     );
   }
-}
-
-function kvNumber(n: number): string {
-  return `${n}us`;
 }

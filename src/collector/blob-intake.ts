@@ -16,19 +16,19 @@
 
 import type { ObjectReceiver, ReceivedObject } from "../store/objects.ts";
 import { BlobFrameDecoder } from "../wire/relay.ts";
-import type { Intake, Session } from "./session.ts";
+import type { BlobHost, Intake } from "./intake.ts";
 
 export class BlobIntake implements Intake {
   readonly buffered = 0;
-  private readonly session: Session;
+  private readonly host: BlobHost;
   private readonly maxBytes: number;
   private readonly decoder: BlobFrameDecoder | null;
   private receiver: ObjectReceiver | null = null;
   private stopped = false;
   private fields = "";
 
-  constructor(session: Session, maxBytes: number, framed: boolean) {
-    this.session = session;
+  constructor(host: BlobHost, maxBytes: number, framed: boolean) {
+    this.host = host;
     this.maxBytes = maxBytes;
     this.decoder = framed ? new BlobFrameDecoder((b) => this.data(b)) : null;
   }
@@ -41,19 +41,17 @@ export class BlobIntake implements Intake {
 
   private data(bytes: Buffer): void {
     if (this.stopped) return;
-    const objects = this.session.writer.objects;
-    if (!objects) throw new Error("the stream has no object store");
     if (!this.receiver)
-      this.receiver = objects.receive((err) => void this.session.end(`store error: ${err.message}`));
+      this.receiver = this.host.receiveObject((err) => this.host.end(`store error: ${err.message}`));
     const r = this.receiver;
     if (r.size + bytes.length > this.maxBytes) {
       this.stopped = true;
-      const o = this.session.opts;
+      const o = this.host;
       const why = `refused: the object is larger than max_blob (${this.maxBytes} bytes); nothing was stored`;
-      o.alert?.(
+      o.alert(
         `refused a blob from ${o.origin}/${o.stream}: more than max_blob (${this.maxBytes} bytes) sent; nothing was stored`,
       );
-      void this.session.end(why);
+      o.end(why);
       return;
     }
     r.write(bytes);
@@ -100,19 +98,12 @@ export class BlobIntake implements Intake {
       return `store error: ${(err as Error).message}`;
     }
     try {
-      const { info, duplicate } = await this.session.writer.objects!.commit(
-        received,
-        this.session.writer,
-        this.session.id,
-      );
+      const { info, duplicate } = await this.host.commitObject(received);
       this.fields = duplicate
         ? `size=${info.size} sha256=${info.sha256} duplicate_of=${info.seq}`
         : `size=${info.size} sha256=${info.sha256} object_seq=${info.seq}`;
-      if (!duplicate) {
-        this.session.recordCount++;
-        // the object now counts whole in the quota: check it now, not at the next append
-        this.session.opts.policy?.noteAppend(this.session.opts.origin);
-      }
+      // the object now counts whole in the quota: checked now, not at the next append
+      if (!duplicate) this.host.objectStored();
       return "eof";
     } catch (err) {
       // commit removed the file (temporary or renamed) itself

@@ -19,6 +19,7 @@ import { LogwardError } from "../errors.ts";
 import { Alerts } from "../policy/alerts.ts";
 import { Policy } from "../policy/engine.ts";
 import { OwnRecords } from "../policy/own.ts";
+import { kvValue } from "../store/kv.ts";
 import { COLLECTOR_ORIGIN, isValidName } from "../store/names.ts";
 import { Store } from "../store/store.ts";
 import type { StreamWriter } from "../store/stream-writer.ts";
@@ -34,7 +35,8 @@ import {
   parseRelayHeader,
 } from "../wire/relay.ts";
 import { ADMIN_MAGIC, parseRmRequest, type RmRequest, type RmResult, removeRecords } from "./admin.ts";
-import { kvValue, Session, type SessionResult, type Transport } from "./session.ts";
+import type { SessionResult } from "./intake.ts";
+import { Session, type Transport } from "./session.ts";
 
 /** Formats whose sender resumes from what the collector has durably stored. */
 const RESUMABLE: readonly Format[] = ["journal", "agent"];

@@ -12,10 +12,10 @@
 // Any later entry, or a first entry with another cursor, is stored.
 
 import { encodeResumeReply, JournalFramer, type JournalSink } from "../wire/journal.ts";
-import type { Intake, Session, SessionResult } from "./session.ts";
+import type { Intake, IntakeHost, SessionResult } from "./intake.ts";
 
 export class JournalIntake implements Intake, JournalSink {
-  private readonly session: Session;
+  private readonly host: IntakeHost;
   private readonly framer: JournalFramer;
   /** The sender asked "?resume": its first entry may be the resume cursor's own entry. */
   private resumed = false;
@@ -23,9 +23,9 @@ export class JournalIntake implements Intake, JournalSink {
   /** Entries dropped because they were the stored entry the sender resumed at (0 or 1). */
   private duplicates = 0;
 
-  constructor(session: Session) {
-    this.session = session;
-    this.framer = new JournalFramer(session.opts.maxRecordBytes, this);
+  constructor(host: IntakeHost) {
+    this.host = host;
+    this.framer = new JournalFramer(host.maxRecordBytes, this);
   }
 
   get buffered(): number {
@@ -43,22 +43,21 @@ export class JournalIntake implements Intake, JournalSink {
   entry(payload: Buffer, fullLength: number, cursor: string | undefined): void {
     if (this.first) {
       this.first = false;
-      if (this.resumed && cursor !== undefined && cursor === this.session.opts.resumeRef) {
+      if (this.resumed && cursor !== undefined && cursor === this.host.resumeRef) {
         this.duplicates++;
         return;
       }
     }
     if (fullLength > payload.length) {
-      this.session.truncated(Buffer.from(payload), fullLength, cursor);
+      this.host.truncated(Buffer.from(payload), fullLength, cursor);
       return;
     }
-    this.session.writer.appendRecords([payload], [cursor]);
-    this.session.recordCount++;
+    this.host.appendRecord(payload, cursor);
   }
 
   resumeRequested(): void {
     this.resumed = true;
-    this.session.opts.reply(encodeResumeReply(this.session.opts.resumeRef));
+    this.host.reply(encodeResumeReply(this.host.resumeRef));
   }
 
   closeFields(): string {

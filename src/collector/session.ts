@@ -10,16 +10,22 @@
 import { randomBytes } from "node:crypto";
 import type { Socket } from "node:net";
 import type { Policy } from "../policy/engine.ts";
+import { kvValue } from "../store/kv.ts";
+import type { ObjectInfo, ObjectReceiver, ReceivedObject } from "../store/objects.ts";
 import type { StreamWriter } from "../store/stream-writer.ts";
-import { type Framer, FramingError, type RecordSink } from "../wire/framer.ts";
+import { FramingError, type RecordSink } from "../wire/framer.ts";
 import { LineFramer } from "../wire/lines.ts";
 import { OctetFramer } from "../wire/octets.ts";
 import type { Format } from "../wire/relay.ts";
 import { AgentIntake } from "./agent-intake.ts";
 import { BlobIntake } from "./blob-intake.ts";
+import type { BlobHost, Intake, SessionResult } from "./intake.ts";
 import { JournalIntake } from "./journal-intake.ts";
 
 export type Transport = "qrexec-exec" | "qrexec-socket" | "local";
+
+/** What a session asks the policy engine. */
+export type SessionPolicy = Pick<Policy, "noteAppend" | "takeRate" | "blocked" | "whenChanged">;
 
 export interface SessionOptions {
   origin: string;
@@ -32,25 +38,12 @@ export interface SessionOptions {
   /** Writes bytes to the sender; used only where the sender asked for them. */
   reply: (bytes: Buffer) => void;
   /** Quotas, rate limits and the disk reserve: when to stop reading this origin. */
-  policy?: Policy;
+  policy?: SessionPolicy;
   /** blob: the largest object (`[store] max_blob`), and whether the channel frames it (relay, local). */
   maxBlobBytes?: number;
   framed?: boolean;
   /** Raises an alert in `_logward/alerts` (a refused blob). */
   alert?: (message: string) => void;
-}
-
-/** How a format turns the channel's bytes into records: a framer, plus what it adds. */
-export interface Intake extends Framer {
-  /** Extra `key=value` fields for the close record (may be ""). */
-  closeFields(): string;
-  /** Everything is durable and the session is over: last words to the sender, if any. */
-  finish(result: SessionResult): void;
-  /** blob: true while the intake cannot take more bytes yet (stop reading the sender). */
-  readonly full?: boolean;
-  whenReady?(): Promise<void>;
-  /** blob: the call is over; make durable what it sent, or remove it. Returns the close reason. */
-  complete?(reason: string): Promise<string>;
 }
 
 function intakeFor(session: Session): Intake {
@@ -65,24 +58,11 @@ function intakeFor(session: Session): Intake {
   return Object.assign(framer, { closeFields: () => "", finish: () => {} });
 }
 
-export interface SessionResult {
-  ok: boolean;
-  records: number;
-  bytes: number;
-  reason: string;
-}
-
-/** A key=value value: bare when it has no space or quote, else a JSON string. */
-export function kvValue(v: string | number): string {
-  const text = String(v);
-  return /^[^\s"=]+$/.test(text) ? text : JSON.stringify(text);
-}
-
 export function newSessionId(): string {
   return randomBytes(8).toString("hex");
 }
 
-export class Session implements RecordSink {
+export class Session implements RecordSink, BlobHost {
   readonly id = newSessionId();
   readonly opts: SessionOptions;
   readonly socket: Socket;
@@ -93,6 +73,10 @@ export class Session implements RecordSink {
   truncatedRecords = 0;
   lastActivity = Date.now();
   private ending: Promise<SessionResult> | null = null;
+  /** The socket is paused until the store, the rate limit, the intake and the policy allow. */
+  private holding = false;
+  /** How long the rate limit says to wait before reading more. */
+  private rateWaitMs = 0;
   private readonly onEnd: (s: Session, r: SessionResult) => void;
 
   constructor(
@@ -129,11 +113,67 @@ export class Session implements RecordSink {
     return this.bytes > 0;
   }
 
-  // ---- RecordSink ----
+  // ---- IntakeHost (what the intakes ask), RecordSink (lines, octets) ----
+
+  get origin(): string {
+    return this.opts.origin;
+  }
+
+  get stream(): string {
+    return this.opts.stream;
+  }
+
+  get maxRecordBytes(): number {
+    return this.opts.maxRecordBytes;
+  }
+
+  get resumeRef(): string | null {
+    return this.opts.resumeRef;
+  }
+
+  append(buf: Buffer, offsets: Uint32Array, count: number, refs?: readonly string[]): void {
+    this.writer.appendSlices(buf, offsets, count, refs);
+    this.recordCount += count;
+  }
+
+  appendRecord(payload: Buffer, ref?: string): void {
+    this.writer.appendRecords([payload], [ref]);
+    this.recordCount++;
+  }
 
   records(buf: Buffer, offsets: Uint32Array, count: number): void {
-    this.writer.appendSlices(buf, offsets, count);
-    this.recordCount += count;
+    this.append(buf, offsets, count);
+  }
+
+  note(kind: "gap", text: string, ref?: string): void {
+    this.writer.appendCollector(kind, text, ref);
+  }
+
+  reply(bytes: Buffer): void {
+    this.opts.reply(bytes);
+  }
+
+  whenDurable(): Promise<void> {
+    return this.writer.waitDurable();
+  }
+
+  receiveObject(onFailure: (err: Error) => void): ObjectReceiver {
+    const objects = this.writer.objects;
+    if (!objects) throw new Error("the stream has no object store");
+    return objects.receive(onFailure);
+  }
+
+  commitObject(r: ReceivedObject): Promise<{ info: ObjectInfo; duplicate: boolean }> {
+    return this.writer.objects!.commit(r, this.writer, this.id);
+  }
+
+  objectStored(): void {
+    this.recordCount++;
+    this.opts.policy?.noteAppend(this.opts.origin);
+  }
+
+  alert(message: string): void {
+    this.opts.alert?.(message);
   }
 
   truncated(kept: Buffer, fullLength: number, ref?: string): void {
@@ -157,10 +197,7 @@ export class Session implements RecordSink {
     w.together(() => {
       w.appendCollector("nolf", `seq=${w.nextSeq + 1} session=${this.id}`);
       if (fullLength > kept.length) this.truncated(kept, fullLength, ref);
-      else {
-        w.appendRecords([kept], [ref]);
-        this.recordCount++;
-      }
+      else this.appendRecord(kept, ref);
     });
   }
 
@@ -190,9 +227,6 @@ export class Session implements RecordSink {
     )
       void this.hold();
   }
-
-  private holding = false;
-  private rateWaitMs = 0;
 
   /**
    * Stops reading the sender (its channel fills and it blocks: backpressure, never memory)
