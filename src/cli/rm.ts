@@ -1,17 +1,17 @@
-import { connect } from "node:net";
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline/promises";
-import { encodeRmRequest, type RmRequest, type RmResult, removeRecords } from "../collector/admin.ts";
+import { removeRecords } from "../collector/admin.ts";
 import { formatBytes } from "../config/units.ts";
-import { ERRORS, type ErrorCode, LogwardError } from "../errors.ts";
+import { LogwardError } from "../errors.ts";
 import { summarizeStreams } from "../query/summary.ts";
 import { timeBound } from "../query/time.ts";
 import { checkStoreFormat } from "../store/format.ts";
 import { COLLECTOR_ORIGIN, checkName } from "../store/names.ts";
 import { parseTime } from "../store/record.ts";
 import { Store } from "../store/store.ts";
-import { FRAME_END, FrameDecoder } from "../wire/relay.ts";
+import type { RmRequest, RmResult } from "../wire/admin.ts";
+import { askCollector } from "../wire/collector-client.ts";
 import { parse } from "./args.ts";
 import { storePath } from "./store-path.ts";
 
@@ -31,38 +31,6 @@ Options:
                 else ~/.local/share/logward)
   -h, --help    show this help
 `;
-
-/** Sends the request to the running collector; null when no collector listens. */
-async function viaCollector(root: string, req: RmRequest): Promise<RmResult | null> {
-  const socket = connect({ path: join(root, "run", "ingest.sock") });
-  const connected = await new Promise<boolean>((resolve) => {
-    socket.once("connect", () => resolve(true));
-    socket.once("error", () => resolve(false));
-  });
-  if (!connected) return null;
-  socket.write(encodeRmRequest(req));
-  let result: RmResult | null = null;
-  const decoder = new FrameDecoder((type, payload) => {
-    if (type === FRAME_END) result = JSON.parse(payload.toString()) as RmResult;
-  });
-  socket.on("data", (c: Buffer) => decoder.push(c));
-  await new Promise<void>((resolve) => {
-    socket.on("close", () => resolve());
-    socket.on("error", () => {});
-  });
-  const r = result as RmResult | null;
-  if (!r)
-    throw new LogwardError(
-      "LW_NO_COLLECTOR",
-      "The collector closed the connection without answering; nothing was confirmed deleted.",
-    );
-  if (!r.ok) {
-    const [code, ...rest] = r.message.split(" ");
-    const known = code && code in ERRORS ? (code as ErrorCode) : "LW_INTERNAL";
-    throw new LogwardError(known, rest.join(" "));
-  }
-  return r;
-}
 
 export async function rmCommand(args: string[]): Promise<number> {
   const { values, positionals } = parse(
@@ -124,7 +92,7 @@ export async function rmCommand(args: string[]): Promise<number> {
     beforeUs: before ? parseTime(before) : null,
     by: by.replace(/[^\x21-\x7e]/g, "?"),
   };
-  let result = await viaCollector(root, req);
+  let result: RmResult | null = await askCollector(join(root, "run", "ingest.sock"), req);
   if (!result) {
     // no collector: be the one writer for as long as it takes
     const store = await Store.open(root);

@@ -1,7 +1,8 @@
 // Deleting records (`logward rm`), done by the one writer of the store: the running collector
-// (asked over its relay socket with an admin header), or `rm` itself holding the store's lock
-// when no collector runs. Every deletion is recorded in the collector's own origin
-// (`_logward/deletions`), which `rm` cannot delete, so the trail of deletions stays.
+// (asked over its relay socket with an admin header: the protocol is wire/admin.ts), or `rm`
+// itself holding the store's lock when no collector runs. Every deletion is recorded in the
+// collector's own origin (`_logward/deletions`), which `rm` cannot delete, so the trail of
+// deletions stays.
 //
 // --before T removes whole segments whose newest record is older than T (a segment also
 // holding newer records stays whole); without it the whole stream goes.
@@ -14,43 +15,7 @@ import { originStreams } from "../store/read.ts";
 import { formatTime, parseTime } from "../store/record.ts";
 import { segmentFields } from "../store/segment.ts";
 import type { Store } from "../store/store.ts";
-
-export const ADMIN_MAGIC = "logward-admin";
-
-export interface RmRequest {
-  origin: string;
-  /** null: every stream of the origin. */
-  stream: string | null;
-  /** µs since the epoch; null: everything. */
-  beforeUs: number | null;
-  /** Who asked (as the requesting process says: user name and uid). */
-  by: string;
-}
-
-export interface RmResult {
-  ok: boolean;
-  records: number;
-  bytes: number;
-  /** Objects deleted with their `!blob` records (absent in an answer from an older collector). */
-  objects?: number;
-  message: string;
-}
-
-/** "logward-admin 1 rm <origin> <stream|*> <before µs|-> <by>" */
-export function encodeRmRequest(r: RmRequest): string {
-  return `${ADMIN_MAGIC} 1 rm ${r.origin} ${r.stream ?? "*"} ${r.beforeUs ?? "-"} ${r.by}\n`;
-}
-
-export function parseRmRequest(line: string): RmRequest {
-  const p = line.split(" ");
-  if (p.length !== 7 || p[0] !== ADMIN_MAGIC || p[1] !== "1" || p[2] !== "rm") {
-    throw new LogwardError("LW_USAGE", "not a logward-admin rm request");
-  }
-  const before = p[5] === "-" ? null : Number(p[5]);
-  if (before !== null && !Number.isSafeInteger(before))
-    throw new LogwardError("LW_USAGE", "bad --before time");
-  return { origin: p[3]!, stream: p[4] === "*" ? null : p[4]!, beforeUs: before, by: p[6]! };
-}
+import type { RmRequest, RmResult } from "../wire/admin.ts";
 
 /**
  * Deletes what `req` names and records it. `busy(origin, stream)` says whether a session is

@@ -23,6 +23,7 @@ import { kvValue } from "../store/kv.ts";
 import { COLLECTOR_ORIGIN, isValidName } from "../store/names.ts";
 import { Store } from "../store/store.ts";
 import type { StreamWriter } from "../store/stream-writer.ts";
+import { ADMIN_MAGIC, adminFailure, parseRmRequest, type RmRequest, type RmResult } from "../wire/admin.ts";
 import { FramingError } from "../wire/framer.ts";
 import { MAX_DESCRIPTOR_BYTES, parseDescriptor } from "../wire/qrexec.ts";
 import {
@@ -34,7 +35,7 @@ import {
   parseLocalHeader,
   parseRelayHeader,
 } from "../wire/relay.ts";
-import { ADMIN_MAGIC, parseRmRequest, type RmRequest, type RmResult, removeRecords } from "./admin.ts";
+import { removeRecords } from "./admin.ts";
 import type { SessionResult } from "./intake.ts";
 import { Session, type Transport } from "./session.ts";
 
@@ -526,8 +527,7 @@ export class Collector {
     try {
       result = await this.remove(parseRmRequest(line));
     } catch (err) {
-      const e = err as LogwardError;
-      result = { ok: false, records: 0, bytes: 0, message: `${e.code ?? "LW_INTERNAL"} ${e.message}` };
+      result = adminFailure(err);
     }
     socket.end(encodeEnd(result), () => socket.destroy());
   }
