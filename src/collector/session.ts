@@ -98,7 +98,11 @@ export class Session implements RecordSink, BlobHost {
    */
   start(first: Buffer, ended: boolean): void {
     const o = this.opts;
-    this.writer.appendCollector("open", `session=${this.id} transport=${o.transport} format=${o.format}`);
+    const openSeq = this.writer.appendCollector(
+      "open",
+      `session=${this.id} transport=${o.transport} format=${o.format}`,
+    );
+    this.writer.declareType(o.format, openSeq);
     // the collector's records count against the origin's quota like the sender's
     o.policy?.noteAppend(o.origin);
     this.socket.on("data", (chunk: Buffer) => this.onData(chunk));

@@ -12,8 +12,10 @@ import { delimiter, join } from "node:path";
 import { ioError, LogwardError } from "../errors.ts";
 import { BLOB_EXTENSIONS } from "../store/blob-type.ts";
 import { pwriteAll } from "../store/files.ts";
+import { streamDir } from "../store/names.ts";
 import { readStreamLines, type StreamRef, type Window } from "../store/read.ts";
 import { parseLine } from "../store/record.ts";
+import { readIndex } from "../store/segment.ts";
 import { lineEmitter, Output } from "./emit.ts";
 import { findObject, objectBytes, type StoredObject } from "./objects.ts";
 import { readRecords } from "./records.ts";
@@ -28,8 +30,14 @@ export function onPath(cmd: string): boolean {
   return false;
 }
 
-/** The format the stream was last received in (from its newest `!open`), or "lines". */
+/**
+ * The format the stream was last received in (its newest `!open`), or "lines". index.json
+ * keeps it (docs/FORMAT.md, "Index"); a store written before it did, or an index that cannot be
+ * read, is scanned for the newest `!open` instead.
+ */
 export async function streamType(root: string, ref: StreamRef): Promise<string> {
+  const index = await readIndex(streamDir(root, ref.origin, ref.stream)).catch(() => null);
+  if (index?.type) return index.type;
   let type = "lines";
   for await (const block of readStreamLines(root, ref.origin, ref.stream)) {
     let start = 0;

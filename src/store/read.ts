@@ -136,7 +136,7 @@ export async function streamSegments(
     else f.plain = true;
     files.set(p.firstSeq, f);
   }
-  const index = new Map(((await readIndex(dir)) ?? []).map((m) => [m.firstSeq, m]));
+  const index = new Map(((await readIndex(dir))?.segments ?? []).map((m) => [m.firstSeq, m]));
   const seqs = [...files.keys()].sort((a, b) => a - b);
   const out: SegmentView[] = [];
   for (let k = 0; k < seqs.length; k++) {

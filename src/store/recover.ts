@@ -41,6 +41,8 @@ export interface RecoveredStream {
   uncompressed: SegmentMeta[];
   /** Bytes cut off the active segment's tail (0 after a clean stop). */
   truncatedBytes: number;
+  /** The stream's latest declared type as index.json keeps it, or null. */
+  type: string | null;
 }
 
 export async function recoverStream(dir: string): Promise<RecoveredStream> {
@@ -75,7 +77,9 @@ export async function recoverStream(dir: string): Promise<RecoveredStream> {
   }
   if (changed) await fsyncDir(dir);
 
-  const index = (await readIndex(dir)) ?? [];
+  const stored = await readIndex(dir);
+  const index = stored?.segments ?? [];
+  const type = stored?.type ?? null;
   const indexed = new Map(index.map((m) => [m.firstSeq, m]));
   const seqs = [...new Set([...plain, ...zst])].sort((a, b) => a - b);
   const sealed: SegmentMeta[] = [];
@@ -105,7 +109,7 @@ export async function recoverStream(dir: string): Promise<RecoveredStream> {
       indexStale = true;
     }
   }
-  if (indexStale) await writeIndex(dir, sealed);
+  if (indexStale) await writeIndex(dir, sealed, type);
 
   const last = sealed.at(-1);
   let nextSeq = 1;
@@ -124,6 +128,7 @@ export async function recoverStream(dir: string): Promise<RecoveredStream> {
     lastTimeUs: lastTime ? parseTime(lastTime) : 0,
     uncompressed: sealed.filter((m) => !m.compressed),
     truncatedBytes,
+    type,
   };
 }
 

@@ -5,19 +5,8 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { zstdDecompressSync } from "node:zlib";
-import { ioError } from "../errors.ts";
 import { LF, parseLine } from "./record.ts";
 import type { SegmentMeta } from "./segment.ts";
-
-export async function readSegmentText(path: string, compressed: boolean): Promise<Buffer> {
-  let data: Buffer;
-  try {
-    data = await readFile(path);
-  } catch (err) {
-    throw ioError("read", path, err);
-  }
-  return compressed ? zstdDecompressSync(data) : data;
-}
 
 /** The resume reference of the last record in `text[0, end)` that has one, or null. */
 export function lastRefIn(text: Buffer, end = text.length): string | null {

@@ -53,18 +53,33 @@ export function segmentFields(m: SegmentMeta): string {
 interface IndexFile {
   format: number;
   segments: SegmentMeta[];
+  /** The stream's latest declared type (the format of its newest `!open`); absent if none yet. */
+  type?: string;
+}
+
+/** What index.json says about a stream. */
+export interface StreamIndex {
+  segments: SegmentMeta[];
+  /** Null when no session declared one since the index learned types (older stores). */
+  type: string | null;
+}
+
+/** A stream type as `!open` declares it (`format=lines`): lower-case letters. */
+export function isStreamType(type: unknown): type is string {
+  return typeof type === "string" && /^[a-z]{1,32}$/.test(type);
 }
 
 /**
  * Reads a stream's index. A missing index is empty; a damaged one is reported as null so that
- * the caller rebuilds it from the segment files; a newer format is refused.
+ * the caller rebuilds it from the segment files; a newer format is refused. A type that is not
+ * one is ignored (readers then find it by scanning the stream).
  */
-export async function readIndex(dir: string): Promise<SegmentMeta[] | null> {
+export async function readIndex(dir: string): Promise<StreamIndex | null> {
   let text: string;
   try {
     text = await readFile(indexPath(dir), "utf8");
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return { segments: [], type: null };
     throw err;
   }
   let parsed: IndexFile;
@@ -84,10 +99,16 @@ export async function readIndex(dir: string): Promise<SegmentMeta[] | null> {
     if (!s || typeof s.file !== "string" || !parseSegmentName(s.file) || !Number.isSafeInteger(s.lastSeq))
       return null;
   }
-  return parsed.segments;
+  return { segments: parsed.segments, type: isStreamType(parsed.type) ? parsed.type : null };
 }
 
-export async function writeIndex(dir: string, segments: readonly SegmentMeta[]): Promise<void> {
+/** Rewrites a stream's index atomically; `type` null leaves the field out. */
+export async function writeIndex(
+  dir: string,
+  segments: readonly SegmentMeta[],
+  type: string | null,
+): Promise<void> {
   const body: IndexFile = { format: FORMAT_VERSION, segments: [...segments] };
+  if (type !== null) body.type = type;
   await writeFileAtomic(indexPath(dir), `${JSON.stringify(body)}\n`);
 }

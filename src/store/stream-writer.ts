@@ -31,7 +31,7 @@ import {
 } from "./record.ts";
 import type { RecoveredStream } from "./recover.ts";
 import { lastRefIn } from "./scan.ts";
-import { type SegmentMeta, writeIndex } from "./segment.ts";
+import { isStreamType, type SegmentMeta, writeIndex } from "./segment.ts";
 
 /** What a stream writer needs from its store (kept small so the writer can be tested alone). */
 export interface StreamHost {
@@ -135,6 +135,10 @@ export class StreamWriter {
   /** The stream's opaque objects (`objects/`), set by the store when it opens the stream. */
   objects: StreamObjects | null = null;
 
+  /** The type index.json records (the newest `!open`'s format), and one to record once durable. */
+  private declaredType: string | null;
+  private typeDue: { type: string; seq: number } | null = null;
+
   private lastRef: string | null = null;
   private refsSeen = false;
   private durableRefValue: string | null | undefined; // undefined: not known yet (found lazily)
@@ -151,6 +155,7 @@ export class StreamWriter {
     this.lastTimeUs = recovered.lastTimeUs;
     this.activeRecovered = recovered.active;
     this.refsSeen = recovered.sealed.some((m) => m.lastRef !== null);
+    this.declaredType = recovered.type;
   }
 
   /**
@@ -332,6 +337,30 @@ export class StreamWriter {
     this.nextSeq++;
     this.host.markDirty(this);
     return this.nextSeq - 1;
+  }
+
+  /**
+   * Notes the stream's type, declared by the `!open` record `seq` just appended (its
+   * `format=`), so that readers find it in index.json instead of scanning the stream
+   * (query/open.ts). Written by the flush that makes that record durable, and only when it
+   * changed; if that write fails, the next flush tries again.
+   */
+  declareType(type: string, seq: number): void {
+    if (!isStreamType(type)) return;
+    if (this.typeDue ? this.typeDue.type === type : this.declaredType === type) return;
+    this.typeDue = { type, seq };
+  }
+
+  /** Records a declared type in index.json once its `!open` is durable (see declareType). */
+  private async indexDeclaredType(): Promise<void> {
+    const due = this.typeDue;
+    if (!due || due.seq > this.durableSeq) return;
+    this.typeDue = null;
+    await this.updateIndex(() => {
+      this.declaredType = due.type;
+    }).catch(() => {
+      this.typeDue ??= due;
+    });
   }
 
   /**
@@ -550,6 +579,7 @@ export class StreamWriter {
     }
     if (buf.length <= 4 * this.opts.highWaterBytes) this.spare = buf;
     if (len > 0) this.publishDurable(lastSeq, lastRef);
+    await this.indexDeclaredType();
   }
 
   private publishDurable(seq: number, ref: string | null): void {
@@ -668,7 +698,7 @@ export class StreamWriter {
   updateIndex(change: (sealed: SegmentMeta[]) => void): Promise<void> {
     const next = this.indexQueue.then(async () => {
       change(this.sealed);
-      await writeIndex(this.dir, this.sealed);
+      await writeIndex(this.dir, this.sealed, this.declaredType);
     });
     this.indexQueue = next.catch(() => {});
     return next;
