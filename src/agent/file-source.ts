@@ -17,7 +17,7 @@ import { type FSWatcher, watch } from "node:fs";
 import { type FileHandle, open, readdir, stat } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import type { Source, SourceHost } from "./source.ts";
-import { MAX_SPOOL_RECORD } from "./spool.ts";
+import { MAX_SPOOL_RECORD } from "./spool-format.ts";
 
 const LF = 0x0a;
 const BLOCK = 256 * 1024;

@@ -15,7 +15,7 @@
 import { spawn } from "node:child_process";
 import { JournalFramer } from "../wire/journal.ts";
 import { backoff, type Source, type SourceHost } from "./source.ts";
-import { MAX_SPOOL_RECORD } from "./spool.ts";
+import { MAX_SPOOL_RECORD } from "./spool-format.ts";
 
 export class JournalSource implements Source {
   readonly key = "journal";

@@ -4,8 +4,20 @@
 
 import { type FileHandle, open } from "node:fs/promises";
 import { join } from "node:path";
-import { encodeGap } from "../wire/agent.ts";
-import { type Entry, entrySeq, frameFor, MAX_SPOOL_RECORD, parseEntries, type Spool } from "./spool.ts";
+import { encodeGap, encodeRecord } from "../wire/agent.ts";
+import type { Spool } from "./spool.ts";
+import {
+  type Entry,
+  entrySeq,
+  gapRange,
+  isRecordEntry,
+  MAX_SPOOL_RECORD,
+  parseEntries,
+  recordData,
+  recordSeq,
+  T_GAP,
+  T_UNTERMINATED,
+} from "./spool-format.ts";
 
 const BLOCK = MAX_SPOOL_RECORD + 64;
 
@@ -129,4 +141,17 @@ export class SpoolReader {
     w?.();
     await this.closeFile();
   }
+}
+
+/**
+ * Encodes a spool entry as the agent frame that carries it (R, U or G); null for checkpoints.
+ * `plain`: a U entry goes as R (for a collector that does not know U frames).
+ */
+export function frameFor(e: Entry, plain = false): Buffer | null {
+  if (isRecordEntry(e)) return encodeRecord(recordSeq(e), recordData(e), e.type === T_UNTERMINATED && !plain);
+  if (e.type === T_GAP) {
+    const g = gapRange(e);
+    return encodeGap({ seq: g.last, dropped: g.last - g.first + 1, firstUs: g.firstUs, lastUs: g.lastUs });
+  }
+  return null;
 }

@@ -2,14 +2,9 @@
 // removed only once the collector acknowledges them as durable. With the collector's resume
 // point (the welcome's seq) that is exactly-once delivery across crashes of either side.
 //
-// On disk (docs/PROTOCOL.md, "The sender's spool"):
-//   <dir>/state.json              spool id, next seq floor, source positions, dropped head range
-//   <dir>/<20-digit seq>.spool    segments named by the first seq they may hold, entries of
-//     <type: 1> <body length: 4 BE> <crc32 of type and body: 4 BE> <body>
-//     'R' record      <seq: 8> <sender time µs: 8> <bytes>
-//     'U' record      as 'R', for a record its source did not end with LF (sent as a 'U' frame)
-//     'G' gap         <first seq: 8> <last seq: 8> <first µs: 8> <last µs: 8>: dropped records
-//     'C' checkpoint  JSON {source: position}: where each source stood after the entries before it
+// On disk (docs/PROTOCOL.md, "The sender's spool"): <dir>/state.json (spool id, next seq
+// floor, source positions, dropped head range) and segments of entries; the entry format is
+// `spool-format.ts`, recovery at open `spool-recover.ts`.
 //
 // Every seq is used once: a dropped record keeps its seq and is covered by a gap, so the
 // collector can count exactly what it never received. Group commit: appends fill a memory
@@ -20,32 +15,38 @@
 // the oldest segment and remembers its unacknowledged seqs as the dropped head range;
 // `drop-newest` refuses new records and covers them with one gap written when room returns.
 // Unwritten memory is bounded too: sources wait for `whenWritable()`.
+//
+// Why this file is one unit (over 350 lines): what is left here is the commit state machine,
+// and every part of it (appends, the overflow policy, the commit steps, acks) reads and writes
+// the same state: the pending buffer, the segment list, the byte count, the tail gap. The order
+// of those updates around each fsync is the durability argument, so it stays readable in one
+// place; the parts that stand alone (entry bytes, recovery, state.json) are their own modules.
 
-import {
-  closeSync,
-  fdatasyncSync,
-  ftruncateSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-} from "node:fs";
 import { type FileHandle, open, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { crc32 } from "node:zlib";
 import { LogwardError } from "../errors.ts";
-import { fsyncDir, pwriteAll, writeFileAtomic } from "../store/files.ts";
-import { encodeGap, encodeRecord } from "../wire/agent.ts";
-import { readU64, writeU64 } from "../wire/u64.ts";
+import { fsyncDir, pwriteAll } from "../store/files.ts";
+import {
+  ENTRY_HEAD,
+  type Entry,
+  entryFirstSeq,
+  entrySeq,
+  firstSeqIn,
+  GAP_ENTRY_SIZE,
+  type GapRange,
+  MAX_SPOOL_RECORD,
+  parseEntries,
+  recordEntrySize,
+  type Segment,
+  segmentName,
+  T_CHECK,
+  writeCheckpointEntry,
+  writeGapEntry,
+  writeRecordEntry,
+} from "./spool-format.ts";
+import { recoverSegments } from "./spool-recover.ts";
+import { openSpoolState, type SpoolState, saveSpoolState } from "./spool-state.ts";
 
-export const T_REC = 0x52; // R
-export const T_UNTERMINATED = 0x55; // U: a record no LF followed
-export const T_GAP = 0x47; // G
-export const T_CHECK = 0x43; // C
-const HEAD = 9;
-const GAP_BODY = 32;
-/** Largest record the spool keeps: the collector's own maximum. */
-export const MAX_SPOOL_RECORD = 1024 * 1024;
 /** Unwritten bytes before sources are asked to wait. */
 const PENDING_HIGH = 4 * 1024 * 1024;
 
@@ -59,27 +60,12 @@ export interface SpoolOptions {
   now?: () => number;
 }
 
-export interface GapRange {
-  first: number;
-  last: number;
-  firstUs: number;
-  lastUs: number;
-}
-
-interface Segment {
-  name: string;
-  firstSeq: number;
-  /** Highest seq in the segment (firstSeq - 1 while it has none). */
+/** The entries one commit writes, taken out of `pending`, and the state as of them. */
+interface Batch {
+  buf: Buffer;
+  len: number;
   lastSeq: number;
-  /** Durable size: everything below it is fsync'd and may be sent. */
-  size: number;
-}
-
-interface State {
-  id: string;
-  nextSeq: number;
   positions: Record<string, unknown>;
-  dropped: GapRange | null;
 }
 
 export interface SpoolStats {
@@ -88,52 +74,10 @@ export interface SpoolStats {
   bytes: number;
 }
 
-function segName(seq: number): string {
-  return `${String(seq).padStart(20, "0")}.spool`;
-}
-
-function newId(): string {
-  return `${Date.now().toString(36)}${Math.floor(Math.random() * 2 ** 40).toString(36)}`;
-}
-
-function entryHeader(buf: Buffer, at: number, type: number, bodyLen: number): void {
-  buf[at] = type;
-  buf.writeUInt32BE(bodyLen, at + 1);
-}
-
-function entryCrc(buf: Buffer, at: number, bodyLen: number): number {
-  return crc32(buf.subarray(at + HEAD, at + HEAD + bodyLen), buf[at]!);
-}
-
-/** One entry as parsed from a segment; `body` is a view into the read buffer. */
-export interface Entry {
-  type: number;
-  body: Buffer;
-  /** Offset of the entry's end in its file. */
-  end: number;
-}
-
-/** Parses whole, valid entries of `buf` (file offset `base`); stops at the first bad or partial one. */
-export function parseEntries(buf: Buffer, base: number, out: Entry[]): number {
-  let i = 0;
-  while (buf.length - i >= HEAD) {
-    const type = buf[i]!;
-    const len = buf.readUInt32BE(i + 1);
-    const rec = type === T_REC || type === T_UNTERMINATED;
-    if ((!rec && type !== T_GAP && type !== T_CHECK) || len > MAX_SPOOL_RECORD + 16) return -1 - i;
-    if (buf.length - i - HEAD < len) break;
-    if (entryCrc(buf, i, len) !== buf.readUInt32BE(i + 5)) return -1 - i;
-    if ((rec && len < 16) || (type === T_GAP && len !== GAP_BODY)) return -1 - i;
-    out.push({ type, body: buf.subarray(i + HEAD, i + HEAD + len), end: base + i + HEAD + len });
-    i += HEAD + len;
-  }
-  return i;
-}
-
 export class Spool {
   readonly dir: string;
   readonly opts: Required<SpoolOptions>;
-  private state: State;
+  private state: SpoolState;
   private readonly segments: Segment[] = [];
   private active: FileHandle | null = null;
   private readonly segmentBytes: number;
@@ -163,7 +107,7 @@ export class Spool {
   private failed: Error | null = null;
   readonly stats: SpoolStats = { records: 0, droppedRecords: 0, bytes: 0 };
 
-  private constructor(dir: string, opts: Required<SpoolOptions>, state: State) {
+  private constructor(dir: string, opts: Required<SpoolOptions>, state: SpoolState) {
     this.dir = dir;
     this.opts = opts;
     this.state = state;
@@ -180,88 +124,18 @@ export class Spool {
   /** Opens (creating or recovering) the spool in `dir`. */
   static async open(dir: string, options: SpoolOptions): Promise<Spool> {
     const opts: Required<SpoolOptions> = { now: () => Date.now() * 1000, ...options };
-    try {
-      mkdirSync(dir, { recursive: true, mode: 0o700 });
-    } catch (err) {
-      throw new LogwardError("LW_IO", `Cannot create the spool directory ${dir}: ${(err as Error).message}.`);
-    }
-    let state: State;
-    try {
-      state = JSON.parse(readFileSync(join(dir, "state.json"), "utf8")) as State;
-      if (typeof state.id !== "string" || !Number.isSafeInteger(state.nextSeq)) throw new Error("bad state");
-    } catch (err) {
-      if (
-        (err as NodeJS.ErrnoException).code !== "ENOENT" &&
-        readdirSync(dir).some((f) => f.endsWith(".spool"))
-      ) {
-        throw new LogwardError(
-          "LW_IO",
-          `The spool ${dir} has segments but its state.json is damaged; move the directory away to start a new spool.`,
-        );
-      }
-      state = { id: newId(), nextSeq: 1, positions: {}, dropped: null };
-      await writeFileAtomic(join(dir, "state.json"), JSON.stringify(state));
-    }
+    const state = await openSpoolState(dir);
     const spool = new Spool(dir, opts, state);
     await spool.recover();
     return spool;
   }
 
-  /** Reads every segment, cuts a torn tail, and takes seqs and positions from what remains. */
+  /** Takes the segments that survived (see spool-recover.ts), and seqs and positions from them. */
   private async recover(): Promise<void> {
-    const names = readdirSync(this.dir)
-      .filter((f) => /^\d{20}\.spool$/.test(f))
-      .sort();
-    for (const name of readdirSync(this.dir)) if (name.endsWith(".tmp")) await unlink(join(this.dir, name));
-    let cut = false;
-    for (const name of names) {
-      const path = join(this.dir, name);
-      if (cut) {
-        await unlink(path); // after a damaged segment nothing can be trusted to be in order
-        continue;
-      }
-      const firstSeq = Number(name.slice(0, 20));
-      const seg: Segment = { name, firstSeq, lastSeq: firstSeq - 1, size: 0 };
-      const data = readFileSync(path);
-      const entries: Entry[] = [];
-      parseEntries(data, 0, entries);
-      // a commit is its entries and then a checkpoint: what follows the last checkpoint is a
-      // commit cut short by a crash, and goes (its records were never sent, and a replayable
-      // source reads them again from the checkpoint's position)
-      let good = 0;
-      let seqs = seg.lastSeq;
-      let records = 0;
-      for (const e of entries) {
-        if (e.type === T_CHECK) {
-          this.takeCheckpoint(e);
-          seg.lastSeq = seqs;
-          this.stats.records += records;
-          records = 0;
-          good = e.end;
-        } else {
-          seqs = entrySeq(e);
-          if (e.type === T_REC || e.type === T_UNTERMINATED) records++;
-        }
-      }
-      seg.size = good;
-      if (good < data.length) {
-        const fd = openSync(path, "r+");
-        try {
-          ftruncateSync(fd, good);
-          fdatasyncSync(fd);
-        } finally {
-          closeSync(fd);
-        }
-        cut = true;
-      }
-      if (seg.size === 0) {
-        await unlink(path);
-        continue;
-      }
-      this.segments.push(seg);
-      this.stats.bytes += seg.size;
-    }
-    await fsyncDir(this.dir);
+    const found = await recoverSegments(this.dir, this.positions);
+    this.segments.push(...found.segments);
+    this.stats.records += found.records;
+    this.stats.bytes += found.bytes;
     this.committedPositions = { ...this.positions };
     const last = this.segments.at(-1);
     this.nextSeq = Math.max(
@@ -271,14 +145,6 @@ export class Spool {
     );
     this.pendingLastSeq = this.nextSeq - 1;
     this.durableLastSeq = this.nextSeq - 1;
-  }
-
-  private takeCheckpoint(e: Entry): void {
-    try {
-      Object.assign(this.positions, JSON.parse(e.body.toString("utf8")));
-    } catch {
-      // a checkpoint that passed its CRC is well formed; ignore one that is not
-    }
   }
 
   get lastSeq(): number {
@@ -303,11 +169,11 @@ export class Spool {
   append(payload: Uint8Array, sourcePosition?: [string, unknown], unterminated = false): boolean {
     if (this.failed) throw this.failed;
     const data = payload.length > MAX_SPOOL_RECORD ? payload.subarray(0, MAX_SPOOL_RECORD) : payload;
-    const size = HEAD + 16 + data.length;
+    const size = recordEntrySize(data.length);
     const seq = this.nextSeq++;
     const now = this.opts.now();
     if (sourcePosition) this.setPosition(sourcePosition[0], sourcePosition[1]);
-    if (!this.makeRoom(size + (this.tailGap ? HEAD + GAP_BODY : 0))) {
+    if (!this.makeRoom(size + (this.tailGap ? GAP_ENTRY_SIZE : 0))) {
       if (this.tailGap) {
         this.tailGap.last = seq;
         this.tailGap.lastUs = now;
@@ -317,12 +183,8 @@ export class Spool {
       return false;
     }
     if (this.tailGap) this.closeTailGap();
-    const at = this.reserve(size);
-    entryHeader(this.pending, at, unterminated ? T_UNTERMINATED : T_REC, 16 + data.length);
-    writeU64(this.pending, seq, at + HEAD);
-    writeU64(this.pending, Math.max(0, now), at + HEAD + 8);
-    this.pending.set(data, at + HEAD + 16);
-    this.pending.writeUInt32BE(entryCrc(this.pending, at, 16 + data.length), at + 5);
+    const at = this.reserve(size); // first: it may replace `pending` with a larger buffer
+    writeRecordEntry(this.pending, at, seq, now, data, unterminated);
     this.pendingLastSeq = seq;
     this.stats.records++;
     this.schedule();
@@ -362,14 +224,8 @@ export class Spool {
   private closeTailGap(): void {
     const g = this.tailGap!;
     this.tailGap = null;
-    const at = this.reserve(HEAD + GAP_BODY);
-    entryHeader(this.pending, at, T_GAP, GAP_BODY);
-    const b = at + HEAD;
-    this.pending.writeBigUInt64BE(BigInt(g.first), b);
-    this.pending.writeBigUInt64BE(BigInt(g.last), b + 8);
-    this.pending.writeBigInt64BE(BigInt(g.firstUs), b + 16);
-    this.pending.writeBigInt64BE(BigInt(g.lastUs), b + 24);
-    this.pending.writeUInt32BE(entryCrc(this.pending, at, GAP_BODY), at + 5);
+    const at = this.reserve(GAP_ENTRY_SIZE);
+    writeGapEntry(this.pending, at, g);
     this.pendingLastSeq = g.last;
   }
 
@@ -424,7 +280,7 @@ export class Spool {
     for (const e of entries) {
       if (len - cut <= this.opts.maxBytes || e.type === T_CHECK) break;
       const seq = entrySeq(e);
-      if (first === 0) first = e.type === T_GAP ? Number(e.body.readBigUInt64BE(0)) : seq;
+      if (first === 0) first = entryFirstSeq(e);
       last = seq;
       cut = e.end;
     }
@@ -466,102 +322,146 @@ export class Spool {
       });
   }
 
-  /** Writes the pending entries (plus a checkpoint), fdatasyncs, then publishes. */
+  /**
+   * One commit, step by step: close the pending entries with a checkpoint and take them out of
+   * the buffer; make room (drop-oldest) and retire segments the collector holds; write the
+   * batch and fdatasync it; then publish it: its entries may be sent and its positions count.
+   */
   private async commit(): Promise<void> {
     try {
-      // every commit ends with a checkpoint (the positions, or {} when none moved): it marks
-      // the commit complete for recovery
-      if (this.pendingLen > 0 || this.positionsDirty) {
-        const json = Buffer.from(this.positionsDirty ? JSON.stringify(this.positions) : "{}");
-        const at = this.reserve(HEAD + json.length);
-        entryHeader(this.pending, at, T_CHECK, json.length);
-        json.copy(this.pending, at + HEAD);
-        this.pending.writeUInt32BE(entryCrc(this.pending, at, json.length), at + 5);
-        this.positionsDirty = false;
-      }
-      const buf = this.pending;
-      const len = this.pendingLen;
-      const lastSeq = this.pendingLastSeq;
-      const positions = { ...this.positions };
-      // two buffers take turns: one fills while the other is written
-      this.pending = this.spare ?? Buffer.allocUnsafe(256 * 1024);
-      this.spare = null;
-      this.pendingLen = 0;
-      this.inflightLen = len;
-      const from = await this.enforceLimit(buf, len);
-      // an active segment the collector holds entirely goes too (the next batch starts a new
-      // one): otherwise a spool full of acknowledged records would refuse new ones
-      const act = this.segments.at(-1);
-      if (act && this.active && act.lastSeq <= this.acked && act.lastSeq >= act.firstSeq) {
-        await this.active.close();
-        this.active = null;
-        this.segments.pop();
-        this.stats.bytes -= act.size;
-        this.doomed.push(act.name);
-      }
-      const doomed = this.doomed;
-      this.doomed = [];
-      // before a segment goes, the state takes over what it held: the positions, the seq floor
-      // as of the last commit (never this one's: they are not durable yet), the dropped range
-      if (doomed.length > 0 || from > 0) await this.saveState();
-      for (const name of doomed) await unlink(join(this.dir, name)).catch(() => {});
-      if (len > 0) {
-        let seg = this.segments.at(-1);
-        if (!seg || !this.active || seg.size >= this.segmentBytes) {
-          if (this.active) {
-            await this.active.close();
-            this.active = null;
-          }
-          const prev = this.segments.at(-1)?.firstSeq ?? 0;
-          const firstSeq = Math.max(this.firstSeqIn(buf.subarray(from), len - from, lastSeq), prev + 1);
-          seg = { name: segName(firstSeq), firstSeq, lastSeq: firstSeq - 1, size: 0 };
-          this.active = await open(join(this.dir, seg.name), "wx", 0o600);
-          await fsyncDir(this.dir);
-          this.segments.push(seg);
-        }
-        await pwriteAll(this.active, buf, from, len - from, seg.size);
-        await this.active.datasync();
-        seg.size += len - from;
-        this.stats.bytes += len - from;
-        this.inflightLen = 0;
-        seg.lastSeq = Math.max(seg.lastSeq, lastSeq);
-      }
-      this.durableLastSeq = Math.max(this.durableLastSeq, lastSeq);
-      this.inflightLen = 0;
-      if (buf.length <= 8 * 1024 * 1024) this.spare = buf;
-      if (doomed.length > 0) await fsyncDir(this.dir);
-      this.committedPositions = positions;
-      if (this.tailGap && this.makeRoom(HEAD + GAP_BODY + this.segmentBytes)) {
-        this.closeTailGap();
-        this.commitAgain = true;
-      }
-      for (const w of this.waiters.splice(0)) w();
-      for (const fn of this.commitListeners) fn();
+      this.appendCheckpoint();
+      const batch = this.takeBatch();
+      const from = await this.enforceLimit(batch.buf, batch.len);
+      await this.retireAckedActive();
+      const removed = await this.removeDoomed(from);
+      if (batch.len > 0) await this.writeBatch(batch, from);
+      await this.publish(batch, removed);
     } catch (err) {
       this.failed = new LogwardError(
         "LW_IO",
         `The spool ${this.dir} cannot be written: ${(err as Error).message}.`,
       );
-      for (const w of this.waiters.splice(0)) w();
-      for (const fn of this.commitListeners) fn();
+      this.wakeAll();
     }
   }
 
-  /** The first seq in the buffer's entries (a record's, or a gap's first), else `lastSeq + 1`. */
-  private firstSeqIn(buf: Buffer, len: number, lastSeq: number): number {
-    const entries: Entry[] = [];
-    parseEntries(buf.subarray(0, len), 0, entries);
-    for (const e of entries) {
-      if (e.type === T_REC || e.type === T_UNTERMINATED) return Number(e.body.readBigUInt64BE(0));
-      if (e.type === T_GAP) return Number(e.body.readBigUInt64BE(0));
+  /**
+   * Every commit ends with a checkpoint (the positions, or {} when none moved): it marks the
+   * commit complete for recovery.
+   */
+  private appendCheckpoint(): void {
+    if (this.pendingLen === 0 && !this.positionsDirty) return;
+    const json = Buffer.from(this.positionsDirty ? JSON.stringify(this.positions) : "{}");
+    const at = this.reserve(ENTRY_HEAD + json.length);
+    writeCheckpointEntry(this.pending, at, json);
+    this.positionsDirty = false;
+  }
+
+  /** Takes the pending entries for this commit: two buffers take turns, one fills while the other is written. */
+  private takeBatch(): Batch {
+    const batch: Batch = {
+      buf: this.pending,
+      len: this.pendingLen,
+      lastSeq: this.pendingLastSeq,
+      positions: { ...this.positions },
+    };
+    this.pending = this.spare ?? Buffer.allocUnsafe(256 * 1024);
+    this.spare = null;
+    this.pendingLen = 0;
+    this.inflightLen = batch.len;
+    return batch;
+  }
+
+  /**
+   * An active segment the collector holds entirely goes too (the next batch starts a new one):
+   * otherwise a spool full of acknowledged records would refuse new ones.
+   */
+  private async retireAckedActive(): Promise<void> {
+    const act = this.segments.at(-1);
+    if (!act || !this.active || act.lastSeq > this.acked || act.lastSeq < act.firstSeq) return;
+    await this.active.close();
+    this.active = null;
+    this.segments.pop();
+    this.stats.bytes -= act.size;
+    this.doomed.push(act.name);
+  }
+
+  /**
+   * Removes the segments marked to go (by the limit, by acks). Before a segment goes, the state
+   * takes over what it held: the positions, the seq floor as of the last commit (never this
+   * one's: they are not durable yet), the dropped range; also when the limit cut the batch
+   * (`from` > 0). Returns whether any went (the directory then wants an fsync).
+   */
+  private async removeDoomed(from: number): Promise<boolean> {
+    const doomed = this.doomed;
+    this.doomed = [];
+    if (doomed.length > 0 || from > 0) await this.saveState();
+    for (const name of doomed) await unlink(join(this.dir, name)).catch(() => {});
+    return doomed.length > 0;
+  }
+
+  /** Writes the batch from `from` on to the active segment (a new one when needed) and fdatasyncs it. */
+  private async writeBatch({ buf, len, lastSeq }: Batch, from: number): Promise<void> {
+    const { seg, file } = await this.segmentFor(buf, len, lastSeq, from);
+    await pwriteAll(file, buf, from, len - from, seg.size);
+    await file.datasync();
+    seg.size += len - from;
+    this.stats.bytes += len - from;
+    this.inflightLen = 0;
+    seg.lastSeq = Math.max(seg.lastSeq, lastSeq);
+  }
+
+  /** The active segment, or a new one (named by the batch's first seq) when there is none or it is full. */
+  private async segmentFor(
+    buf: Buffer,
+    len: number,
+    lastSeq: number,
+    from: number,
+  ): Promise<{ seg: Segment; file: FileHandle }> {
+    const current = this.segments.at(-1);
+    if (current && this.active && current.size < this.segmentBytes)
+      return { seg: current, file: this.active };
+    if (this.active) {
+      await this.active.close();
+      this.active = null;
     }
-    return lastSeq + 1;
+    const prev = this.segments.at(-1)?.firstSeq ?? 0;
+    const firstSeq = Math.max(firstSeqIn(buf.subarray(from, len), lastSeq + 1), prev + 1);
+    const seg: Segment = { name: segmentName(firstSeq), firstSeq, lastSeq: firstSeq - 1, size: 0 };
+    const file = await open(join(this.dir, seg.name), "wx", 0o600);
+    this.active = file;
+    await fsyncDir(this.dir);
+    this.segments.push(seg);
+    return { seg, file };
+  }
+
+  /**
+   * The batch is durable: the removals are made durable too, then its entries may be sent, its
+   * positions count, and waiting sources and readers wake.
+   */
+  private async publish(batch: Batch, removed: boolean): Promise<void> {
+    this.durableLastSeq = Math.max(this.durableLastSeq, batch.lastSeq);
+    this.inflightLen = 0;
+    if (batch.buf.length <= 8 * 1024 * 1024) this.spare = batch.buf;
+    if (removed) await fsyncDir(this.dir);
+    this.committedPositions = batch.positions;
+    if (this.tailGap && this.makeRoom(GAP_ENTRY_SIZE + this.segmentBytes)) {
+      this.closeTailGap();
+      this.commitAgain = true;
+    }
+    this.wakeAll();
+  }
+
+  /** Sources waiting for room, and readers waiting for entries (also on failure: they see it). */
+  private wakeAll(): void {
+    for (const w of this.waiters.splice(0)) w();
+    for (const fn of this.commitListeners) fn();
   }
 
   private async saveState(): Promise<void> {
     const nextSeq = Math.max(this.state.nextSeq, this.durableLastSeq + 1);
     this.state = { ...this.state, nextSeq, positions: this.committedPositions };
-    await writeFileAtomic(join(this.dir, "state.json"), JSON.stringify(this.state));
+    await saveSpoolState(this.dir, this.state);
   }
 
   /**
@@ -583,7 +483,7 @@ export class Spool {
     for (const s of done) this.doomed.push(s.name);
     // drop-newest: the refused records' gap is written as soon as there is room for it
     // (only once there is real room, so that one full period is one gap, not many small ones)
-    if (this.tailGap && this.makeRoom(HEAD + GAP_BODY + this.segmentBytes)) this.closeTailGap();
+    if (this.tailGap && this.makeRoom(GAP_ENTRY_SIZE + this.segmentBytes)) this.closeTailGap();
     this.schedule();
   }
 
@@ -605,31 +505,4 @@ export class Spool {
     await this.active?.close();
     this.active = null;
   }
-}
-
-/**
- * Encodes a spool entry as the agent frame that carries it (R, U or G); null for checkpoints.
- * `plain`: a U entry goes as R (for a collector that does not know U frames).
- */
-export function frameFor(e: Entry, plain = false): Buffer | null {
-  if (e.type === T_REC || e.type === T_UNTERMINATED)
-    return encodeRecord(readU64(e.body, 0), e.body.subarray(16), e.type === T_UNTERMINATED && !plain);
-  if (e.type === T_GAP) {
-    const first = Number(e.body.readBigUInt64BE(0));
-    const last = Number(e.body.readBigUInt64BE(8));
-    return encodeGap({
-      seq: last,
-      dropped: last - first + 1,
-      firstUs: Number(e.body.readBigInt64BE(16)),
-      lastUs: Number(e.body.readBigInt64BE(24)),
-    });
-  }
-  return null;
-}
-
-/** The seq an entry ends at (R: its seq; G: its last), or 0 for a checkpoint. */
-export function entrySeq(e: Entry): number {
-  if (e.type === T_REC || e.type === T_UNTERMINATED) return readU64(e.body, 0);
-  if (e.type === T_GAP) return readU64(e.body, 8);
-  return 0;
 }

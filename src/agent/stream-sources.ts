@@ -12,7 +12,7 @@ import type { Readable } from "node:stream";
 import type { RecordSink } from "../wire/framer.ts";
 import { LineFramer } from "../wire/lines.ts";
 import { backoff, type Source, type SourceHost } from "./source.ts";
-import { MAX_SPOOL_RECORD } from "./spool.ts";
+import { MAX_SPOOL_RECORD } from "./spool-format.ts";
 
 /** Feeds a readable into the host through `push`, pausing while the spool is busy. */
 async function pump(input: Readable, push: (chunk: Buffer) => void, host: SourceHost): Promise<void> {
