@@ -8,9 +8,10 @@ import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { type ErrorCode, LogwardError } from "../errors.ts";
 import { compileMatcher } from "../query/search.ts";
+import { streamMatcher } from "../query/select.ts";
 import type { ApiContext } from "./context.ts";
 import { sendJsonText } from "./http.ts";
-import { globParam, intParam, type Params, windowParams } from "./params.ts";
+import { intParam, type Params, windowParams } from "./params.ts";
 import type { SearchJob, SearchResult } from "./search-worker.ts";
 
 const MAX_HITS = 1000;
@@ -36,8 +37,7 @@ export async function search(ctx: ApiContext, p: Params, res: ServerResponse): P
   };
   // a wrong parameter is answered here, without a worker
   compileMatcher(job.pattern, { regex: job.regex, ignoreCase: job.ignoreCase });
-  globParam(p, "origin");
-  globParam(p, "stream");
+  streamMatcher({ origin: job.origin, stream: job.stream }, "");
   if (ctx.running.searches >= MAX_SEARCHES)
     throw new LogwardError(
       "LW_BUSY",

@@ -7,9 +7,9 @@ import type { ServerResponse } from "node:http";
 import { LogwardError } from "../errors.ts";
 import { displayPayload } from "../query/emit.ts";
 import { followStreams } from "../query/follow.ts";
+import { followStarts, streamEnds } from "../query/follow-from.ts";
 import { type LineView, selectStreams } from "../query/records.ts";
 import { recordJson } from "../query/target.ts";
-import { streamSegments } from "../store/read.ts";
 import { parseLine } from "../store/record.ts";
 import type { ApiContext } from "./context.ts";
 import { SECURITY_HEADERS } from "./http.ts";
@@ -46,12 +46,10 @@ async function tailStream(
   const root = ctx.hooks.root;
   const origin = originParam(p.get("origin"));
   const refs = await selectStreams(root, origin, streamParam(p.get("stream")));
-  const starts = [];
-  for (const ref of refs) {
-    const segs = await streamSegments(root, ref.origin, ref.stream);
-    const after = intParam(p, "after", segs.at(-1)?.lastSeq ?? 0, 0, Number.MAX_SAFE_INTEGER);
-    starts.push({ ref, nextSeq: after + 1 });
-  }
+  const ends = await streamEnds(root, refs);
+  // without `after`: from each stream's end now
+  const after = p.get("after") ? intParam(p, "after", 0, 0, Number.MAX_SAFE_INTEGER) : undefined;
+  const starts = followStarts(refs, ends, after === undefined ? {} : { after });
   if (signal.aborted) return;
   res.writeHead(200, { ...SECURITY_HEADERS, "Content-Type": "text/event-stream; charset=utf-8" });
   res.write(": live\n\n");

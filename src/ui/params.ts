@@ -5,7 +5,7 @@
 import type { IncomingMessage } from "node:http";
 import { LogwardError } from "../errors.ts";
 import { timeBound } from "../query/time.ts";
-import { checkGlob, checkName, checkStoredOrigin } from "../store/names.ts";
+import { checkName, checkStoredOrigin } from "../store/names.ts";
 import type { Window } from "../store/read.ts";
 
 const MAX_BODY = 16 * 1024;
@@ -36,12 +36,6 @@ export function windowParams(p: Params): Window {
     since: timeBound("since", p.get("since") || undefined, now),
     until: timeBound("until", p.get("until") || undefined, now),
   };
-}
-
-export function globParam(p: Params, name: string): RegExp | null {
-  const v = p.get(name);
-  if (v === null || v === "") return null;
-  return checkGlob(name, v);
 }
 
 /** An action's body: a JSON object of at most MAX_BODY bytes. */

@@ -9,9 +9,9 @@ import { parentPort, workerData } from "node:worker_threads";
 import { LogwardError } from "../errors.ts";
 import { displayPayload } from "../query/emit.ts";
 import { compileMatcher, searchRecords } from "../query/search.ts";
+import { matchingStreams, streamMatcher } from "../query/select.ts";
 import { recordJson } from "../query/target.ts";
-import { checkGlob } from "../store/names.ts";
-import { listStreams, type Window } from "../store/read.ts";
+import type { Window } from "../store/read.ts";
 
 export interface SearchJob {
   root: string;
@@ -32,11 +32,7 @@ export interface SearchResult {
 
 async function run(job: SearchJob): Promise<SearchResult> {
   const matcher = compileMatcher(job.pattern, { regex: job.regex, ignoreCase: job.ignoreCase });
-  const originRe = job.origin === null ? null : checkGlob("origin", job.origin);
-  const streamRe = job.stream === null ? null : checkGlob("stream", job.stream);
-  const refs = (await listStreams(job.root)).filter(
-    (r) => (!originRe || originRe.test(r.origin)) && (!streamRe || streamRe.test(r.stream)),
-  );
+  const refs = await matchingStreams(job.root, streamMatcher({ origin: job.origin, stream: job.stream }, ""));
   const hits: string[] = [];
   let truncated = false;
   for await (const { v, p } of searchRecords(job.root, refs, job.window, matcher)) {
