@@ -1,6 +1,6 @@
 import { createReadStream, fstatSync } from "node:fs";
-import { join } from "node:path";
 import { LogwardError } from "../errors.ts";
+import { ingestSocketPath } from "../store/layout.ts";
 import { isValidName } from "../store/names.ts";
 import { relayToCollector } from "../wire/collector-client.ts";
 import { FORMATS, type Format } from "../wire/relay.ts";
@@ -54,7 +54,7 @@ export async function ingestCommand(args: string[]): Promise<number> {
       "The service argument is not a valid stream name: use 1 to 64 letters, digits, '_', '.' or '-', starting with a letter or digit.",
     );
   }
-  const socketPath = join(storePath(values.store), "run", "ingest.sock");
+  const socketPath = ingestSocketPath(storePath(values.store));
   // backpressure: stdin is read only as fast as the collector takes it. A regular file (as in
   // `ingest < file`) is read in 1 MiB chunks: a sixteenth of the reads and wake-ups of stdin's
   // 64 KiB (npm run bench); a pipe or socket delivers at most its buffer per read anyway.

@@ -1,5 +1,4 @@
 import { userInfo } from "node:os";
-import { join } from "node:path";
 import { createInterface } from "node:readline/promises";
 import { removeRecords } from "../collector/admin.ts";
 import { formatBytes } from "../config/units.ts";
@@ -7,6 +6,7 @@ import { LogwardError } from "../errors.ts";
 import { summarizeStreams } from "../query/summary.ts";
 import { timeBound } from "../query/time.ts";
 import { checkStoreFormat } from "../store/format.ts";
+import { ingestSocketPath } from "../store/layout.ts";
 import { COLLECTOR_ORIGIN, checkName } from "../store/names.ts";
 import { parseTime } from "../store/record.ts";
 import { Store } from "../store/store.ts";
@@ -92,7 +92,7 @@ export async function rmCommand(args: string[]): Promise<number> {
     beforeUs: before ? parseTime(before) : null,
     by: by.replace(/[^\x21-\x7e]/g, "?"),
   };
-  let result: RmResult | null = await askCollector(join(root, "run", "ingest.sock"), req);
+  let result: RmResult | null = await askCollector(ingestSocketPath(root), req);
   if (!result) {
     // no collector: be the one writer for as long as it takes
     const store = await Store.open(root);
