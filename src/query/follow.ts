@@ -19,6 +19,7 @@ import {
   streamSegments,
 } from "../store/read.ts";
 import { LF, seqAt } from "../store/record.ts";
+import type { FollowStart } from "./follow-from.ts";
 import type { LineView } from "./records.ts";
 
 /** A fallback check in case an inotify event was lost (queue overflow); not a polling loop. */
@@ -148,14 +149,14 @@ class Follower {
 }
 
 /**
- * Follows the streams until `signal` aborts. `nextSeqs` gives, per stream, the first sequence
- * number to print. With `discover`, streams that appear later (a new origin, a new stream of
- * an origin) and that it accepts are followed too, from their first record: the origins
- * directory and every origin's directory are watched for that.
+ * Follows the streams until `signal` aborts. `starts` gives, per stream, the first sequence
+ * number to print (follow-from.ts works it out). With `discover`, streams that appear later (a
+ * new origin, a new stream of an origin) and that it accepts are followed too, from their first
+ * record: the origins directory and every origin's directory are watched for that.
  */
 export async function followStreams(
   root: string,
-  starts: readonly { ref: StreamRef; nextSeq: number }[],
+  starts: readonly FollowStart[],
   emit: (line: LineView) => Promise<void>,
   signal: AbortSignal,
   discover?: (ref: StreamRef) => boolean,
