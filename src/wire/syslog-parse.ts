@@ -165,32 +165,62 @@ function structuredData(buf: Buffer, p: number, end: number, into: SdElement[]):
       if (q === p || q + 1 >= end || buf[q] !== EQUALS || buf[q + 1] !== QUOTE) return -1;
       const name = text(buf, p, q);
       p = q + 2;
-      // PARAM-VALUE up to the closing quote; \" \\ \] are escapes, an unescaped ] is not allowed
-      let value = "";
-      let run = p;
-      for (;;) {
-        if (p >= end) return -1;
-        const c = buf[p]!;
-        if (c === QUOTE) break;
-        if (c === RBRACKET) return -1;
-        if (c === BACKSLASH && p + 1 < end) {
-          const n = buf[p + 1];
-          if (n === QUOTE || n === BACKSLASH || n === RBRACKET) {
-            value += text(buf, run, p);
-            run = p + 1; // the escaped byte starts the next run
-            p += 2;
-            continue;
-          }
-        }
-        p++;
-      }
-      value += text(buf, run, p);
-      element.params.push([name, value]);
-      p++; // the closing quote
+      const close = paramValueEnd(buf, p, end);
+      if (close === -1) return -1;
+      element.params.push([name, escapes === 0 ? text(buf, p, close) : unescaped(buf, p, close)]);
+      p = close + 1;
     }
     if (p >= end || buf[p] !== RBRACKET) return -1;
     into.push(element);
     p++;
   }
   return p;
+}
+
+/** Escapes (\" \\ \]) seen by the last paramValueEnd(). */
+let escapes = 0;
+
+/**
+ * The closing quote of a PARAM-VALUE that starts at p, or -1: \" \\ \] are escapes, any other
+ * backslash is a plain byte, an unescaped ] is not allowed (RFC 5424 §6.3.3).
+ */
+function paramValueEnd(buf: Buffer, p: number, end: number): number {
+  escapes = 0;
+  while (p < end) {
+    const c = buf[p]!;
+    if (c === QUOTE) return p;
+    if (c === RBRACKET) return -1;
+    if (c === BACKSLASH && p + 1 < end) {
+      const n = buf[p + 1];
+      if (n === QUOTE || n === BACKSLASH || n === RBRACKET) {
+        escapes++;
+        p += 2;
+        continue;
+      }
+    }
+    p++;
+  }
+  return -1;
+}
+
+/** Scratch space for unescaping one value; grows to the longest value seen, never past a record. */
+let scratch = Buffer.allocUnsafe(256);
+
+/** The value buf[s, e) with its escapes undone, as one string. */
+function unescaped(buf: Buffer, s: number, e: number): string {
+  if (scratch.length < e - s) scratch = Buffer.allocUnsafe(Math.max(e - s, scratch.length * 2));
+  let n = 0;
+  for (let p = s; p < e; p++) {
+    const c = buf[p]!;
+    if (c === BACKSLASH && p + 1 < e) {
+      const next = buf[p + 1]!;
+      if (next === QUOTE || next === BACKSLASH || next === RBRACKET) {
+        scratch[n++] = next;
+        p++;
+        continue;
+      }
+    }
+    scratch[n++] = c;
+  }
+  return scratch.toString("utf8", 0, n);
 }
