@@ -1,45 +1,10 @@
-// `logward ship --blob PATH / --blob-dir DIR`: ships files whole, once they are complete, each
-// content exactly once (by SHA-256), to one stream of the collector (`logward.Blob+STREAM`).
-//
-// Complete: the file version (device, inode, size, mtime, ctime) has not changed for the settle
-// time, and no process has it open for writing (Linux: /proc/PID/fd, only for the files that
-// passed the settle time; as root that is every process, otherwise only the user's own). The
-// quiet time counts from the file's own ctime (any write or metadata change moves it), so a file
-// closed long ago is complete at first sight; from when it was first seen if its ctime is in the
-// future.
-//
-// One blob call = one run of the `--via` command with the file itself as its standard input (an
-// open file descriptor, not a pipe): the kernel streams it, nothing is held in memory, and a
-// kill -9 of ship cannot cut the object short, because the command keeps reading the file to its
-// end without ship (it runs in its own process group; ship never kills it either). The command
-// exits 0 once the object and its `!blob` record are durable, or when the collector already holds
-// that SHA-256 in the stream. Only then is the content written to the state (blob-state.ts), with
-// an fdatasync: a crash in between sends it again and the collector keeps it once.
-//
-// A file is hashed (SHA-256, streamed) once per version and again never (the state remembers
-// versions), and checked unchanged before and after hashing and before and after sending; a
-// file that changed while it was sent is sent again, as its new content, once it settles. A
-// content already shipped (a copy, a rename, a rotated name) is not sent again.
-//
-// A failed call is retried with backoff, except a refusal that can never succeed (the
-// collector's message says the object is too large): it is written to the state as failed,
-// reported, and the next file goes.
-
-import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
-import {
-  type BigIntStats,
-  type FSWatcher,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  statSync,
-  watch,
-} from "node:fs";
-import { mkdir, open, readdir, realpath, stat } from "node:fs/promises";
-import { basename, dirname, join } from "node:path";
+import { type FSWatcher, watch } from "node:fs";
+import { mkdir, stat } from "node:fs/promises";
+import { basename, dirname } from "node:path";
 import { ioError, LogwardError } from "../errors.ts";
 import { acquireStoreLock, type StoreLock } from "../store/lock.ts";
+import { blobCall } from "./blob-call.ts";
+import { type Candidate, hashFile, listFiles, openForWriting } from "./blob-files.ts";
 import { type BlobEntry, BlobState, type EntryKind } from "./blob-state.ts";
 import { backoff } from "./source.ts";
 
@@ -61,39 +26,15 @@ export interface BlobShipOptions {
 /** While watching: a full look every minute even without any inotify event (a safety net). */
 const RESCAN_MS = 60_000;
 
-/** Names in a --blob-dir that are never shipped: hidden files and names of files being written. */
-export function ignoredName(name: string): boolean {
-  return name.startsWith(".") || /\.(tmp|part|partial|swp)$|~$/i.test(name);
-}
-
-/** A file version: what must stay equal for a file to be the same bytes. */
-export function versionOf(st: BigIntStats): string {
-  return `${st.dev}:${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}`;
-}
-
-export interface Candidate {
-  path: string;
-  st: BigIntStats;
-  version: string;
-}
-
 interface Track {
   version: string;
   firstSeen: number;
 }
 
-type SendResult =
-  | { ok: true }
-  | { ok: false; final: boolean; why: string }
-  | { ok: false; changed: true; why: string };
-
 /** The state entry of a file version whose content is `sha256`. */
 function entry(t: EntryKind, f: Candidate, sha256: string): Omit<BlobEntry, "at"> {
   return { t, sha256, size: Number(f.st.size), file: f.version, path: f.path };
 }
-
-/** A refusal that will never succeed: the collector says the object is over its limit (max_blob). */
-const TOO_LARGE = /too large|larger than max_blob/i;
 
 export class BlobShipper {
   private readonly o: BlobShipOptions;
@@ -264,34 +205,12 @@ export class BlobShipper {
     else this.o.warn(`${path} ${why}; it is left for a later run`);
   }
 
-  /** The regular files named or found now. */
-  private async list(): Promise<Candidate[]> {
-    const out: Candidate[] = [];
-    const add = async (path: string) => {
-      const st = await stat(path, { bigint: true }).catch(() => null);
-      if (st?.isFile()) out.push({ path, st, version: versionOf(st) });
-    };
-    for (const p of this.o.paths) await add(p);
-    for (const d of this.o.dirs) {
-      let names: import("node:fs").Dirent[];
-      try {
-        names = await readdir(d, { withFileTypes: true });
-      } catch (err) {
-        this.o.warn(ioError("read the directory", d, err).message);
-        continue;
-      }
-      // regular files only: a symbolic link could point anywhere, a subdirectory is not walked
-      for (const e of names) if (e.isFile() && !ignoredName(e.name)) await add(join(d, e.name));
-    }
-    return out;
-  }
-
   /**
    * One look at every file: ships what is complete. Returns when to look again (ms), or why a
    * call failed (then the caller backs off).
    */
   private async pass(): Promise<{ next: number; failed?: string }> {
-    const files = await this.list();
+    const files = await listFiles(this.o.paths, this.o.dirs, this.o.warn);
     const now = Date.now();
     if (this.o.once && this.todo === null) {
       this.todo = new Map(files.map((f) => [f.path, f.version]));
@@ -364,7 +283,7 @@ export class BlobShipper {
       }
       let sha = this.state.shaOf(f.version);
       if (sha === undefined) {
-        const h = await this.hash(f);
+        const h = await hashFile(f, () => this.stopping);
         if (h === null) {
           next = Math.min(next, this.o.settleMs);
           continue;
@@ -377,7 +296,7 @@ export class BlobShipper {
         this.state.rememberHash(f.version, sha);
       }
       if (await this.handledAlready(f, sha)) continue;
-      const r = await this.send(f);
+      const r = await blobCall(this.o.via, f);
       if (r.ok) {
         await this.state.record(entry("shipped", f, sha));
         this.stats.sent++;
@@ -433,122 +352,4 @@ export class BlobShipper {
     if (this.todo) this.abandon(f.path, msg.replace(/\.$/, ""), true);
     this.tell(f, "unreadable", msg);
   }
-
-  /** SHA-256 of the file's bytes, or null if it changed meanwhile, or the error reading it. */
-  private async hash(f: Candidate): Promise<string | null | Error> {
-    let fh: import("node:fs/promises").FileHandle | undefined;
-    try {
-      fh = await open(f.path, "r");
-      if (versionOf(await fh.stat({ bigint: true })) !== f.version) return null;
-      const h = createHash("sha256");
-      const buf = Buffer.allocUnsafe(1024 * 1024);
-      let pos = 0;
-      for (;;) {
-        if (this.stopping) return null;
-        const { bytesRead } = await fh.read(buf, 0, buf.length, pos);
-        if (bytesRead === 0) break;
-        h.update(buf.subarray(0, bytesRead));
-        pos += bytesRead;
-      }
-      if (versionOf(await fh.stat({ bigint: true })) !== f.version || BigInt(pos) !== f.st.size) return null;
-      return h.digest("hex");
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
-      return err as Error;
-    } finally {
-      await fh?.close();
-    }
-  }
-
-  /** One blob call: the via command with the file as its standard input. */
-  private async send(f: Candidate): Promise<SendResult> {
-    let fh: import("node:fs/promises").FileHandle;
-    try {
-      fh = await open(f.path, "r");
-    } catch (err) {
-      return { ok: false, changed: true, why: (err as Error).message };
-    }
-    try {
-      if (versionOf(await fh.stat({ bigint: true })) !== f.version) {
-        return { ok: false, changed: true, why: "changed before it was sent" };
-      }
-      // its own process group: a Ctrl-C or a kill of ship does not cut the object short
-      const child = spawn("sh", ["-c", this.o.via], { stdio: [fh.fd, "ignore", "pipe"], detached: true });
-      let tail = "";
-      child.stderr!.on("data", (d: Buffer) => {
-        process.stderr.write(d);
-        tail = (tail + d.toString("utf8")).slice(-4096);
-      });
-      const end = await new Promise<{ code: number | null; signal: string | null; error?: Error }>(
-        (resolve) => {
-          child.once("error", (error) => resolve({ code: null, signal: null, error }));
-          child.once("close", (code, signal) => resolve({ code, signal }));
-        },
-      );
-      if (end.error)
-        return { ok: false, final: false, why: `cannot run '${this.o.via}': ${end.error.message}` };
-      const after = versionOf(await fh.stat({ bigint: true }));
-      if (end.code === 0) {
-        return after === f.version ? { ok: true } : { ok: false, changed: true, why: "changed while sent" };
-      }
-      const said =
-        tail
-          .trim()
-          .split("\n")
-          .at(-1)
-          ?.replace(/^logward: /, "") ?? "";
-      const why = `'${this.o.via}' exited with ${end.code ?? end.signal}${said ? `: ${said}` : ""}`;
-      return { ok: false, final: TOO_LARGE.test(tail), why };
-    } finally {
-      await fh.close();
-    }
-  }
-}
-
-/**
- * Which of the files some process holds open for writing (version -> pid): /proc/PID/fd links
- * are compared with the files' real paths, and only a match has its fdinfo flags read. Without
- * /proc (not Linux) nothing is found; processes of other users are skipped unless run as root.
- */
-export async function openForWriting(files: readonly Candidate[]): Promise<Map<string, number>> {
-  const found = new Map<string, number>();
-  const want = new Map<string, Candidate>();
-  for (const f of files) {
-    const real = await realpath(f.path).catch(() => null);
-    if (real) want.set(real, f);
-  }
-  let pids: string[];
-  try {
-    pids = readdirSync("/proc").filter((n) => /^\d+$/.test(n));
-  } catch {
-    return found;
-  }
-  for (const pid of pids) {
-    if (Number(pid) === process.pid) continue;
-    let fds: string[];
-    try {
-      fds = readdirSync(`/proc/${pid}/fd`);
-    } catch {
-      continue; // gone, or another user's
-    }
-    for (const fd of fds) {
-      let target: string;
-      try {
-        target = readlinkSync(`/proc/${pid}/fd/${fd}`);
-      } catch {
-        continue;
-      }
-      const f = want.get(target);
-      if (!f) continue;
-      try {
-        const flags = /^flags:\s*([0-7]+)/m.exec(readFileSync(`/proc/${pid}/fdinfo/${fd}`, "latin1"));
-        if (!flags || (Number.parseInt(flags[1]!, 8) & 3) === 0) continue; // O_RDONLY
-        const st = statSync(`/proc/${pid}/fd/${fd}`, { bigint: true });
-        if (st.dev === f.st.dev && st.ino === f.st.ino) found.set(f.version, Number(pid));
-      } catch {}
-    }
-    // the scan is synchronous per process; let the rest of the program run between processes
-    await new Promise<void>((r) => setImmediate(r));
-  }
-  return found;
 }
