@@ -11,11 +11,11 @@ import { formatBytes } from "../config/units.ts";
 import { LogwardError } from "../errors.ts";
 import { writeArchive } from "../query/export.ts";
 import { type VerifiedArchive, verifyArchive } from "../query/export-verify.ts";
+import { streamsOfOrigins } from "../query/select.ts";
 import { timeBound } from "../query/time.ts";
 import { escapeText } from "../store/escape.ts";
 import { checkStoreFormat } from "../store/format.ts";
 import { checkStoredOrigin } from "../store/names.ts";
-import { listStreams } from "../store/read.ts";
 import { parse } from "./args.ts";
 import { Progress } from "./progress.ts";
 import { storePath } from "./store-path.ts";
@@ -79,7 +79,7 @@ export async function exportCommand(args: string[]): Promise<number> {
   const until = timeBound("--until", values.until, now);
   const root = storePath(values.store);
   await checkStoreFormat(root, false);
-  const refs = (await listStreams(root)).filter((r) => origins.length === 0 || origins.includes(r.origin));
+  const refs = await streamsOfOrigins(root, origins);
   for (const o of origins) {
     if (!refs.some((r) => r.origin === o)) {
       throw new LogwardError(

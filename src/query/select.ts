@@ -1,6 +1,7 @@
 // Choosing streams by origin and stream globs (`search --origin 'disp*' --stream app`, the web
 // UI's search): the one place a pair of globs becomes a test of a stream, so that the streams
-// searched now and those a follow discovers later are chosen by the same rule.
+// searched now and those a follow discovers later are chosen by the same rule. Also the
+// streams of named origins, as `export` and the web UI's download take them.
 
 import { checkGlob } from "../store/names.ts";
 import { listStreams, type StreamRef } from "../store/read.ts";
@@ -27,4 +28,20 @@ export async function matchingStreams(
   matches: (ref: StreamRef) => boolean,
 ): Promise<StreamRef[]> {
   return (await listStreams(root)).filter(matches);
+}
+
+/**
+ * The streams of the origins named (every origin when none is), only those called `stream`
+ * when it is given: what an export takes. The caller says what an empty selection means.
+ */
+export async function streamsOfOrigins(
+  root: string,
+  origins: readonly string[],
+  stream?: string,
+): Promise<StreamRef[]> {
+  return matchingStreams(
+    root,
+    (r) =>
+      (origins.length === 0 || origins.includes(r.origin)) && (stream === undefined || r.stream === stream),
+  );
 }

@@ -11,9 +11,9 @@ import { LogwardError } from "../errors.ts";
 import { writeArchive } from "../query/export.ts";
 import { openObject, openStoredLines, privateDir } from "../query/open.ts";
 import { selectStreams } from "../query/records.ts";
+import { streamsOfOrigins } from "../query/select.ts";
 import { parseTimeOption, timeBound } from "../query/time.ts";
 import { checkName } from "../store/names.ts";
-import { listStreams } from "../store/read.ts";
 import type { ApiContext } from "./context.ts";
 import { SECURITY_HEADERS, sendJson } from "./http.ts";
 import { originParam, type Params, readBody, str, streamParam, windowParams } from "./params.ts";
@@ -24,10 +24,7 @@ export async function exportArchive(ctx: ApiContext, p: Params, res: ServerRespo
   const wanted = p.getAll("origin").map((o) => originParam(o));
   const stream = streamParam(p.get("stream"));
   const w = windowParams(p);
-  const refs = (await listStreams(root)).filter(
-    (r) =>
-      (wanted.length === 0 || wanted.includes(r.origin)) && (stream === undefined || r.stream === stream),
-  );
+  const refs = await streamsOfOrigins(root, wanted, stream);
   if (refs.length === 0)
     throw new LogwardError("LW_NOT_FOUND", "Nothing in the store matches that selection.");
   const { dir: work, remove } = privateDir("logward-ui-export-");
