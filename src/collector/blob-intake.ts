@@ -14,7 +14,7 @@
 // Only a complete object is renamed to its SHA-256, announced, and waited for; then the session
 // closes and the sender is told "durable".
 
-import type { ObjectReceiver, ReceivedObject } from "../store/objects.ts";
+import type { ObjectReceiver, ReceivedObject } from "../store/object-receiver.ts";
 import { BlobFrameDecoder } from "../wire/relay.ts";
 import type { BlobHost, Intake } from "./intake.ts";
 

@@ -4,7 +4,8 @@
 // (journal-intake.ts, agent-intake.ts, blob-intake.ts) see only this interface, never the
 // session's writer or counters, so they and session.ts do not import each other.
 
-import type { ObjectInfo, ObjectReceiver, ReceivedObject } from "../store/objects.ts";
+import type { ObjectReceiver, ReceivedObject } from "../store/object-receiver.ts";
+import type { ObjectInfo } from "../store/objects.ts";
 import type { Framer } from "../wire/framer.ts";
 
 /** How a session ended, once everything it stored is durable. */

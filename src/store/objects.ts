@@ -12,17 +12,19 @@
 // re-send stores it once. One `!blob` per (stream, SHA-256) while the object is stored: a second
 // call with the same bytes stores nothing and is told the first one's seq.
 //
+// Receiving (hashing and compressing into the temporary file) is object-receiver.ts.
+//
 // Memory: one entry per stored object (about 150 bytes); quotas count each object at least one
 // 4 KiB block, so a 1 GiB quota holds at most 262,144 of them.
 
-import { createHash, randomBytes } from "node:crypto";
-import { type FileHandle, mkdir, open, readdir, rename, stat, unlink } from "node:fs/promises";
+import { randomBytes } from "node:crypto";
+import { mkdir, readdir, rename, stat, unlink } from "node:fs/promises";
 import { join } from "node:path";
-import { constants, createZstdCompress, type ZstdCompress } from "node:zlib";
-import { ioError, LogwardError } from "../errors.ts";
-import { type BlobType, detectType, isBlobType, SNIFF_BYTES } from "./blob-type.ts";
-import { fsyncDir, pwriteAll } from "./files.ts";
+import { ioError } from "../errors.ts";
+import { type BlobType, isBlobType } from "./blob-type.ts";
+import { fsyncDir } from "./files.ts";
 import { objectPath, objectsDir, SHA256_RE } from "./layout.ts";
+import { ObjectReceiver, type ReceivedObject } from "./object-receiver.ts";
 import { readStreamLines } from "./read.ts";
 import { LF, type ParsedLine, parseLine } from "./record.ts";
 
@@ -301,129 +303,5 @@ export class StreamObjects {
     });
     this.chain = run.catch(() => {});
     return run;
-  }
-}
-
-export interface ReceivedObject {
-  tmp: string;
-  sha256: string;
-  size: number;
-  type: BlobType;
-  stored: number;
-}
-
-/**
- * One object on its way in: bytes go through SHA-256 and the zstd compressor into the
- * temporary file. `write` says when to stop reading the sender (the compressor is full);
- * `whenReady` when to go on. Nothing is kept in memory but the first SNIFF_BYTES (for the type)
- * and the compressor's window.
- */
-export class ObjectReceiver {
-  size = 0;
-  private readonly objects: StreamObjects;
-  private fh: FileHandle | null = null;
-  readonly tmp: string;
-  private readonly hash = createHash("sha256");
-  private readonly z: ZstdCompress;
-  private readonly head: Buffer[] = [];
-  private headBytes = 0;
-  private stored = 0;
-  private readonly written: Promise<void>;
-  /** Set when writing the file failed (disk full, I/O error). */
-  failure: Error | null = null;
-  private aborted = false;
-
-  constructor(objects: StreamObjects, tmp: string, onFailure: (err: Error) => void) {
-    this.objects = objects;
-    this.tmp = tmp;
-    this.z = createZstdCompress({ params: { [constants.ZSTD_c_checksumFlag]: 1 } });
-    this.z.on("error", () => {}); // reported through `failure`, onFailure and finish()
-    this.written = this.pump();
-    this.written.catch((err: Error) => {
-      if (!this.aborted) onFailure(err);
-    });
-  }
-
-  private async pump(): Promise<void> {
-    try {
-      await this.objects.prepare();
-      this.fh = await open(this.tmp, "wx", 0o640);
-      for await (const out of this.z as AsyncIterable<Buffer>) {
-        await pwriteAll(this.fh, out, 0, out.length, this.stored);
-        this.stored += out.length;
-        this.objects.receivingBytes += out.length;
-      }
-    } catch (err) {
-      this.failure = err instanceof LogwardError ? err : ioError("write", this.tmp, err);
-      this.z.destroy();
-      throw this.failure;
-    }
-  }
-
-  /** Takes the next bytes; false: wait for whenReady() before the next write. */
-  write(chunk: Buffer): boolean {
-    if (this.failure || this.aborted) return true;
-    this.size += chunk.length;
-    this.hash.update(chunk);
-    if (this.headBytes < SNIFF_BYTES) {
-      const take = chunk.subarray(0, SNIFF_BYTES - this.headBytes);
-      this.head.push(Buffer.from(take));
-      this.headBytes += take.length;
-    }
-    return this.z.write(chunk);
-  }
-
-  /** True while the compressor holds as much as it should: stop reading the sender. */
-  get full(): boolean {
-    return this.z.writableNeedDrain && !this.failure && !this.aborted;
-  }
-
-  whenReady(): Promise<void> {
-    if (!this.full) return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        this.z.off("drain", done);
-        this.z.off("close", done);
-        resolve();
-      };
-      this.z.on("drain", done);
-      this.z.on("close", done);
-    });
-  }
-
-  /** The sender is done: finishes and fsyncs the temporary file. */
-  async finish(): Promise<ReceivedObject> {
-    this.z.end();
-    await this.written;
-    const fh = this.fh!;
-    this.fh = null;
-    try {
-      await fh.datasync();
-    } catch (err) {
-      throw ioError("sync", this.tmp, err);
-    } finally {
-      await fh.close();
-    }
-    return {
-      tmp: this.tmp,
-      sha256: this.hash.digest("hex"),
-      size: this.size,
-      type: detectType(Buffer.concat(this.head), this.size <= SNIFF_BYTES),
-      stored: this.stored,
-    };
-  }
-
-  /** Stores nothing: stops the compressor and removes the temporary file. */
-  async abort(): Promise<void> {
-    if (this.aborted) return;
-    this.aborted = true;
-    this.z.destroy();
-    await this.written.catch(() => {});
-    this.objects.receivingBytes -= this.stored;
-    this.stored = 0;
-    const fh = this.fh;
-    this.fh = null;
-    await fh?.close().catch(() => {});
-    await unlink(this.tmp).catch(() => {});
   }
 }
