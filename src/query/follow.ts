@@ -10,15 +10,9 @@ import { type FileHandle, open } from "node:fs/promises";
 import { join } from "node:path";
 import { originsDir } from "../store/layout.ts";
 import { streamDir } from "../store/names.ts";
-import {
-  listOrigins,
-  listStreams,
-  readSegmentLines,
-  type StreamRef,
-  seekLine,
-  streamSegments,
-} from "../store/read.ts";
+import { listOrigins, listStreams, readSegmentLines, type StreamRef, streamSegments } from "../store/read.ts";
 import { LF, seqAt } from "../store/record.ts";
+import { seekLine } from "../store/seek.ts";
 import type { FollowStart } from "./follow-from.ts";
 import type { LineView } from "./records.ts";
 
