@@ -18,6 +18,13 @@
 // are closed (everything of theirs is durable; the next write opens the file again). Running out
 // of descriptors anyway (EMFILE, ENFILE: sockets count too) is not fatal: the write is retried
 // like a full disk, and the store lowers its own cap to three quarters of what was open.
+//
+// One module of about 420 lines on purpose: the commit loop, the failure policy, the
+// descriptor cap and close() all read and change the same few fields (dirty, commitRunning,
+// retryTimer, state, the writers), and their order (close waits for the loop, a failure stops
+// it, a trim runs between its batches) is the durable hot path's correctness; spread over
+// modules it would need those fields passed around. What could stand alone already does: the
+// lock (lock.ts), recovery (recover.ts), compression (compress.ts), the stream writer.
 
 import { EventEmitter } from "node:events";
 import { mkdir, rm, rmdir, stat } from "node:fs/promises";

@@ -8,6 +8,15 @@
 // go on reading its sender (backpressure); above `hardLimitBytes` an append is refused with
 // LW_BACKLOG_FULL, which only a caller that ignores backpressure can meet. Nothing appended is
 // ever dropped by the store.
+//
+// One module of about 750 lines on purpose: appending (the pending buffer, stamps, sequence
+// numbers), flushing (the active segment, rotation, fsync, the durable sequence) and sealing
+// (the sealed list, index.json, the declared type) share one stream's state and its
+// invariants: the buffer is cut at line ends, `unwritten` and `sealingBytes` keep diskBytes()
+// whole while a flush or a seal is in flight, a failed write puts its bytes back ahead of newer
+// appends. Split, each part would reach into the others' fields. The parts without that state
+// live elsewhere: the line format (record.ts, escape.ts), scanning a segment (scan.ts), the
+// index file (segment.ts), paths (layout.ts), compression (compress.ts).
 
 import type { FileHandle } from "node:fs/promises";
 import { open, unlink } from "node:fs/promises";
