@@ -14,7 +14,6 @@ import {
   recordEviction,
   recordObjectEviction,
 } from "./eviction.ts";
-import { RATE_ALERT_EVERY_MS } from "./rate.ts";
 
 /** What the eviction runs need from the rest of the policy. */
 export interface DropOldestHost {
@@ -29,6 +28,9 @@ export interface DropOldestHost {
   /** Something may have been appended meanwhile: look at this origin's quotas again. */
   noteAppend(origin: string): void;
 }
+
+/** What went from one account is summed into one `evicted` alert this often at most. */
+const EVICTED_ALERT_EVERY_MS = 60_000;
 
 interface Evicted {
   at: number;
@@ -119,7 +121,7 @@ export class DropOldest {
     const e = this.evictedSince.get(a.key);
     if (!e || e.segments === 0) return;
     const now = this.host.nowMs();
-    if (!force && now - e.at < RATE_ALERT_EVERY_MS) return;
+    if (!force && now - e.at < EVICTED_ALERT_EVERY_MS) return;
     this.evictedSince.set(a.key, { at: now, records: 0, segments: 0, bytes: 0 });
     this.host.changed();
     this.host.raise({

@@ -5,7 +5,7 @@
 import type { Alert } from "./alerts.ts";
 
 /** Alerts raised about one origin's rate: once a minute at most. */
-export const RATE_ALERT_EVERY_MS = 60_000;
+const RATE_ALERT_EVERY_MS = 60_000;
 
 interface Bucket {
   tokens: number;
