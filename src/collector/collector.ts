@@ -60,7 +60,8 @@ export class Collector {
   private readonly sessions = new Set<Session>();
   private readonly pending = new Set<Pending>();
   private events!: StreamWriter;
-  private readonly timer: NodeJS.Timeout;
+  /** The deadline clock; started once `start()` has built everything it looks at. */
+  private timer: NodeJS.Timeout | undefined;
   private stopping = false;
   private readonly admission: Admission;
   private readonly repeats = new RepeatedEvents(
@@ -74,8 +75,6 @@ export class Collector {
     this.store = store;
     this.config = config;
     this.admission = new Admission(config);
-    this.timer = setInterval(() => this.checkDeadlines(), 1000);
-    this.timer.unref();
   }
 
   static async start(storeDir: string, config: CollectorConfig): Promise<Collector> {
@@ -95,6 +94,10 @@ export class Collector {
       });
       await c.own.run();
       c.ownAt = Date.now();
+      // not in the constructor: on a busy machine opening the store can take over a second, and
+      // the first tick would find no OwnRecords yet (a crash at start-up)
+      c.timer = setInterval(() => c.checkDeadlines(), 1000);
+      c.timer.unref();
       await c.listen({ kind: "relay", path: config.socket }, 0o660);
       for (const path of config.qrexecSockets) await c.listen({ kind: "qrexec", path }, 0o660);
       for (const l of config.localSockets) await c.listen({ kind: "local", ...l }, l.mode);
