@@ -11,31 +11,11 @@ import { readFileSync } from "node:fs";
 import net from "node:net";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import { FramingError, type RecordSink } from "../src/wire/framer.ts";
+import { FramingError } from "../src/wire/framer.ts";
 import { SyslogFramer } from "../src/wire/syslog-framer.ts";
 import { parseSyslog, type SyslogFields } from "../src/wire/syslog-parse.ts";
 import { chunks } from "./helpers/chunks.ts";
-
-type Out = { data: string } | { cut: string; length: number } | { unterminated: string; length: number };
-
-function collector(): { sink: RecordSink; out: Out[] } {
-  const out: Out[] = [];
-  return {
-    out,
-    sink: {
-      records(buf, offsets, count) {
-        for (let k = 0; k < count; k++)
-          out.push({ data: buf.toString("latin1", offsets[2 * k], offsets[2 * k + 1]) });
-      },
-      truncated(kept, length) {
-        out.push({ cut: kept.toString("latin1"), length });
-      },
-      unterminated(kept, length) {
-        out.push({ unterminated: kept.toString("latin1"), length });
-      },
-    },
-  };
-}
+import { collector, type Out } from "./helpers/sink.ts";
 
 /** Frames `bytes` pushed as the given chunks; the records, and the FramingError if one ended it. */
 function frame(parts: Buffer[], limit = 8192, maxDeclared?: number): { out: Out[]; error: string | null } {

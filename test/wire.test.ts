@@ -1,31 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import { FramingError, type RecordSink } from "../src/wire/framer.ts";
+import { FramingError } from "../src/wire/framer.ts";
 import { LineFramer } from "../src/wire/lines.ts";
 import { OctetFramer } from "../src/wire/octets.ts";
 import { chunks } from "./helpers/chunks.ts";
-
-type Out = { data: string } | { cut: string; length: number } | { unterminated: string; length: number };
-
-function collector(): { sink: RecordSink; out: Out[] } {
-  const out: Out[] = [];
-  return {
-    out,
-    sink: {
-      records(buf, offsets, count) {
-        for (let k = 0; k < count; k++)
-          out.push({ data: buf.toString("latin1", offsets[2 * k], offsets[2 * k + 1]) });
-      },
-      truncated(kept, length) {
-        out.push({ cut: kept.toString("latin1"), length });
-      },
-      unterminated(kept, length) {
-        out.push({ unterminated: kept.toString("latin1"), length });
-      },
-    },
-  };
-}
+import { collector, type Out } from "./helpers/sink.ts";
 
 const recordText = fc.string({
   unit: fc.constantFrom("a", "b", "\r", "\0", "\xff", " ", "é"),

@@ -5,28 +5,19 @@
 import { formatBytes } from "../config/units.ts";
 import type { SegmentMeta } from "../store/segment.ts";
 import type { Store } from "../store/store.ts";
-import type { Account, Accounts } from "./accounts.ts";
-import type { Alert } from "./alerts.ts";
+import type { Account } from "./accounts.ts";
 import {
   evictObjectsOf,
   oldestObject,
   oldestSegment,
+  type RemovalHost,
   recordEviction,
   recordObjectEviction,
 } from "./eviction.ts";
 
-/** What the eviction runs need from the rest of the policy. */
-export interface DropOldestHost {
+/** What the eviction runs need from the rest of the policy: a removal host with the store. */
+export interface DropOldestHost extends RemovalHost {
   readonly store: Store;
-  readonly accounts: Accounts;
-  raise(a: Alert): void;
-  nowMs(): number;
-  /** Something `ls` shows changed. */
-  changed(): void;
-  /** The policy is stopping: no new removal. */
-  stopped(): boolean;
-  /** Something may have been appended meanwhile: look at this origin's quotas again. */
-  noteAppend(origin: string): void;
 }
 
 /** What went from one account is summed into one `evicted` alert this often at most. */

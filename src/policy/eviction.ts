@@ -6,8 +6,23 @@
 import { type ObjectInfo, objectFields } from "../store/objects.ts";
 import { type SegmentMeta, segmentFields } from "../store/segment.ts";
 import type { StreamWriter } from "../store/stream-writer.ts";
+import type { Accounts } from "./accounts.ts";
+import type { Alert } from "./alerts.ts";
 
 export type EvictReason = "quota" | "retention";
+
+/** What a removal pass (drop-oldest, retention) needs from the rest of the policy. */
+export interface RemovalHost {
+  readonly accounts: Accounts;
+  raise(a: Alert): void;
+  nowMs(): number;
+  /** Something `ls` shows changed. */
+  changed(): void;
+  /** The policy is stopping: no new removal. */
+  stopped(): boolean;
+  /** Something was appended or space was made: look at this origin's quotas again. */
+  noteAppend(origin: string): void;
+}
 
 /** `!evict` for one segment: which one, and why (and for which group's quota). */
 export function recordEviction(w: StreamWriter, m: SegmentMeta, reason: EvictReason, group?: string): void {

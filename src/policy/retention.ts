@@ -3,25 +3,13 @@
 // removal an `!evict` in its stream and one `retention` alert per origin and pass.
 
 import { parseTime } from "../store/record.ts";
-import type { Accounts } from "./accounts.ts";
-import type { Alert } from "./alerts.ts";
-import { evictObjectsOf, recordEviction, recordObjectEviction } from "./eviction.ts";
+import { evictObjectsOf, type RemovalHost, recordEviction, recordObjectEviction } from "./eviction.ts";
 
 /** How often retention runs (and once at start). */
 export const RETENTION_EVERY_MS = 60_000;
 
 /** What a retention pass needs from the rest of the policy. */
-export interface RetentionHost {
-  readonly accounts: Accounts;
-  raise(a: Alert): void;
-  nowMs(): number;
-  /** Something `ls` shows changed. */
-  changed(): void;
-  /** The policy is stopping: no new removal. */
-  stopped(): boolean;
-  /** Space was made for `origin`: look at its quotas again. */
-  noteAppend(origin: string): void;
-}
+export type RetentionHost = RemovalHost;
 
 /** "14 days", or "30 s" for a retention shorter than half a day. */
 function retentionText(keepMs: number): string {

@@ -124,13 +124,8 @@ function bsdTimestamp(buf: Buffer, p: number, end: number): number {
     q += 5;
     year = true;
   }
-  if (!(digitsAt(buf, q, 2, end) && buf[q + 2] === COLON && digitsAt(buf, q + 3, 2, end))) return -1;
-  if (!(buf[q + 5] === COLON && digitsAt(buf, q + 6, 2, end))) return -1;
-  q += 8;
-  if (buf[q] === 0x2e) {
-    q++;
-    while (q < end && isDigit(buf[q])) q++;
-  }
+  q = clockAt(buf, q, end);
+  if (q === -1) return -1;
   if (!year && buf[q] === SP && digitsAt(buf, q + 1, 4, end) && (q + 5 === end || buf[q + 5] === SP)) {
     q += 5;
   }
@@ -154,6 +149,18 @@ function bsdTimestamp(buf: Buffer, p: number, end: number): number {
   return q;
 }
 
+/** `hh:mm:ss[.frac]` at q, shared by both timestamp forms; returns its end, or -1. */
+function clockAt(buf: Buffer, q: number, end: number): number {
+  if (!(digitsAt(buf, q, 2, end) && buf[q + 2] === COLON && digitsAt(buf, q + 3, 2, end))) return -1;
+  if (!(buf[q + 5] === COLON && digitsAt(buf, q + 6, 2, end))) return -1;
+  let p = q + 8;
+  if (buf[p] === 0x2e) {
+    p++;
+    while (p < end && isDigit(buf[p])) p++;
+  }
+  return p;
+}
+
 /** `yyyy-mm-dd(T| )hh:mm:ss[.frac][Z|±hh:mm|±hhmm]` at p; returns its end, or -1. */
 function isoTimestamp(buf: Buffer, p: number, end: number): number {
   if (!(digitsAt(buf, p, 4, end) && buf[p + 4] === DASH && digitsAt(buf, p + 5, 2, end))) return -1;
@@ -161,13 +168,8 @@ function isoTimestamp(buf: Buffer, p: number, end: number): number {
   const t = buf[p + 10];
   if (t !== 0x54 && t !== 0x74 && t !== SP) return -1;
   let q = p + 11;
-  if (!(digitsAt(buf, q, 2, end) && buf[q + 2] === COLON && digitsAt(buf, q + 3, 2, end))) return -1;
-  if (!(buf[q + 5] === COLON && digitsAt(buf, q + 6, 2, end))) return -1;
-  q += 8;
-  if (buf[q] === 0x2e) {
-    q++;
-    while (q < end && isDigit(buf[q])) q++;
-  }
+  q = clockAt(buf, q, end);
+  if (q === -1) return -1;
   const z = buf[q];
   if (z === 0x5a || z === 0x7a) q++;
   else if ((z === 0x2b || z === DASH) && digitsAt(buf, q + 1, 2, end)) {
