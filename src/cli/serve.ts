@@ -23,7 +23,7 @@ SIGTERM or SIGINT: stops accepting, makes everything received durable, exits 0.
 Options:
   --store DIR     the store (default: $LOGWARD_STORE, else /var/lib/logward for root,
                   else ~/.local/share/logward)
-  --config FILE   TOML configuration (see docs/PROTOCOL.md); embedded defaults without it
+  --config FILE   TOML configuration (every key: docs/CONFIG.md); embedded defaults without it
   -h, --help      show this help
 `;
 
