@@ -30,17 +30,28 @@ import { Store } from "../store/store.ts";
 import type { StreamWriter } from "../store/stream-writer.ts";
 import { ADMIN_MAGIC, adminFailure, parseRmRequest, type RmRequest, type RmResult } from "../wire/admin.ts";
 import { FramingError } from "../wire/framer.ts";
-import { encodeEnd, encodeFrame, type Format, FRAME_DATA } from "../wire/relay.ts";
+import { encodeEnd, encodeFrame, FRAME_DATA } from "../wire/relay.ts";
 import { removeRecords } from "./admin.ts";
 import { Admission, Refusal } from "./admission.ts";
+import { DatagramListener } from "./datagram-listener.ts";
 import type { SessionResult } from "./intake.ts";
-import { framed, identify, type Listener, listenOn, readHead, sayEnded, sayRefused } from "./listeners.ts";
+import {
+  type Caller,
+  framed,
+  identify,
+  type Listener,
+  listenOn,
+  readHead,
+  sayEnded,
+  sayRefused,
+} from "./listeners.ts";
+import { type NetHost, type NetListener, startNetListener } from "./net-listeners.ts";
 import { alertStreamLimits, storeOptions, writeEvent } from "./own-events.ts";
 import { RepeatedEvents } from "./repeats.ts";
 import { Session } from "./session.ts";
 
 /** Formats whose sender resumes from what the collector has durably stored. */
-const RESUMABLE: readonly Format[] = ["journal", "agent"];
+const RESUMABLE: readonly string[] = ["journal", "agent"];
 /** How often `_logward`'s own retention runs. */
 const OWN_RETENTION_EVERY_MS = 60_000;
 
@@ -57,6 +68,9 @@ export class Collector {
   private alerts!: Alerts;
   readonly store: Store;
   private readonly servers: Server[] = [];
+  /** `[[listen]]` TCP and TLS listeners (their servers are in `servers` too). */
+  private readonly net: NetListener[] = [];
+  private readonly datagrams: DatagramListener[] = [];
   private readonly sessions = new Set<Session>();
   private readonly pending = new Set<Pending>();
   private events!: StreamWriter;
@@ -101,6 +115,7 @@ export class Collector {
       await c.listen({ kind: "relay", path: config.socket }, 0o660);
       for (const path of config.qrexecSockets) await c.listen({ kind: "qrexec", path }, 0o660);
       for (const l of config.localSockets) await c.listen({ kind: "local", ...l }, l.mode);
+      await c.startListen();
       c.event("start", {
         pid: process.pid,
         socket: config.socket,
@@ -108,6 +123,7 @@ export class Collector {
       });
     } catch (err) {
       for (const s of c.servers) s.close();
+      for (const d of c.datagrams) await d.close();
       clearInterval(c.timer);
       await c.policy?.stop();
       await store.close();
@@ -137,6 +153,7 @@ export class Collector {
       policy: next.policy,
     };
     this.alerts.setCommand(next.policy.alertCommand);
+    this.reloadTls();
     this.policy.reload(next.policy);
     this.alerts.raise({ kind: "reload", message: `configuration ${file ?? "(defaults)"} reloaded` });
     return true;
@@ -208,7 +225,18 @@ export class Collector {
       await this.admin(socket, head.toString("latin1"));
       return;
     }
-    const { origin, stream, format, transport } = identify(listener, head);
+    await this.begin(socket, listener, identify(listener, head), rest, takeEnded);
+  }
+
+  /** Admits `caller`'s connection, opens its stream and starts its session. */
+  private async begin(
+    socket: Socket,
+    listener: Listener,
+    caller: Caller,
+    rest: Buffer,
+    takeEnded: () => boolean,
+  ): Promise<void> {
+    const { origin, stream, format, transport } = caller;
     const key = `${origin}/${stream}`;
     const resumable = RESUMABLE.includes(format);
     this.admission.admit(origin, key, resumable, this.sessions.size, this.stopping, (o) =>
@@ -250,6 +278,7 @@ export class Collector {
         policy: this.policy,
         maxBlobBytes: this.config.maxBlobBytes,
         framed: framed(listener),
+        intake: caller.intake,
         alert: (message) => this.repeats.alert(origin, message),
       },
       (s, r) => this.closed(s, r, listener),
@@ -259,6 +288,82 @@ export class Collector {
     release();
     session.start(rest, takeEnded());
     socket.resume();
+  }
+
+  /** Starts the `[[listen]]` listeners; their connections are sessions like any other. */
+  private async startListen(): Promise<void> {
+    const host: NetHost = {
+      open: (socket, caller, l) => {
+        const listener: Listener = {
+          kind: "net",
+          path: `listen #${l.index + 1} ${l.transport} ${l.address}`,
+        };
+        void this.begin(
+          socket,
+          listener,
+          { ...caller, format: "syslog" },
+          Buffer.alloc(0),
+          () => false,
+        ).catch((err: Error) => {
+          const r = err instanceof Refusal ? err : new Refusal("error", caller.origin, err.message);
+          this.repeats.note("refused", r.origin ?? "-", `${r.kind}/${caller.transport}`, {
+            transport: caller.transport,
+            origin: caller.origin,
+            kind: r.kind,
+            reason: r.message,
+          });
+          sayRefused(socket, listener, r.message);
+        });
+      },
+      refused: (l, kind, peer, origin, reason) => {
+        const where = `listen #${l.index + 1} ${l.transport} ${l.address}`;
+        // one line and one event per kind a minute, however many peers are refused
+        const first = this.repeats.note("refused", origin ?? "-", `${kind}/${l.transport}`, {
+          transport: l.transport,
+          listener: l.address,
+          peer,
+          kind,
+          reason,
+        });
+        if (first) process.stderr.write(`logward: ${where}: refused ${peer}: ${reason}\n`);
+      },
+      get stopping() {
+        return stopping();
+      },
+    };
+    const stopping = () => this.stopping;
+    const datagramHost = {
+      openStream: async (origin: string, stream: string) => {
+        const w = await this.store.stream(origin, stream);
+        this.policy.track(w);
+        return w;
+      },
+      policy: this.policy,
+      event: (name: string, fields: Record<string, string | number>) => this.event(name, fields),
+    };
+    for (const l of this.config.listen) {
+      if (l.transport === "udp" || l.transport === "unix") {
+        this.datagrams.push(await DatagramListener.start(l, datagramHost));
+        continue;
+      }
+      const n = await startNetListener(l, host);
+      this.net.push(n);
+      this.servers.push(n.server);
+    }
+  }
+
+  /** SIGHUP: TLS listeners read their certificate, key and CA again; a bad file keeps the old. */
+  private reloadTls(): void {
+    for (const n of this.net) {
+      try {
+        n.reload();
+      } catch (err) {
+        this.alerts.raise({
+          kind: "reload-failed",
+          message: `${(err as Error).message} The listener keeps its previous certificate.`,
+        });
+      }
+    }
   }
 
   /**
@@ -352,6 +457,7 @@ export class Collector {
     this.stopping = true;
     clearInterval(this.timer);
     for (const s of this.servers) s.close();
+    for (const d of this.datagrams) void d.close();
     for (const p of this.pending) p.socket.destroy();
     for (const s of this.sessions) s.socket.destroy();
     await this.store.close().catch(() => {});
@@ -365,7 +471,10 @@ export class Collector {
     // close() stops accepting at once but reports only when every connection is gone
     const closed = Promise.all(this.servers.map((s) => new Promise<void>((r) => s.close(() => r()))));
     for (const p of this.pending) p.socket.destroy();
-    await Promise.all([...this.sessions].map((s) => s.end("shutdown")));
+    await Promise.all([
+      ...[...this.sessions].map((s) => s.end("shutdown")),
+      ...this.datagrams.map((d) => d.close()),
+    ]);
     await closed;
     await this.policy.stop();
     await this.own.idle();

@@ -10,15 +10,9 @@ import { LogwardError } from "../errors.ts";
 import { isValidName } from "../store/names.ts";
 import { FramingError } from "../wire/framer.ts";
 import { MAX_DESCRIPTOR_BYTES, parseDescriptor } from "../wire/qrexec.ts";
-import {
-  encodeEnd,
-  type Format,
-  MAX_HEADER_BYTES,
-  parseLocalHeader,
-  parseRelayHeader,
-} from "../wire/relay.ts";
-import type { SessionResult } from "./intake.ts";
-import type { Transport } from "./session.ts";
+import { encodeEnd, MAX_HEADER_BYTES, parseLocalHeader, parseRelayHeader } from "../wire/relay.ts";
+import type { Intake, IntakeHost, SessionResult } from "./intake.ts";
+import type { SessionFormat, Transport } from "./session.ts";
 
 const UNIX_PATH_MAX = 107;
 
@@ -26,10 +20,12 @@ const UNIX_PATH_MAX = 107;
 export type Listener =
   | { kind: "relay"; path: string }
   | { kind: "qrexec"; path: string }
-  | { kind: "local"; path: string; origin: string };
+  | { kind: "local"; path: string; origin: string }
+  /** A `[[listen]]` TCP or TLS listener (net-listeners.ts); `path` names it in events. */
+  | { kind: "net"; path: string };
 
-/** Relay and local sockets wrap replies in relay frames; a qrexec socket service gets them bare. */
-export const framed = (l: Listener) => l.kind !== "qrexec";
+/** Relay and local sockets wrap replies in relay frames; qrexec and `[[listen]]` get them bare. */
+export const framed = (l: Listener) => l.kind === "relay" || l.kind === "local";
 
 /** How long a sender that is still sending gets to read the collector's last frame and stop. */
 const DRAIN_MS = 5000;
@@ -167,8 +163,10 @@ export function readHead(
 export interface Caller {
   origin: string;
   stream: string;
-  format: Format;
+  format: SessionFormat;
   transport: Transport;
+  /** An intake other than the format's own (RELP on a `[[listen]]` connection). */
+  intake?: ((host: IntakeHost) => Intake) | undefined;
 }
 
 /** The caller a header or descriptor names; a FramingError when it is not acceptable. */

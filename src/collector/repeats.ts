@@ -32,8 +32,11 @@ export class RepeatedEvents {
     this.raise = raise;
   }
 
-  /** An event of `origin` and `kind` (written now when it is the first of its window). */
-  note(name: string, origin: string, kind: string, fields: Fields): void {
+  /**
+   * An event of `origin` and `kind` (written now when it is the first of its window). True when
+   * it was written now, so that a caller can say it elsewhere (stderr) as seldom.
+   */
+  note(name: string, origin: string, kind: string, fields: Fields): boolean {
     let key = `${name}|${origin}|${kind}`;
     let f = fields;
     if (!this.repeats.has(key) && this.repeats.size >= MAX_REPEAT_KEYS) {
@@ -44,10 +47,11 @@ export class RepeatedEvents {
     if (r) {
       r.count++;
       r.fields = f;
-      return;
+      return false;
     }
     this.repeats.set(key, { name, since: Date.now(), count: 0, fields: f });
     this.event(name, f);
+    return true;
   }
 
   /** A blob-refused alert about `origin` (raised now when it is the first of its window). */

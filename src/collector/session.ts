@@ -18,12 +18,16 @@ import { FramingError, type RecordSink } from "../wire/framer.ts";
 import { LineFramer } from "../wire/lines.ts";
 import { OctetFramer } from "../wire/octets.ts";
 import type { Format } from "../wire/relay.ts";
+import { SyslogFramer } from "../wire/syslog-framer.ts";
 import { AgentIntake } from "./agent-intake.ts";
 import { BlobIntake } from "./blob-intake.ts";
-import type { BlobHost, Intake, SessionResult } from "./intake.ts";
+import type { BlobHost, Intake, IntakeHost, SessionResult } from "./intake.ts";
 import { JournalIntake } from "./journal-intake.ts";
 
-export type Transport = "qrexec-exec" | "qrexec-socket" | "local";
+export type Transport = "qrexec-exec" | "qrexec-socket" | "local" | "tcp" | "tls";
+
+/** A relay format, or `syslog` (RFC 6587 framing on a `[[listen]]` TCP or TLS connection). */
+export type SessionFormat = Format | "syslog";
 
 /** What a session asks the policy engine. */
 export type SessionPolicy = Pick<Policy, "noteAppend" | "takeRate" | "blocked" | "whenChanged">;
@@ -31,9 +35,11 @@ export type SessionPolicy = Pick<Policy, "noteAppend" | "takeRate" | "blocked" |
 export interface SessionOptions {
   origin: string;
   stream: string;
-  format: Format;
+  format: SessionFormat;
   transport: Transport;
   maxRecordBytes: number;
+  /** An intake other than the format's own (RELP on a `[[listen]]` connection). */
+  intake?: (host: IntakeHost) => Intake;
   /** The stream's last durable resume reference when the session opened (journal, agent). */
   resumeRef: string | null;
   /** Writes bytes to the sender; used only where the sender asked for them. */
@@ -49,13 +55,16 @@ export interface SessionOptions {
 
 function intakeFor(session: Session): Intake {
   const o = session.opts;
+  if (o.intake) return o.intake(session);
   if (o.format === "journal") return new JournalIntake(session);
   if (o.format === "agent") return new AgentIntake(session);
   if (o.format === "blob") return new BlobIntake(session, o.maxBlobBytes ?? 2 ** 30, o.framed ?? false);
   const framer =
     o.format === "octets"
       ? new OctetFramer(o.maxRecordBytes, session)
-      : new LineFramer(o.maxRecordBytes, session);
+      : o.format === "syslog"
+        ? new SyslogFramer(o.maxRecordBytes, session)
+        : new LineFramer(o.maxRecordBytes, session);
   return Object.assign(framer, { closeFields: () => "", finish: () => {} });
 }
 

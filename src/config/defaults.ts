@@ -63,5 +63,6 @@ export function defaultConfig(store: string): CollectorConfig {
     exportCopy: null,
     uiPort: DEFAULT_UI_PORT,
     uiSearchTimeoutMs: 10_000,
+    listen: Object.freeze([]),
   });
 }

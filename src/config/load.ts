@@ -9,6 +9,7 @@ import { parse as parseToml } from "smol-toml";
 import { LogwardError } from "../errors.ts";
 import { COLLECTOR_KEYS, STORE_KEYS } from "./collector.ts";
 import { DEFAULT_CONFIG_FILE, defaultConfig } from "./defaults.ts";
+import { LISTEN_KEYS, parseListen } from "./listen.ts";
 import { GROUP_KEYS, POLICY_KEYS, parsePolicy } from "./policy.ts";
 import type { Rule } from "./rule.ts";
 import type { CollectorConfig } from "./types.ts";
@@ -27,6 +28,7 @@ export const CONFIG_KEYS: Readonly<Record<string, readonly string[]>> = Object.f
   viewers: ["TYPE"],
   export: Object.keys(EXPORT_KEYS),
   ui: UI_KEYS,
+  listen: LISTEN_KEYS,
 });
 
 const SECTIONS = Object.keys(CONFIG_KEYS);
@@ -76,7 +78,7 @@ export function loadConfig(store: string, file?: string): CollectorConfig {
   for (const key of Object.keys(doc)) {
     if (!SECTIONS.includes(key))
       problems.push(
-        `[${key}] is not a known section (expected [collector], [store], [[policy]], [groups.NAME], [viewers], [export] or [ui])`,
+        `[${key}] is not a known section (expected [collector], [store], [[policy]], [groups.NAME], [viewers], [export], [ui] or [[listen]])`,
       );
   }
   section("collector", COLLECTOR_KEYS);
@@ -86,6 +88,7 @@ export function loadConfig(store: string, file?: string): CollectorConfig {
   config.uiPort = parseUi(doc.ui, problems, config.uiPort as number | null, (ms) => {
     config.uiSearchTimeoutMs = ms;
   });
+  config.listen = parseListen(doc, problems);
   const { alertCommand, minFree, ...rest } = config;
   rest.policy = parsePolicy(
     doc,

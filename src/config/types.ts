@@ -49,6 +49,35 @@ export interface CollectorConfig {
   readonly uiPort: number | null;
   /** A web UI search is stopped after this long (`[ui] search_timeout`): it runs in a worker. */
   readonly uiSearchTimeoutMs: number;
+  /** Network and datagram listeners for syslog and RELP (`[[listen]]`, listen.ts). */
+  readonly listen: readonly ListenConfig[];
+}
+
+export type ListenProtocol = "syslog" | "relp";
+export type ListenTransport = "udp" | "tcp" | "tls" | "unix";
+
+/** One `[[listen]]` table, checked (config/listen.ts). */
+export interface ListenConfig {
+  /** Its place in the file, from 0: errors name it "listen #<index + 1>". */
+  readonly index: number;
+  readonly protocol: ListenProtocol;
+  readonly transport: ListenTransport;
+  /** As written: "host:port", or a path for unix. */
+  readonly address: string;
+  /** udp, tcp, tls: the address's host and port ("" and 0 for unix). */
+  readonly host: string;
+  readonly port: number;
+  /** tls: PEM files (the CA only when clients must present a certificate); null otherwise. */
+  readonly tlsCert: string | null;
+  readonly tlsKey: string | null;
+  readonly tlsCa: string | null;
+  /** "cert", "address", or a fixed origin name. */
+  readonly origin: string;
+  readonly stream: string;
+  /** tcp, tls: connections at once on this listener. */
+  readonly maxConnections: number;
+  /** tls: a handshake not done by then is refused. */
+  readonly handshakeTimeoutMs: number;
 }
 
 export interface LocalSocket {

@@ -1,0 +1,247 @@
+// The `[[listen]] transport = "udp"` listener: one datagram is one record, appended as
+// received to the listener's stream of its origin (the peer address as an origin name, or a
+// fixed name; peer-origin.ts). UDP cannot push back, so where a TCP session would stop reading
+// (the stream's writer backlogged, a quota with on_quota = "refuse", the disk reserve, a rate
+// limit, an origin over its streams) the datagram is dropped and counted. Nothing is dropped
+// silently:
+//   - drops by the collector: a `!gap dropped=N reason=...` in the origin's stream before its
+//     next record, and `event=udp-dropped` in `_logward/events` (at most one per listener
+//     every DROP_REPORT_MS, summing every origin);
+//   - drops by the kernel (the socket's receive buffer overflowed before the collector read
+//     it): the `drops` column of /proc/net/udp(6) for the socket's inode, read every
+//     DROP_REPORT_MS, its increase recorded as `event=udp-dropped ... kernel=N`.
+// Each origin's records form one long flow, with an `!open` at its first datagram and a
+// `!close` when the collector stops, like a session's.
+//
+// unix datagram sockets (/dev/log): Node cannot bind one (src/agent/syslog-dgram.py shows the
+// sender's way around it, a Python helper); the collector does not run helpers, so `serve`
+// refuses transport = "unix" for now.
+
+import { createSocket, type Socket as UdpSocket } from "node:dgram";
+import { readFileSync, readlinkSync } from "node:fs";
+import { listenWhere } from "../config/listen.ts";
+import type { ListenConfig } from "../config/types.ts";
+import { LogwardError } from "../errors.ts";
+import type { StreamWriter } from "../store/stream-writer.ts";
+import { addressOrigin } from "./peer-origin.ts";
+import type { SessionPolicy } from "./session.ts";
+import { newSessionId } from "./session.ts";
+
+/** How often drops are looked at and recorded. */
+export const DROP_REPORT_MS = 10_000;
+/** Datagrams held for an origin whose stream is still being opened; more are dropped. */
+const MAX_WAITING = 1024;
+/** The socket's receive buffer: a burst of about a thousand 1 KiB messages. */
+const RECV_BUFFER_BYTES = 1 << 20;
+
+/** What the UDP listener asks of the collector. */
+export interface DatagramHost {
+  /** Opens (and tracks in the policy) the origin's stream; throws a LogwardError to refuse. */
+  openStream(origin: string, stream: string): Promise<StreamWriter>;
+  readonly policy: Pick<SessionPolicy, "noteAppend" | "takeRate" | "blocked">;
+  event(name: string, fields: Record<string, string | number>): void;
+}
+
+/** One origin's records on one listener. */
+interface Flow {
+  writer: StreamWriter | null;
+  id: string;
+  records: number;
+  /** Datagrams that arrived while the stream was being opened. */
+  waiting: Buffer[];
+  /** Dropped since the last `!gap`, and why (the last reason). */
+  dropped: number;
+  reason: string;
+  /** Over the origin's rate limit: datagrams before this time are dropped. */
+  rateUntil: number;
+}
+
+export class DatagramListener {
+  readonly config: ListenConfig;
+  private readonly socket: UdpSocket;
+  private readonly host: DatagramHost;
+  private readonly flows = new Map<string, Flow>();
+  private readonly timer: NodeJS.Timeout;
+  /** Dropped by the collector since the last report, and by the kernel as last read. */
+  private droppedHere = 0;
+  private kernelDrops: number | null = null;
+  private closed = false;
+
+  private constructor(l: ListenConfig, socket: UdpSocket, host: DatagramHost) {
+    this.config = l;
+    this.socket = socket;
+    this.host = host;
+    socket.on("message", (msg, rinfo) => this.datagram(msg, rinfo.address));
+    this.kernelDrops = this.readKernelDrops();
+    this.timer = setInterval(() => this.reportDrops(), DROP_REPORT_MS);
+    this.timer.unref();
+  }
+
+  /** Binds `l`'s address; an address in use is an error naming the table and key. */
+  static async start(l: ListenConfig, host: DatagramHost): Promise<DatagramListener> {
+    if (l.transport === "unix")
+      throw new LogwardError(
+        "LW_LISTEN",
+        `${listenWhere(l.index)}: transport = "unix" is not available yet (Node cannot bind a unix datagram socket); use "udp" on 127.0.0.1.`,
+      );
+    const socket = createSocket({
+      type: l.host.includes(":") ? "udp6" : "udp4",
+      recvBufferSize: RECV_BUFFER_BYTES,
+    });
+    await new Promise<void>((resolve, reject) => {
+      socket.once("error", (err: NodeJS.ErrnoException) =>
+        reject(
+          new LogwardError(
+            "LW_LISTEN",
+            `${listenWhere(l.index)}: address ${l.address} cannot be listened on (${err.code === "EADDRINUSE" ? "it is in use" : err.message}).`,
+          ),
+        ),
+      );
+      socket.bind({ address: l.host, port: l.port, exclusive: true }, () => resolve());
+    });
+    socket.on("error", (err) => host.event("error", { listener: l.address, message: err.message }));
+    return new DatagramListener(l, socket, host);
+  }
+
+  private datagram(msg: Buffer, address: string): void {
+    if (this.closed) return;
+    const l = this.config;
+    const origin = l.origin === "address" ? addressOrigin(address) : l.origin;
+    if (origin === null) return;
+    let flow = this.flows.get(origin);
+    if (!flow) {
+      flow = {
+        writer: null,
+        id: newSessionId(),
+        records: 0,
+        waiting: [msg],
+        dropped: 0,
+        reason: "",
+        rateUntil: 0,
+      };
+      this.flows.set(origin, flow);
+      void this.open(origin, flow);
+      return;
+    }
+    if (!flow.writer) {
+      if (flow.waiting.length < MAX_WAITING) flow.waiting.push(msg);
+      else this.drop(flow, "opening");
+      return;
+    }
+    this.append(origin, flow, msg);
+  }
+
+  private async open(origin: string, flow: Flow): Promise<void> {
+    let writer: StreamWriter;
+    try {
+      writer = await this.host.openStream(origin, this.config.stream);
+    } catch (err) {
+      // a stream limit, a refused name: these datagrams are lost; the next one tries again
+      this.flows.delete(origin);
+      this.droppedHere += flow.waiting.length;
+      this.host.event("udp-refused", {
+        listener: this.config.address,
+        origin,
+        dropped: flow.waiting.length,
+        reason: (err as Error).message,
+      });
+      return;
+    }
+    if (this.closed) return;
+    const seq = writer.appendCollector("open", `session=${flow.id} transport=udp format=syslog`);
+    writer.declareType("syslog", seq);
+    this.host.policy.noteAppend(origin);
+    flow.writer = writer;
+    const waiting = flow.waiting;
+    flow.waiting = [];
+    for (const msg of waiting) this.append(origin, flow, msg);
+  }
+
+  private append(origin: string, flow: Flow, msg: Buffer): void {
+    const writer = flow.writer!;
+    const policy = this.host.policy;
+    // over its rate: dropped until the bucket has refilled (a datagram cannot wait)
+    const full = writer.backlogged
+      ? "backlog"
+      : policy.blocked(origin)
+        ? "blocked"
+        : flow.rateUntil > Date.now()
+          ? "rate"
+          : null;
+    if (full) {
+      this.drop(flow, full);
+      return;
+    }
+    if (flow.dropped > 0) {
+      writer.appendCollector("gap", `dropped=${flow.dropped} reason=${flow.reason} session=${flow.id}`);
+      flow.dropped = 0;
+    }
+    writer.appendRecords([msg]);
+    flow.records++;
+    const wait = policy.takeRate(origin, 1);
+    if (wait > 0) flow.rateUntil = Date.now() + wait;
+    policy.noteAppend(origin);
+  }
+
+  private drop(flow: Flow, reason: string): void {
+    flow.dropped++;
+    flow.reason = reason;
+    this.droppedHere++;
+  }
+
+  /** The kernel's drop count for this socket (/proc/net/udp, udp6), or null where unknown. */
+  private readKernelDrops(): number | null {
+    try {
+      const fd = (this.socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+      if (fd === undefined || fd < 0) return null;
+      const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`))?.[1];
+      if (!inode) return null;
+      for (const table of ["/proc/net/udp", "/proc/net/udp6"]) {
+        for (const line of readFileSync(table, "latin1").split("\n").slice(1)) {
+          const cols = line.trim().split(/\s+/);
+          if (cols[9] === inode) return Number(cols[12]);
+        }
+      }
+    } catch {
+      // no /proc (not Linux), or the socket is closing
+    }
+    return null;
+  }
+
+  /** Records the drops since the last report (collector and kernel), if any. */
+  private reportDrops(): void {
+    const kernel = this.readKernelDrops();
+    const kernelNew =
+      kernel !== null && this.kernelDrops !== null ? Math.max(kernel - this.kernelDrops, 0) : 0;
+    if (kernel !== null) this.kernelDrops = kernel;
+    if (this.droppedHere === 0 && kernelNew === 0) return;
+    this.host.event("udp-dropped", {
+      listener: this.config.address,
+      dropped: this.droppedHere,
+      kernel: kernelNew,
+    });
+    this.droppedHere = 0;
+  }
+
+  /** Stops reading; each flow's `!close` (with a last `!gap` for what it dropped). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    clearInterval(this.timer);
+    this.reportDrops();
+    await new Promise<void>((r) => this.socket.close(() => r()));
+    for (const [origin, flow] of this.flows) {
+      const w = flow.writer;
+      if (!w) continue;
+      try {
+        if (flow.dropped > 0)
+          w.appendCollector("gap", `dropped=${flow.dropped} reason=${flow.reason} session=${flow.id}`);
+        w.appendCollector("close", `session=${flow.id} records=${flow.records} reason=shutdown`);
+        this.host.policy.noteAppend(origin);
+      } catch {
+        // the store is closing
+      }
+    }
+    await Promise.all([...this.flows.values()].map((f) => f.writer?.waitDurable().catch(() => {})));
+  }
+}
