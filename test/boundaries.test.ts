@@ -5,11 +5,13 @@ import { test } from "node:test";
 
 const SRC = join(import.meta.dirname, "../src");
 
-// what each folder may import from inside src/ (besides itself); see the folders' READMEs
+// what each folder may import from inside src/ (besides itself); see the folders' READMEs.
+// An entry with a slash is one file of another folder: query reads syslog headers with wire's
+// parser (search --field), and wire imports only errors.ts, so this makes no cycle.
 const ALLOWED: Record<string, string[]> = {
   store: ["errors.ts"],
   wire: ["errors.ts"],
-  query: ["errors.ts", "store"],
+  query: ["errors.ts", "store", "wire/syslog-parse.ts"],
   config: ["errors.ts", "store"],
   policy: ["errors.ts", "store", "config"],
   collector: ["errors.ts", "store", "wire", "config", "policy"],
@@ -32,8 +34,9 @@ test("folders import only what their README allows (the store never imports the 
     const allowed = ALLOWED[folder];
     assert.ok(allowed, `no import rule for src/${folder}`);
     for (const m of readFileSync(file, "utf8").matchAll(/from "(\.{1,2}\/[^"]+)"/g)) {
-      const target = relative(SRC, resolve(file, "..", m[1]!)).split("/")[0]!;
-      if (target === folder || allowed.includes(target)) continue;
+      const path = relative(SRC, resolve(file, "..", m[1]!));
+      const target = path.split("/")[0]!;
+      if (target === folder || allowed.includes(target) || allowed.includes(path)) continue;
       problems.push(`${relative(SRC, file)} imports ${m[1]}`);
     }
   }

@@ -1,12 +1,14 @@
 // Searching stored records (`logward search` and the web UI's /api/search): a plain string is
 // found with indexOf over whole decompressed blocks, so a line without a hit costs only the
 // scan; a regular expression is tried on each payload. Hits come in receive order per origin;
-// the next origins are searched ahead while one is consumed.
+// the next origins are searched ahead while one is consumed. A syslog field filter
+// (syslog-filter.ts) is tried only on lines that passed the pattern, and only when one is given.
 
 import { LogwardError } from "../errors.ts";
 import { readStreamLines, type StreamRef, type Window } from "../store/read.ts";
 import { LF, type ParsedLine, parseLine, TIME_LEN } from "../store/record.ts";
 import { type LineView, readRecords } from "./records.ts";
+import { type SyslogFilter, syslogMatches } from "./syslog-filter.ts";
 
 /** A matching stored line and its parse. */
 export interface Hit {
@@ -14,29 +16,42 @@ export interface Hit {
   p: ParsedLine;
 }
 
-/** What to look for: the bytes of a case-sensitive plain string, else a regular expression. */
+/**
+ * What to look for: the bytes of a case-sensitive plain string, else a regular expression, else
+ * (a field filter without a pattern) any payload; and the syslog fields a record must have.
+ */
 export interface Matcher {
   needle: Buffer | null;
   re: RegExp | null;
+  fields?: SyslogFilter | null;
 }
 
 export function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }
 
-/** PATTERN as a plain string (`regex` false) or a JavaScript regular expression. */
-export function compileMatcher(pattern: string, opts: { regex?: boolean; ignoreCase?: boolean }): Matcher {
+/**
+ * PATTERN as a plain string (`regex` false) or a JavaScript regular expression. With a field
+ * filter the pattern may be empty: then the filter's own needle (if any) narrows the scan.
+ */
+export function compileMatcher(
+  pattern: string,
+  opts: { regex?: boolean; ignoreCase?: boolean; fields?: SyslogFilter | null },
+): Matcher {
+  const fields = opts.fields ?? null;
+  if (pattern.length === 0 && fields) return { needle: fields.needle, re: null, fields };
   if (pattern.length === 0)
     throw new LogwardError(
       "LW_USAGE",
       "The search pattern is empty; give a string or, with --regex, an expression.",
     );
   // a case-sensitive plain string is searched in the stored bytes directly (no per-line string)
-  if (!opts.regex && !opts.ignoreCase) return { needle: Buffer.from(pattern), re: null };
+  if (!opts.regex && !opts.ignoreCase) return { needle: Buffer.from(pattern), re: null, fields };
   try {
     return {
       needle: null,
       re: new RegExp(opts.regex ? pattern : escapeRegExp(pattern), `u${opts.ignoreCase ? "i" : ""}`),
+      fields,
     };
   } catch (err) {
     throw new LogwardError(
@@ -53,16 +68,23 @@ export function matchLine(v: LineView, m: Matcher): ParsedLine | null {
   if (!p) return null;
   if (m.needle) {
     const at = block.indexOf(m.needle, p.payloadStart);
-    return at !== -1 && at + m.needle.length <= p.payloadEnd ? p : null;
-  }
-  return m.re!.test(block.toString("utf8", p.payloadStart, p.payloadEnd)) ? p : null;
+    if (at === -1 || at + m.needle.length > p.payloadEnd) return null;
+  } else if (m.re && !m.re.test(block.toString("utf8", p.payloadStart, p.payloadEnd))) return null;
+  return !m.fields || syslogMatches(m.fields, block, p) ? p : null;
 }
 
 /**
- * The lines of one stream whose payload holds `needle`, found with indexOf over whole blocks:
- * lines without it cost nothing but the scan. Each hit is a copy (blocks are reused).
+ * The lines of one stream whose payload holds `needle` (and passes `fields`), found with indexOf
+ * over whole blocks: lines without it cost nothing but the scan. Each hit is a copy (blocks are
+ * reused).
  */
-async function* fixedHits(root: string, ref: StreamRef, w: Window, needle: Buffer): AsyncGenerator<Hit> {
+async function* fixedHits(
+  root: string,
+  ref: StreamRef,
+  w: Window,
+  needle: Buffer,
+  fields: SyslogFilter | null,
+): AsyncGenerator<Hit> {
   for await (const block of readStreamLines(root, ref.origin, ref.stream, w)) {
     let at = block.indexOf(needle);
     while (at !== -1) {
@@ -71,7 +93,12 @@ async function* fixedHits(root: string, ref: StreamRef, w: Window, needle: Buffe
       if (end === -1) end = block.length;
       const p = parseLine(block, start, end);
       const inPayload = p ? block.indexOf(needle, p.payloadStart) : -1;
-      if (p && inPayload !== -1 && inPayload + needle.length <= p.payloadEnd) {
+      if (
+        p &&
+        inPayload !== -1 &&
+        inPayload + needle.length <= p.payloadEnd &&
+        (!fields || syslogMatches(fields, block, p))
+      ) {
         // the line as parsed here, its offsets moved to the copy: no second parse downstream
         const line = Buffer.from(block.subarray(start, end + 1));
         yield {
@@ -211,7 +238,8 @@ export async function* searchRecords<T = never>(
   const startAhead = (k: number) => {
     const streams = ordered[k]?.[1];
     if (needle && streams && !ahead[k]) {
-      ahead[k] = new ReadAhead(mergeByTime(streams.map((r) => fixedHits(root, r, w, needle))));
+      const fields = m.fields ?? null;
+      ahead[k] = new ReadAhead(mergeByTime(streams.map((r) => fixedHits(root, r, w, needle, fields))));
     }
   };
   for (const [k, [, streams]] of ordered.entries()) {
@@ -232,16 +260,20 @@ export async function* searchRecords<T = never>(
   }
 }
 
-/** Matching records per stream ("origin/stream" -> count), plain strings only; order does not matter. */
+/**
+ * Matching records per stream ("origin/stream" -> count), plain strings (and a field filter)
+ * only; order does not matter.
+ */
 export async function countFixed(
   root: string,
   refs: readonly StreamRef[],
   w: Window,
   needle: Buffer,
+  fields: SyslogFilter | null = null,
 ): Promise<Map<string, number>> {
   const perStream = await mapLimit(refs, STREAMS_AT_ONCE, async (r) => {
     let n = 0;
-    for await (const _ of fixedHits(root, r, w, needle)) n++;
+    for await (const _ of fixedHits(root, r, w, needle, fields)) n++;
     return [`${r.origin}/${r.stream}`, n] as const;
   });
   return new Map(perStream);

@@ -13,8 +13,16 @@ export function parseTarget(target: string): { origin: string; stream: string | 
   return { origin, stream };
 }
 
-/** A stored record as `--json` prints it (show, search): the payload in its escaped form. */
-export function recordJson(v: LineView, p: ParsedLine, payload: string): string {
+/**
+ * A stored record as `--json` prints it (show, search): the payload in its escaped form; `extra`
+ * (search's `syslog` object) comes after it, and only when asked for.
+ */
+export function recordJson(
+  v: LineView,
+  p: ParsedLine,
+  payload: string,
+  extra?: Record<string, unknown>,
+): string {
   return JSON.stringify({
     origin: v.ref.origin,
     stream: v.ref.stream,
@@ -23,5 +31,6 @@ export function recordJson(v: LineView, p: ParsedLine, payload: string): string 
     kind: p.kind === "." ? "data" : p.kind.slice(1),
     ...(p.ref !== undefined ? { ref: p.ref } : {}),
     payload,
+    ...extra,
   });
 }
