@@ -13,6 +13,13 @@ import {
 import type { LineView } from "../query/records.ts";
 import { compileMatcher, countFixed, matchLine, searchRecords } from "../query/search.ts";
 import { matchingStreams, streamMatcher } from "../query/select.ts";
+import {
+  compileSyslogFilter,
+  type FieldSpec,
+  fieldSpec,
+  recordFields,
+  syslogJson,
+} from "../query/syslog-filter.ts";
 import { recordJson } from "../query/target.ts";
 import { timeBound } from "../query/time.ts";
 import { isDisplaySafe } from "../store/escape.ts";
@@ -25,6 +32,7 @@ import { warnDamaged } from "./show.ts";
 import { storePath } from "./store-path.ts";
 
 export const SEARCH_HELP = `Usage: logward search PATTERN [options]
+       logward search [PATTERN] --field KEY=VALUE|--severity RANGE [options]
 
 Searches the records of every origin (or those named) across active and compressed segments,
 and prints each hit as ORIGIN/STREAM and the stored line, in receive order per origin. The
@@ -37,6 +45,11 @@ prints as ORIGIN/STREAM TIME SEQ:LLINE ESCAPED-LINE (SEQ is the object's, for 'l
 after the origin's record hits. Other objects (evtx, bsm, pcap, pcapng, binary, and gzip or
 zstd, which are not decompressed) are not searched: one line on stderr names them.
 
+Syslog fields: --field and --severity keep only records whose syslog header (RFC 5424 or
+RFC 3164, as docs/PROTOCOL.md describes it) has those values, read from each record at search
+time; every filter and PATTERN must hold. With a filter PATTERN may be left out. Objects are
+not searched then, nor collector records (!open, ...).
+
 Options:
   --origin GLOB    only origins matching GLOB (* and ?), e.g. 'disp*'
   --stream GLOB    only streams matching GLOB
@@ -45,6 +58,15 @@ Options:
   --fixed          PATTERN is a plain string (the default)
   --regex          PATTERN is a regular expression (JavaScript syntax)
   --ignore-case    match regardless of case
+  --field KEY=VALUE  (repeatable) KEY: facility (auth, local0..local7, 0-23), severity (as
+                   --severity), host (the claimed HOSTNAME, any case), app (APP-NAME or TAG),
+                   procid, msgid, sd (an SD-ID, or SD-ID.PARAM=VALUE); a VALUE with * or ?
+                   is a glob, else it must be exact, e.g. --field app=sshd --field 'host=web*'
+  --severity RANGE err (that severity), ..err (err or more severe), warning.. (warning or
+                   less severe), crit..warning; names emerg alert crit err warning notice
+                   info debug (RFC 5424), or 0-7
+  --parse          with --json: add each record's parsed header as a "syslog" object (given
+                   anyway with --field or --severity)
   --count          print the number of matching records and object lines per origin/stream,
                    then 'objects-skipped N' when objects were not searched, and the total
   --json           one JSON object per hit: origin, stream, time, seq, kind, ref, payload;
@@ -74,15 +96,33 @@ export async function searchCommand(args: string[]): Promise<number> {
       count: { type: "boolean" },
       json: { type: "boolean" },
       follow: { type: "boolean", short: "f" },
+      field: { type: "string", multiple: true },
+      severity: { type: "string" },
+      parse: { type: "boolean" },
     },
-    { min: 1, max: 1 },
+    { min: 0, max: 1 },
   );
-  const pattern = positionals[0]!;
+  const specs: FieldSpec[] = (values.field ?? []).map((f) => fieldSpec("--field", f));
+  if (values.severity !== undefined)
+    specs.push({ option: "--severity", key: "severity", value: values.severity });
+  const fields = compileSyslogFilter(specs);
+  if (positionals.length === 0 && !fields)
+    throw new LogwardError(
+      "LW_USAGE",
+      "'logward search' takes 1 argument, not 0 (or a --field or --severity filter); see 'logward search --help'.",
+    );
+  const pattern = positionals[0] ?? "";
+  // the parsed header in --json: asked for, or implied by a filter on it
+  const withSyslog = values.parse || fields !== null;
   if (values.fixed && values.regex)
     throw new LogwardError("LW_USAGE", "--fixed and --regex cannot be used together; pick one.");
   if (values.count && values.json)
     throw new LogwardError("LW_USAGE", "--count and --json cannot be used together; pick one.");
-  const matcher = compileMatcher(pattern, { regex: values.regex, ignoreCase: values["ignore-case"] });
+  const matcher = compileMatcher(pattern, {
+    regex: values.regex,
+    ignoreCase: values["ignore-case"],
+    fields,
+  });
   const chosen = streamMatcher({ origin: values.origin, stream: values.stream }, "--");
   const now = Date.now() * 1000;
   const since = timeBound("--since", values.since, now);
@@ -110,7 +150,9 @@ export async function searchCommand(args: string[]): Promise<number> {
       return undefined; // a damaged line is reported, never printed as is
     }
     if (values.json) {
-      return out.write(`${recordJson(v, p, block.toString("utf8", p.payloadStart, p.payloadEnd))}\n`);
+      const payload = block.toString("utf8", p.payloadStart, p.payloadEnd);
+      const extra = withSyslog ? { syslog: syslogJson(recordFields(block, p)) } : undefined;
+      return out.write(`${recordJson(v, p, payload, extra)}\n`);
     }
     out.write(`${key} `);
     return out.write(block, start, end + 1);
@@ -139,19 +181,21 @@ export async function searchCommand(args: string[]): Promise<number> {
   if (values.count && matcher.needle) {
     // counting needs no order: several streams at once, so that decompression (on libuv's
     // thread pool) and scanning use both cores
-    for (const [key, n] of await countFixed(root, refs, w, matcher.needle)) {
+    for (const [key, n] of await countFixed(root, refs, w, matcher.needle, fields)) {
       if (n > 0) counts.set(key, n);
       total += n;
     }
-    for (const origin of [...new Set(refs.map((r) => r.origin))].sort())
-      for await (const h of searchObjects(
-        root,
-        refs.filter((r) => r.origin === origin),
-        w,
-        matcher,
-        notes,
-      ))
-        onObjectHit(h);
+    // objects have no syslog header: a field filter leaves them out
+    if (!fields)
+      for (const origin of [...new Set(refs.map((r) => r.origin))].sort())
+        for await (const h of searchObjects(
+          root,
+          refs.filter((r) => r.origin === origin),
+          w,
+          matcher,
+          notes,
+        ))
+          onObjectHit(h);
   } else {
     const progress = new Progress(
       "searching",
@@ -164,7 +208,7 @@ export async function searchCommand(args: string[]): Promise<number> {
       w,
       matcher,
       (k) => progress.add(k === 0 ? 0 : 1),
-      (streams) => searchObjects(root, streams, w, matcher, notes),
+      fields ? undefined : (streams) => searchObjects(root, streams, w, matcher, notes),
     )) {
       const wait = "object" in hit ? onObjectHit(hit) : onHit(hit.v, hit.p);
       if (wait) await wait;

@@ -9,20 +9,25 @@ import { Worker } from "node:worker_threads";
 import { type ErrorCode, LogwardError } from "../errors.ts";
 import { compileMatcher } from "../query/search.ts";
 import { streamMatcher } from "../query/select.ts";
+import { compileSyslogFilter, type FieldSpec, fieldSpec } from "../query/syslog-filter.ts";
 import type { ApiContext } from "./context.ts";
 import { sendJsonText } from "./http.ts";
 import { intParam, type Params, windowParams } from "./params.ts";
 import type { SearchJob, SearchResult } from "./search-worker.ts";
 
 const MAX_HITS = 1000;
+/** Field filters one search may give (`field`, `severity`, `app` together). */
+const MAX_FIELDS = 16;
 /** Searches running at once, each in its own worker thread (the machine may have 2 cores). */
 const MAX_SEARCHES = 2;
 const WORKER = new URL(`./search-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 
 /**
- * GET /api/search?q[&regex][&ignore_case][&origin][&stream][&since][&until][&limit]: in a
- * worker thread, stopped after [ui] search_timeout (LW_SEARCH_TIMEOUT) or when the page goes
- * away, so a catastrophic regular expression never stops the collector's event loop.
+ * GET /api/search?q[&regex][&ignore_case][&origin][&stream][&since][&until][&limit]
+ * [&severity=RANGE][&app=VALUE][&field=KEY=VALUE…]: in a worker thread, stopped after [ui]
+ * search_timeout (LW_SEARCH_TIMEOUT) or when the page goes away, so a catastrophic regular
+ * expression never stops the collector's event loop. The syslog filters are the CLI's
+ * (`search --severity`, `--field app=`, `--field`); with one, q may be empty.
  */
 export async function search(ctx: ApiContext, p: Params, res: ServerResponse): Promise<void> {
   const job: SearchJob = {
@@ -34,9 +39,11 @@ export async function search(ctx: ApiContext, p: Params, res: ServerResponse): P
     stream: p.get("stream") || null,
     window: windowParams(p),
     limit: intParam(p, "limit", 200, 1, MAX_HITS),
+    fields: fieldParams(p),
   };
   // a wrong parameter is answered here, without a worker
-  compileMatcher(job.pattern, { regex: job.regex, ignoreCase: job.ignoreCase });
+  const fields = compileSyslogFilter(job.fields);
+  compileMatcher(job.pattern, { regex: job.regex, ignoreCase: job.ignoreCase, fields });
   streamMatcher({ origin: job.origin, stream: job.stream }, "");
   if (ctx.running.searches >= MAX_SEARCHES)
     throw new LogwardError(
@@ -50,6 +57,19 @@ export async function search(ctx: ApiContext, p: Params, res: ServerResponse): P
   } finally {
     ctx.running.searches--;
   }
+}
+
+/** The syslog field filters of the request: `severity`, `app` and each `field` (KEY=VALUE). */
+function fieldParams(p: Params): FieldSpec[] {
+  const specs: FieldSpec[] = [];
+  const severity = p.get("severity");
+  if (severity) specs.push({ option: "severity", key: "severity", value: severity });
+  const app = p.get("app");
+  if (app) specs.push({ option: "app", key: "app", value: app });
+  for (const f of p.getAll("field")) if (f !== "") specs.push(fieldSpec("field", f));
+  if (specs.length > MAX_FIELDS)
+    throw new LogwardError("LW_USAGE", `A search takes at most ${MAX_FIELDS} field filters.`);
+  return specs;
 }
 
 /** Runs `job` in a worker; null when the page went away first. */

@@ -10,6 +10,7 @@ import { LogwardError } from "../errors.ts";
 import { displayPayload } from "../query/emit.ts";
 import { compileMatcher, searchRecords } from "../query/search.ts";
 import { matchingStreams, streamMatcher } from "../query/select.ts";
+import { compileSyslogFilter, type FieldSpec, recordFields, syslogJson } from "../query/syslog-filter.ts";
 import { recordJson } from "../query/target.ts";
 import type { Window } from "../store/read.ts";
 
@@ -22,6 +23,8 @@ export interface SearchJob {
   stream: string | null;
   window: Window;
   limit: number;
+  /** Syslog field filters (api-search.ts checked them); hits then carry a `syslog` object. */
+  fields: FieldSpec[];
 }
 
 export interface SearchResult {
@@ -31,7 +34,8 @@ export interface SearchResult {
 }
 
 async function run(job: SearchJob): Promise<SearchResult> {
-  const matcher = compileMatcher(job.pattern, { regex: job.regex, ignoreCase: job.ignoreCase });
+  const fields = compileSyslogFilter(job.fields);
+  const matcher = compileMatcher(job.pattern, { regex: job.regex, ignoreCase: job.ignoreCase, fields });
   const refs = await matchingStreams(job.root, streamMatcher({ origin: job.origin, stream: job.stream }, ""));
   const hits: string[] = [];
   let truncated = false;
@@ -40,7 +44,8 @@ async function run(job: SearchJob): Promise<SearchResult> {
       truncated = true;
       break;
     }
-    hits.push(recordJson(v, p, displayPayload(v.block, p).text));
+    const extra = fields ? { syslog: syslogJson(recordFields(v.block, p)) } : undefined;
+    hits.push(recordJson(v, p, displayPayload(v.block, p).text, extra));
   }
   return { truncated, hits };
 }

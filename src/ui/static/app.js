@@ -687,7 +687,6 @@ async function searchPage(params) {
       value: q,
       placeholder: "Text to find in every origin  ( / )",
       "aria-label": "Search for",
-      required: true,
     }),
     origin: el("input", {
       type: "text",
@@ -695,6 +694,25 @@ async function searchPage(params) {
       value: params.get("origin") ?? "",
       placeholder: "origin glob, e.g. disp*",
       "aria-label": "Origins",
+    }),
+    // syslog header filters, as `logward search --severity RANGE --field app=VALUE`
+    severity: el("input", {
+      type: "text",
+      className: "field",
+      id: "severity",
+      value: params.get("severity") ?? "",
+      placeholder: "severity, e.g. ..err",
+      "aria-label": "Syslog severity (err, ..err = err or worse, warning..)",
+      title: "Syslog severity: err (that one), ..err (err or more severe), warning.. (warning or less), 0-7",
+    }),
+    app: el("input", {
+      type: "text",
+      className: "field",
+      id: "app",
+      value: params.get("app") ?? "",
+      placeholder: "syslog app, e.g. sshd",
+      "aria-label": "Syslog app-name or tag (* and ? are globs)",
+      title: "Syslog APP-NAME or TAG, exact, or a glob with * and ?",
     }),
     since: el("input", {
       type: "text",
@@ -724,6 +742,8 @@ async function searchPage(params) {
         location.hash = route(["search"], {
           q: fields.q.value,
           origin: fields.origin.value.trim(),
+          severity: fields.severity.value.trim(),
+          app: fields.app.value.trim(),
           since: fields.since.value.trim(),
           until: fields.until.value.trim(),
           regex: fields.regex.checked ? "1" : "",
@@ -733,6 +753,8 @@ async function searchPage(params) {
     },
     fields.q,
     fields.origin,
+    fields.severity,
+    fields.app,
     fields.since,
     fields.until,
     el("label", { className: "check" }, fields.regex, "regular expression"),
@@ -740,7 +762,10 @@ async function searchPage(params) {
     el("button", { type: "submit", className: "primary" }, "Search"),
   );
   setView("Search", el("h1", null, "Search"), form, results);
-  if (!q) {
+  const severity = params.get("severity") ?? "";
+  const app = params.get("app") ?? "";
+  // a syslog filter alone is a search too (every record with those fields)
+  if (!q && !severity && !app) {
     fields.q.focus();
     return;
   }
@@ -748,13 +773,15 @@ async function searchPage(params) {
   const data = await api("/api/search", {
     q,
     origin: params.get("origin") ?? "",
+    severity,
+    app,
     since: params.get("since") ?? "",
     until: params.get("until") ?? "",
     regex: params.get("regex") ?? "",
     ignore_case: params.get("ic") ?? "",
   });
   const mark =
-    params.get("regex") === "1"
+    params.get("regex") === "1" || !q
       ? null
       : { text: q, lower: q.toLowerCase(), ignoreCase: params.get("ic") === "1" };
   results.replaceChildren(
