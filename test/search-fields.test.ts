@@ -3,10 +3,10 @@
 // and the ported parser vectors (test/fixtures/syslog/parse-vectors.json), searched with each
 // filter; escaped bytes in the header (an SD value with \" \\ \], a TAB in a TAG, a HOSTNAME
 // byte that is not UTF-8) read as the sender sent them; bad filter values refused in one
-// sentence; the UI's /api/search with the same filters.
+// sentence; the UI's /api/search with the same filters; --follow with filters.
 
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { readFileSync } from "node:fs";
 import { request } from "node:http";
@@ -26,7 +26,7 @@ import { escapePayload } from "../src/store/escape.ts";
 import { parseLine } from "../src/store/record.ts";
 import { Store } from "../src/store/store.ts";
 import { parseSyslog } from "../src/wire/syslog-parse.ts";
-import { logward } from "./helpers/cli.ts";
+import { BIN, logward } from "./helpers/cli.ts";
 import { type Daemon, ingest, serve, uiLogin } from "./helpers/daemon.ts";
 import { tempDir } from "./helpers/tmp.ts";
 
@@ -380,7 +380,7 @@ describe("search on syslog fields", () => {
   });
 });
 
-describe("the web UI's search with syslog filters", () => {
+describe("a running collector: the web UI's search with syslog filters, objects, --follow", () => {
   const store = join(tempDir(), "store");
   let d: Daemon;
   let base: string;
@@ -505,5 +505,62 @@ describe("the web UI's search with syslog filters", () => {
     assert.match(js.body, /id: "app"/);
     const page = await get("/");
     assert.doesNotMatch(page.body, /<script>|\son[a-z]+=|\sstyle=/);
+  });
+
+  test("--follow with filters prints only new records that pass them", async () => {
+    const live = { QREXEC_REMOTE_DOMAIN: "router", QREXEC_SERVICE_ARGUMENT: "live" };
+    await ingest(store, "lines", "<35>1 - gw sshd - - - U20 old failure\n", live);
+    const child = spawn(
+      process.execPath,
+      [
+        BIN,
+        "search",
+        "--field",
+        "app=sshd",
+        "--severity",
+        "..err",
+        "--stream",
+        "live",
+        "--follow",
+        "--json",
+        "--store",
+        store,
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    try {
+      let out = "";
+      child.stdout.on("data", (b: Buffer) => {
+        out += b.toString();
+      });
+      const waitFor = async (re: RegExp) => {
+        for (let k = 0; k < 100 && !re.test(out); k++) await new Promise((r) => setTimeout(r, 50));
+        assert.match(out, re);
+      };
+      await waitFor(/U20/);
+      await ingest(
+        store,
+        "lines",
+        "<38>1 - gw sshd - - - U21 info\n<35>1 - gw cron - - - U22 other app\n<34>1 - gw sshd - - - U23 new crit\n",
+        live,
+      );
+      await waitFor(/U23/);
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      assert.equal(await exited, 0);
+      const got = out
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as { payload: string; syslog: { severity: number } });
+      assert.deepEqual(
+        got.map((h) => [h.payload.split(" ")[7], h.syslog.severity]),
+        [
+          ["U20", 3],
+          ["U23", 2],
+        ],
+      );
+    } finally {
+      if (child.exitCode === null) child.kill("SIGKILL");
+    }
   });
 });
