@@ -369,12 +369,16 @@ describe("search on syslog fields", () => {
       [["--field", "sd=x=y"], /--field sd 'x=y' is neither an SD-ID nor SD-ID\.PARAM=VALUE/],
       [[], /'logward search' takes 1 argument, not 0 \(or a --field or --severity filter\)/],
       [["--parse"], /'logward search' takes 1 argument, not 0/],
+      // an echoed value is escaped like every CLI message
+      [["--field", "host\x1b[2J=x"], /--field 'host\\x1b\[2J=x' is not KEY=VALUE/],
+      [["--severity", "\u202eerr\x07"], /--severity '\\u202eerr\\x07' is not a severity/],
     ];
     for (const [args, message] of cases) {
       const r = await run(...args);
       assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
       assert.match(r.stderr, message, args.join(" "));
       assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+      assert.doesNotMatch(r.stderr, /[\x00-\x09\x0b-\x1f\x7f-\x9f\u202e]/u);
       assert.equal(r.stdout.length, 0);
     }
   });
