@@ -330,6 +330,7 @@ export class Collector {
       get stopping() {
         return stopping();
       },
+      storeRoot: this.store.root,
     };
     const stopping = () => this.stopping;
     const datagramHost = {

@@ -15,6 +15,7 @@ import type { ListenConfig } from "../config/types.ts";
 import { LogwardError } from "../errors.ts";
 import type { Intake, IntakeHost } from "./intake.ts";
 import { addressOrigin, certOrigin } from "./peer-origin.ts";
+import { relpIntakeFor } from "./relp-tail.ts";
 import { readTlsFiles, tlsServerOptions } from "./tls.ts";
 
 /** Who is calling on a `[[listen]]` connection, and how its bytes become records. */
@@ -33,6 +34,8 @@ export interface NetHost {
   /** A connection turned away before it was a session (counted, logged once a minute). */
   refused(listener: ListenConfig, kind: string, peer: string, origin: string | null, reason: string): void;
   readonly stopping: boolean;
+  /** The store's directory (RELP reads its stream's last records there). */
+  readonly storeRoot: string;
 }
 
 /** A started TCP or TLS listener. */
@@ -43,13 +46,9 @@ export interface NetListener {
   reload(): void;
 }
 
-/** The intake of a listener's protocol (syslog: the session's own framer). */
-function intakeOf(l: ListenConfig): NetCaller["intake"] {
-  if (l.protocol === "syslog") return undefined;
-  throw new LogwardError(
-    "LW_LISTEN",
-    `${listenWhere(l.index)}: protocol = "${l.protocol}" is not available yet.`,
-  );
+/** The intake of a listener's protocol (syslog: the session's own framer; relp: relp-intake.ts). */
+function intakeOf(l: ListenConfig, storeRoot: string): NetCaller["intake"] {
+  return l.protocol === "relp" ? relpIntakeFor(storeRoot) : undefined;
 }
 
 /** The origin of a connection on `l`, or why it has none. */
@@ -73,7 +72,7 @@ function handshakeKind(err: NodeJS.ErrnoException): string {
 
 /** Listens as `l` says; an address in use or an unreadable key file is an error naming them. */
 export async function startNetListener(l: ListenConfig, host: NetHost): Promise<NetListener> {
-  const intake = intakeOf(l);
+  const intake = intakeOf(l, host.storeRoot);
   const tls = l.transport === "tls";
   let open = 0;
   const admit = (socket: Socket): boolean => {
