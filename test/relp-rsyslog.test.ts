@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { type Daemon, serve } from "./helpers/daemon.ts";
 import { readAll } from "./helpers/store.ts";
-import { freePort } from "./helpers/syslog-peers.ts";
+import { freePort, makePki } from "./helpers/syslog-peers.ts";
 import { tempDir } from "./helpers/tmp.ts";
 import { until } from "./helpers/until.ts";
 
@@ -29,7 +29,7 @@ function listenConfig(port: number, extra = ""): string {
 }
 
 /** rsyslogd with imtcp on `inPort` and one omrelp action to logward on `relpPort`. */
-async function startRsyslog(dir: string, inPort: number, relpPort: number): Promise<ChildProcess> {
+async function startRsyslog(dir: string, inPort: number, relpPort: number, tls = ""): Promise<ChildProcess> {
   const work = join(dir, "rsyslog");
   mkdirSync(work, { recursive: true });
   const conf = join(work, "rsyslog.conf");
@@ -41,7 +41,7 @@ module(load="omrelp")
 input(type="imtcp" address="127.0.0.1" port="${inPort}" ruleset="fwd")
 ruleset(name="fwd") {
   action(type="omrelp" target="127.0.0.1" port="${relpPort}" queue.type="LinkedList"
-         action.resumeRetryCount="-1" action.resumeInterval="1")
+         action.resumeRetryCount="-1" action.resumeInterval="1" ${tls})
 }
 `,
   );
@@ -285,6 +285,42 @@ describe("RELP from rsyslog omrelp", { timeout: 60_000 }, () => {
     } finally {
       await stop(rs);
       await relay.close();
+      await d.stop();
+    }
+  });
+
+  test("RELP over TLS with mutual authentication: the origin is the client certificate's CN", async (t) => {
+    if (!haveRsyslog()) return t.skip("needs rsyslogd and omrelp (scripts/install-syslog-peers.sh)");
+    const dir = tempDir("logward-relp-tls-");
+    const store = join(dir, "store");
+    const pki = await makePki(dir);
+    const client = await pki.clientCert(ORIGIN);
+    const relpPort = await freePort();
+    const inPort = await freePort();
+    const d = await serve(
+      store,
+      `[[listen]]\nprotocol = "relp"\ntransport = "tls"\naddress = "127.0.0.1:${relpPort}"\norigin = "cert"\n` +
+        `tls_cert = "${pki.serverCert}"\ntls_key = "${pki.serverKey}"\ntls_ca = "${pki.ca}"\n`,
+    );
+    const rs = await startRsyslog(
+      dir,
+      inPort,
+      relpPort,
+      `tls="on" tls.caCert="${pki.ca}" tls.myCert="${client.cert}" tls.myPrivKey="${client.key}" ` +
+        `tls.authMode="name" tls.permittedPeer=["localhost"]`,
+    );
+    try {
+      const N = 2000;
+      await generate(inPort, 1, N);
+      await until("every message stored", async () => (await counts(store)).size >= N, {
+        ms: 30_000,
+        everyMs: 200,
+      });
+      assertExactlyOnce(await counts(store), N);
+      const open = (await readAll(store, ORIGIN, "syslog")).find((r) => r.kind === "!open")!;
+      assert.match(open.payload.toString(), /transport=tls format=syslog/);
+    } finally {
+      await stop(rs);
       await d.stop();
     }
   });
