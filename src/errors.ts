@@ -76,6 +76,20 @@ export const ERRORS = {
     summary: "a stored object does not match the SHA-256 and size of its record",
   },
   LW_BINARY_TERMINAL: { exit: 2, summary: "a binary object would be written to a terminal; use -o FILE" },
+  LW_SEAL_KEY: {
+    exit: 2,
+    summary: "a verification key is mistyped, or the store's sealing key file (run/seal.key) is damaged",
+  },
+  LW_SEALED: { exit: 1, summary: "seal init on a store that already has a sealing key (without --force)" },
+  LW_NOT_SEALED: { exit: 1, summary: "the store has no sealing key: run 'logward seal init' first" },
+  LW_TAMPERED: {
+    exit: 1,
+    summary: "verify found sealed records changed, missing, reordered or truncated, or a forged seal",
+  },
+  LW_CHECKPOINT_INVALID: {
+    exit: 1,
+    summary: "a checkpoint file is not one logward wrote, or not authentic under the verification key",
+  },
   LW_IO: { exit: 1, summary: "the operating system refused a file operation (permissions, disk full)" },
   LW_INTERNAL: { exit: 70, summary: "a bug in logward; the message and stack should be reported" },
 } as const;

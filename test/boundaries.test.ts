@@ -14,10 +14,11 @@ const ALLOWED: Record<string, string[]> = {
   query: ["errors.ts", "store", "wire/syslog-parse.ts"],
   config: ["errors.ts", "store"],
   policy: ["errors.ts", "store", "config"],
-  collector: ["errors.ts", "store", "wire", "config", "policy"],
+  collector: ["errors.ts", "store", "wire", "config", "policy", "seal"],
+  seal: ["errors.ts", "store"],
   agent: ["errors.ts", "wire", "store"],
   ui: ["errors.ts", "store", "query"],
-  cli: ["errors.ts", "store", "query", "config", "collector", "agent", "policy", "wire", "ui"],
+  cli: ["errors.ts", "store", "query", "config", "collector", "agent", "policy", "wire", "ui", "seal"],
 };
 
 function files(dir: string): string[] {

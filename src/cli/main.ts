@@ -89,6 +89,24 @@ export const COMMANDS: Record<string, CommandEntry> = {
     run: "shipCommand",
     help: "SHIP_HELP",
   },
+  seal: {
+    summary: "seal init: give the store a sealing key and print the verification key once",
+    module: "seal.ts",
+    run: "sealCommand",
+    help: "SEAL_HELP",
+  },
+  verify: {
+    summary: "check every seal of the store with the verification key (tamper evidence)",
+    module: "verify.ts",
+    run: "verifyCommand",
+    help: "VERIFY_HELP",
+  },
+  checkpoint: {
+    summary: "write the newest seal of every stream to a small signed file, to keep elsewhere",
+    module: "checkpoint.ts",
+    run: "checkpointCommand",
+    help: "CHECKPOINT_HELP",
+  },
   demo: {
     summary: "run a collector and three simulated VMs on a temporary store, then show the result",
     module: "demo.ts",

@@ -25,6 +25,7 @@ import { LogwardError } from "../errors.ts";
 import { Alerts } from "../policy/alerts.ts";
 import { Policy } from "../policy/engine.ts";
 import { OwnRecords } from "../policy/own.ts";
+import { Sealer, storeSeals } from "../seal/sealer.ts";
 import { COLLECTOR_ORIGIN } from "../store/names.ts";
 import { Store } from "../store/store.ts";
 import type { StreamWriter } from "../store/stream-writer.ts";
@@ -84,6 +85,8 @@ export class Collector {
   );
   private own!: OwnRecords;
   private ownAt = 0;
+  /** Seals every stream each `[seal] interval` when the store has a sealing key (src/seal). */
+  private sealer: Sealer | null = null;
 
   private constructor(store: Store, config: CollectorConfig) {
     this.store = store;
@@ -92,7 +95,7 @@ export class Collector {
   }
 
   static async start(storeDir: string, config: CollectorConfig): Promise<Collector> {
-    const store = await Store.open(storeDir, storeOptions(config));
+    const store = await Store.open(storeDir, { ...storeOptions(config), seal: await storeSeals(storeDir) });
     const c = new Collector(store, config);
     try {
       c.events = await store.stream(COLLECTOR_ORIGIN, "events");
@@ -112,6 +115,11 @@ export class Collector {
       // the first tick would find no OwnRecords yet (a crash at start-up)
       c.timer = setInterval(() => c.checkDeadlines(), 1000);
       c.timer.unref();
+      c.sealer = await Sealer.start(store, {
+        intervalMs: config.sealIntervalMs,
+        checkpointCommand: config.sealCheckpointCommand,
+        onProblem: (what, message) => c.event(what, { message }),
+      });
       await c.listen({ kind: "relay", path: config.socket }, 0o660);
       for (const path of config.qrexecSockets) await c.listen({ kind: "qrexec", path }, 0o660);
       for (const l of config.localSockets) await c.listen({ kind: "local", ...l }, l.mode);
@@ -481,6 +489,7 @@ export class Collector {
     await this.own.idle();
     this.repeats.flush(true);
     this.event("stop", { pid: process.pid });
+    await this.sealer?.stop(); // the last seal of every stream covers the stop event too
     await this.store.close();
   }
 }

@@ -3,6 +3,7 @@
 
 import { ingestSocketPath } from "../store/layout.ts";
 import { STORE_DEFAULTS } from "../store/options.ts";
+import { DEFAULT_SEAL_INTERVAL_MS } from "./seal.ts";
 import type { CollectorConfig, PolicyConfig, PolicyRule } from "./types.ts";
 
 /** Where the packaged configuration lives; commands that read it use it when it exists. */
@@ -64,5 +65,7 @@ export function defaultConfig(store: string): CollectorConfig {
     uiPort: DEFAULT_UI_PORT,
     uiSearchTimeoutMs: 10_000,
     listen: Object.freeze([]),
+    sealIntervalMs: DEFAULT_SEAL_INTERVAL_MS,
+    sealCheckpointCommand: null,
   });
 }

@@ -12,6 +12,7 @@ import { DEFAULT_CONFIG_FILE, defaultConfig } from "./defaults.ts";
 import { LISTEN_KEYS, parseListen } from "./listen.ts";
 import { GROUP_KEYS, POLICY_KEYS, parsePolicy } from "./policy.ts";
 import type { Rule } from "./rule.ts";
+import { SEAL_KEYS } from "./seal.ts";
 import type { CollectorConfig } from "./types.ts";
 import { EXPORT_KEYS, parseUi, parseViewers, UI_KEYS } from "./ui.ts";
 
@@ -29,6 +30,7 @@ export const CONFIG_KEYS: Readonly<Record<string, readonly string[]>> = Object.f
   export: Object.keys(EXPORT_KEYS),
   ui: UI_KEYS,
   listen: LISTEN_KEYS,
+  seal: Object.keys(SEAL_KEYS),
 });
 
 const SECTIONS = Object.keys(CONFIG_KEYS);
@@ -78,12 +80,13 @@ export function loadConfig(store: string, file?: string): CollectorConfig {
   for (const key of Object.keys(doc)) {
     if (!SECTIONS.includes(key))
       problems.push(
-        `[${key}] is not a known section (expected [collector], [store], [[policy]], [groups.NAME], [viewers], [export], [ui] or [[listen]])`,
+        `[${key}] is not a known section (expected [collector], [store], [[policy]], [groups.NAME], [viewers], [export], [ui], [[listen]] or [seal])`,
       );
   }
   section("collector", COLLECTOR_KEYS);
   section("export", EXPORT_KEYS);
   section("store", STORE_KEYS);
+  section("seal", SEAL_KEYS);
   config.viewers = parseViewers(doc.viewers, problems);
   config.uiPort = parseUi(doc.ui, problems, config.uiPort as number | null, (ms) => {
     config.uiSearchTimeoutMs = ms;

@@ -51,6 +51,10 @@ export interface CollectorConfig {
   readonly uiSearchTimeoutMs: number;
   /** Network and datagram listeners for syslog and RELP (`[[listen]]`, listen.ts). */
   readonly listen: readonly ListenConfig[];
+  /** How often `serve` seals every stream that got records (`[seal] interval`, seal.ts). */
+  readonly sealIntervalMs: number;
+  /** Run after each interval's seals with the checkpoint on stdin (`[seal] checkpoint_command`). */
+  readonly sealCheckpointCommand: readonly string[] | null;
 }
 
 export type ListenProtocol = "syslog" | "relp";

@@ -32,6 +32,8 @@ export const WRITER_PID_FILE = "writer.pid";
 export const INGEST_SOCKET = "ingest.sock";
 export const POLICY_STATE_FILE = "policy.json";
 export const UI_URL_FILE = "ui-url";
+/** The current sealing key and its epoch (0600; docs/SEALS.md). */
+export const SEAL_KEY_FILE = "seal.key";
 /** In a stream directory: the segment index and the blob objects' directory. */
 export const INDEX_FILE = "index.json";
 export const OBJECTS_DIR = "objects";
@@ -69,6 +71,11 @@ export function policyStatePath(root: string): string {
 /** <store>/run/ui-url */
 export function uiUrlPath(root: string): string {
   return join(root, RUN_DIR, UI_URL_FILE);
+}
+
+/** <store>/run/seal.key */
+export function sealKeyPath(root: string): string {
+  return join(root, RUN_DIR, SEAL_KEY_FILE);
 }
 
 /** <run dir>/writer.lock (a store's run directory or a spool directory). */

@@ -30,6 +30,11 @@ export interface StoreOptions {
    * origin has no limit.
    */
   readonly maxStreamsPerOrigin: number;
+  /**
+   * Keep each stream's seal chain (the SHA-256 of what was written since its last `!seal`), so
+   * that `appendSeal` can seal it: set when the store has a sealing key (docs/SEALS.md).
+   */
+  readonly seal: boolean;
 }
 
 export const STORE_DEFAULTS: StoreOptions = Object.freeze({
@@ -45,6 +50,7 @@ export const STORE_DEFAULTS: StoreOptions = Object.freeze({
   // a qube has a handful of streams (journal, a few files, blobs); 256 leaves room for any real
   // sender while bounding one origin to 256 directories (2 MiB of their overhead)
   maxStreamsPerOrigin: 256,
+  seal: false,
 });
 
 const BOUNDS: Record<keyof StoreOptions, [number, number] | "boolean"> = {
@@ -58,6 +64,7 @@ const BOUNDS: Record<keyof StoreOptions, [number, number] | "boolean"> = {
   frameBytes: [4096, 256 * 1024 * 1024],
   maxOpenStreams: [1, 1_000_000],
   maxStreamsPerOrigin: [1, 1_000_000],
+  seal: "boolean",
 };
 
 export function resolveStoreOptions(given: Partial<StoreOptions> = {}): StoreOptions {

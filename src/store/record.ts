@@ -20,7 +20,17 @@ const SPACE = 0x20;
 
 export const DATA_KIND = ".";
 /** The kinds of record the collector itself writes. */
-export const COLLECTOR_KINDS = ["open", "close", "gap", "trunc", "nolf", "blob", "evict", "note"] as const;
+export const COLLECTOR_KINDS = [
+  "open",
+  "close",
+  "gap",
+  "trunc",
+  "nolf",
+  "blob",
+  "evict",
+  "note",
+  "seal",
+] as const;
 export type CollectorKind = (typeof COLLECTOR_KINDS)[number];
 
 export const MAX_REF_BYTES = 256;

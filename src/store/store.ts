@@ -254,6 +254,16 @@ export class Store extends EventEmitter implements StreamHost {
     }
   }
 
+  segmentSealed(writer: StreamWriter): void {
+    this.emit("segment-sealed", writer);
+  }
+
+  /** Every stream writer opened so far (those still opening are left out): the sealer's list. */
+  async openWriters(): Promise<StreamWriter[]> {
+    const all = await Promise.all([...this.writers.values()].map((p) => p.catch(() => null)));
+    return all.filter((w): w is StreamWriter => w !== null);
+  }
+
   enqueueCompression(writer: StreamWriter, meta: SegmentMeta): void {
     if (this.options.compress && this.state === "open") this.compressor.enqueue(writer, meta);
   }

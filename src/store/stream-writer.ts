@@ -40,6 +40,8 @@ import {
 } from "./record.ts";
 import type { RecoveredStream } from "./recover.ts";
 import { lastRefIn } from "./scan.ts";
+import { resumeChain, type SealChain } from "./seal-chain.ts";
+import { type EpochKey, GENESIS, sealMac, sealPayload } from "./seal-format.ts";
 import { isStreamType, type SegmentMeta, writeIndex } from "./segment.ts";
 
 /** What a stream writer needs from its store (kept small so the writer can be tested alone). */
@@ -53,6 +55,8 @@ export interface StreamHost {
   enqueueCompression(writer: StreamWriter, meta: SegmentMeta): void;
   /** A write failed: the writer keeps the data and the host retries later. */
   writeFailed(writer: StreamWriter, err: unknown): void;
+  /** A segment was sealed (the collector's sealer seals the stream then). */
+  segmentSealed?(writer: StreamWriter): void;
   /** The writer opened its active segment's file / closed it (the store bounds how many are open). */
   fileOpened?(writer: StreamWriter): void;
   fileClosed?(writer: StreamWriter): void;
@@ -148,6 +152,9 @@ export class StreamWriter {
   private declaredType: string | null;
   private typeDue: { type: string; seq: number } | null = null;
 
+  /** The running seal chain while the store seals (seal-chain.ts), else null. */
+  private chain: SealChain | null = null;
+
   private lastRef: string | null = null;
   private refsSeen = false;
   private durableRefValue: string | null | undefined; // undefined: not known yet (found lazily)
@@ -175,8 +182,26 @@ export class StreamWriter {
   async init(): Promise<void> {
     const r = this.activeRecovered;
     this.activeRecovered = null;
-    if (!r) return;
-    this.active = { fh: null, ...r };
+    if (r) this.active = { fh: null, ...r };
+    if (this.opts.seal) {
+      const views = this.sealed.map((m) => ({ ...m, active: false }));
+      if (r) {
+        const size = r.size;
+        const file = segmentName(r.firstSeq, false);
+        const records = r.lastSeq - r.firstSeq + 1;
+        views.push({
+          ...r,
+          file,
+          records,
+          bytes: size,
+          rawBytes: size,
+          compressed: false,
+          lastRef: null,
+          active: true,
+        });
+      }
+      this.chain = await resumeChain(this.dir, views, this.nextSeq);
+    }
   }
 
   /** The active segment's file, opened again if an idle close (or a fresh start) closed it. */
@@ -322,7 +347,8 @@ export class StreamWriter {
    */
   appendCollector(kind: CollectorKind, text: string, ref?: string): number {
     this.host.checkWritable();
-    if (!COLLECTOR_KINDS.includes(kind)) {
+    if (!COLLECTOR_KINDS.includes(kind) || kind === "seal") {
+      // seals are made by appendSeal only: their bytes are what their MAC covers
       throw new LogwardError("LW_INTERNAL", `Unknown collector record kind '${kind}'.`);
     }
     const refBytes = ref === undefined ? 0 : checkRefs([ref], 1);
@@ -346,6 +372,45 @@ export class StreamWriter {
     this.nextSeq++;
     this.host.markDirty(this);
     return this.nextSeq - 1;
+  }
+
+  /**
+   * Appends a `!seal` covering every line written since the stream's last seal (docs/SEALS.md),
+   * MAC'd with `key`; returns its seq, or null when there is nothing new to seal (or the store
+   * does not seal). The line's bytes are exactly `sealPayload`'s, so escaping changes nothing.
+   */
+  appendSeal(key: EpochKey): number | null {
+    this.host.checkWritable();
+    const chain = this.chain;
+    if (!chain || this.nextSeq === chain.first) return null;
+    chain.feed(this.buf, chain.hashed, this.len);
+    const seq = this.nextSeq;
+    const time = this.stamp().toString("latin1");
+    const fields = {
+      epoch: key.epoch,
+      key: key.keyId,
+      first: chain.first,
+      last: seq - 1,
+      bytes: chain.bytes,
+      sha256: chain.digest(),
+      prev: chain.prev,
+    };
+    const mac = sealMac(key.key, this.origin, this.stream, seq, time, fields);
+    const line = Buffer.from(`${time} ${seq} !seal ${sealPayload(fields, mac)}\n`, "latin1");
+    this.reserve(line.length);
+    line.copy(this.buf, this.len);
+    this.len += line.length;
+    this.nextSeq++;
+    chain.close(seq, mac);
+    chain.hashed = this.len;
+    this.host.markDirty(this);
+    return seq;
+  }
+
+  /** The newest seal this writer knows (its seq and MAC), or null before the first. */
+  get lastSeal(): { seq: number; mac: string } | null {
+    const c = this.chain;
+    return c && c.prev !== GENESIS ? { seq: c.first - 1, mac: c.prev } : null;
   }
 
   /**
@@ -557,6 +622,11 @@ export class StreamWriter {
     const len = this.len;
     const lastSeq = this.nextSeq - 1;
     const lastRef = this.lastRef;
+    if (this.chain) {
+      // what is written is what a seal covers: fed in order, before newer appends
+      this.chain.feed(buf, this.chain.hashed, len);
+      this.chain.hashed = 0;
+    }
     this.buf = this.spare ?? EMPTY;
     this.spare = null;
     this.len = 0;
@@ -582,6 +652,7 @@ export class StreamWriter {
       this.buf.copy(merged, rest, 0, this.len);
       this.buf = merged;
       this.len += rest;
+      if (this.chain) this.chain.hashed += rest; // put back ahead of newer appends, fed already
       if (this.active?.fh) await this.active.fh.truncate(this.active.size).catch(() => {});
       this.host.writeFailed(this, err);
       return;
@@ -690,6 +761,7 @@ export class StreamWriter {
     this.sealed.push(meta);
     this.unindexed.push(meta);
     await this.indexSealed();
+    this.host.segmentSealed?.(this);
   }
 
   /** Sealed segments not yet in index.json (its write failed, e.g. a full disk): the next flush retries. */
