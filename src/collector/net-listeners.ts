@@ -107,10 +107,12 @@ export async function startNetListener(l: ListenConfig, host: NetHost): Promise<
   let server: Server;
   let reload = () => {};
   if (tls) {
+    const peers = new WeakMap<Socket, string>();
     const s: TlsServer = createTlsServer(tlsServerOptions(l, readTlsFiles(l)));
     // the raw connection, before its handshake: counted against max_connections
     s.on("connection", (raw: Socket) => {
       if (!admit(raw)) return;
+      peers.set(raw, raw.remoteAddress ?? "-");
       // an error before the handshake ends (a reset) has nothing to report but must not throw
       raw.on("error", () => {});
     });
@@ -119,8 +121,15 @@ export async function startNetListener(l: ListenConfig, host: NetHost): Promise<
       begin(socket);
     });
     s.on("tlsClientError", (err: NodeJS.ErrnoException, socket: TLSSocket) => {
-      const peer = socket.remoteAddress ?? "-";
-      host.refused(l, handshakeKind(err), peer, null, `TLS handshake failed: ${err.message}`);
+      // a failed handshake's socket is gone, and its address with it: the raw one kept it
+      const raw = (socket as unknown as { _parent?: Socket })._parent;
+      const peer = (raw && peers.get(raw)) ?? socket.remoteAddress ?? "-";
+      // Node checks the client certificate once the handshake is over and, when it fails,
+      // closes the connection: the reason is in authorizationError, the error is a hang-up
+      const verify = socket.authorizationError;
+      if (verify)
+        host.refused(l, "tls-bad-cert", peer, null, `TLS client certificate refused: ${String(verify)}`);
+      else host.refused(l, handshakeKind(err), peer, null, `TLS handshake failed: ${err.message.trim()}`);
       socket.destroy();
     });
     reload = () => s.setSecureContext(tlsServerOptions(l, readTlsFiles(l)));
