@@ -1,0 +1,98 @@
+// `[[listen]] transport = "udp"`: util-linux `logger --udp` as the real peer, one datagram one
+// record under the peer address's origin name; and what UDP cannot push back against (here
+// a quota with on_quota = "refuse") dropped but counted: a `!gap dropped=N` in the stream and
+// an `event=udp-dropped` in `_logward/events`, never silent.
+
+import assert from "node:assert/strict";
+import { createSocket } from "node:dgram";
+import { describe, test } from "node:test";
+import { serve } from "./helpers/daemon.ts";
+import { readAll } from "./helpers/store.ts";
+import { freePort, runPeer, storedMessages } from "./helpers/syslog-peers.ts";
+import { tempDir } from "./helpers/tmp.ts";
+import { until } from "./helpers/until.ts";
+
+describe("syslog over UDP", { timeout: 60_000 }, () => {
+  test("logger --udp, RFC 5424 and 3164: one datagram one record, origin from the address", async () => {
+    const store = tempDir();
+    const port = await freePort();
+    const d = await serve(
+      store,
+      `[[listen]]\ntransport = "udp"\naddress = "127.0.0.1:${port}"\norigin = "address"\n`,
+    );
+    try {
+      const logger = (...args: string[]) =>
+        runPeer("logger", ["--udp", "--server", "127.0.0.1", "--port", String(port), "--tag", "u", ...args]);
+      await logger("--rfc5424", "first over udp");
+      await logger("--rfc3164", "second over udp");
+      await until(
+        "two datagrams stored",
+        async () => (await storedMessages(store, "127.0.0.1")).length === 2,
+      );
+      const got = await storedMessages(store, "127.0.0.1");
+      assert.match(got[0]!, /^<13>1 \S+ \S+ u - - \[timeQuality[^\]]*\] first over udp$/);
+      assert.match(got[1]!, /^<13>\w{3} [ \d]\d \d\d:\d\d:\d\d \S+ u(\[\d+\])?: second over udp$/);
+    } finally {
+      assert.equal(await d.stop(), 0);
+    }
+    const recs = await readAll(store, "127.0.0.1", "syslog");
+    assert.match(recs[0]!.payload.toString(), /transport=udp format=syslog/);
+    assert.equal(recs.at(-1)!.kind, "!close");
+    assert.match(recs.at(-1)!.payload.toString(), /records=2 reason=shutdown/);
+  });
+
+  test("an origin over its refusing quota: datagrams dropped, counted in the stream and the events", async () => {
+    const store = tempDir();
+    const port = await freePort();
+    const d = await serve(
+      store,
+      [
+        "[[listen]]",
+        'transport = "udp"',
+        `address = "127.0.0.1:${port}"`,
+        'origin = "sensor"',
+        "[[policy]]",
+        'match = "sensor"',
+        'quota = "64KiB"',
+        'on_quota = "refuse"',
+        "[store]",
+        'segment_size = "64KiB"',
+      ].join("\n"),
+    );
+    const sent = 3000;
+    try {
+      const sock = createSocket("udp4");
+      const body = "x".repeat(100);
+      for (let i = 0; i < sent; i++) {
+        await new Promise<void>((r) =>
+          sock.send(`<13>1 - - s - - - ${i} ${body}`, port, "127.0.0.1", () => r()),
+        );
+        if (i % 50 === 49) await new Promise((r) => setTimeout(r, 5)); // no kernel drops: the collector's only
+      }
+      sock.close();
+      await new Promise((r) => setTimeout(r, 500));
+    } finally {
+      assert.equal(await d.stop(), 0);
+    }
+    const recs = await readAll(store, "sensor", "syslog");
+    const stored = recs.filter((r) => r.kind === ".").length;
+    const gaps = recs
+      .filter((r) => r.kind === "!gap")
+      .map((r) => Number(/dropped=(\d+)/.exec(r.payload.toString())![1]));
+    const dropped = gaps.reduce((a, b) => a + b, 0);
+    assert.ok(stored < sent, `some were refused (${stored} stored)`);
+    assert.ok(dropped > 0, "the drops are in the stream");
+    assert.ok(recs.some((r) => r.kind === "!gap" && /reason=blocked/.test(r.payload.toString())));
+    const events = (await readAll(store, "_logward", "events")).map((r) => r.payload.toString());
+    const counts = events
+      .filter((e) => e.startsWith("event=udp-dropped"))
+      .map((e) => [Number(/ dropped=(\d+)/.exec(e)![1]), Number(/ kernel=(\d+)/.exec(e)![1])] as const);
+    assert.ok(counts.length > 0, events.join("\n"));
+    const byCollector = counts.reduce((a, [c]) => a + c, 0);
+    const byKernel = counts.reduce((a, [, k]) => a + k, 0);
+    // the events and the stream's gaps count the same drops; every datagram sent is stored or
+    // counted as dropped (by the collector or by the kernel)
+    assert.equal(byCollector, dropped);
+    assert.equal(stored + byCollector + byKernel, sent);
+  });
+});
