@@ -96,4 +96,60 @@ describe("syslog over TCP with logger", { timeout: 60_000 }, () => {
       assert.equal(await d.stop(), 0);
     }
   });
+
+  test("a rate limit slows the connection down (backpressure), nothing is dropped", async () => {
+    const store = tempDir();
+    const port = await freePort();
+    const d = await serve(
+      store,
+      `[[listen]]\ntransport = "tcp"\naddress = "127.0.0.1:${port}"\norigin = "slow"\n[[policy]]\nmatch = "slow"\nrate = "200/s"\n`,
+    );
+    try {
+      const n = 600;
+      const started = Date.now();
+      const sock = connect(port, "127.0.0.1");
+      // six writes of 100: the first two fit the burst (one second's worth), then the session
+      // stops reading for as long as the rate says, and what was sent meanwhile waits
+      for (let c = 0; c < 6; c++) {
+        sock.write(Array.from({ length: 100 }, (_, i) => `<13>1 - - app - - - ${c * 100 + i}\n`).join(""));
+        await new Promise((r) => setTimeout(r, 30));
+      }
+      sock.end();
+      await until("all stored", async () => (await storedMessages(store, "slow")).length === n, {
+        ms: 20_000,
+      });
+      assert.ok(Date.now() - started >= 450, `took ${Date.now() - started} ms`);
+      assert.deepEqual(
+        await storedMessages(store, "slow"),
+        Array.from({ length: n }, (_, i) => `<13>1 - - app - - - ${i}`),
+      );
+    } finally {
+      assert.equal(await d.stop(), 0);
+    }
+  });
+
+  test("max_connections: one more connection is refused and counted", async () => {
+    const store = tempDir();
+    const port = await freePort();
+    const d = await serve(
+      store,
+      `[[listen]]\ntransport = "tcp"\naddress = "127.0.0.1:${port}"\norigin = "address"\nmax_connections = 2\n`,
+    );
+    try {
+      const open = [connect(port, "127.0.0.1"), connect(port, "127.0.0.1")];
+      for (const s of open) s.write("<13>1 - - app - - - held\n");
+      await until("two held", async () => (await storedMessages(store, "127.0.0.1")).length === 2);
+      const third = connect(port, "127.0.0.1");
+      third.on("error", () => {});
+      await new Promise((r) => third.once("close", r));
+      await until("the refusal recorded", async () =>
+        (await readAll(store, "_logward", "events")).some((r) =>
+          /event=refused .*kind=too-many-connections/.test(r.payload.toString()),
+        ),
+      );
+      for (const s of open) s.end();
+    } finally {
+      assert.equal(await d.stop(), 0);
+    }
+  });
 });
