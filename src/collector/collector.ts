@@ -14,9 +14,10 @@
 // The parts live beside it: listeners.ts (sockets, reading the header, who is calling),
 // admission.ts (session limits, one resumable session per stream), repeats.ts (counting
 // repeated events), own-events.ts (the store's options and the collector's own records),
-// session.ts (one connection), admin.ts (`logward rm`). What is left is one class (about 370
-// lines): starting, accepting, opening, closing and stopping share its sessions, pending
-// connections and timer.
+// session.ts (one connection), admin.ts (`logward rm`), listen-start.ts with net-listeners.ts
+// and datagram-listener.ts (`[[listen]]`: syslog and RELP over TCP, TLS, UDP). What is left is
+// one class (about 450 lines): starting, accepting, opening, closing and stopping share its
+// sessions, pending connections, listeners and timer.
 
 import type { Server, Socket } from "node:net";
 import { loadConfig } from "../config/load.ts";
@@ -34,8 +35,9 @@ import { FramingError } from "../wire/framer.ts";
 import { encodeEnd, encodeFrame, FRAME_DATA } from "../wire/relay.ts";
 import { removeRecords } from "./admin.ts";
 import { Admission, Refusal } from "./admission.ts";
-import { DatagramListener } from "./datagram-listener.ts";
+import type { DatagramListener } from "./datagram-listener.ts";
 import type { SessionResult } from "./intake.ts";
+import { startListeners } from "./listen-start.ts";
 import {
   type Caller,
   framed,
@@ -46,7 +48,7 @@ import {
   sayEnded,
   sayRefused,
 } from "./listeners.ts";
-import { type NetHost, type NetListener, startNetListener } from "./net-listeners.ts";
+import type { NetListener } from "./net-listeners.ts";
 import { alertStreamLimits, storeOptions, writeEvent } from "./own-events.ts";
 import { RepeatedEvents } from "./repeats.ts";
 import { Session } from "./session.ts";
@@ -69,7 +71,7 @@ export class Collector {
   private alerts!: Alerts;
   readonly store: Store;
   private readonly servers: Server[] = [];
-  /** `[[listen]]` TCP and TLS listeners (their servers are in `servers` too). */
+  /** `[[listen]]` listeners (listen-start.ts); TCP and TLS ones are in `servers` too. */
   private readonly net: NetListener[] = [];
   private readonly datagrams: DatagramListener[] = [];
   private readonly sessions = new Set<Session>();
@@ -298,67 +300,21 @@ export class Collector {
     socket.resume();
   }
 
-  /** Starts the `[[listen]]` listeners; their connections are sessions like any other. */
+  /** Starts the `[[listen]]` listeners (listen-start.ts); their connections are sessions. */
   private async startListen(): Promise<void> {
-    const host: NetHost = {
-      open: (socket, caller, l) => {
-        const listener: Listener = {
-          kind: "net",
-          path: `listen #${l.index + 1} ${l.transport} ${l.address}`,
-        };
-        void this.begin(
-          socket,
-          listener,
-          { ...caller, format: "syslog" },
-          Buffer.alloc(0),
-          () => false,
-        ).catch((err: Error) => {
-          const r = err instanceof Refusal ? err : new Refusal("error", caller.origin, err.message);
-          this.repeats.note("refused", r.origin ?? "-", `${r.kind}/${caller.transport}`, {
-            transport: caller.transport,
-            origin: caller.origin,
-            kind: r.kind,
-            reason: r.message,
-          });
-          sayRefused(socket, listener, r.message);
-        });
+    await startListeners(
+      this.config.listen,
+      {
+        begin: (socket, listener, caller) =>
+          this.begin(socket, listener, caller, Buffer.alloc(0), () => false),
+        repeats: this.repeats,
+        store: this.store,
+        policy: this.policy,
+        event: (name, fields) => this.event(name, fields),
+        stopping: () => this.stopping,
       },
-      refused: (l, kind, peer, origin, reason) => {
-        const where = `listen #${l.index + 1} ${l.transport} ${l.address}`;
-        // one line and one event per kind a minute, however many peers are refused
-        const first = this.repeats.note("refused", origin ?? "-", `${kind}/${l.transport}`, {
-          transport: l.transport,
-          listener: l.address,
-          peer,
-          kind,
-          reason,
-        });
-        if (first) process.stderr.write(`logward: ${where}: refused ${peer}: ${reason}\n`);
-      },
-      get stopping() {
-        return stopping();
-      },
-      storeRoot: this.store.root,
-    };
-    const stopping = () => this.stopping;
-    const datagramHost = {
-      openStream: async (origin: string, stream: string) => {
-        const w = await this.store.stream(origin, stream);
-        this.policy.track(w);
-        return w;
-      },
-      policy: this.policy,
-      event: (name: string, fields: Record<string, string | number>) => this.event(name, fields),
-    };
-    for (const l of this.config.listen) {
-      if (l.transport === "udp" || l.transport === "unix") {
-        this.datagrams.push(await DatagramListener.start(l, datagramHost));
-        continue;
-      }
-      const n = await startNetListener(l, host);
-      this.net.push(n);
-      this.servers.push(n.server);
-    }
+      { net: this.net, datagrams: this.datagrams, servers: this.servers },
+    );
   }
 
   /** SIGHUP: TLS listeners read their certificate, key and CA again; a bad file keeps the old. */
