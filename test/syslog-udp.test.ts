@@ -96,3 +96,36 @@ describe("syslog over UDP", { timeout: 60_000 }, () => {
     assert.equal(stored + byCollector + byKernel, sent);
   });
 });
+
+test("the kernel's drop count of the listener's own socket is found in /proc/net/udp", async () => {
+  const { DatagramListener } = await import("../src/collector/datagram-listener.ts");
+  const port = await freePort();
+  const l = await DatagramListener.start(
+    {
+      index: 0,
+      protocol: "syslog",
+      transport: "udp",
+      address: `127.0.0.1:${port}`,
+      host: "127.0.0.1",
+      port,
+      tlsCert: null,
+      tlsKey: null,
+      tlsCa: null,
+      origin: "x",
+      stream: "syslog",
+      maxConnections: 1,
+      handshakeTimeoutMs: 1000,
+    },
+    {
+      openStream: () => Promise.reject(new Error("not in this test")),
+      policy: { noteAppend: () => {}, takeRate: () => 0, blocked: () => false },
+      event: () => {},
+    },
+  );
+  try {
+    // a number (0 on a quiet socket), not null: the socket's inode was found in the table
+    assert.equal((l as unknown as { readKernelDrops(): number | null }).readKernelDrops(), 0);
+  } finally {
+    await l.close();
+  }
+});

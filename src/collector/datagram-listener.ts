@@ -56,6 +56,18 @@ interface Flow {
   rateUntil: number;
 }
 
+/**
+ * The file descriptor of a bound UDP socket, for its inode in /proc. Node keeps the handle
+ * under its internal "state symbol" (`_handle` is the deprecated way, DEP0112, and warns).
+ */
+function socketFd(socket: UdpSocket): number | undefined {
+  const state = Object.getOwnPropertySymbols(socket).find((s) => s.description === "state symbol");
+  const handle = state
+    ? (socket as unknown as Record<symbol, { handle?: { fd?: number } }>)[state]?.handle
+    : undefined;
+  return handle?.fd;
+}
+
 export class DatagramListener {
   readonly config: ListenConfig;
   private readonly socket: UdpSocket;
@@ -192,7 +204,7 @@ export class DatagramListener {
   /** The kernel's drop count for this socket (/proc/net/udp, udp6), or null where unknown. */
   private readKernelDrops(): number | null {
     try {
-      const fd = (this.socket as unknown as { _handle?: { fd?: number } })._handle?.fd;
+      const fd = socketFd(this.socket);
       if (fd === undefined || fd < 0) return null;
       const inode = /^socket:\[(\d+)\]$/.exec(readlinkSync(`/proc/self/fd/${fd}`))?.[1];
       if (!inode) return null;
