@@ -163,6 +163,58 @@ describe("syslog over TLS with mutual authentication", { timeout: 60_000 }, () =
     assert.equal(lines, linesBefore);
   });
 
+  test("a client's renegotiation is refused: the connection ends, what came after is not stored", async () => {
+    // s_client without -quiet reads "R" on a line of its own as "renegotiate" (TLS 1.2 only;
+    // TLS 1.3 has no renegotiation). The listener disables it (SSL_OP_NO_RENEGOTIATION and
+    // disableRenegotiation()): the attempt ends the connection, the collector stays up.
+    const c = await good.clientCert("reneg");
+    const p = spawn(
+      "openssl",
+      [
+        "s_client",
+        "-connect",
+        `127.0.0.1:${port}`,
+        "-tls1_2",
+        "-cert",
+        c.cert,
+        "-key",
+        c.key,
+        "-CAfile",
+        good.ca,
+      ],
+      { stdio: ["pipe", "pipe", "pipe"] },
+    );
+    let out = "";
+    p.stdout.on("data", (b: Buffer) => {
+      out += b.toString();
+    });
+    p.stderr.on("data", (b: Buffer) => {
+      out += b.toString();
+    });
+    const exited = new Promise((r) => p.once("exit", r));
+    p.stdin.write("<13>1 - - app - - - before renegotiation\n");
+    await until("the first record stored", async () =>
+      (await storedMessages(store, "reneg")).includes("<13>1 - - app - - - before renegotiation"),
+    );
+    p.stdin.write("R\n");
+    await until("s_client tried to renegotiate", async () => /RENEGOTIATING/.test(out), { ms: 5000 });
+    await new Promise((r) => setTimeout(r, 300));
+    if (p.exitCode === null && p.stdin.writable) p.stdin.write("<13>1 - - app - - - after renegotiation\n");
+    const timer = setTimeout(() => p.kill(), 5000);
+    p.stdin.end();
+    await exited;
+    clearTimeout(timer);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.deepEqual(await storedMessages(store, "reneg"), ["<13>1 - - app - - - before renegotiation"], out);
+    // the collector is still up for everyone else
+    const ok = await sClient(
+      port,
+      ["-cert", c.cert, "-key", c.key, "-CAfile", good.ca, "-verify_return_error"],
+      "<13>1 - - app - - - still up\n",
+    );
+    assert.equal(ok.code, 0, ok.out);
+  });
+
   test("SIGHUP: the listener reads its certificate and key again", async () => {
     mkdirSync(join(dir, "next"));
     const next = await makePki(join(dir, "next"), "next");
