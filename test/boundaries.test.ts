@@ -14,11 +14,24 @@ const ALLOWED: Record<string, string[]> = {
   query: ["errors.ts", "store", "wire/syslog-parse.ts"],
   config: ["errors.ts", "store"],
   policy: ["errors.ts", "store", "config"],
-  collector: ["errors.ts", "store", "wire", "config", "policy", "seal"],
+  collector: ["errors.ts", "store", "wire", "config", "policy", "seal", "output"],
+  output: ["errors.ts", "store", "query", "config", "wire", "agent"],
   seal: ["errors.ts", "store"],
   agent: ["errors.ts", "wire", "store"],
   ui: ["errors.ts", "store", "query"],
-  cli: ["errors.ts", "store", "query", "config", "collector", "agent", "policy", "wire", "ui", "seal"],
+  cli: [
+    "errors.ts",
+    "store",
+    "query",
+    "config",
+    "collector",
+    "agent",
+    "policy",
+    "wire",
+    "ui",
+    "seal",
+    "output",
+  ],
 };
 
 function files(dir: string): string[] {

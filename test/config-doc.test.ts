@@ -48,6 +48,7 @@ test("CONFIG_KEYS is what loadConfig reads: each listed key is known, another is
     policy: ['[[policy]]\nmatch = "*"', (k) => `policy #1: ${k} is not a known setting`],
     groups: ["[groups.g]", (k) => `groups.g.${k} is not a known setting`],
     listen: ['[[listen]]\ntransport = "tcp"', (k) => `listen #1: ${k} is not a known setting`],
+    output: ['[[output]]\nname = "o"\ntype = "exec"', (k) => `output o: ${k} is not a known setting`],
   };
   for (const [section, keys] of Object.entries(CONFIG_KEYS)) {
     if (section === "viewers") continue; // TYPE stands for any stream type name

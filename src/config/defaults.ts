@@ -67,5 +67,6 @@ export function defaultConfig(store: string): CollectorConfig {
     listen: Object.freeze([]),
     sealIntervalMs: DEFAULT_SEAL_INTERVAL_MS,
     sealCheckpointCommand: null,
+    outputs: Object.freeze([]),
   });
 }

@@ -9,7 +9,9 @@ import { parse as parseToml } from "smol-toml";
 import { LogwardError } from "../errors.ts";
 import { COLLECTOR_KEYS, STORE_KEYS } from "./collector.ts";
 import { DEFAULT_CONFIG_FILE, defaultConfig } from "./defaults.ts";
+import { mergeIncludes, TOP_LEVEL_KEYS } from "./include.ts";
 import { LISTEN_KEYS, parseListen } from "./listen.ts";
+import { OUTPUT_KEYS, parseOutputs } from "./output.ts";
 import { GROUP_KEYS, POLICY_KEYS, parsePolicy } from "./policy.ts";
 import type { Rule } from "./rule.ts";
 import { SEAL_KEYS } from "./seal.ts";
@@ -31,6 +33,7 @@ export const CONFIG_KEYS: Readonly<Record<string, readonly string[]>> = Object.f
   ui: UI_KEYS,
   listen: LISTEN_KEYS,
   seal: Object.keys(SEAL_KEYS),
+  output: OUTPUT_KEYS,
 });
 
 const SECTIONS = Object.keys(CONFIG_KEYS);
@@ -44,9 +47,9 @@ export function configFileOrDefault(given: string | undefined): string | undefin
 export function loadConfig(store: string, file?: string): CollectorConfig {
   const defaults = defaultConfig(store);
   if (!file) return defaults;
-  let doc: Record<string, unknown>;
+  let mainDoc: Record<string, unknown>;
   try {
-    doc = parseToml(readFileSync(file, "utf8")) as Record<string, unknown>;
+    mainDoc = parseToml(readFileSync(file, "utf8")) as Record<string, unknown>;
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     const why = e.code === "ENOENT" ? "it does not exist" : e.message.split("\n")[0];
@@ -59,6 +62,8 @@ export function loadConfig(store: string, file?: string): CollectorConfig {
     minFree: defaults.policy.minFree,
   };
   const problems: string[] = [];
+  // `include` drop-ins are merged in first, so everything below checks them as one file
+  const { doc, outputs } = mergeIncludes(mainDoc, file, problems);
   const section = (name: string, rules: Record<string, Rule>) => {
     const table = doc[name];
     if (table === undefined) return;
@@ -78,9 +83,10 @@ export function loadConfig(store: string, file?: string): CollectorConfig {
     }
   };
   for (const key of Object.keys(doc)) {
-    if (!SECTIONS.includes(key))
+    if (key === "output") problems.push("output must be an array of tables: [[output]]");
+    else if (!SECTIONS.includes(key) && !TOP_LEVEL_KEYS.includes(key))
       problems.push(
-        `[${key}] is not a known section (expected [collector], [store], [[policy]], [groups.NAME], [viewers], [export], [ui], [[listen]] or [seal])`,
+        `[${key}] is not a known section (expected [collector], [store], [[policy]], [groups.NAME], [viewers], [export], [ui], [[listen]], [seal] or [[output]])`,
       );
   }
   section("collector", COLLECTOR_KEYS);
@@ -92,6 +98,7 @@ export function loadConfig(store: string, file?: string): CollectorConfig {
     config.uiSearchTimeoutMs = ms;
   });
   config.listen = parseListen(doc, problems);
+  config.outputs = parseOutputs(outputs, file, problems);
   const { alertCommand, minFree, ...rest } = config;
   rest.policy = parsePolicy(
     doc,

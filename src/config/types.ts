@@ -55,6 +55,28 @@ export interface CollectorConfig {
   readonly sealIntervalMs: number;
   /** Run after each interval's seals with the checkpoint on stdin (`[seal] checkpoint_command`). */
   readonly sealCheckpointCommand: readonly string[] | null;
+  /** Outputs that read the store and send it on (`[[output]]`, output.ts; src/output). */
+  readonly outputs: readonly OutputConfig[];
+}
+
+export type OutputType = "exec" | "logward" | "syslog" | "nats";
+export type OutputStart = "oldest" | "newest";
+
+/** One `[[output]]` table, checked (config/output.ts). */
+export interface OutputConfig {
+  /** Unique; names its durable cursors (<store>/run/outputs/<name>/). */
+  readonly name: string;
+  readonly type: OutputType;
+  /** Origin glob, optionally ORIGIN/STREAM ("*" by default). */
+  readonly match: string;
+  /** Where a new output starts in a stream it has no cursor for yet. */
+  readonly start: OutputStart;
+  /** exec (and command-channel types): the command, run by sh; null when the type has none. */
+  readonly command: string | null;
+  /** The type's own keys as checked by config/output.ts, under their TOML names. */
+  readonly options: Readonly<Record<string, unknown>>;
+  /** The file the table came from (the main file or an `include` drop-in), for messages. */
+  readonly file: string;
 }
 
 export type ListenProtocol = "syslog" | "relp";
