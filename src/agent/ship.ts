@@ -11,13 +11,11 @@
 // protocol on its stdin/stdout; `--connect unix:PATH` is a collector's local socket
 // (`[[collector.local]]` in its config), relay-framed like `logward ingest`.
 
-import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
-import { connect, type Socket } from "node:net";
 import { LogwardError } from "../errors.ts";
 import { acquireStoreLock, type StoreLock } from "../store/lock.ts";
-import { type AgentEnd, type CollectorReply, encodeHello, ReplyDecoder } from "../wire/agent.ts";
-import { encodeLocalHeader, FRAME_DATA, FrameDecoder, type RelayEnd } from "../wire/relay.ts";
+import { type AgentEnd, type CollectorReply, encodeHello } from "../wire/agent.ts";
+import { type Channel, socketChannel, viaChannel } from "./channel.ts";
 import { FileSource } from "./file-source.ts";
 import { JournalSource } from "./journal-source.ts";
 import { backoff, type Source, type SourceHost } from "./source.ts";
@@ -42,113 +40,6 @@ export interface ShipOptions {
   stdin: boolean;
   commands: string[];
   warn: (message: string) => void;
-}
-
-/** A channel to the collector: bytes out, agent replies in. */
-interface Channel {
-  write(buf: Buffer): boolean;
-  /** Resolves when the channel can take more, or is gone. */
-  drained(): Promise<void>;
-  /** Half-close: the sender is done; the collector answers with its last ack and end. */
-  end(): void;
-  destroy(): void;
-  readonly closed: Promise<string>;
-}
-
-function viaChannel(command: string, onReply: (r: CollectorReply) => void): Channel {
-  // its own process group, so that ending the channel ends the whole command, not just sh
-  const child: ChildProcess = spawn("sh", ["-c", command], {
-    stdio: ["pipe", "pipe", "inherit"],
-    detached: true,
-  });
-  const kill = () => {
-    try {
-      process.kill(-child.pid!, "SIGTERM");
-    } catch {
-      child.kill("SIGTERM");
-    }
-  };
-  const decoder = new ReplyDecoder(onReply);
-  let gone = false;
-  let ending = false;
-  const closed = new Promise<string>((resolve) => {
-    child.once("error", (err) => resolve(`cannot run '${command}': ${err.message}`));
-    child.once("close", (code, signal) => resolve(`'${command}' exited (${code ?? signal})`));
-  });
-  void closed.then(() => {
-    gone = true;
-  });
-  child.stdin!.on("error", () => {});
-  child.stdout!.on("data", (chunk: Buffer) => {
-    try {
-      decoder.push(chunk);
-    } catch {
-      kill();
-    }
-  });
-  return {
-    write: (b) => gone || ending || child.stdin!.write(b),
-    drained: () =>
-      gone
-        ? Promise.resolve()
-        : new Promise<void>((r) => {
-            child.stdin!.once("drain", r);
-            void closed.then(() => r());
-          }),
-    end: () => {
-      ending = true;
-      child.stdin!.end();
-    },
-    destroy: kill,
-    closed,
-  };
-}
-
-function socketChannel(path: string, stream: string, onReply: (r: CollectorReply) => void): Channel {
-  const socket: Socket = connect({ path, allowHalfOpen: true });
-  const replies = new ReplyDecoder(onReply);
-  let end: RelayEnd | null = null;
-  const frames = new FrameDecoder((type, payload) => {
-    if (type === FRAME_DATA) replies.push(payload);
-    else end = JSON.parse(payload.toString()) as RelayEnd;
-  });
-  let gone = false;
-  let ending = false;
-  const closed = new Promise<string>((resolve) => {
-    socket.once("error", (err) => resolve(`cannot use ${path}: ${err.message}`));
-    socket.once("close", () =>
-      resolve(end ? `the collector ended the session: ${(end as RelayEnd).message}` : `${path} closed`),
-    );
-  });
-  void closed.then(() => {
-    gone = true;
-  });
-  socket.on("error", () => {});
-  socket.on("data", (chunk: Buffer) => {
-    try {
-      frames.push(chunk);
-    } catch {
-      socket.destroy();
-    }
-  });
-  socket.on("end", () => socket.end());
-  socket.write(encodeLocalHeader("agent", stream));
-  return {
-    write: (b) => gone || ending || socket.write(b),
-    drained: () =>
-      gone
-        ? Promise.resolve()
-        : new Promise<void>((r) => {
-            socket.once("drain", r);
-            void closed.then(() => r());
-          }),
-    end: () => {
-      ending = true;
-      socket.end();
-    },
-    destroy: () => socket.destroy(),
-    closed,
-  };
 }
 
 export class Shipper {
