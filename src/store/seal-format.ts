@@ -103,15 +103,25 @@ export function parseSealLine(line: string): SealLine | null {
   return `${s.time} ${s.seq} !seal ${sealPayload(s, s.mac)}` === line ? s : null;
 }
 
-const NEEDLE = Buffer.from(" !seal ", "latin1");
+const KIND = Buffer.from("!seal ", "latin1");
+const BANG = 0x21;
 
 /**
  * The next seal line in `block` (whole lines) at or after `from`: its start and end (the
  * index of its LF), or null. A payload that merely contains " !seal " is not one: the kind
- * must be the line's third field.
+ * must be the line's third field. Looks for the byte "!" (memchr, rare in logs) rather than
+ * the whole word: a multi-byte search ran at a third of the speed of hashing, and verify scans
+ * every stored byte.
  */
 export function nextSealLine(block: Buffer, from: number): { start: number; end: number } | null {
-  for (let at = block.indexOf(NEEDLE, from); at !== -1; at = block.indexOf(NEEDLE, at + 1)) {
+  for (let bang = block.indexOf(BANG, from + 1); bang !== -1; bang = block.indexOf(BANG, bang + 1)) {
+    if (
+      block[bang - 1] !== 0x20 ||
+      bang + KIND.length > block.length ||
+      block.compare(KIND, 0, KIND.length, bang, bang + KIND.length) !== 0
+    )
+      continue;
+    const at = bang - 1; // the space before the kind
     const start = block.lastIndexOf(LF, at) + 1;
     if (start < from) continue;
     // time SP seq SP: the seq's digits run from start + TIME_LEN + 1 to `at`
