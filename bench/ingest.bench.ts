@@ -6,15 +6,28 @@
 // The collector's CPU time and peak RSS are read from /proc. The peers (`peers.sh
 // ref_sink_fsync rsyslog_tcp rsyslog_tcp_sync syslogng_tcp_fsync`) run in the same invocation,
 // interleaved with our repetitions, so the ratios printed at the end come from one run.
+// The `[[listen]]` rows (listen-rows.ts: syslog over TCP and TLS, RELP) run in the same
+// repetitions, each beside its rsyslog peer fed by the same generator.
 //
 //   env: PEERBENCH (default ../shared/peerbench), PEERBENCH_DIR (default /tmp/peerbench),
-//        REPS (default 3), PEERS (space-separated configs; "" to measure logward alone)
+//        REPS (default 3), PEERS (space-separated configs; "" to measure logward alone),
+//        ROWS (logward's rows: default "qrexec tcp tls relp"; tcp, tls and relp each add their
+//        rsyslog peer: rsyslog_tcp, rsyslog_tls, rsyslog_relp)
 
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { closeSync, openSync, readFileSync, statSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { summarizeStreams } from "../src/query/summary.ts";
+import {
+  LISTEN_LABELS,
+  LISTEN_PEER,
+  type ListenBench,
+  type ListenRow,
+  logwardListenRun,
+  prepareListenBench,
+  rsyslogTlsRun,
+} from "./listen-rows.ts";
 
 const PROJECT = resolve(import.meta.dirname, "..");
 const BIN = join(PROJECT, "bin/logward.js");
@@ -24,6 +37,8 @@ const CORPUS = join(WORK, "corpus");
 const PEERS = (process.env.PEERS ?? "ref_sink_fsync rsyslog_tcp rsyslog_tcp_sync syslogng_tcp_fsync")
   .split(/\s+/)
   .filter(Boolean);
+const ROWS = (process.env.ROWS ?? "qrexec tcp tls relp").split(/\s+/).filter(Boolean);
+const LISTEN_ROWS = (["tcp", "tls", "relp"] as const).filter((r) => ROWS.includes(r));
 const TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
 
 interface Run {
@@ -150,7 +165,20 @@ const LABELS: Record<string, string> = {
   rsyslog_tcp_sync: "rsyslog, sync on (durable)",
   syslogng_tcp: "syslog-ng network → per-host file (not durable)",
   syslogng_tcp_fsync: "syslog-ng, fsync(yes) (durable)",
+  ...LISTEN_LABELS,
 };
+
+/** A listener row's run, or its peer's (rsyslog_tls here, the others through peers.sh). */
+async function listenRun(b: ListenBench, name: string, corpusBytes: number): Promise<Run | null> {
+  try {
+    if (name === "rsyslog_tls") return await rsyslogTlsRun(b);
+    if (name.startsWith("logward_")) return await logwardListenRun(b, name.slice(8) as ListenRow);
+    return peerRun(name, corpusBytes);
+  } catch (err) {
+    process.stderr.write(`${name} failed: ${(err as Error).message}\n`);
+    return null;
+  }
+}
 
 async function main(): Promise<void> {
   execFileSync(join(PEERBENCH, "corpus.sh"), {
@@ -169,23 +197,67 @@ async function main(): Promise<void> {
     corpusBytes += statSync(join(CORPUS, `${h}.log`)).size;
   }
   const reps = Number(process.env.REPS ?? 3);
+  const qrexec = ROWS.includes("qrexec");
+  const listen = [
+    ...LISTEN_ROWS.map((r) => `logward_${r}`),
+    ...LISTEN_ROWS.map((r) => LISTEN_PEER[r]).filter((p) => !PEERS.includes(p)),
+  ];
+  const bench =
+    listen.length > 0
+      ? prepareListenBench({
+          project: PROJECT,
+          work: WORK,
+          corpus: CORPUS,
+          hosts,
+          corpusLines,
+          corpusBytes,
+          cpuSeconds,
+          peakRssMiB,
+        })
+      : null;
   const runs = new Map<string, Run[]>([
-    ["logward_ingest", []],
+    ...(qrexec ? [["logward_ingest", []] as [string, Run[]]] : []),
+    ...listen.map((p) => [p, []] as [string, Run[]]),
     ...PEERS.map((p) => [p, []] as [string, Run[]]),
   ]);
   for (let rep = 1; rep <= reps; rep++) {
     // interleaved: one run of each configuration per repetition, so all see the same machine
-    const run = await ours(hosts, corpusLines, corpusBytes);
-    runs.get("logward_ingest")!.push(run);
-    process.stderr.write(`rep ${rep} ${JSON.stringify(run)}\n`);
+    if (qrexec) {
+      const run = await ours(hosts, corpusLines, corpusBytes);
+      runs.get("logward_ingest")!.push(run);
+      process.stderr.write(`rep ${rep} ${JSON.stringify(run)}\n`);
+    }
+    for (const name of listen) {
+      // TLS rows need tlsgen, which needs gcc and libssl-dev
+      if (name.endsWith("_tls") && !bench!.tlsgen) continue;
+      const r = await listenRun(bench!, name, corpusBytes);
+      if (r) runs.get(name)!.push(r);
+      if (r) process.stderr.write(`rep ${rep} ${JSON.stringify(r)}\n`);
+    }
     for (const p of PEERS) {
       const r = peerRun(p, corpusBytes);
       if (r) runs.get(p)!.push(r);
       if (r) process.stderr.write(`rep ${rep} ${JSON.stringify(r)}\n`);
     }
   }
-  const mine = median(runs.get("logward_ingest")!.map((r) => r.lines_per_s));
-  const total = runs.get("logward_ingest")![0]!.lines;
+  const medianLps = (name: string) => {
+    const rs = runs.get(name) ?? [];
+    return rs.length > 0 ? median(rs.map((r) => r.lines_per_s)) : Number.NaN;
+  };
+  const mine = medianLps("logward_ingest");
+  // the qrexec row and its peers are compared with the qrexec row; a listener row's peer also
+  // (or only) with that row: same transport, same generator
+  const ratioCell = (name: string, peerLps: number) => {
+    const cells = [];
+    if (!Number.isNaN(mine) && (name === "logward_ingest" || PEERS.includes(name)))
+      cells.push((mine / peerLps).toFixed(2));
+    for (const r of LISTEN_ROWS) {
+      if (LISTEN_PEER[r] === name)
+        cells.push(`${(medianLps(`logward_${r}`) / peerLps).toFixed(2)} (${r} row)`);
+    }
+    return cells.join("; ");
+  };
+  const total = [...runs.values()].find((rs) => rs.length > 0)?.[0]?.lines ?? 0;
   console.log(
     `\nCollector end to end, peerbench corpus (${total} lines, ${hosts.length} origins), medians of ${reps}:\n`,
   );
@@ -202,8 +274,20 @@ async function main(): Promise<void> {
     console.log(
       `| ${LABELS[name] ?? name} | ${Math.round(lps / 1000)} k | ${median(rs.map((r) => r.MB_per_s))} | ` +
         `${median(rs.map((r) => r.cpu_us_per_line))} | ${median(rs.map((r) => r.peak_rss_mib))} MiB | ` +
-        `${(mine / lps).toFixed(2)} | ${rs.map((r) => Math.round(r.lines_per_s / 1000)).join(", ")} |`,
+        `${ratioCell(name, lps)} | ${rs.map((r) => Math.round(r.lines_per_s / 1000)).join(", ")} |`,
     );
+  }
+  if (LISTEN_ROWS.length > 0)
+    console.log("\nSame transport, same generator, same run (logward durable ÷ peer):");
+  for (const r of LISTEN_ROWS) {
+    const peer = LISTEN_PEER[r];
+    console.log(
+      `  ${r}: logward_${r} ÷ ${peer} = ${(medianLps(`logward_${r}`) / medianLps(peer)).toFixed(2)}`,
+    );
+  }
+  if (LISTEN_ROWS.includes("tls")) {
+    const met = medianLps("logward_tls") >= medianLps("rsyslog_tls");
+    console.log(`goal: logward's durable TLS at least rsyslog's non-durable TLS: ${met ? "met" : "NOT met"}`);
   }
   console.log("\ntarget: at least 1,000,000 lines/s durable, collector peak RSS under 128 MiB");
 }
