@@ -13,6 +13,7 @@
 // each edit only their own lines).
 
 import { GLOB_RE, isValidName } from "../store/names.ts";
+import { checkNatsOutput, checkSyslogOutput, NATS_OUTPUT_KEYS, SYSLOG_OUTPUT_KEYS } from "./output-net.ts";
 import type { OutputConfig, OutputStart, OutputType } from "./types.ts";
 
 /** The keys every `[[output]]` table may have. */
@@ -24,8 +25,8 @@ export const OUTPUT_TYPES: readonly OutputType[] = ["exec", "logward", "syslog",
 export const TYPE_KEYS: Readonly<Record<OutputType, readonly string[]>> = {
   exec: ["command", "user", "acks"],
   logward: [],
-  syslog: [],
-  nats: [],
+  syslog: SYSLOG_OUTPUT_KEYS,
+  nats: NATS_OUTPUT_KEYS,
 };
 
 /** Every key an `[[output]]` table may have, in the order docs/CONFIG.md lists them. */
@@ -55,8 +56,8 @@ const TYPE_CHECKS: Readonly<Record<OutputType, TypeCheck>> = {
     return { user, acks };
   },
   logward: () => ({}),
-  syslog: () => ({}),
-  nats: () => ({}),
+  syslog: checkSyslogOutput,
+  nats: checkNatsOutput,
 };
 
 /** How an error names a table: by its name when it has a usable one, else by its place. */

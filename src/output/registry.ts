@@ -11,7 +11,7 @@ type Loader = () => Promise<{ createDestination: DestinationFactory }>;
 const LOADERS: Readonly<Record<OutputType, Loader | null>> = {
   exec: () => import("./exec.ts"),
   logward: null,
-  syslog: null,
+  syslog: () => import("./syslog.ts"),
   nats: null,
 };
 
