@@ -15,9 +15,10 @@
 import { createHash, type Hash } from "node:crypto";
 import { streamDir } from "../store/names.ts";
 import { readSegmentLines, type SegmentView, streamSegments } from "../store/read.ts";
-import { formatTime, LF, parseTime, seqAt, TIME_LEN } from "../store/record.ts";
-import { GENESIS, macMatches, nextSealLine, parseSealLine, type SealLine } from "../store/seal-format.ts";
-import { epochStartUs, type KeyDeriver } from "./key.ts";
+import { LF, seqAt, TIME_LEN } from "../store/record.ts";
+import { GENESIS, nextSealLine, parseSealLine, type SealLine } from "../store/seal-format.ts";
+import type { KeyDeriver } from "./key.ts";
+import { sealProblem } from "./seal-checks.ts";
 import { segmentBlocks } from "./segment-blocks.ts";
 
 export type Why =
@@ -140,16 +141,6 @@ export class StoreVerifier {
     this.keys = keys;
     this.onBytes = onBytes;
     this.allowLate = allowLate;
-  }
-
-  /**
-   * How long after its first record a seal may be made: records wait for the end of their epoch
-   * at most (the collector seals every stream then) and the sealer a moment more: three epochs and two seconds.
-   * Later means the collector was down that long, or someone holding a later key removed the
-   * seals of earlier epochs and sealed again.
-   */
-  private get lateUs(): number {
-    return (3 * this.keys.epochS + 2) * 1e6;
   }
 
   /** Verifies one stream; the report's `problem` names the first failure. */
@@ -288,66 +279,9 @@ export class StoreVerifier {
     fail: (segment: string, from: number, to: number, why: Why, detail: string) => void,
   ): Promise<boolean> {
     const where = `the seal at seq ${seal.seq}`;
-    if (seal.key !== this.keys.keyId) {
-      fail(
-        segment,
-        seal.first,
-        seal.seq,
-        "other key",
-        `${where} was made with another verification key (id ${seal.key}, yours is ${this.keys.keyId}): the store was sealed anew, or the seal is forged`,
-      );
-      return false;
-    }
-    if (prev && seal.epoch < prev.epoch) {
-      fail(
-        segment,
-        seal.first,
-        seal.seq,
-        "reordered",
-        `${where} has epoch ${seal.epoch}, before the epoch ${prev.epoch} of the seal before it`,
-      );
-      return false;
-    }
-    if (!macMatches(this.keys.at(seal.epoch), r.origin, r.stream, seal)) {
-      fail(
-        segment,
-        seal.first,
-        seal.seq,
-        "forged",
-        `${where} is not authentic: its MAC is not that of epoch ${seal.epoch}'s key (made with a later key, or changed)`,
-      );
-      return false;
-    }
-    const sealUs = parseTime(seal.time);
-    const epochStart = epochStartUs(this.keys, seal.epoch);
-    if (!(sealUs >= epochStart)) {
-      fail(
-        segment,
-        seal.first,
-        seal.seq,
-        "forged",
-        `${where} bears the time ${seal.time}, before its epoch ${seal.epoch} began (${formatTime(epochStart)}): only a key of a later epoch made it`,
-      );
-      return false;
-    }
-    if (!this.allowLate && firstTime !== null && sealUs - parseTime(firstTime) > this.lateUs) {
-      fail(
-        intervalSegment,
-        seal.first,
-        seal.seq,
-        "sealed late",
-        `${where} was made at ${seal.time}, long after its first record (${firstTime}): the collector was down that long, or someone who held a later sealing key removed earlier seals and sealed again (check _logward/events; --allow-late accepts it)`,
-      );
-      return false;
-    }
-    if (seal.last !== seal.seq - 1 || seal.first > seal.seq) {
-      fail(
-        segment,
-        seal.first,
-        seal.seq,
-        "forged",
-        `${where} names records ${seal.first} to ${seal.last}, which do not end right before it`,
-      );
+    const bad = sealProblem(this.keys, r.origin, r.stream, seal, prev, firstTime, this.allowLate);
+    if (bad) {
+      fail(bad.why === "sealed late" ? intervalSegment : segment, seal.first, seal.seq, bad.why, bad.detail);
       return false;
     }
     let matched = digest === seal.sha256 && bytes === seal.bytes;
