@@ -13,6 +13,8 @@ import { writeArchive } from "../query/export.ts";
 import { type VerifiedArchive, verifyArchive } from "../query/export-verify.ts";
 import { streamsOfOrigins } from "../query/select.ts";
 import { timeBound } from "../query/time.ts";
+import { KeyDeriver, parseVerificationKey } from "../seal/key.ts";
+import { type LinesReport, SealedLinesCheck } from "../seal/verify-lines.ts";
 import { escapeText } from "../store/escape.ts";
 import { checkStoreFormat } from "../store/format.ts";
 import { checkStoredOrigin } from "../store/names.ts";
@@ -41,12 +43,23 @@ Options:
   -h, --help      show this help
 `;
 
-export const VERIFY_EXPORT_HELP = `Usage: logward verify-export FILE
+export const VERIFY_EXPORT_HELP = `Usage: logward verify-export FILE [--key KEY [--allow-late]]
 
 Checks an archive written by 'logward export': every member the manifest lists is there,
 with its size, record count and SHA-256 (every object with its size and SHA-256), and
 nothing else is. Exits 0 and says so when it
 holds; otherwise names the first problem and exits 1.
+
+With --key (the verification key 'logward seal init' printed), also checks the seals the
+archive carries, as 'logward verify' checks a store's: every seal whose whole coverage is in
+the archive must be authentic and match its records byte for byte. A time window cuts the
+coverage at both ends: the records at its start and end that no whole seal covers are
+counted, not failed. Exit 1 names the first changed, missing, inserted or reordered record.
+
+Options:
+  --key KEY      the verification key (LWK1-…)
+  --allow-late   accept seals made more than three epochs after their first record
+  -h, --help     show this help
 `;
 
 function copyCommand(configFile: string | undefined, root: string): readonly string[] {
@@ -127,8 +140,22 @@ export async function exportCommand(args: string[]): Promise<number> {
 }
 
 export async function verifyExportCommand(args: string[]): Promise<number> {
-  const { positionals } = parse("verify-export", args, {}, { min: 1, max: 1 });
+  const { positionals, values } = parse(
+    "verify-export",
+    args,
+    { key: { type: "string" }, "allow-late": { type: "boolean" } },
+    { min: 1, max: 1 },
+  );
   const file = resolve(positionals[0]!);
+  const keys = values.key !== undefined ? new KeyDeriver(parseVerificationKey(values.key)) : null;
+  const checks: SealedLinesCheck[] = [];
+  const onStream = keys
+    ? (origin: string, stream: string) => {
+        const c = new SealedLinesCheck(keys, origin, stream, values["allow-late"] === true);
+        checks.push(c);
+        return { data: (chunk: Buffer) => c.push(chunk), end: () => {} };
+      }
+    : undefined;
   let size = 0;
   try {
     size = statSync(file).size;
@@ -136,12 +163,41 @@ export async function verifyExportCommand(args: string[]): Promise<number> {
   const progress = new Progress("verifying", size, formatBytes);
   let archive: VerifiedArchive;
   try {
-    archive = await verifyArchive(file, (n) => progress.add(n));
+    archive = await verifyArchive(file, (n) => progress.add(n), onStream);
   } finally {
     progress.end();
   }
+  const seals = keys ? sealSummary(checks.map((c) => c.end())) : null;
   process.stdout.write(
     `${escapeText(file)}: OK, ${archive.streams} streams, ${archive.records} records${archive.objects ? `, ${archive.objects} objects` : ""}; every SHA-256 matches the manifest.\n`,
   );
+  if (seals) process.stdout.write(`${seals}\n`);
   return 0;
+}
+
+/** The seals' one-line summary; LW_TAMPERED naming the first stream whose seals fail. */
+function sealSummary(reports: LinesReport[]): string {
+  const bad = reports.find((r) => r.problem);
+  if (bad) {
+    const p = bad.problem!;
+    throw new LogwardError(
+      "LW_TAMPERED",
+      `verify-export: ${bad.origin}/${bad.stream}, records ${p.from}–${p.to}: ${p.why}: ${p.detail}.`,
+    );
+  }
+  const sum = (f: (r: LinesReport) => number) => reports.reduce((n, r) => n + f(r), 0);
+  const parts = [
+    `seals: ${sum((r) => r.sealedRecords)} records (${formatBytes(sum((r) => r.sealedBytes))}) intact under ${sum((r) => r.seals)} seals`,
+  ];
+  const head = sum((r) => r.headRecords);
+  const tail = sum((r) => r.tailRecords);
+  const spans =
+    reports.filter((r) => r.headRecords > 0).length + reports.filter((r) => r.tailRecords > 0).length;
+  if (spans > 0)
+    parts.push(
+      `${spans} partial spans at the edges not covered by a whole seal: ${head} records at the start (the window began inside a seal's coverage, or before sealing began), ${tail} at the end (their seal is after the window, or not made yet)`,
+    );
+  const unsealed = reports.filter((r) => r.seals === 0).length;
+  if (unsealed > 0) parts.push(`${unsealed} streams with no whole seal`);
+  return parts.join("; ");
 }

@@ -31,14 +31,22 @@ export interface VerifiedArchive {
   objects: number;
 }
 
+/** Hears one stream member's bytes as they are read (`verify-export --key` checks its seals). */
+export interface MemberListener {
+  data(chunk: Buffer): void;
+  end(): void;
+}
+
 /**
  * Verifies the archive `file` (an absolute path, named as is in the errors): LW_EXPORT_INVALID
  * names the first problem, LW_NOT_FOUND a missing file. `onRead` hears the compressed bytes
- * read (for progress).
+ * read (for progress); `onStream`, if given, is asked for a listener of each stream member
+ * the manifest lists, as its header arrives.
  */
 export async function verifyArchive(
   file: string,
   onRead?: (bytes: number) => void,
+  onStream?: (origin: string, stream: string) => MemberListener,
 ): Promise<VerifiedArchive> {
   const seen = new Map<string, { size: number; sha256: string; lines: number }>();
   // the manifest comes second (export writes README.txt, manifest.json, then the members): every
@@ -54,6 +62,7 @@ export async function verifyArchive(
     lines: number;
     keep: Buffer[] | null;
     text: TextMemberCheck | null;
+    listener: MemberListener | null;
   } | null = null;
   const reader = new TarReader({
     member(path, size) {
@@ -63,6 +72,7 @@ export async function verifyArchive(
       if (!isExportName(path))
         throw new Error(`the member ${shown(path)} is not a member logward export writes`);
       let text: TextMemberCheck | null = null;
+      let listener: MemberListener | null = null;
       if (path === README) {
         if (size > MAX_README_BYTES)
           throw new Error(`its ${README} is larger than any logward export writes`);
@@ -77,6 +87,10 @@ export async function verifyArchive(
         if (size !== want.bytes)
           throw new Error(`the member ${shown(path)} has ${size} bytes, the manifest says ${want.bytes}`);
         if (want.kind === "log") text = new TextMemberCheck(path, want.records);
+        if (want.kind === "log" && onStream) {
+          const m = checked.members.find((x) => x.path === path)!;
+          listener = onStream(m.origin, m.stream);
+        }
       }
       current = {
         path,
@@ -85,18 +99,21 @@ export async function verifyArchive(
         lines: 0,
         keep: path === MANIFEST ? [] : null,
         text,
+        listener,
       };
     },
     data(chunk) {
       const c = current!;
       c.hash.update(chunk);
       c.text?.push(chunk);
+      c.listener?.data(chunk);
       for (let i = chunk.indexOf(10); i !== -1; i = chunk.indexOf(10, i + 1)) c.lines++;
       c.keep?.push(Buffer.from(chunk));
     },
     end() {
       const c = current!;
       c.text?.end();
+      c.listener?.end();
       if (c.keep) {
         checked = checkManifest(Buffer.concat(c.keep).toString("utf8"));
         limit = decompressed + checked.memberTarBytes + TAR_SLACK_BYTES;
