@@ -12,7 +12,7 @@ const LOADERS: Readonly<Record<OutputType, Loader | null>> = {
   exec: () => import("./exec.ts"),
   logward: null,
   syslog: () => import("./syslog.ts"),
-  nats: null,
+  nats: () => import("./nats.ts"),
 };
 
 /** The factory of `type`; an LW_CONFIG error for a type this build cannot run. */
