@@ -66,5 +66,5 @@ export function adminError(r: RmResult): LogwardError {
     code = first;
     message = rest.join(" ");
   }
-  return new LogwardError(code && code in ERRORS ? (code as ErrorCode) : "LW_INTERNAL", message);
+  return new LogwardError(code && Object.hasOwn(ERRORS, code) ? (code as ErrorCode) : "LW_INTERNAL", message);
 }

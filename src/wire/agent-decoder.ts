@@ -105,7 +105,8 @@ export class AgentDecoder {
 
   /** The channel ended: a partly received frame is not a record (the sender resends it). */
   end(): number {
-    const partial = this.state === HEAD ? this.headLen : this.headLen + this.dataLen - this.dataLeft;
+    // only DATA has record bytes under way; elsewhere dataLen is the last record's (or the next one's)
+    const partial = this.state === DATA ? this.dataLen - this.dataLeft : this.headLen;
     this.state = HEAD;
     this.headLen = 0;
     this.need = 5;

@@ -127,6 +127,19 @@ export type CollectorReply =
   | { type: "ack"; seq: number }
   | { type: "end"; end: AgentEnd };
 
+/** An 'E' frame's JSON; anything but a JSON object is a broken frame, never another exception. */
+function parseAgentEnd(p: Buffer): AgentEnd {
+  let end: unknown;
+  try {
+    end = JSON.parse(p.toString());
+  } catch {
+    end = null;
+  }
+  if (typeof end !== "object" || end === null)
+    throw new FramingError("the collector sent a malformed end frame");
+  return end as AgentEnd;
+}
+
 /** The sender's decoder for the collector's replies (W, A, E); bounded like everything else. */
 export class ReplyDecoder {
   private pending: Buffer = Buffer.alloc(0);
@@ -147,7 +160,7 @@ export class ReplyDecoder {
       }
       if (buf.length < 5 + len) break;
       const p = buf.subarray(5, 5 + len);
-      if (type === T_END) this.onReply({ type: "end", end: JSON.parse(p.toString()) as AgentEnd });
+      if (type === T_END) this.onReply({ type: "end", end: parseAgentEnd(p) });
       else this.onReply({ type: type === T_WELCOME ? "welcome" : "ack", seq: Number(p.readBigUInt64BE(0)) });
       buf = buf.subarray(5 + len);
     }
