@@ -38,6 +38,19 @@ export function writePolicyState(root: string, doc: PolicyState): Promise<void> 
   return writeFileAtomic(policyStatePath(root), formatPolicyState(doc));
 }
 
+const QUOTA_STATES: readonly unknown[] = ["ok", "near quota", "at quota", "refusing"];
+
+function isOriginState(o: OriginPolicyState): boolean {
+  return (
+    typeof o === "object" &&
+    o !== null &&
+    QUOTA_STATES.includes(o.state) &&
+    Number.isFinite(o.bytes) &&
+    (o.quota === null || Number.isFinite(o.quota)) &&
+    (o.group === null || typeof o.group === "string")
+  );
+}
+
 /**
  * A state file's document, or null when the text is not one (too large, not JSON, no origins).
  * Throws nothing.
@@ -46,7 +59,10 @@ export function parsePolicyState(text: string): PolicyState | null {
   if (text.length > MAX_STATE_BYTES) return null;
   try {
     const doc = JSON.parse(text) as PolicyState;
-    return typeof doc === "object" && doc !== null && typeof doc.origins === "object" ? doc : null;
+    if (typeof doc !== "object" || doc === null || typeof doc.origins !== "object" || doc.origins === null)
+      return null;
+    // every entry as the engine writes it, so that `ls` never prints a value of another type
+    return Object.values(doc.origins).every(isOriginState) ? doc : null;
   } catch {
     return null;
   }

@@ -84,7 +84,9 @@ export function parseLine(buf: Buffer, start: number, end: number): ParsedLine |
     seq = seq * 10 + (buf[i]! - 0x30);
     i++;
   }
+  // 16 digits can pass 2^53: no seq logward writes, and no longer exact as a number
   if (i === seqStart || i >= end || buf[i] !== SPACE || seq === 0 || buf[seqStart] === 0x30) return null;
+  if (!Number.isSafeInteger(seq)) return null;
   i++;
   const kindStart = i;
   while (i < end && buf[i] !== SPACE) i++;
@@ -163,7 +165,7 @@ export function checkLineHead(
   const seqStart = i;
   while (i < end && buf[i]! >= 0x30 && buf[i]! <= 0x39 && i - seqStart < 16)
     seq = seq * 10 + (buf[i++]! - 0x30);
-  if (i === seqStart || buf[i] !== SPACE) return null;
+  if (i === seqStart || buf[i] !== SPACE || !Number.isSafeInteger(seq)) return null;
   i++;
   const k = buf[i];
   if (k === 0x2e) i++;
