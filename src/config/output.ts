@@ -13,6 +13,7 @@
 // each edit only their own lines).
 
 import { GLOB_RE, isValidName } from "../store/names.ts";
+import { checkLogwardOutput, LOGWARD_OUTPUT_KEYS } from "./output-logward.ts";
 import { checkNatsOutput, checkSyslogOutput, NATS_OUTPUT_KEYS, SYSLOG_OUTPUT_KEYS } from "./output-net.ts";
 import type { OutputConfig, OutputStart, OutputType } from "./types.ts";
 
@@ -24,7 +25,7 @@ export const OUTPUT_TYPES: readonly OutputType[] = ["exec", "logward", "syslog",
 /** The keys each type adds (docs/CONFIG.md lists them all under [[output]]). */
 export const TYPE_KEYS: Readonly<Record<OutputType, readonly string[]>> = {
   exec: ["command", "user", "acks"],
-  logward: [],
+  logward: LOGWARD_OUTPUT_KEYS,
   syslog: SYSLOG_OUTPUT_KEYS,
   nats: NATS_OUTPUT_KEYS,
 };
@@ -55,7 +56,7 @@ const TYPE_CHECKS: Readonly<Record<OutputType, TypeCheck>> = {
     if (typeof acks !== "boolean") bad("acks", "true or false");
     return { user, acks };
   },
-  logward: () => ({}),
+  logward: checkLogwardOutput,
   syslog: checkSyslogOutput,
   nats: checkNatsOutput,
 };

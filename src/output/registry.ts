@@ -10,7 +10,7 @@ type Loader = () => Promise<{ createDestination: DestinationFactory }>;
 
 const LOADERS: Readonly<Record<OutputType, Loader | null>> = {
   exec: () => import("./exec.ts"),
-  logward: null,
+  logward: () => import("./logward.ts"),
   syslog: () => import("./syslog.ts"),
   nats: () => import("./nats.ts"),
 };
