@@ -23,6 +23,7 @@ import type { Server, Socket } from "node:net";
 import { loadConfig } from "../config/load.ts";
 import type { CollectorConfig } from "../config/types.ts";
 import { LogwardError } from "../errors.ts";
+import { Outputs } from "../output/outputs.ts";
 import { Alerts } from "../policy/alerts.ts";
 import { Policy } from "../policy/engine.ts";
 import { OwnRecords } from "../policy/own.ts";
@@ -89,6 +90,8 @@ export class Collector {
   private ownAt = 0;
   /** Seals every stream each `[seal] interval` when the store has a sealing key (src/seal). */
   private sealer: Sealer | null = null;
+  /** `[[output]]`s: read the store from their own cursors and send it on (src/output). */
+  private outputs: Outputs | null = null;
 
   private constructor(store: Store, config: CollectorConfig) {
     this.store = store;
@@ -126,6 +129,8 @@ export class Collector {
       for (const path of config.qrexecSockets) await c.listen({ kind: "qrexec", path }, 0o660);
       for (const l of config.localSockets) await c.listen({ kind: "local", ...l }, l.mode);
       await c.startListen();
+      c.outputs = new Outputs(storeDir, { log: (m) => process.stderr.write(`logward: ${m}\n`) });
+      await c.outputs.apply(config.outputs);
       c.event("start", {
         pid: process.pid,
         socket: config.socket,
@@ -135,6 +140,7 @@ export class Collector {
       for (const s of c.servers) s.close();
       for (const d of c.datagrams) await d.close();
       clearInterval(c.timer);
+      await c.outputs?.close();
       await c.policy?.stop();
       await store.close();
       throw err;
@@ -161,7 +167,9 @@ export class Collector {
     this.config = {
       ...this.config,
       policy: next.policy,
+      outputs: next.outputs,
     };
+    void this.outputs?.apply(next.outputs);
     this.alerts.setCommand(next.policy.alertCommand);
     this.reloadTls();
     this.policy.reload(next.policy);
@@ -425,6 +433,7 @@ export class Collector {
     for (const d of this.datagrams) void d.close();
     for (const p of this.pending) p.socket.destroy();
     for (const s of this.sessions) s.socket.destroy();
+    await this.outputs?.close().catch(() => {});
     await this.store.close().catch(() => {});
   }
 
@@ -441,6 +450,7 @@ export class Collector {
       ...this.datagrams.map((d) => d.close()),
     ]);
     await closed;
+    await this.outputs?.close();
     await this.policy.stop();
     await this.own.idle();
     this.repeats.flush(true);

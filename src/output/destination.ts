@@ -16,8 +16,9 @@
 // - A destination may report finer progress than whole batches through host.acknowledged(): a
 //   cumulative "every record of ORIGIN/STREAM up to SEQ is acknowledged" (the exec plugin's
 //   acks), which the runner persists too, so that a restart resends only what was not acked.
-// - close() releases everything (process, socket, timers) and resolves once it has; records not
-//   yet acknowledged are simply sent again by the next destination.
+// - close() releases everything (process, socket, timers) and resolves once it has, after
+//   settling every pending deliver() (resolved if acknowledged meanwhile, else rejected);
+//   records not acknowledged are simply sent again by the next destination.
 
 import type { OutputConfig, OutputType } from "../config/types.ts";
 

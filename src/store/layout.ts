@@ -9,6 +9,8 @@
 //     ingest.sock                         the local ingest socket (collector, `ingest`, `rm`)
 //     policy.json                         each origin's quota state (policy-state.ts)
 //     ui-url                              the web UI's address with its token (`serve`)
+//     outputs.json                        every output's state (output-state.ts)
+//     outputs/<name>/cursors.json         an output's durable cursors (src/output/cursors.ts)
 //   <store>/origins/<origin>/<stream>/    a stream (names.ts):
 //     00000000000000000001.log[.zst]      its segments (segmentName below)
 //     index.json                          its segment index (segment.ts)
@@ -32,6 +34,10 @@ export const WRITER_PID_FILE = "writer.pid";
 export const INGEST_SOCKET = "ingest.sock";
 export const POLICY_STATE_FILE = "policy.json";
 export const UI_URL_FILE = "ui-url";
+/** In the store's run directory: the outputs' state, and each output's own directory. */
+export const OUTPUT_STATE_FILE = "outputs.json";
+export const OUTPUTS_DIR = "outputs";
+export const OUTPUT_CURSORS_FILE = "cursors.json";
 /** The current sealing key and its epoch (0600; docs/SEALS.md). */
 export const SEAL_KEY_FILE = "seal.key";
 /** In a stream directory: the segment index and the blob objects' directory. */
@@ -71,6 +77,23 @@ export function policyStatePath(root: string): string {
 /** <store>/run/ui-url */
 export function uiUrlPath(root: string): string {
   return join(root, RUN_DIR, UI_URL_FILE);
+}
+
+/** <store>/run/outputs.json */
+export function outputStatePath(root: string): string {
+  return join(root, RUN_DIR, OUTPUT_STATE_FILE);
+}
+
+/** <store>/run/outputs/<name>: `name` is an output's name, checked by the configuration. */
+export function outputDir(root: string, name: string): string {
+  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name) || name === "." || name === "..")
+    throw new LogwardError("LW_INTERNAL", "An output name must be a valid name.");
+  return join(root, RUN_DIR, OUTPUTS_DIR, name);
+}
+
+/** <store>/run/outputs/<name>/cursors.json */
+export function outputCursorsPath(root: string, name: string): string {
+  return join(outputDir(root, name), OUTPUT_CURSORS_FILE);
 }
 
 /** <store>/run/seal.key */
