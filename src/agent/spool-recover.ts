@@ -91,9 +91,19 @@ export async function recoverSegments(
 }
 
 function takeCheckpoint(e: Entry, positions: Record<string, unknown>): void {
+  let doc: unknown;
   try {
-    Object.assign(positions, JSON.parse(e.body.toString("utf8")));
+    doc = JSON.parse(e.body.toString("utf8"));
   } catch {
-    // a checkpoint that passed its CRC is well formed; ignore one that is not
+    return; // a checkpoint that passed its CRC is well formed; ignore one that is not
   }
+  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) return;
+  // defined, not assigned: a source named "__proto__" must not replace the object's prototype
+  for (const [source, position] of Object.entries(doc))
+    Object.defineProperty(positions, source, {
+      value: position,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
 }
