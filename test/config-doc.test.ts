@@ -49,6 +49,7 @@ test("CONFIG_KEYS is what loadConfig reads: each listed key is known, another is
     groups: ["[groups.g]", (k) => `groups.g.${k} is not a known setting`],
     listen: ['[[listen]]\ntransport = "tcp"', (k) => `listen #1: ${k} is not a known setting`],
     output: ['[[output]]\nname = "o"\ntype = "exec"', (k) => `output o: ${k} is not a known setting`],
+    notify: ["[[notify]]", (k) => `notify notify-1: ${k} is not a known setting`],
   };
   for (const [section, keys] of Object.entries(CONFIG_KEYS)) {
     if (section === "viewers") continue; // TYPE stands for any stream type name

@@ -68,5 +68,6 @@ export function defaultConfig(store: string): CollectorConfig {
     sealIntervalMs: DEFAULT_SEAL_INTERVAL_MS,
     sealCheckpointCommand: null,
     outputs: Object.freeze([]),
+    notify: Object.freeze([]),
   });
 }

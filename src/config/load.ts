@@ -11,6 +11,7 @@ import { COLLECTOR_KEYS, STORE_KEYS } from "./collector.ts";
 import { DEFAULT_CONFIG_FILE, defaultConfig } from "./defaults.ts";
 import { mergeIncludes, TOP_LEVEL_KEYS } from "./include.ts";
 import { LISTEN_KEYS, parseListen } from "./listen.ts";
+import { NOTIFY_KEYS, parseNotify } from "./notify.ts";
 import { OUTPUT_KEYS, parseOutputs } from "./output.ts";
 import { GROUP_KEYS, POLICY_KEYS, parsePolicy } from "./policy.ts";
 import type { Rule } from "./rule.ts";
@@ -34,6 +35,7 @@ export const CONFIG_KEYS: Readonly<Record<string, readonly string[]>> = Object.f
   listen: LISTEN_KEYS,
   seal: Object.keys(SEAL_KEYS),
   output: OUTPUT_KEYS,
+  notify: NOTIFY_KEYS,
 });
 
 const SECTIONS = Object.keys(CONFIG_KEYS);
@@ -86,7 +88,7 @@ export function loadConfig(store: string, file?: string): CollectorConfig {
     if (key === "output") problems.push("output must be an array of tables: [[output]]");
     else if (!SECTIONS.includes(key) && !TOP_LEVEL_KEYS.includes(key))
       problems.push(
-        `[${key}] is not a known section (expected [collector], [store], [[policy]], [groups.NAME], [viewers], [export], [ui], [[listen]], [seal] or [[output]])`,
+        `[${key}] is not a known section (expected [collector], [store], [[policy]], [groups.NAME], [viewers], [export], [ui], [[listen]], [seal], [[output]] or [[notify]])`,
       );
   }
   section("collector", COLLECTOR_KEYS);
@@ -99,6 +101,7 @@ export function loadConfig(store: string, file?: string): CollectorConfig {
   });
   config.listen = parseListen(doc, problems);
   config.outputs = parseOutputs(outputs, file, problems);
+  config.notify = parseNotify(doc, problems);
   const { alertCommand, minFree, ...rest } = config;
   rest.policy = parsePolicy(
     doc,

@@ -57,6 +57,25 @@ export interface CollectorConfig {
   readonly sealCheckpointCommand: readonly string[] | null;
   /** Outputs that read the store and send it on (`[[output]]`, output.ts; src/output). */
   readonly outputs: readonly OutputConfig[];
+  /** Notify rules (`[[notify]]`, notify.ts; src/output/notify.ts). */
+  readonly notify: readonly NotifyConfig[];
+}
+
+/** One `[[notify]]` rule, checked (config/notify.ts). */
+export interface NotifyConfig {
+  /** Unique; names the rule in alerts and its cursors. */
+  readonly name: string;
+  /** Origin glob, optionally ORIGIN/STREAM ("*" by default). */
+  readonly match: string;
+  /** A JavaScript regular expression tested on the payload as stored; null: none. */
+  readonly pattern: string | null;
+  /** A syslog severity range (query/syslog-names.ts); null: none. */
+  readonly severity: string | null;
+  /** Run by sh with the one-line summary on stdin. */
+  readonly command: string;
+  /** At most rateCount notifications every ratePeriodMs. */
+  readonly rateCount: number;
+  readonly ratePeriodMs: number;
 }
 
 export type OutputType = "exec" | "logward" | "syslog" | "nats";

@@ -22,6 +22,7 @@ export const ALERT_KINDS = [
   "reload-failed",
   "blob-refused",
   "stream-limit",
+  "notify",
 ] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
