@@ -12,10 +12,13 @@
 //   env: PEERBENCH (default ../shared/peerbench), PEERBENCH_DIR (default /tmp/peerbench),
 //        REPS (default 3), PEERS (space-separated configs; "" to measure logward alone),
 //        ROWS (logward's rows: default "qrexec tcp tls relp"; tcp, tls and relp each add their
-//        rsyslog peer: rsyslog_tcp, rsyslog_tls, rsyslog_relp)
+//        rsyslog peer: rsyslog_tcp, rsyslog_tls, rsyslog_relp),
+//        SEAL=1 (adds the qrexec row on a sealed store: `logward seal init` on the fresh store,
+//        `[seal] interval = "1s"`, so serve seals every stream and moves its key every second;
+//        run in the same repetitions as the unsealed row, in alternating order)
 
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
-import { closeSync, openSync, readFileSync, statSync } from "node:fs";
+import { closeSync, openSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { summarizeStreams } from "../src/query/summary.ts";
@@ -38,6 +41,7 @@ const PEERS = (process.env.PEERS ?? "ref_sink_fsync rsyslog_tcp rsyslog_tcp_sync
   .split(/\s+/)
   .filter(Boolean);
 const ROWS = (process.env.ROWS ?? "qrexec tcp tls relp").split(/\s+/).filter(Boolean);
+const SEAL = process.env.SEAL === "1";
 const LISTEN_ROWS = (["tcp", "tls", "relp"] as const).filter((r) => ROWS.includes(r));
 const TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
 
@@ -64,10 +68,14 @@ function peakRssMiB(pid: number): number {
   return m ? Number(m[1]) / 1024 : Number.NaN;
 }
 
-function startServe(store: string): Promise<ChildProcess> {
-  const proc = spawn(process.execPath, [BIN, "serve", "--store", store], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+function startServe(store: string, config?: string): Promise<ChildProcess> {
+  const proc = spawn(
+    process.execPath,
+    [BIN, "serve", "--store", store, ...(config ? ["--config", config] : [])],
+    {
+      stdio: ["ignore", "pipe", "inherit"],
+    },
+  );
   return new Promise((res, rej) => {
     let out = "";
     proc.stdout!.on("data", (d: Buffer) => {
@@ -76,6 +84,21 @@ function startServe(store: string): Promise<ChildProcess> {
     });
     proc.once("exit", (code) => rej(new Error(`logward serve exited with ${code}: ${out}`)));
   });
+}
+
+/** Verification keys of the sealed stores, by store. */
+const SEAL_KEYS = new Map<string, string>();
+
+/** `logward seal init` on a fresh store with a 1 s interval; the config file serve must use. */
+function sealStore(store: string): string {
+  const config = `${store}.toml`;
+  writeFileSync(config, '[seal]\ninterval = "1s"\n');
+  const init = spawnSync(process.execPath, [BIN, "seal", "init", "--store", store, "--config", config], {
+    encoding: "utf8",
+  });
+  if (init.status !== 0) throw new Error(`seal init failed: ${init.stderr}`);
+  SEAL_KEYS.set(store, init.stdout.trim().split("\n").at(-1)!);
+  return config;
 }
 
 function ingest(store: string, origin: string): Promise<number | null> {
@@ -88,10 +111,16 @@ function ingest(store: string, origin: string): Promise<number | null> {
   return new Promise((r) => proc.once("exit", (code) => r(code)));
 }
 
-async function ours(hosts: string[], corpusLines: Map<string, number>, corpusBytes: number): Promise<Run> {
-  const store = join(WORK, "logward-ingest");
+async function ours(
+  hosts: string[],
+  corpusLines: Map<string, number>,
+  corpusBytes: number,
+  sealed = false,
+): Promise<Run> {
+  const store = join(WORK, sealed ? "logward-ingest-sealed" : "logward-ingest");
   await rm(store, { recursive: true, force: true });
-  const serve = await startServe(store);
+  const config = sealed ? sealStore(store) : undefined;
+  const serve = await startServe(store, config);
   const pid = serve.pid!;
   const cpu0 = cpuSeconds(pid);
   const t0 = performance.now();
@@ -110,14 +139,21 @@ async function ours(hosts: string[], corpusLines: Map<string, number>, corpusByt
   for (const h of hosts) {
     const row = rows.find((r) => r.origin === h && r.stream === "main");
     const want = corpusLines.get(h)!;
-    if (!row || row.records !== want + 2) {
+    // a sealed stream also holds its !seal records (verified below)
+    if (!row || (sealed ? row.records < want + 2 : row.records !== want + 2)) {
       throw new Error(`${h}: stored ${row ? row.records - 2 : 0} records, the corpus has ${want}`);
     }
     lines += want;
   }
+  if (sealed) {
+    const v = spawnSync(process.execPath, [BIN, "verify", "--store", store, "--key", SEAL_KEYS.get(store)!], {
+      encoding: "utf8",
+    });
+    if (v.status !== 0) throw new Error(`the sealed store does not verify: ${v.stderr}`);
+  }
   await rm(store, { recursive: true, force: true });
   return {
-    config: "logward_ingest",
+    config: sealed ? "logward_ingest_sealed" : "logward_ingest",
     lines,
     bytes: corpusBytes,
     wall_s: Number(wall.toFixed(3)),
@@ -159,6 +195,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 const LABELS: Record<string, string> = {
   logward_ingest: "logward: 20 × ingest → serve, durable",
+  logward_ingest_sealed: "logward, the same on a sealed store (seals and a new key every 1 s)",
   ref_sink_fsync: "C sink, fdatasync every 256 KiB (durable limit)",
   ref_sink: "C sink, plain write()",
   rsyslog_tcp: "rsyslog imtcp → per-host file (not durable)",
@@ -217,15 +254,20 @@ async function main(): Promise<void> {
       : null;
   const runs = new Map<string, Run[]>([
     ...(qrexec ? [["logward_ingest", []] as [string, Run[]]] : []),
+    ...(qrexec && SEAL ? [["logward_ingest_sealed", []] as [string, Run[]]] : []),
     ...listen.map((p) => [p, []] as [string, Run[]]),
     ...PEERS.map((p) => [p, []] as [string, Run[]]),
   ]);
   for (let rep = 1; rep <= reps; rep++) {
     // interleaved: one run of each configuration per repetition, so all see the same machine
     if (qrexec) {
-      const run = await ours(hosts, corpusLines, corpusBytes);
-      runs.get("logward_ingest")!.push(run);
-      process.stderr.write(`rep ${rep} ${JSON.stringify(run)}\n`);
+      // sealed and unsealed in alternating order, so that neither always runs on a warmer machine
+      const order = SEAL ? (rep % 2 === 1 ? [false, true] : [true, false]) : [false];
+      for (const sealed of order) {
+        const run = await ours(hosts, corpusLines, corpusBytes, sealed);
+        runs.get(run.config)!.push(run);
+        process.stderr.write(`rep ${rep} ${JSON.stringify(run)}\n`);
+      }
     }
     for (const name of listen) {
       // TLS rows need tlsgen, which needs gcc and libssl-dev
@@ -275,6 +317,12 @@ async function main(): Promise<void> {
       `| ${LABELS[name] ?? name} | ${Math.round(lps / 1000)} k | ${median(rs.map((r) => r.MB_per_s))} | ` +
         `${median(rs.map((r) => r.cpu_us_per_line))} | ${median(rs.map((r) => r.peak_rss_mib))} MiB | ` +
         `${ratioCell(name, lps)} | ${rs.map((r) => Math.round(r.lines_per_s / 1000)).join(", ")} |`,
+    );
+  }
+  if (qrexec && SEAL) {
+    const cost = 1 - medianLps("logward_ingest_sealed") / mine;
+    console.log(
+      `\nsealing costs ${(cost * 100).toFixed(1)}% of the qrexec row's throughput (issue 18: at most 3%)`,
     );
   }
   if (LISTEN_ROWS.length > 0)
