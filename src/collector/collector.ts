@@ -158,6 +158,8 @@ export class Collector {
     try {
       next = loadConfig(this.store.root, file);
     } catch (err) {
+      // one sentence in the collector's log too: whoever sent the SIGHUP reads it there
+      process.stderr.write(`logward: reload refused: ${(err as Error).message}\n`);
       this.alerts.raise({
         kind: "reload-failed",
         message: `${(err as Error).message} The previous configuration stays in force.`,
