@@ -6,7 +6,7 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { LogwardError } from "../errors.ts";
 import type { EpochKey } from "../store/seal-format.ts";
-import type { KeyDeriver } from "./key.ts";
+import { epochAt, type KeyDeriver } from "./key.ts";
 
 export const CHECKPOINT_FORMAT = "logward-checkpoint 1";
 
@@ -59,12 +59,13 @@ export function readCheckpoint(text: string, keys: KeyDeriver, file: string): Ch
   } catch {
     throw bad("is not JSON");
   }
-  if (doc.format !== CHECKPOINT_FORMAT)
+  if (doc?.format !== CHECKPOINT_FORMAT)
     throw bad(`is not a logward checkpoint ("format": "${CHECKPOINT_FORMAT}")`);
   const { created, key, epoch, streams, mac } = doc;
   if (
     typeof created !== "string" ||
     typeof key !== "string" ||
+    !/^[0-9a-f]{16}$/.test(key) ||
     !Number.isSafeInteger(epoch) ||
     (epoch as number) < 1 ||
     !Array.isArray(streams) ||
@@ -87,6 +88,10 @@ export function readCheckpoint(text: string, keys: KeyDeriver, file: string): Ch
   }
   if (key !== keys.keyId)
     throw bad(`was made with another verification key (id ${key}, yours is ${keys.keyId})`);
+  // each epoch's key is one HMAC after the last: an epoch that has not begun is refused before
+  // deriving it, or a crafted 2^53 would keep verify busy for ever
+  if ((epoch as number) > epochAt(keys, Date.now() * 1000) + 1)
+    throw bad(`is from epoch ${epoch}, which has not begun`);
   const c: Checkpoint = { created, key, epoch: epoch as number, streams: streams as CheckpointEntry[] };
   const want = createHmac("sha256", keys.at(c.epoch)).update(macText(c)).digest();
   const got = Buffer.from(mac, "hex");
