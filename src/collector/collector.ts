@@ -23,6 +23,7 @@ import type { Server, Socket } from "node:net";
 import { loadConfig } from "../config/load.ts";
 import type { CollectorConfig } from "../config/types.ts";
 import { LogwardError } from "../errors.ts";
+import { NotifyRules } from "../output/notify-rules.ts";
 import { Outputs } from "../output/outputs.ts";
 import { Alerts } from "../policy/alerts.ts";
 import { Policy } from "../policy/engine.ts";
@@ -92,6 +93,8 @@ export class Collector {
   private sealer: Sealer | null = null;
   /** `[[output]]`s: read the store from their own cursors and send it on (src/output). */
   private outputs: Outputs | null = null;
+  /** `[[notify]]` rules: read the store like outputs; each match an alert and a command. */
+  private notify: NotifyRules | null = null;
 
   private constructor(store: Store, config: CollectorConfig) {
     this.store = store;
@@ -131,6 +134,11 @@ export class Collector {
       await c.startListen();
       c.outputs = new Outputs(storeDir, { log: (m) => process.stderr.write(`logward: ${m}\n`) });
       await c.outputs.apply(config.outputs);
+      c.notify = new NotifyRules(storeDir, {
+        log: (m) => process.stderr.write(`logward: ${m}\n`),
+        raise: (origin, message) => c.alerts.raise({ kind: "notify", origin, message }),
+      });
+      await c.notify.apply(config.notify);
       c.event("start", {
         pid: process.pid,
         socket: config.socket,
@@ -141,6 +149,7 @@ export class Collector {
       for (const d of c.datagrams) await d.close();
       clearInterval(c.timer);
       await c.outputs?.close();
+      await c.notify?.close();
       await c.policy?.stop();
       await store.close();
       throw err;
@@ -170,8 +179,10 @@ export class Collector {
       ...this.config,
       policy: next.policy,
       outputs: next.outputs,
+      notify: next.notify,
     };
     void this.outputs?.apply(next.outputs);
+    void this.notify?.apply(next.notify);
     this.alerts.setCommand(next.policy.alertCommand);
     this.reloadTls();
     this.policy.reload(next.policy);
@@ -436,6 +447,7 @@ export class Collector {
     for (const p of this.pending) p.socket.destroy();
     for (const s of this.sessions) s.socket.destroy();
     await this.outputs?.close().catch(() => {});
+    await this.notify?.close().catch(() => {});
     await this.store.close().catch(() => {});
   }
 
@@ -453,6 +465,7 @@ export class Collector {
     ]);
     await closed;
     await this.outputs?.close();
+    await this.notify?.close();
     await this.policy.stop();
     await this.own.idle();
     this.repeats.flush(true);
