@@ -377,3 +377,56 @@ test("modifying the unsealed-looking parts of a sealed file (CVE-2023-31439 clas
   writeFileSync(x.f, x.all.join("\n"), "latin1");
   assert.match((await verify(t)).err, /forged/);
 });
+
+test("logward rm of a whole stream (recorded in _logward/deletions) verifies, with the checkpoint too", async () => {
+  const s = copy();
+  const rm = await logward(["rm", "work/other", "--yes", "--store", s]);
+  assert.equal(rm.code, 0, rm.stderr);
+  const r = await verify(s, "--checkpoint", checkpoint);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /checkpoint: \d+ of \d+ seals reached, 1 streams deleted on record/);
+  // the same stream deleted by hand, without the record: missing
+  const t = copy();
+  rmSync(streamPath(t, "other"), { recursive: true });
+  assert.match(
+    (await verify(t, "--checkpoint", checkpoint)).err,
+    /work\/other.*: missing: the stream is gone/,
+  );
+});
+
+test("stolen key, records appended after the theft: verify cannot tell; a checkpoint made before counts them", async () => {
+  const s = copy();
+  const stolen = stolenKey(s);
+  const { f, all } = smallSeals(s);
+  const lines = all.filter(Boolean);
+  const last = lines.at(-1)!; // the shutdown's seal, the newest the checkpoint names
+  const lastSeq = Number(last.split(" ")[1]);
+  const now = `${new Date().toISOString().slice(0, 23)}000Z`;
+  const added = `${[1, 2, 3].map((i) => `${now} ${lastSeq + i} . forged after the theft ${i}`).join("\n")}\n`;
+  const { createHash } = process.getBuiltinModule("node:crypto");
+  const fields = {
+    epoch: stolen.epoch,
+    key: /key=([0-9a-f]{16})/.exec(last)![1]!,
+    first: lastSeq + 1,
+    last: lastSeq + 3,
+    bytes: Buffer.byteLength(added, "latin1"),
+    sha256: createHash("sha256").update(added, "latin1").digest("hex"),
+    prev: /mac=([0-9a-f]{64})/.exec(last)![1]!,
+  };
+  const mac = sealMac(stolen.key, "work", "small", lastSeq + 4, now, fields);
+  writeFileSync(
+    f,
+    `${lines.join("\n")}\n${added}${now} ${lastSeq + 4} !seal ${sealPayload(fields, mac)}\n`,
+    "latin1",
+  );
+  // what verify cannot detect: sealed with the current key, the records look like honest ones
+  const alone = await verify(s);
+  assert.equal(alone.code, 0, alone.err);
+  assert.doesNotMatch(alone.out, /not sealed yet/);
+  // what it can show: a checkpoint from before the theft vouches for nothing after its seals
+  const r = await verify(s, "--checkpoint", checkpoint);
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /; 4 records stored after it, which it does not vouch for/);
+  assert.equal(JSON.parse((await verify(s, "--checkpoint", checkpoint, "--json")).out).checkpoint.after, 4);
+  assert.doesNotMatch((await verify(pristine, "--checkpoint", checkpoint)).out, /stored after it/);
+});

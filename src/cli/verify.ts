@@ -122,7 +122,7 @@ export async function verifyCommand(args: string[]): Promise<number> {
     if (report.checkpoint) {
       const c = report.checkpoint;
       parts.push(
-        `checkpoint: ${c.reached} of ${c.entries} seals reached${c.deleted ? `, ${c.deleted} streams deleted on record` : ""}${c.evicted ? `, ${c.evicted} evicted on record` : ""}`,
+        `checkpoint: ${c.reached} of ${c.entries} seals reached${c.deleted ? `, ${c.deleted} streams deleted on record` : ""}${c.evicted ? `, ${c.evicted} evicted on record` : ""}${c.after ? `; ${c.after} records stored after it, which it does not vouch for (anyone holding the sealing key since could have written them)` : ""}`,
       );
     }
     process.stdout.write(`${parts.join("; ")}\n`);

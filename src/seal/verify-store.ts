@@ -13,8 +13,12 @@ export interface StoreReport {
   streams: StreamReport[];
   /** The first problem found (streams in name order, then the checkpoint). */
   problem: Problem | null;
-  /** Checkpoint entries satisfied, and those whose stream was deleted or evicted on record. */
-  checkpoint: { entries: number; reached: number; deleted: number; evicted: number } | null;
+  /**
+   * Checkpoint entries satisfied, and those whose stream was deleted or evicted on record;
+   * `after`: records stored after the seals it names, which it does not vouch for (whoever
+   * holds the sealing key since, a thief too, can have written them).
+   */
+  checkpoint: { entries: number; reached: number; deleted: number; evicted: number; after: number } | null;
   bytes: number;
 }
 
@@ -69,7 +73,7 @@ export async function verifyStore(
   if (!checkpoint) return report;
   const deleted = await deletedStreams(root);
   const byName = new Map(report.streams.map((r) => [`${r.origin}/${r.stream}`, r]));
-  const c = { entries: checkpoint.streams.length, reached: 0, deleted: 0, evicted: 0 };
+  const c = { entries: checkpoint.streams.length, reached: 0, deleted: 0, evicted: 0, after: 0 };
   report.checkpoint = c;
   for (const e of checkpoint.streams) {
     const name = `${e.origin}/${e.stream}`;
@@ -87,6 +91,7 @@ export async function verifyStore(
     };
     if (r?.watched.get(e.seq) === e.mac) {
       c.reached++;
+      c.after += Math.max(0, r.lastSeq - e.seq);
     } else if (deleted.has(name)) {
       c.deleted++; // deleted with `rm` (and perhaps written anew since), on record
     } else if (!r) {
@@ -115,5 +120,8 @@ export async function verifyStore(
       );
     }
   }
+  // streams the checkpoint does not name began after it: it vouches for none of their records
+  const named = new Set(checkpoint.streams.map((e) => `${e.origin}/${e.stream}`));
+  for (const r of report.streams) if (!named.has(`${r.origin}/${r.stream}`)) c.after += r.records;
   return report;
 }
