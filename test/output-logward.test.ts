@@ -5,23 +5,20 @@
 // two collectors end to end.
 
 import assert from "node:assert/strict";
+import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { OutputConfig } from "../src/config/types.ts";
 import { createDestination, remoteStreamName } from "../src/output/logward.ts";
-import { BIN } from "./helpers/cli.ts";
+import { destinationSuite } from "./helpers/destination-suite.ts";
+import { forwardCommand } from "./helpers/forward.ts";
 import { deliverAll, outRecord } from "./helpers/out-records.ts";
 import { tracked } from "./helpers/ship.ts";
 import { readAll } from "./helpers/store.ts";
 import { tempDir } from "./helpers/tmp.ts";
 
 const { collector } = tracked();
-
-/** The command a forwarding collector runs: `logward ingest` as qrexec would, from VM `logvm1`. */
-export function forwardCommand(receiver: string): string {
-  return `QREXEC_REMOTE_DOMAIN=logvm1 QREXEC_SERVICE_ARGUMENT="$LOGWARD_STREAM" '${process.execPath}' '${BIN}' ingest --format agent --store '${receiver}'`;
-}
 
 function config(command: string, sessions = 4): OutputConfig {
   return {
@@ -34,6 +31,31 @@ function config(command: string, sessions = 4): OutputConfig {
     file: "/dev/null",
   };
 }
+
+// the shared contract of every Destination, against a real receiving collector each time
+let suiteReceiver = "";
+let suiteDaemon: Awaited<ReturnType<typeof collector>> | null = null;
+destinationSuite("logward", {
+  factory: createDestination,
+  start: async () => {
+    suiteReceiver = join(tempDir(), "central");
+    suiteDaemon = await collector(suiteReceiver);
+    return { config: config(forwardCommand(suiteReceiver)) };
+  },
+  received: async () => {
+    const out: string[] = [];
+    const dir = join(suiteReceiver, "origins", "logvm1");
+    for (const remote of readdirSync(dir)) {
+      const [origin, stream] = remote.split(".");
+      for (const r of await readAll(suiteReceiver, "logvm1", remote))
+        if (r.kind === ".") out.push(`${origin}/${stream} ${r.ref!.split(":")[1]}`);
+    }
+    return out;
+  },
+  stop: async () => {
+    await suiteDaemon?.stop();
+  },
+});
 
 describe("logward output", () => {
   test("stream names at the receiver: origin.stream, dots of the origin doubled, else none", () => {
