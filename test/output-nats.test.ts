@@ -14,7 +14,8 @@ import type { OutputConfig } from "../src/config/types.ts";
 import type { OutRecord } from "../src/output/destination.ts";
 import { createDestination, msgIdOf, subjectOf } from "../src/output/nats.ts";
 import { formatTime } from "../src/store/record.ts";
-import { natsServer, readJetStream, type StoredRecord } from "./helpers/nats.ts";
+import { destinationSuite } from "./helpers/destination-suite.ts";
+import { type NatsServer, natsServer, readJetStream, type StoredRecord } from "./helpers/nats.ts";
 import { deliverAll, outRecord } from "./helpers/out-records.ts";
 import { freePort } from "./helpers/syslog-peers.ts";
 import { tempDir } from "./helpers/tmp.ts";
@@ -197,5 +198,23 @@ describe("nats output: [[output]] keys", () => {
     );
     assert.throws(() => load(['duplicate_window = "soon"']), /duplicate_window must be a duration/);
     assert.throws(() => load(['address = "h:1"']), /address does not apply to type = "nats"/);
+  });
+});
+
+describe("nats output: the Destination contract, into nats-server -js", { timeout: 60_000 }, () => {
+  let server: NatsServer | null = null;
+  destinationSuite("nats", {
+    factory: createDestination,
+    async start() {
+      server = natsServer(tempDir(), await freePort());
+      await server.start();
+      return { config: natsOutput(server.url) };
+    },
+    async received() {
+      return (await readJetStream(server!.url, "LOGWARD")).map((g) => `${g.origin}/${g.stream} ${g.seq}`);
+    },
+    async stop() {
+      await server?.stop();
+    },
   });
 });

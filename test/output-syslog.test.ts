@@ -17,6 +17,7 @@ import { createDestination } from "../src/output/syslog.ts";
 import { leadingPri, syslogFrame } from "../src/output/syslog-format.ts";
 import { escapePayload } from "../src/store/escape.ts";
 import { formatTime } from "../src/store/record.ts";
+import { destinationSuite } from "./helpers/destination-suite.ts";
 import { deliverAll, outRecord } from "./helpers/out-records.ts";
 import { freePort, makePki } from "./helpers/syslog-peers.ts";
 import { tempDir } from "./helpers/tmp.ts";
@@ -244,3 +245,51 @@ test("syslog output: an escaped payload arrives as the sender's bytes at rsyslog
   await until("the record at rsyslogd", () => peer.lines().length >= 1, { ms: 20_000, everyMs: 100 });
   assert.equal(peer.lines()[0]!.split("|")[5], "tab#011here back\\slash ünïcode");
 });
+
+// The shared Destination contract. TLS syslog has no acks, so received() waits for rsyslogd's
+// file to stop growing (deliver() resolved when the bytes were written, not when rsyslogd wrote them).
+describe("syslog output: the Destination contract, into rsyslogd", { timeout: 120_000 }, () => {
+  let peer: ReturnType<typeof rsyslogReceiver> | null = null;
+  destinationSuite("syslog", {
+    factory: createDestination,
+    async start() {
+      const dir = tempDir();
+      const pki = await makePki(dir);
+      const client = await pki.clientCert("logward-out");
+      const port = await freePort();
+      peer = rsyslogReceiver(dir, port, pki);
+      peer.start();
+      await until("rsyslogd listening", () => portOpen(port), {
+        ms: 10_000,
+        everyMs: 50,
+      });
+      return { config: syslogOutput(port, { ca: pki.ca, ...client }) };
+    },
+    async received() {
+      let last = -1;
+      for (let i = 0; i < 100; i++) {
+        const n = peer!.lines().length;
+        if (n === last) break;
+        last = n;
+        await sleep(150);
+      }
+      return peer!
+        .lines()
+        .map((l) => `${l.split("|")[0]}/${/stream="([^"]+)"/.exec(l)?.[1]} ${/seq="(\d+)"/.exec(l)?.[1]}`);
+    },
+    async stop() {
+      await peer?.stop("SIGTERM");
+    },
+  });
+});
+
+async function portOpen(port: number): Promise<boolean> {
+  const { createConnection } = await import("node:net");
+  return new Promise((resolve) => {
+    const s = createConnection({ host: "127.0.0.1", port }, () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on("error", () => resolve(false));
+  });
+}

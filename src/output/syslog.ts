@@ -128,6 +128,7 @@ export class SyslogDestination implements Destination {
 
   private connected(): Promise<TLSSocket> {
     if (this.failure) return Promise.reject(this.failure);
+    if (this.closing) return Promise.reject(new Error(`output ${this.config.name}: the output is stopping.`));
     this.connecting ??= this.open();
     return this.connecting;
   }
