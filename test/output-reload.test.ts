@@ -6,7 +6,8 @@ import assert from "node:assert/strict";
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
-import { ingest, serve } from "./helpers/daemon.ts";
+import { logward } from "./helpers/cli.ts";
+import { ingest, serve, uiLogin } from "./helpers/daemon.ts";
 import { readAll } from "./helpers/store.ts";
 import { tempDir } from "./helpers/tmp.ts";
 import { until } from "./helpers/until.ts";
@@ -107,6 +108,64 @@ test("an output whose plugin never reads its stdin never slows ingest", async ()
     assert.equal(stored.length, 40_000);
     const state = JSON.parse(readFileSync(join(store, "run/outputs.json"), "utf8"));
     assert.equal(state.outputs[0].name, "dead");
+  } finally {
+    await d.stop();
+  }
+});
+
+test("ls and the web UI show each output's position, lag, restarts and last error", async () => {
+  const dir = tempDir();
+  const store = join(dir, "store");
+  const out = join(writable(dir), "out");
+  const d = await serve(
+    store,
+    `[[output]]\nname = "live"\ntype = "exec"\nacks = true\ncommand = "${process.execPath} ${PLUGIN} ${out} --ack"\n` +
+      `[[output]]\nname = "broken"\ntype = "exec"\ncommand = "echo cannot start >&2; exit 3"\n`,
+  );
+  try {
+    assert.equal((await ingest(store, "lines", lines(1, 100), env)).code, 0);
+    await until("the live output caught up", () => seqs(out).size === 100);
+    const ls = async (...args: string[]) => {
+      const r = await logward(["ls", "--store", store, ...args]);
+      assert.equal(r.code, 0, r.stderr);
+      return r.stdout.toString();
+    };
+    const lastSeq = (JSON.parse(await ls("--json")) as { stream: string; last_seq: number }[]).find(
+      (s) => s.stream === "test",
+    )!.last_seq;
+    type Row = {
+      name: string;
+      lag_records: number;
+      restarts: number;
+      last_error: string | null;
+      position: number;
+    };
+    let rows: Row[] = [];
+    await until(
+      "the state file has both outputs as they are",
+      async () => {
+        rows = JSON.parse(await ls("--outputs", "--json")) as Row[];
+        const live = rows.find((r) => r.name === "live");
+        const broken = rows.find((r) => r.name === "broken");
+        return live?.lag_records === 0 && (broken?.restarts ?? 0) >= 1 && broken?.lag_records === lastSeq;
+      },
+      { ms: 20_000, everyMs: 500 },
+    );
+    const broken = rows.find((r) => r.name === "broken")!;
+    assert.match(broken.last_error!, /exited with status 3/);
+    assert.equal(rows.find((r) => r.name === "live")!.position, lastSeq);
+    const table = await ls();
+    assert.match(table, /^OUTPUT\s+TYPE\s+STATUS/m);
+    assert.match(table, /^broken\s+exec\s+(retrying|running)\s/m);
+    assert.match(d.out(), /output broken: stderr: cannot start/);
+    // the web UI's origins table carries the same rows
+    const login = uiLogin(store);
+    const base = new URL(login);
+    const cookie = (await fetch(login, { redirect: "manual" })).headers.get("set-cookie")!.split(";")[0]!;
+    const api = (await (await fetch(new URL("/api/origins", base), { headers: { cookie } })).json()) as {
+      outputs: Row[];
+    };
+    assert.deepEqual(api.outputs.map((o) => o.name).sort(), ["broken", "live"]);
   } finally {
     await d.stop();
   }

@@ -1,5 +1,6 @@
 import { formatBytes } from "../config/units.ts";
 import { Output } from "../query/emit.ts";
+import { type OutputRow, outputJson, outputRows, readOutputsState } from "../query/output-state.ts";
 import { originPolicy, readPolicyState } from "../query/policy-state.ts";
 import { summarizeStreams, summaryJson } from "../query/summary.ts";
 import { checkStoreFormat } from "../store/format.ts";
@@ -11,7 +12,9 @@ export const LS_HELP = `Usage: logward ls [--store DIR] [--json]
 Lists every origin and stream in the store: records, bytes on disk, first and last receive
 time, number of segments, and the origin's quota state as the collector last recorded it
 (ok, near quota, at quota, refusing; QUOTA is the origin's use of its own quota). Reads the
-store directly; the daemon need not run.
+store directly; the daemon need not run. When the collector has outputs ([[output]]), a second
+table lists them: status, streams, position (records acknowledged), lag in records and seconds,
+restarts and the last error (docs/OUTPUTS.md).
 
 Options:
   --store DIR   the store (default: $LOGWARD_STORE, else /var/lib/logward for root,
@@ -20,6 +23,9 @@ Options:
                 segments, compressed_segments, first_seq, last_seq, objects, object_bytes
                 (opaque objects of blob streams, counted in bytes too), state, origin_bytes,
                 quota, group; the last four null when the collector has not recorded them)
+  --outputs     only the outputs; with --json a JSON array of objects (name, type, match,
+                status, streams, position, lag_records, lag_seconds, restarts, last_error,
+                last_error_at)
   -h, --help    show this help
 `;
 
@@ -30,6 +36,7 @@ export async function lsCommand(args: string[]): Promise<number> {
     {
       store: { type: "string" },
       json: { type: "boolean" },
+      outputs: { type: "boolean" },
     },
     { min: 0, max: 0 },
   );
@@ -38,7 +45,12 @@ export async function lsCommand(args: string[]): Promise<number> {
   await checkStoreFormat(root, false);
   const rows = await summarizeStreams(root);
   const state = readPolicyState(root);
-  if (values.json) {
+  const outputs = outputRows(readOutputsState(root), rows);
+  if (values.outputs) {
+    if (values.json) await out.write(`${JSON.stringify(outputs.map(outputJson), null, 2)}\n`);
+    else if (outputs.length === 0) await out.write("The collector has no outputs.\n");
+    else await writeTable(out, outputsTable(outputs), new Set([3, 4, 5, 6, 7]));
+  } else if (values.json) {
     const json = rows.map((r) => summaryJson(r, originPolicy(state, r.origin)));
     await out.write(`${JSON.stringify(json, null, 2)}\n`);
   } else if (rows.length === 0) {
@@ -76,15 +88,38 @@ export async function lsCommand(args: string[]): Promise<number> {
         ];
       }),
     ];
-    const widths = table[0]!.map((_, c) => Math.max(...table.map((row) => row[c]!.length)));
-    const right = new Set(withObjects ? [2, 3, 6, 7] : [2, 3, 6]);
-    for (const row of table) {
-      const cells = row.map((cell, c) =>
-        right.has(c) ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!),
-      );
-      await out.write(`${cells.join("  ").trimEnd()}\n`);
+    await writeTable(out, table, new Set(withObjects ? [2, 3, 6, 7] : [2, 3, 6]));
+    if (outputs.length > 0) {
+      await out.write("\n");
+      await writeTable(out, outputsTable(outputs), new Set([3, 4, 5, 6, 7]));
     }
   }
   await out.flush();
   return 0;
+}
+
+/** The outputs' table: one row each (LAST ERROR last, as it is long). */
+function outputsTable(rows: readonly OutputRow[]): string[][] {
+  return [
+    ["OUTPUT", "TYPE", "STATUS", "STREAMS", "POSITION", "LAG", "LAG(S)", "RESTARTS", "LAST ERROR"],
+    ...rows.map((o) => [
+      o.name,
+      o.type,
+      o.status,
+      String(o.streams),
+      String(o.position),
+      String(o.lagRecords),
+      o.lagSeconds === null ? "?" : String(o.lagSeconds),
+      String(o.restarts),
+      o.lastError ? `${o.lastErrorAt ?? ""} ${o.lastError}`.trim() : "-",
+    ]),
+  ];
+}
+
+async function writeTable(out: Output, table: string[][], right: ReadonlySet<number>): Promise<void> {
+  const widths = table[0]!.map((_, c) => Math.max(...table.map((row) => row[c]!.length)));
+  for (const row of table) {
+    const cells = row.map((cell, c) => (right.has(c) ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!)));
+    await out.write(`${cells.join("  ").trimEnd()}\n`);
+  }
 }

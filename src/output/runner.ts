@@ -88,6 +88,8 @@ export class OutputRunner {
   private lastError: string | null = null;
   private lastErrorAt: string | null = null;
   private status: OutputState["status"] = "running";
+  /** Every stream it reads, with a cursor or not yet (its lag counts from the stream's start). */
+  private readonly known = new Set<string>();
 
   constructor(opts: RunnerOptions) {
     this.opts = opts;
@@ -108,6 +110,7 @@ export class OutputRunner {
   /** What run/outputs.json says about this output. */
   snapshot(): OutputState {
     const streams: OutputState["streams"] = {};
+    for (const k of this.known) streams[k] = { seq: 0, time: null };
     for (const [k, p] of this.cursors?.positions ?? []) streams[k] = { ...p };
     return {
       name: this.config.name,
@@ -152,6 +155,7 @@ export class OutputRunner {
   /** Where each matching stream starts: after its cursor, or where `start` says for a new one. */
   private async starts(cursors: Cursors, matches: (r: StreamRef) => boolean) {
     const refs = (await listStreams(this.opts.root)).filter(matches);
+    for (const r of refs) this.known.add(streamKey(r.origin, r.stream));
     const fresh = refs.filter((r) => !cursors.positions.has(streamKey(r.origin, r.stream)));
     if (this.config.start === "newest" && fresh.length > 0) {
       const ends = await streamEnds(this.opts.root, fresh);
@@ -229,6 +233,7 @@ export class OutputRunner {
       const rec = toRecord(view);
       if (!rec) return;
       const key = streamKey(rec.origin, rec.stream);
+      this.known.add(key);
       if (rec.seq <= (emitted.get(key) ?? cursors.positions.get(key)?.seq ?? 0)) return;
       emitted.set(key, rec.seq);
       batch.push(rec);

@@ -6,6 +6,7 @@ import type { ServerResponse } from "node:http";
 import { LogwardError } from "../errors.ts";
 import { readAlerts } from "../query/alerts.ts";
 import { displayPayload } from "../query/emit.ts";
+import { outputJson, outputRows, readOutputsState } from "../query/output-state.ts";
 import { originPolicy } from "../query/policy-state.ts";
 import { readRecords, selectStreams } from "../query/records.ts";
 import { summarizeStreams, summaryJson } from "../query/summary.ts";
@@ -19,7 +20,7 @@ import { intParam, originParam, type Params, streamParam, windowParams } from ".
 const MAX_PAGE = 1000;
 const DEFAULT_PAGE = 200;
 
-/** GET /api/origins: every stream (as `ls --json`), live state, quota use, recent alerts. */
+/** GET /api/origins: every stream (as `ls --json`), live state, quota use, outputs, recent alerts. */
 export async function origins(ctx: ApiContext, res: ServerResponse): Promise<void> {
   const root = ctx.hooks.root;
   const rows = await summarizeStreams(root);
@@ -34,6 +35,7 @@ export async function origins(ctx: ApiContext, res: ServerResponse): Promise<voi
       live: live.has(`${r.origin}/${r.stream}`),
     })),
     disk: policy?.disk ?? null,
+    outputs: outputRows(readOutputsState(root), rows).map(outputJson),
     alerts: alerts.slice(-100).reverse(),
   });
 }

@@ -435,7 +435,41 @@ async function originsPage() {
     ),
     summary,
     el("div", { className: "panel" }, el("table", { className: "origins" }, el("thead", null, head), tbody)),
+    ...outputsPanel(data.outputs),
   );
+}
+
+/** The outputs ([[output]]) with their lag, restarts and last error; nothing when there are none. */
+function outputsPanel(outputs) {
+  if (!outputs || outputs.length === 0) return [];
+  const rows = outputs.map((o) =>
+    el(
+      "tr",
+      { "data-output": o.name },
+      el("td", { className: "name" }, o.name),
+      el("td", null, o.type),
+      el("td", { className: "name" }, o.match),
+      el(
+        "td",
+        { className: "nowrap" },
+        el("span", { className: `dot${o.status === "running" ? " live" : ""}` }),
+        o.status,
+      ),
+      el("td", { className: "num" }, o.position.toLocaleString()),
+      el("td", { className: "num" }, o.lag_records.toLocaleString()),
+      el("td", { className: "num" }, o.lag_seconds === null ? "?" : `${o.lag_seconds} s`),
+      el("td", { className: "num" }, String(o.restarts)),
+      el("td", { className: "payload", title: o.last_error_at ?? "" }, o.last_error ?? "-"),
+    ),
+  );
+  return [
+    el("h2", null, "Outputs"),
+    panelTable(
+      "outputs",
+      ["Output", "Type", "Match", "Status", "Delivered", "Lag (records)", "Lag", "Restarts", "Last error"],
+      el("tbody", null, rows),
+    ),
+  ];
 }
 
 function streamActions(r) {
