@@ -7,7 +7,7 @@
 // of either side is recognised by its seq and skipped there. Acks come only after the
 // receiver's fsync; deliver() waits for them.
 //
-// What is sent for each stored record (docs/OUTPUTS.md, "logward"):
+// What is sent for each stored record (docs/PROTOCOL.md, "Forwarding to another collector"):
 // - a sender's record (`.`): its bytes as the source's sender sent them (the stored payload
 //   unescaped), as `R`; as `U` when the source stored a `!nolf` for it, so the receiver keeps
 //   the missing LF too;

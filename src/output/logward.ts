@@ -1,6 +1,7 @@
 // `type = "logward"`: forwarding to another logward collector, exactly once (issue 19;
-// docs/OUTPUTS.md, "logward"). A log qube forwards to a second log qube or a central collector
-// the way `logward ship` sends to it: the agent protocol over a command channel
+// docs/PROTOCOL.md, "Forwarding to another collector"). A log qube forwards to a second log
+// qube or a central collector the way `logward ship` sends to it: the agent protocol over a
+// command channel
 // (`command = 'qrexec-client-vm central "logward.Agent+$LOGWARD_STREAM"'`), one session per
 // source stream (forward-session.ts), at most `sessions` at once.
 //

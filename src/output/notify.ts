@@ -1,4 +1,4 @@
-// Notify rules (`[[notify]]`, config/notify.ts; docs/OUTPUTS.md, "Notify rules"): the filter
+// Notify rules (`[[notify]]`, config/notify.ts; docs/CONFIG.md, "[[notify]]"): the filter
 // and notify plugin of issue 19. Each rule reads the store like an output (runner.ts, with its
 // own cursors under run/outputs/_notify.<name>/, starting at the newest record), so it never
 // slows ingest; this module is its Destination. A sender's record (`.`) that passes the rule's
