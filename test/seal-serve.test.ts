@@ -151,3 +151,63 @@ test("quota eviction (drop-oldest) removes sealed segments on record: verify sti
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /oldest records removed on record \(!evict\)/);
 });
+
+/** The newest plain segment of work/main. */
+function activeSegment(store: string): string {
+  const d = join(store, "origins", "work", "main");
+  return join(
+    d,
+    readdirSync(d)
+      .filter((f) => /^\d+\.log$/.test(f))
+      .sort()
+      .at(-1)!,
+  );
+}
+
+test("kill -9 during sealing, the seal line torn: verify reports an unsealed tail; the restart seals it", async () => {
+  const store = join(tempDir(), "store");
+  const key = (await init(store, "")).stdout.toString().trim();
+  const config = '[seal]\ninterval = "1h"\n';
+  const d = await serve(store, config);
+  await send(store, many(100, "sealed at shutdown"));
+  assert.equal(await d.stop(), 0);
+  // the write that carried the shutdown's seal stopped halfway through the seal line
+  const f = activeSegment(store);
+  const text = readFileSync(f, "latin1");
+  const at = text.lastIndexOf(" !seal ");
+  assert.ok(at > 0);
+  writeFileSync(f, text.slice(0, at + 60), "latin1");
+  const torn = await verify(store, key);
+  assert.equal(torn.code, 0, torn.err);
+  assert.match(torn.out, /newest records not sealed yet/);
+  // and the key file's replacement cut short: a half-written run/seal.key.tmp beside the key
+  writeFileSync(join(store, "run", "seal.key.tmp"), "logward-seal-key 1\nkey_id 00");
+  const again = await serve(store, config);
+  await send(store, many(5, "after the restart"));
+  assert.equal(await again.stop(), 0);
+  const r = await verify(store, key);
+  assert.equal(r.code, 0, r.err);
+  assert.doesNotMatch(r.out, /not sealed yet/);
+  assert.ok(storedLines(store).some((l) => l.includes("sealed at shutdown 99")));
+});
+
+test("kill -9 at any moment while serve seals every second: at most an unsealed tail, never tampering", async () => {
+  const store = join(tempDir(), "store");
+  const config = '[seal]\ninterval = "1s"\n[store]\nsegment_size = "64KiB"\n';
+  const key = (await init(store, config)).stdout.toString().trim();
+  for (let round = 0; round < 4; round++) {
+    const d = await serve(store, config);
+    const sending = send(store, many(3000, `round${round}`));
+    await sleep(300 + Math.floor(Math.random() * 1500));
+    d.proc.kill("SIGKILL");
+    await new Promise((r) => d.proc.once("exit", r));
+    await sending;
+    const r = await verify(store, key);
+    assert.equal(r.code, 0, `round ${round}: ${r.err}`);
+  }
+  const last = await serve(store, config);
+  assert.equal(await last.stop(), 0);
+  const r = await verify(store, key);
+  assert.equal(r.code, 0, r.err);
+  assert.doesNotMatch(r.out, /not sealed yet/);
+});
