@@ -2,6 +2,8 @@
 // prefix (a directory, at most 155 bytes) and name (at most 100 bytes). Enough for what logward
 // writes; the reader refuses anything else rather than guess.
 
+import { escapeText } from "../store/escape.ts";
+
 const BLOCK = 512;
 
 function octal(n: number, width: number): string {
@@ -119,7 +121,9 @@ export class TarReader {
     const name = h.toString("utf8", 0, 100).replace(/\0.*$/s, "");
     const prefix = h.toString("utf8", 345, 500).replace(/\0.*$/s, "");
     const size = Number.parseInt(h.toString("latin1", 124, 135), 8);
-    if (!Number.isSafeInteger(size) || size < 0) throw new Error(`tar member ${name} has a bad size`);
+    // the name is the archive's: escaped, as every name verify-export prints
+    if (!Number.isSafeInteger(size) || size < 0)
+      throw new Error(`tar member ${escapeText(name).slice(0, 300)} has a bad size`);
     this.sink.member(prefix ? `${prefix}/${name}` : name, size);
     this.left = size;
     this.pad = (BLOCK - (size % BLOCK)) % BLOCK;
