@@ -11,6 +11,8 @@ import { basename, dirname, join } from "node:path";
 import { before, test } from "node:test";
 import { zstdCompressSync, zstdDecompressSync } from "node:zlib";
 import { TAR_END, TarReader, tarHeader, tarPadding } from "../src/query/tar.ts";
+import { KeyDeriver, parseVerificationKey } from "../src/seal/key.ts";
+import { SealedLinesCheck } from "../src/seal/verify-lines.ts";
 import { logward } from "./helpers/cli.ts";
 import { ingest, serve } from "./helpers/daemon.ts";
 import { tempDir } from "./helpers/tmp.ts";
@@ -200,4 +202,18 @@ test("a wrong key: the seals are another key's", async () => {
   const r = await verifyExport(whole, "--key", init.stdout.toString().trim().split("\n").at(-1)!);
   assert.equal(r.code, 1);
   assert.match(r.err, /: other key: /);
+});
+
+test("the member's bytes in chunks of any size give the same verdict", () => {
+  const data = unpack(whole).find((m) => m.path === MEMBER)!.data;
+  const keys = new KeyDeriver(parseVerificationKey(key));
+  const run = (size: number) => {
+    const c = new SealedLinesCheck(keys, "work", "main");
+    for (let i = 0; i < data.length; i += size) c.push(data.subarray(i, i + size));
+    return c.end();
+  };
+  const once = run(data.length);
+  assert.equal(once.problem, null);
+  assert.ok(once.seals >= 3);
+  for (const size of [1, 7, 100, 4096]) assert.deepEqual(run(size), once, `chunks of ${size}`);
 });

@@ -95,7 +95,7 @@ export class SealedLinesCheck {
   private readonly keys: KeyDeriver;
   private readonly allowLate: boolean;
   private readonly report: LinesReport;
-  private carry: Buffer | null = null;
+  private carry: Buffer[] = [];
   /** Lines before the first seal line, kept (up to MAX_HEAD_BYTES) to find its coverage. */
   private head: { line: Buffer; seq: number }[] | null = [];
   private headBytes = 0;
@@ -118,17 +118,34 @@ export class SealedLinesCheck {
     };
   }
 
+  /**
+   * The next bytes of the member. A line cut by a chunk's end is kept as parts and joined once
+   * its LF comes, so that a hostile archive's one huge line costs one copy, not one per chunk.
+   */
   push(chunk: Buffer): void {
     if (this.report.problem) return;
-    const buf = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
-    const lastLf = buf.lastIndexOf(LF);
-    if (lastLf === -1) {
-      this.carry = Buffer.from(buf);
-      return;
+    let from = 0;
+    if (this.carry.length > 0) {
+      const lf = chunk.indexOf(LF);
+      if (lf === -1) {
+        this.carry.push(Buffer.from(chunk));
+        return;
+      }
+      const line = Buffer.concat([...this.carry, chunk.subarray(0, lf + 1)]);
+      this.carry = [];
+      this.lines(line);
+      from = lf + 1;
     }
-    this.carry = lastLf + 1 < buf.length ? Buffer.from(buf.subarray(lastLf + 1)) : null;
+    const lastLf = chunk.lastIndexOf(LF);
+    if (lastLf >= from) this.lines(chunk.subarray(from, lastLf + 1));
+    const rest = Math.max(from, lastLf + 1);
+    if (rest < chunk.length) this.carry.push(Buffer.from(chunk.subarray(rest)));
+  }
+
+  /** Whole lines, each ending with LF. */
+  private lines(buf: Buffer): void {
     let seal = nextSealLine(buf, 0);
-    for (let s = 0; s <= lastLf && !this.report.problem; ) {
+    for (let s = 0; s < buf.length && !this.report.problem; ) {
       const e = buf.indexOf(LF, s);
       const line = buf.subarray(s, e + 1);
       const seq = e - s > TIME_LEN + 2 ? seqAt(buf, s) : 0;
