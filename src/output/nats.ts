@@ -85,6 +85,10 @@ export class NatsDestination implements Destination {
   private readonly stored = new Map<string, Promise<Stored>>();
   /** The previous deliver(): each resolves after it, so calls resolve in the order made. */
   private previous: Promise<unknown> = Promise.resolve();
+  /** The previous batch's publishing: the next batch's publishes go out after it. */
+  private issuing: Promise<unknown> = Promise.resolve();
+  /** lastStored's answers, once known: read synchronously while a batch is published. */
+  private readonly storedNow = new Map<string, Stored>();
   private closed = false;
   /** Publishes JetStream recognised as duplicates, and records skipped as already stored. */
   readonly counts = { published: 0, duplicates: 0, skipped: 0 };
@@ -101,18 +105,25 @@ export class NatsDestination implements Destination {
 
   async deliver(batch: readonly OutRecord[]): Promise<void> {
     const before = this.previous;
-    const mine = this.publishAll(batch);
+    // publishes go out in call order, batch after batch (the last-stored check relies on a
+    // subject's records being stored in seq order); their acks are awaited concurrently
+    const issued = this.issuing.then(() => this.issue(batch));
+    this.issuing = issued.catch(() => {});
+    const mine = issued.then(([s, acks]) => this.settle(s, acks));
     this.previous = mine.catch(() => {});
     await before;
     await mine;
   }
 
-  private async publishAll(batch: readonly OutRecord[]): Promise<void> {
+  /** Publishes every record of `batch` not already stored; returns the pending acks. */
+  private async issue(batch: readonly OutRecord[]): Promise<[Session, Promise<PubAck>[]]> {
     const s = await this.connected();
+    for (const subject of new Set(batch.map((r) => subjectOf(r.origin, r.stream))))
+      await this.lastStored(s, subject);
     const acks: Promise<PubAck>[] = [];
     for (const r of batch) {
       const subject = subjectOf(r.origin, r.stream);
-      const stored = await this.lastStored(s, subject);
+      const stored = this.storedNow.get(subject)!;
       if (r.seq <= stored.seq && r.time <= stored.time) {
         this.counts.skipped++;
         continue;
@@ -131,6 +142,11 @@ export class NatsDestination implements Destination {
         }),
       );
     }
+    return [s, acks];
+  }
+
+  /** Resolves when every ack came; rejects on the first failed publish or a lost connection. */
+  private async settle(s: Session, acks: Promise<PubAck>[]): Promise<void> {
     let failure: unknown = null;
     for (const result of await Promise.race([Promise.allSettled(acks), s.lost])) {
       if (result.status === "rejected") failure ??= result.reason;
@@ -216,10 +232,15 @@ export class NatsDestination implements Destination {
         (m) => {
           const seq = Number(m?.header.get("Logward-Seq") ?? 0);
           const time = m?.header.get("Logward-Time") ?? "";
-          return Number.isSafeInteger(seq) && time ? { seq, time } : { seq: 0, time: "" };
+          const at = Number.isSafeInteger(seq) && time ? { seq, time } : { seq: 0, time: "" };
+          this.storedNow.set(subject, at);
+          return at;
         },
         (err: Error) => {
-          if (/no message found|not found/i.test(err.message)) return { seq: 0, time: "" };
+          if (/no message found|not found/i.test(err.message)) {
+            this.storedNow.set(subject, { seq: 0, time: "" });
+            return { seq: 0, time: "" };
+          }
           this.stored.delete(subject);
           throw err;
         },
