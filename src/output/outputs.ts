@@ -1,109 +1,99 @@
-// The one facade the collector uses for outputs: start the configured `[[output]]`s, apply a new
-// list on SIGHUP (start the added, stop the removed, restart the changed; the others go on
-// untouched, keeping their connections and plugins), and stop them all. It also writes
-// <store>/run/outputs.json (store/output-state.ts) every STATE_EVERY_MS while something changed,
-// for `logward ls` and the web UI.
+// The one facade the collector uses for outputs (`[[output]]`): start them, apply a new list on
+// SIGHUP, stop them. They run in a worker thread (outputs-worker.ts with output-set.ts), so that
+// reading the store, encoding records and talking to destinations never take the collector's
+// own thread from ingest: on a busy collector an output costs a core of its own, not latency
+// on every session (npm run bench:outputs). A worker that dies is started again after a
+// second with the last list; each output then resumes from its durable cursors.
 
-import { existsSync } from "node:fs";
+import { extname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Worker } from "node:worker_threads";
 import type { OutputConfig } from "../config/types.ts";
-import { outputStatePath } from "../store/layout.ts";
-import { writeOutputsState } from "../store/output-state.ts";
-import type { DestinationFactory } from "./destination.ts";
-import { destinationFactory } from "./registry.ts";
-import { OutputRunner } from "./runner.ts";
 
-const STATE_EVERY_MS = 2000;
+const WORKER = new URL(`./outputs-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
+const RESTART_MS = 1000;
 
-/** What makes a running output restart when it changes: everything but the file it is in. */
-function identity(c: OutputConfig): string {
-  const { file: _file, ...rest } = c;
-  return JSON.stringify(rest);
+/** What the worker is given at start. */
+export interface OutputsWorkerData {
+  readonly root: string;
+  readonly backoffMs: number | undefined;
 }
 
+/** Messages to the worker, and from it. */
+export type ToOutputs = { id: number; apply: readonly OutputConfig[] } | { id: number; close: true };
+export type FromOutputs = { done: number } | { log: string };
+
 export interface OutputsOptions {
+  /** One line to the collector's log. */
   readonly log: (message: string) => void;
-  /** The first backoff of each runner (tests make it short). */
+  /** The first backoff of each output (tests make it short). */
   readonly backoffMs?: number;
 }
 
 export class Outputs {
   private readonly root: string;
   private readonly opts: OutputsOptions;
-  private readonly runners = new Map<string, OutputRunner>();
-  private readonly timer: NodeJS.Timeout;
-  private lastState = "";
-  private writing: Promise<void> = Promise.resolve();
-  private applying: Promise<void> = Promise.resolve();
+  private worker: Worker | null = null;
+  private last: readonly OutputConfig[] = [];
+  private nextId = 1;
+  private readonly waiting = new Map<number, () => void>();
+  private closed = false;
 
   constructor(root: string, opts: OutputsOptions) {
     this.root = root;
     this.opts = opts;
-    this.timer = setInterval(() => void this.writeState(), STATE_EVERY_MS);
-    this.timer.unref();
   }
 
-  /** Starts `configs` (the first time) or moves from the running outputs to them (SIGHUP). */
+  /** Starts `configs` (the first time) or moves the running outputs to them (SIGHUP). */
   apply(configs: readonly OutputConfig[]): Promise<void> {
-    this.applying = this.applying.then(() => this.applyNow(configs));
-    return this.applying;
+    this.last = configs;
+    if (configs.length === 0 && !this.worker) return Promise.resolve();
+    return this.ask((id) => ({ id, apply: configs }));
   }
 
-  private async applyNow(configs: readonly OutputConfig[]): Promise<void> {
-    const wanted = new Map(configs.map((c) => [c.name, c]));
-    const stopping: Promise<void>[] = [];
-    for (const [name, runner] of this.runners) {
-      const next = wanted.get(name);
-      if (next && identity(next) === identity(runner.config)) continue;
-      this.runners.delete(name);
-      stopping.push(runner.stop());
-      this.opts.log(`output ${name}: ${next ? "changed, restarting" : "removed, stopped"}`);
-    }
-    // a changed output's cursors must be on disk before its successor reads them
-    await Promise.all(stopping);
-    for (const c of configs) {
-      if (this.runners.has(c.name)) continue;
-      let factory: DestinationFactory;
-      try {
-        factory = await destinationFactory(c.type);
-      } catch (err) {
-        const why = err as Error;
-        factory = () => {
-          throw why;
-        };
-      }
-      const runner = new OutputRunner({
-        root: this.root,
-        config: c,
-        factory,
-        log: this.opts.log,
-        ...(this.opts.backoffMs !== undefined ? { backoffMs: this.opts.backoffMs } : {}),
-      });
-      this.runners.set(c.name, runner);
-      runner.start();
-    }
-    await this.writeState();
-  }
-
-  /** Writes run/outputs.json if it changed (and if there are or were outputs at all). */
-  private writeState(): Promise<void> {
-    this.writing = this.writing.then(async () => {
-      const outputs = [...this.runners.values()].map((r) => r.snapshot());
-      const text = JSON.stringify(outputs);
-      if (text === this.lastState) return;
-      if (outputs.length === 0 && !existsSync(outputStatePath(this.root))) return;
-      this.lastState = text;
-      await writeOutputsState(this.root, { updated: new Date().toISOString(), outputs }).catch((err: Error) =>
-        this.opts.log(`outputs: the state file cannot be written: ${err.message}`),
-      );
-    });
-    return this.writing;
-  }
-
-  /** Stops every output (their cursors on disk) and writes the state a last time. */
+  /** Stops every output, their cursors on disk, and the worker. */
   async close(): Promise<void> {
-    clearInterval(this.timer);
-    await this.applying;
-    await Promise.all([...this.runners.values()].map((r) => r.stop()));
-    await this.writeState();
+    if (this.closed) return;
+    this.closed = true;
+    if (!this.worker) return;
+    const worker = this.worker;
+    await this.ask((id) => ({ id, close: true }));
+    await worker.terminate();
+  }
+
+  private ask(message: (id: number) => ToOutputs): Promise<void> {
+    const worker = this.start();
+    const id = this.nextId++;
+    return new Promise((resolve) => {
+      this.waiting.set(id, resolve);
+      worker.postMessage(message(id));
+    });
+  }
+
+  private start(): Worker {
+    if (this.worker) return this.worker;
+    const data: OutputsWorkerData = { root: this.root, backoffMs: this.opts.backoffMs };
+    const worker = new Worker(WORKER, { workerData: data });
+    this.worker = worker;
+    worker.on("message", (m: FromOutputs) => {
+      if ("log" in m) this.opts.log(m.log);
+      else {
+        this.waiting.get(m.done)?.();
+        this.waiting.delete(m.done);
+      }
+    });
+    worker.on("error", (err) => this.opts.log(`outputs: the worker failed: ${err.stack ?? err.message}`));
+    worker.on("exit", () => {
+      if (this.worker !== worker) return;
+      this.worker = null;
+      // whoever waits on the dead worker must not wait forever
+      for (const done of this.waiting.values()) done();
+      this.waiting.clear();
+      if (this.closed) return;
+      setTimeout(() => {
+        if (!this.closed && !this.worker) void this.apply(this.last);
+      }, RESTART_MS).unref();
+    });
+    return worker;
   }
 }
