@@ -7,7 +7,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { connect, type Socket } from "node:net";
 import type { Readable } from "node:stream";
 import { type CollectorReply, ReplyDecoder } from "../wire/agent.ts";
-import { encodeLocalHeader, FRAME_DATA, FrameDecoder, type RelayEnd } from "../wire/relay.ts";
+import { decodeEnd, encodeLocalHeader, FRAME_DATA, FrameDecoder, type RelayEnd } from "../wire/relay.ts";
 
 const STDERR_LINE = 400;
 const STDERR_LINES = 50;
@@ -115,7 +115,7 @@ export function socketChannel(path: string, stream: string, onReply: (r: Collect
   let end: RelayEnd | null = null;
   const frames = new FrameDecoder((type, payload) => {
     if (type === FRAME_DATA) replies.push(payload);
-    else end = JSON.parse(payload.toString()) as RelayEnd;
+    else end = decodeEnd(payload);
   });
   let gone = false;
   let ending = false;

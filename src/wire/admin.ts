@@ -7,6 +7,7 @@
 //                 socket closes.
 
 import { ERRORS, type ErrorCode, LogwardError } from "../errors.ts";
+import { FramingError } from "./framer.ts";
 
 export const ADMIN_MAGIC = "logward-admin";
 
@@ -45,6 +46,36 @@ export function parseRmRequest(line: string): RmRequest {
   if (before !== null && !Number.isSafeInteger(before))
     throw new LogwardError("LW_USAGE", "bad --before time");
   return { origin: p[3]!, stream: p[4] === "*" ? null : p[4]!, beforeUs: before, by: p[6]! };
+}
+
+/** An answer as the collector sent it, checked: anything but a well-formed answer is a FramingError. */
+export function decodeRmResult(payload: Uint8Array): RmResult {
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.from(payload).toString());
+  } catch {
+    throw new FramingError("the admin answer is not JSON");
+  }
+  const r = v as Partial<RmResult> | null;
+  if (
+    typeof r !== "object" ||
+    r === null ||
+    typeof r.ok !== "boolean" ||
+    !Number.isSafeInteger(r.records) ||
+    !Number.isSafeInteger(r.bytes) ||
+    typeof r.message !== "string" ||
+    (r.objects !== undefined && !Number.isSafeInteger(r.objects)) ||
+    (r.code !== undefined && typeof r.code !== "string")
+  )
+    throw new FramingError("the admin answer is not {ok, records, bytes, message}");
+  return {
+    ok: r.ok,
+    records: r.records!,
+    bytes: r.bytes!,
+    ...(r.objects === undefined ? {} : { objects: r.objects }),
+    ...(r.code === undefined ? {} : { code: r.code }),
+    message: r.message,
+  };
 }
 
 /** The answer to a request that failed with `err`: its code and its sentence, apart. */

@@ -6,9 +6,10 @@
 import { connect, type Socket } from "node:net";
 import type { Readable } from "node:stream";
 import { LogwardError } from "../errors.ts";
-import { adminError, encodeRmRequest, type RmRequest, type RmResult } from "./admin.ts";
+import { adminError, decodeRmResult, encodeRmRequest, type RmRequest, type RmResult } from "./admin.ts";
 import { FramingError } from "./framer.ts";
 import {
+  decodeEnd,
   encodeBlobEnd,
   encodeFrame,
   encodeRelayHeader,
@@ -113,7 +114,7 @@ export async function relayToCollector(
   const decoder = new FrameDecoder((type, payload) => {
     if (type === FRAME_DATA) onData(payload);
     else {
-      end = JSON.parse(payload.toString()) as RelayEnd;
+      end = decodeEnd(payload);
       // the collector's last word (an answer before the end of the input is a refusal): stop
       // sending, so that no write of ours fails on a connection the collector then closes
       input.unpipe(socket);
@@ -160,9 +161,17 @@ export async function askCollector(socketPath: string, req: RmRequest): Promise<
   socket.write(encodeRmRequest(req));
   let result: RmResult | null = null;
   const decoder = new FrameDecoder((type, payload) => {
-    if (type === FRAME_END) result = JSON.parse(payload.toString()) as RmResult;
+    if (type === FRAME_END) result = decodeRmResult(payload);
   });
-  socket.on("data", (c: Buffer) => decoder.push(c));
+  socket.on("data", (c: Buffer) => {
+    try {
+      decoder.push(c);
+    } catch {
+      // a garbled answer confirms nothing: the caller says so below
+      result = null;
+      socket.destroy();
+    }
+  });
   await closed(socket);
   const r = result as RmResult | null;
   if (!r)

@@ -80,6 +80,27 @@ export function encodeEnd(end: RelayEnd): Buffer {
   return encodeFrame(FRAME_END, Buffer.from(JSON.stringify(end)));
 }
 
+/** The collector's last word, checked: anything but a well-formed end is a FramingError. */
+export function decodeEnd(payload: Uint8Array): RelayEnd {
+  let v: unknown;
+  try {
+    v = JSON.parse(Buffer.from(payload).toString());
+  } catch {
+    throw new FramingError("the end frame is not JSON");
+  }
+  const e = v as Partial<RelayEnd> | null;
+  if (
+    typeof e !== "object" ||
+    e === null ||
+    typeof e.ok !== "boolean" ||
+    !Number.isSafeInteger(e.records) ||
+    !Number.isSafeInteger(e.bytes) ||
+    typeof e.message !== "string"
+  )
+    throw new FramingError("the end frame is not {ok, records, bytes, message}");
+  return { ok: e.ok, records: e.records!, bytes: e.bytes!, message: e.message };
+}
+
 /**
  * `blob` over the relay (and a local socket) is framed, so that its end is explicit: a relay
  * that ends without the end frame was cut off (ingest killed, its connection lost) and its
