@@ -67,7 +67,10 @@ async function startWebUi(
         liveStreams: () => collector.liveStreams(),
         remove: (req) => collector.remove(req),
         policy: () => collector.policySnapshot(),
-        viewers: config.viewers,
+        // read at each use: a SIGHUP may change them (Collector.reload)
+        get viewers() {
+          return collector.config.viewers;
+        },
         searchTimeoutMs: config.uiSearchTimeoutMs,
       },
       port,

@@ -39,7 +39,8 @@ import { removeRecords } from "./admin.ts";
 import { Admission, Refusal } from "./admission.ts";
 import type { DatagramListener } from "./datagram-listener.ts";
 import type { SessionResult } from "./intake.ts";
-import { startListeners } from "./listen-start.ts";
+import { reloadListeners } from "./listen-reload.ts";
+import { type Started, startListeners } from "./listen-start.ts";
 import {
   type Caller,
   framed,
@@ -93,6 +94,8 @@ export class Collector {
   private sealer: Sealer | null = null;
   /** `[[output]]`s: read the store from their own cursors and send it on (src/output). */
   private outputs: Outputs | null = null;
+  /** The `[[listen]]` reload in progress (listen-reload.ts), so that reloads run one after another. */
+  private listenReloading: Promise<void> = Promise.resolve();
   /** `[[notify]]` rules: read the store like outputs; each match an alert and a command. */
   private notify: NotifyRules | null = null;
 
@@ -159,8 +162,9 @@ export class Collector {
 
   /**
    * SIGHUP: reads the configuration again and applies its policy (quotas, groups, retention,
-   * rates, alerts) without dropping a session. Listeners and limits stay as they started. A
-   * bad file changes nothing and raises an alert.
+   * rates, alerts), `[[listen]]` (listen-reload.ts), `[[output]]`s and `[viewers]` without
+   * dropping a session. Sockets of [collector] and the limits stay as they started. A bad file
+   * changes nothing, says so in one sentence and raises an alert.
    */
   reload(file: string | undefined): boolean {
     let next: CollectorConfig;
@@ -179,12 +183,15 @@ export class Collector {
       ...this.config,
       policy: next.policy,
       outputs: next.outputs,
+      listen: next.listen,
+      viewers: next.viewers,
       notify: next.notify,
     };
     void this.outputs?.apply(next.outputs);
     void this.notify?.apply(next.notify);
     this.alerts.setCommand(next.policy.alertCommand);
     this.reloadTls();
+    void this.reloadListen(next.listen);
     this.policy.reload(next.policy);
     this.alerts.raise({ kind: "reload", message: `configuration ${file ?? "(defaults)"} reloaded` });
     return true;
@@ -321,10 +328,13 @@ export class Collector {
     socket.resume();
   }
 
-  /** Starts the `[[listen]]` listeners (listen-start.ts); their connections are sessions. */
-  private async startListen(): Promise<void> {
+  /** Starts `[[listen]]` listeners (listen-start.ts); their connections are sessions. */
+  private async startListen(
+    configs = this.config.listen,
+    into: Started = { net: this.net, datagrams: this.datagrams, servers: this.servers },
+  ): Promise<void> {
     await startListeners(
-      this.config.listen,
+      configs,
       {
         begin: (socket, listener, caller) =>
           this.begin(socket, listener, caller, Buffer.alloc(0), () => false),
@@ -334,7 +344,26 @@ export class Collector {
         event: (name, fields) => this.event(name, fields),
         stopping: () => this.stopping,
       },
+      into,
+    );
+  }
+
+  /** SIGHUP: listeners added start, removed ones stop accepting (their connections go on). */
+  private reloadListen(next: CollectorConfig["listen"]): Promise<void> {
+    // one reload at a time: two quick SIGHUPs must not both close and start the same listener
+    this.listenReloading = this.listenReloading.then(() => this.reloadListenNow(next));
+    return this.listenReloading;
+  }
+
+  private async reloadListenNow(next: CollectorConfig["listen"]): Promise<void> {
+    await reloadListeners(
+      next,
       { net: this.net, datagrams: this.datagrams, servers: this.servers },
+      (configs, into) => this.startListen(configs, into),
+      (message) => {
+        process.stderr.write(`logward: reload: ${message}\n`);
+        this.alerts.raise({ kind: "reload-failed", message });
+      },
     );
   }
 
