@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
+import { TOP_LEVEL_KEYS } from "../src/config/include.ts";
 import { CONFIG_KEYS, loadConfig } from "../src/config/load.ts";
 import { tempDir } from "./helpers/tmp.ts";
 
@@ -69,4 +70,14 @@ test("CONFIG_KEYS is what loadConfig reads: each listed key is known, another is
     for (const key of keys) assert.ok(!problems(`${key} = []`).includes(unknown(key)), `${section}.${key}`);
     assert.ok(problems("not_a_key = 1").includes(unknown("not_a_key")), `[${section}] refuses others`);
   }
+});
+
+test("docs/CONFIG.md's Top level section documents exactly the keys outside any section", () => {
+  const text = readFileSync(DOC, "utf8");
+  const section = text.split("\n## Top level\n")[1]?.split("\n## ")[0] ?? "";
+  const keys = [...section.matchAll(/^\| `([^`]+)` \|/gm)].map((m) => m[1]!);
+  assert.deepEqual(keys.sort(), [...TOP_LEVEL_KEYS].sort());
+  const file = join(tempDir(), "logward.toml");
+  writeFileSync(file, "not_a_key = 1\n");
+  assert.throws(() => loadConfig("/store", file), /\[not_a_key\] is not a known section/);
 });
