@@ -131,12 +131,14 @@ export class Collector {
         checkpointCommand: config.sealCheckpointCommand,
         onProblem: (what, message) => c.event(what, { message }),
       });
+      // outputs start before any session: what is on disk then is durable (output/durable-gate.ts)
+      c.outputs = new Outputs(storeDir, { log: (m) => process.stderr.write(`logward: ${m}\n`) });
+      store.on("durable", (w: StreamWriter) => c.outputs?.noteDurable(w.origin, w.stream, w.durableSeq));
+      await c.outputs.apply(config.outputs);
       await c.listen({ kind: "relay", path: config.socket }, 0o660);
       for (const path of config.qrexecSockets) await c.listen({ kind: "qrexec", path }, 0o660);
       for (const l of config.localSockets) await c.listen({ kind: "local", ...l }, l.mode);
       await c.startListen();
-      c.outputs = new Outputs(storeDir, { log: (m) => process.stderr.write(`logward: ${m}\n`) });
-      await c.outputs.apply(config.outputs);
       c.notify = new NotifyRules(storeDir, {
         log: (m) => process.stderr.write(`logward: ${m}\n`),
         raise: (origin, message) => c.alerts.raise({ kind: "notify", origin, message }),

@@ -7,9 +7,12 @@
 
 import { existsSync } from "node:fs";
 import type { OutputConfig } from "../config/types.ts";
+import { streamEnds } from "../query/follow-from.ts";
 import { outputStatePath } from "../store/layout.ts";
 import { writeOutputsState } from "../store/output-state.ts";
+import { listStreams } from "../store/read.ts";
 import type { DestinationFactory } from "./destination.ts";
+import { DurableGate } from "./durable-gate.ts";
 import { destinationFactory } from "./registry.ts";
 import { OutputRunner } from "./runner.ts";
 
@@ -35,6 +38,9 @@ export class OutputSet {
   private lastState = "";
   private writing: Promise<void> = Promise.resolve();
   private applying: Promise<void> = Promise.resolve();
+  /** Each stream's durable seq as the collector reports it (durable-gate.ts). */
+  private readonly gate = new DurableGate();
+  private started = false;
 
   constructor(root: string, opts: OutputSetOptions) {
     this.root = root;
@@ -49,7 +55,17 @@ export class OutputSet {
     return this.applying;
   }
 
+  /** The collector's group commit made these streams ("ORIGIN/STREAM") durable up to these seqs. */
+  noteDurable(entries: readonly (readonly [string, number])[]): void {
+    for (const [key, seq] of entries) this.gate.note(key, seq);
+  }
+
   private async applyNow(configs: readonly OutputConfig[]): Promise<void> {
+    if (!this.started) {
+      // the first apply comes before the collector takes a session: what is on disk is durable
+      this.started = true;
+      this.gate.setStart(await streamEnds(this.root, await listStreams(this.root)));
+    }
     const wanted = new Map(configs.map((c) => [c.name, c]));
     const stopping: Promise<void>[] = [];
     for (const [name, runner] of this.runners) {
@@ -78,6 +94,7 @@ export class OutputSet {
         factory,
         log: this.opts.log,
         ...(this.opts.backoffMs !== undefined ? { backoffMs: this.opts.backoffMs } : {}),
+        gate: this.gate,
       });
       this.runners.set(c.name, runner);
       runner.start();

@@ -14,6 +14,7 @@ const set = new OutputSet(data.root, {
 });
 
 port.on("message", (m: ToOutputs) => {
+  if ("durable" in m) return set.noteDurable(m.durable);
   const done = () => say({ done: m.id });
   if ("apply" in m) void set.apply(m.apply).then(done, done);
   else

@@ -20,7 +20,10 @@ export interface OutputsWorkerData {
 }
 
 /** Messages to the worker, and from it. */
-export type ToOutputs = { id: number; apply: readonly OutputConfig[] } | { id: number; close: true };
+export type ToOutputs =
+  | { id: number; apply: readonly OutputConfig[] }
+  | { id: number; close: true }
+  | { durable: [string, number][] };
 export type FromOutputs = { done: number } | { log: string };
 
 export interface OutputsOptions {
@@ -38,6 +41,11 @@ export class Outputs {
   private nextId = 1;
   private readonly waiting = new Map<number, () => void>();
   private closed = false;
+  /** Every stream's durable seq since the collector started (one entry a stream), for a new worker. */
+  private readonly known = new Map<string, number>();
+  /** Durable seqs not yet sent to the worker, sent together on the next turn. */
+  private durable = new Map<string, number>();
+  private durableTimer: NodeJS.Immediate | null = null;
 
   constructor(root: string, opts: OutputsOptions) {
     this.root = root;
@@ -49,6 +57,23 @@ export class Outputs {
     this.last = configs;
     if (configs.length === 0 && !this.worker) return Promise.resolve();
     return this.ask((id) => ({ id, apply: configs }));
+  }
+
+  /**
+   * The store's group commit made `origin/stream` durable up to `seq` (store.ts "durable"): the
+   * outputs send only durable records (durable-gate.ts). Batched: one message per turn.
+   */
+  noteDurable(origin: string, stream: string, seq: number): void {
+    const key = `${origin}/${stream}`;
+    this.known.set(key, seq);
+    if (!this.worker || this.closed) return;
+    this.durable.set(key, seq);
+    this.durableTimer ??= setImmediate(() => {
+      this.durableTimer = null;
+      const entries = [...this.durable];
+      this.durable = new Map();
+      this.worker?.postMessage({ durable: entries } satisfies ToOutputs);
+    });
   }
 
   /** Stops every output, their cursors on disk, and the worker. */
@@ -75,6 +100,8 @@ export class Outputs {
     const data: OutputsWorkerData = { root: this.root, backoffMs: this.opts.backoffMs };
     const worker = new Worker(WORKER, { workerData: data });
     this.worker = worker;
+    // before any apply: what the collector made durable so far
+    worker.postMessage({ durable: [...this.known] } satisfies ToOutputs);
     worker.on("message", (m: FromOutputs) => {
       if ("log" in m) this.opts.log(m.log);
       else {

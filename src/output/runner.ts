@@ -21,6 +21,7 @@ import { listStreams, type StreamRef } from "../store/read.ts";
 import { parseLine, parseTime } from "../store/record.ts";
 import { Cursors, streamKey } from "./cursors.ts";
 import type { Destination, DestinationFactory, DestinationHost, OutRecord } from "./destination.ts";
+import type { DurableGate } from "./durable-gate.ts";
 
 /** A batch is sent when it has this many records or bytes, or LINGER_MS after its first record. */
 export const BATCH_RECORDS = 1000;
@@ -76,6 +77,8 @@ export interface RunnerOptions {
   readonly log: (message: string) => void;
   /** The first backoff (tests make it short); BACKOFF_FIRST_MS by default. */
   readonly backoffMs?: number;
+  /** Holds back records not yet durable (durable-gate.ts); none: everything on disk may go. */
+  readonly gate?: DurableGate;
 }
 
 export class OutputRunner {
@@ -185,6 +188,9 @@ export class OutputRunner {
       };
     });
     failed.catch(() => {});
+    const aborted = new Promise<void>((resolve) =>
+      reading.signal.addEventListener("abort", () => resolve(), { once: true }),
+    );
     const host: DestinationHost = {
       store: this.opts.root,
       stateDir: outputDir(this.opts.root, this.config.name),
@@ -235,6 +241,13 @@ export class OutputRunner {
       const key = streamKey(rec.origin, rec.stream);
       this.known.add(key);
       if (rec.seq <= (emitted.get(key) ?? cursors.positions.get(key)?.seq ?? 0)) return;
+      // not durable yet: wait for the group commit (or the end of this destination's life)
+      const durable = this.opts.gate?.wait(key, rec.seq);
+      if (durable) {
+        if (batch.length > 0) send(); // what is durable already need not wait with it
+        await Promise.race([durable, failed, aborted]);
+        if (reading.signal.aborted) throw failure ?? new Error("stopped");
+      }
       emitted.set(key, rec.seq);
       batch.push(rec);
       batchBytes += rec.line.length;

@@ -334,7 +334,10 @@ export class Store extends EventEmitter implements StreamHost {
       // at most as many streams at once as may have a file open, closing idle ones in between
       const step = Math.max(1, Math.min(this.options.maxOpenStreams, this.openCap));
       for (let i = 0; i < batch.length; i += step) {
-        await Promise.all(batch.slice(i, i + step).map((w) => w.flush()));
+        const slice = batch.slice(i, i + step);
+        await Promise.all(slice.map((w) => w.flush()));
+        // outputs send only durable records (src/output/durable-gate.ts)
+        if (this.listenerCount("durable") > 0) for (const w of slice) this.emit("durable", w);
         await this.trimOpen();
       }
       if (!this.retryTimer) this.retryDelayMs = 0;
