@@ -3,6 +3,7 @@
 // at least once without), and a plugin that never reads never slows ingest.
 
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { chmodSync, existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -87,3 +88,37 @@ for (const acks of [true, false]) {
     }
   });
 }
+
+test("the plugin never runs as root: as the configured user (default nobody), that user's group, no other groups", async (t) => {
+  if (process.getuid?.() !== 0) return t.skip("serve runs as root only in this test's root run");
+  const dir = tempDir();
+  const store = join(dir, "store");
+  const plug = pluginDir(dir);
+  const ids = (user: string, file: string) =>
+    `[[output]]\nname = "${user}"\ntype = "exec"\n${user === "default" ? "" : `user = "${user}"\n`}command = "id -u > ${file}.uid; id -g > ${file}.gid; id -G > ${file}.groups; exec cat > /dev/null"\n`;
+  const d = await serve(store, ids("default", join(plug, "nobody")) + ids("daemon", join(plug, "daemon")));
+  try {
+    for (const [name, user] of [
+      ["nobody", "nobody"],
+      ["daemon", "daemon"],
+    ] as const) {
+      await until(
+        `${name}'s ids`,
+        () =>
+          existsSync(join(plug, `${name}.groups`)) &&
+          readFileSync(join(plug, `${name}.groups`), "utf8") !== "",
+      );
+      const want = (flag: string) => execFileSync("id", [flag, user], { encoding: "utf8" }).trim();
+      assert.equal(readFileSync(join(plug, `${name}.uid`), "utf8").trim(), want("-u"));
+      assert.notEqual(readFileSync(join(plug, `${name}.uid`), "utf8").trim(), "0");
+      assert.equal(readFileSync(join(plug, `${name}.gid`), "utf8").trim(), want("-g"));
+      assert.equal(
+        readFileSync(join(plug, `${name}.groups`), "utf8").trim(),
+        want("-g"),
+        "no supplementary groups",
+      );
+    }
+  } finally {
+    await d.stop();
+  }
+});
