@@ -9,7 +9,7 @@ import { describe, test } from "node:test";
 import fc from "fast-check";
 import { LogwardError } from "../src/errors.ts";
 import { readCheckpoint, writeCheckpoint } from "../src/seal/checkpoint.ts";
-import { epochAt, KeyDeriver } from "../src/seal/key.ts";
+import { epochAt, KeyDeriver, nextKey } from "../src/seal/key.ts";
 import { formatTime } from "../src/store/record.ts";
 import { nextSealLine, parseSealLine, sealPayload } from "../src/store/seal-format.ts";
 import { crashers, echoSafe, runs, thrown } from "./helpers/fuzz.ts";
@@ -145,6 +145,21 @@ describe("checkpoints", () => {
         check,
       ),
       runs(2000),
+    );
+  });
+});
+
+describe("the key chain", () => {
+  test("any order of epochs gives the keys of the plain chain (kept keys change no key)", () => {
+    const k0 = Buffer.alloc(32, 9);
+    const chain: Buffer[] = [k0];
+    for (let e = 1; e <= 5000; e++) chain.push(nextKey(chain[e - 1]!));
+    const keys = new KeyDeriver({ k0, startS: 0, epochS: 60 });
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 0, max: 5000 }), { minLength: 1, maxLength: 40 }), (epochs) => {
+        for (const e of epochs) assert.ok(keys.at(e).equals(chain[e]!), `epoch ${e}`);
+      }),
+      runs(300),
     );
   });
 });

@@ -45,7 +45,15 @@ export function epochStartUs(v: { startS: number; epochS: number }, e: number): 
   return (v.startS + (e - 1) * v.epochS) * 1e6;
 }
 
-/** Derives sealing keys from the verification key, remembering the last one (epochs go up). */
+/** How many keys a KeyDeriver keeps: 32 MiB, thirty years of 15-minute epochs. */
+const KEEP_KEYS = 1 << 20;
+
+/**
+ * Derives sealing keys from the verification key. It keeps every key it derived (up to
+ * KEEP_KEYS): `verify` walks each stream's epochs upwards and then starts the next stream from
+ * its first epoch again, which without them cost streams × epochs HMACs (100 streams over
+ * 10,000 epochs: 15 s). Past KEEP_KEYS it remembers the last key only.
+ */
 export class KeyDeriver {
   readonly keyId: string;
   readonly startS: number;
@@ -53,10 +61,13 @@ export class KeyDeriver {
   private readonly k0: Buffer;
   private epoch = 0;
   private key: Buffer;
+  /** chain[e] is the key of epoch e (chain[0] = k0), for e < KEEP_KEYS. */
+  private readonly chain: Buffer[];
 
   constructor(v: VerificationKey) {
     this.k0 = v.k0;
     this.key = v.k0;
+    this.chain = [v.k0];
     this.startS = v.startS;
     this.epochS = v.epochS;
     this.keyId = keyIdOf(v.k0);
@@ -64,13 +75,17 @@ export class KeyDeriver {
 
   /** k(epoch); cheap when epochs are asked in increasing order. */
   at(epoch: number): Buffer {
-    if (epoch < this.epoch) {
-      this.epoch = 0;
-      this.key = this.k0;
+    const known = this.chain[epoch];
+    if (known) return known;
+    if (epoch < this.epoch || this.chain.length - 1 > this.epoch) {
+      // start from the newest kept key, which is below `epoch`
+      this.epoch = this.chain.length - 1;
+      this.key = this.chain[this.epoch]!;
     }
     while (this.epoch < epoch) {
       this.key = nextKey(this.key);
       this.epoch++;
+      if (this.epoch === this.chain.length && this.epoch < KEEP_KEYS) this.chain.push(this.key);
     }
     return this.key;
   }
