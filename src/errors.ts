@@ -65,6 +65,10 @@ export const ERRORS = {
     exit: 1,
     summary: "a store directory or segment named by an origin or stream is a symbolic link; not followed",
   },
+  LW_ROOT: {
+    exit: 2,
+    summary: "logward serve was started as root without --allow-root; run it as the logward user",
+  },
   LW_SEARCH_TIMEOUT: {
     exit: 1,
     summary: "a web UI search ran past its time budget ([ui] search_timeout) and was stopped",

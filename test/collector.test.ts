@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 import { FRAME_END, FrameDecoder } from "../src/wire/relay.ts";
 import { BIN } from "./helpers/cli.ts";
-import { ingest, rawSession, serve } from "./helpers/daemon.ts";
+import { ALLOW_ROOT, ingest, rawSession, serve } from "./helpers/daemon.ts";
 import { readAll } from "./helpers/store.ts";
 import { tempDir } from "./helpers/tmp.ts";
 
@@ -233,7 +233,7 @@ describe("logward serve and ingest", { timeout: 120_000 }, () => {
     });
     await new Promise<void>((r) => listener.stdout.once("data", () => r()));
     const d = await serve(store, undefined, { NOTIFY_SOCKET: notify });
-    const second = spawn(process.execPath, [BIN, "serve", "--store", store], {
+    const second = spawn(process.execPath, [BIN, "serve", "--store", store, ...ALLOW_ROOT], {
       stdio: ["ignore", "pipe", "pipe"],
     });
     let secondErr = "";

@@ -8,7 +8,7 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "nod
 import { join } from "node:path";
 import { test } from "node:test";
 import { BIN, logward } from "./helpers/cli.ts";
-import { type Daemon, ingest, rawSession, serve } from "./helpers/daemon.ts";
+import { ALLOW_ROOT, type Daemon, ingest, rawSession, serve } from "./helpers/daemon.ts";
 import { tempDir } from "./helpers/tmp.ts";
 import { fill, mountTmpfs } from "./helpers/tmpfs.ts";
 
@@ -109,6 +109,7 @@ async function serveLimited(store: string, config: string, nofile: number): Prom
       store,
       "--config",
       file,
+      ...ALLOW_ROOT,
     ],
     { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, LOGWARD_UI_PORT: "off" } },
   );

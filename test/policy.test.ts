@@ -13,7 +13,7 @@ import { Policy } from "../src/policy/engine.ts";
 import { COLLECTOR_ORIGIN } from "../src/store/names.ts";
 import { Store } from "../src/store/store.ts";
 import { BIN, logward } from "./helpers/cli.ts";
-import { ingest, serve } from "./helpers/daemon.ts";
+import { ALLOW_ROOT, ingest, serve } from "./helpers/daemon.ts";
 import { readAll } from "./helpers/store.ts";
 import { tempDir } from "./helpers/tmp.ts";
 import { mountTmpfs } from "./helpers/tmpfs.ts";
@@ -193,9 +193,13 @@ describe("policy", { timeout: 300_000 }, () => {
     const d = await serve(store, undefined, {});
     await d.stop();
     // the daemon with that config file, so that SIGHUP rereads it
-    const proc = spawn(process.execPath, [BIN, "serve", "--store", store, "--config", config], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
+    const proc = spawn(
+      process.execPath,
+      [BIN, "serve", "--store", store, "--config", config, ...ALLOW_ROOT],
+      {
+        stdio: ["ignore", "pipe", "pipe"],
+      },
+    );
     await new Promise<void>((r) =>
       proc.stdout!.on("data", (b: Buffer) => b.toString().includes("ready") && r()),
     );

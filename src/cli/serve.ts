@@ -10,7 +10,7 @@ import { parse } from "./args.ts";
 import { warn } from "./run.ts";
 import { storePath } from "./store-path.ts";
 
-export const SERVE_HELP = `Usage: logward serve [--store DIR] [--config FILE]
+export const SERVE_HELP = `Usage: logward serve [--store DIR] [--config FILE] [--allow-root]
 
 Runs the collector in the foreground: the one writer of the store. Listens on the relay
 socket <store>/run/ingest.sock (for 'logward ingest', the qrexec exec services) and on any
@@ -24,8 +24,22 @@ Options:
   --store DIR     the store (default: $LOGWARD_STORE, else /var/lib/logward for root,
                   else ~/.local/share/logward)
   --config FILE   TOML configuration (every key: docs/CONFIG.md); embedded defaults without it
+  --allow-root    run even as root (refused by default: the collector parses what possibly
+                  compromised machines send; run it as the packaged 'logward' user instead)
   -h, --help      show this help
 `;
+
+/**
+ * Refuses root unless `--allow-root`: the collector parses bytes from machines that may be
+ * compromised, so a flaw in it must not own the log qube (docs/SECURITY.md, "Least privilege").
+ */
+function refuseRoot(allowRoot: boolean): void {
+  if (allowRoot || process.getuid?.() !== 0) return;
+  throw new LogwardError(
+    "LW_ROOT",
+    "logward serve refuses to run as root, because a flaw in the collector, which parses what possibly compromised machines send, would then control this whole machine; run it as the packaged 'logward' user (the systemd unit does: User=logward), or pass --allow-root to run as root anyway.",
+  );
+}
 
 /** How long a collector whose store failed may take to drop its connections before it exits. */
 const FATAL_GRACE_MS = 2000;
@@ -91,11 +105,12 @@ export async function serveCommand(args: string[]): Promise<number> {
   const { values } = parse(
     "serve",
     args,
-    { store: { type: "string" }, config: { type: "string" } },
+    { store: { type: "string" }, config: { type: "string" }, "allow-root": { type: "boolean" } },
     { min: 0, max: 0 },
   );
   const root = storePath(values.store);
   const config = loadConfig(root, values.config);
+  refuseRoot(values["allow-root"] === true);
   const collector = await Collector.start(root, config);
   const ui = await startWebUi(root, config, collector);
   // A fatal store error ends the process with 1 (systemd's Restart=on-failure restarts it and

@@ -11,9 +11,12 @@ export interface Daemon {
   stop: () => Promise<number | null>;
 }
 
+/** `serve` refuses root without --allow-root; CI and the tests may run as root. */
+export const ALLOW_ROOT: string[] = process.getuid?.() === 0 ? ["--allow-root"] : [];
+
 /** Starts `logward serve` and resolves once it printed "ready". */
 export function serve(store: string, config?: string, env: NodeJS.ProcessEnv = {}): Promise<Daemon> {
-  const args = [BIN, "serve", "--store", store];
+  const args = [BIN, "serve", "--store", store, ...ALLOW_ROOT];
   if (config !== undefined) {
     const file = join(store, "..", `config-${Math.random().toString(36).slice(2)}.toml`);
     writeFileSync(file, config);
