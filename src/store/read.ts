@@ -14,6 +14,7 @@ import { open, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type ZstdOptions, zstdDecompress } from "node:zlib";
 import { ioError } from "../errors.ts";
+import { reportDamaged } from "./damage.ts";
 import { firstLine, lastLineBounds, readRange } from "./files.ts";
 import { originsDir, parseSegmentName, segmentName, segmentPath } from "./layout.ts";
 import { isStoredOrigin, isValidName, streamDir } from "./names.ts";
@@ -336,7 +337,14 @@ async function* compressedBlocks(dir: string, seg: SegmentView, w: Window): Asyn
     }
     readStats.bytesRead += data.length;
     readStats.framesDecompressed++;
-    yield await decompressAsync(data);
+    let text: Buffer;
+    try {
+      text = await decompressAsync(data);
+    } catch (err) {
+      reportDamaged(dir, seg.file, seg, err);
+      return;
+    }
+    yield text;
     return;
   }
   let k = 0;
@@ -364,11 +372,31 @@ async function* compressedBlocks(dir: string, seg: SegmentView, w: Window): Asyn
     let pending = wanted(k) ? fetch(k) : null;
     while (pending) {
       const current = pending;
+      const at = k;
       k++;
       pending = wanted(k) ? fetch(k) : null;
       // a failed prefetch is reported when its turn comes, not as an unhandled rejection
       pending?.catch(() => {});
-      yield await current;
+      let text: Buffer;
+      try {
+        text = await current;
+      } catch (err) {
+        // a damaged frame (or one the disk cannot read) costs its own records only
+        const next = frames[at + 1];
+        reportDamaged(
+          dir,
+          seg.file,
+          {
+            firstSeq: frames[at]!.firstSeq,
+            lastSeq: next ? next.firstSeq - 1 : seg.lastSeq,
+            firstTime: frames[at]!.firstTime,
+            lastTime: next ? next.firstTime : seg.lastTime,
+          },
+          err,
+        );
+        continue;
+      }
+      yield text;
     }
   } finally {
     await fh.close();

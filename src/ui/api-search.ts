@@ -53,7 +53,11 @@ export async function search(ctx: ApiContext, p: Params, res: ServerResponse): P
   ctx.running.searches++;
   try {
     const out = await inWorker(job, ctx.hooks.searchTimeoutMs, res);
-    if (out) sendJsonText(res, `{"truncated":${out.truncated},"hits":[${out.hits.join(",")}]}`);
+    if (out)
+      sendJsonText(
+        res,
+        `{"truncated":${out.truncated},"damaged":${JSON.stringify(out.damaged)},"hits":[${out.hits.join(",")}]}`,
+      );
   } finally {
     ctx.running.searches--;
   }

@@ -11,6 +11,7 @@ import { originPolicy } from "../query/policy-state.ts";
 import { readRecords, selectStreams } from "../query/records.ts";
 import { summarizeStreams, summaryJson } from "../query/summary.ts";
 import { recordJson } from "../query/target.ts";
+import { collectDamage, damagedSentence } from "../store/damage.ts";
 import { seekTimeForSeq, streamSegments } from "../store/read.ts";
 import { formatTime, parseLine } from "../store/record.ts";
 import type { ApiContext } from "./context.ts";
@@ -60,18 +61,18 @@ export async function records(ctx: ApiContext, p: Params, res: ServerResponse): 
   const seek = from > 0 ? await seekTimeForSeq(root, ref!, segs, from) : undefined;
   const since = seek !== undefined && (w.since === undefined || seek > w.since) ? seek : w.since;
   const out: string[] = [];
-  let more = false;
-  for await (const v of readRecords(root, [ref!], { since, until: w.until })) {
-    const parsed = parseLine(v.block, v.start, v.end);
-    if (!parsed || parsed.seq < from) continue;
-    if (out.length === limit) {
-      more = true;
-      break;
+  // a damaged frame of a compressed segment is skipped and named in `damaged` for the page
+  const { value: more, damaged } = await collectDamage(async () => {
+    for await (const v of readRecords(root, [ref!], { since, until: w.until })) {
+      const parsed = parseLine(v.block, v.start, v.end);
+      if (!parsed || parsed.seq < from) continue;
+      if (out.length === limit) return true;
+      out.push(recordJson(v, parsed, displayPayload(v.block, parsed).text));
     }
-    out.push(recordJson(v, parsed, displayPayload(v.block, parsed).text));
-  }
+    return false;
+  });
   sendJsonText(
     res,
-    `{"origin":${JSON.stringify(origin)},"stream":${JSON.stringify(stream)},"first_seq":${firstSeq},"last_seq":${lastSeq},"more":${more},"records":[${out.join(",")}]}`,
+    `{"origin":${JSON.stringify(origin)},"stream":${JSON.stringify(stream)},"first_seq":${firstSeq},"last_seq":${lastSeq},"more":${more},"damaged":${JSON.stringify(damaged.map(damagedSentence))},"records":[${out.join(",")}]}`,
   );
 }

@@ -12,6 +12,7 @@ import { compileMatcher, searchRecords } from "../query/search.ts";
 import { matchingStreams, streamMatcher } from "../query/select.ts";
 import { compileSyslogFilter, type FieldSpec, recordFields, syslogJson } from "../query/syslog-filter.ts";
 import { recordJson } from "../query/target.ts";
+import { collectDamage, damagedSentence } from "../store/damage.ts";
 import type { Window } from "../store/read.ts";
 
 export interface SearchJob {
@@ -31,6 +32,8 @@ export interface SearchResult {
   truncated: boolean;
   /** Each hit as the JSON of a record. */
   hits: string[];
+  /** One sentence per damaged range skipped (a frame of a compressed segment that cannot be read). */
+  damaged: string[];
 }
 
 async function run(job: SearchJob): Promise<SearchResult> {
@@ -38,16 +41,15 @@ async function run(job: SearchJob): Promise<SearchResult> {
   const matcher = compileMatcher(job.pattern, { regex: job.regex, ignoreCase: job.ignoreCase, fields });
   const refs = await matchingStreams(job.root, streamMatcher({ origin: job.origin, stream: job.stream }, ""));
   const hits: string[] = [];
-  let truncated = false;
-  for await (const { v, p } of searchRecords(job.root, refs, job.window, matcher)) {
-    if (hits.length === job.limit) {
-      truncated = true;
-      break;
+  const { value: truncated, damaged } = await collectDamage(async () => {
+    for await (const { v, p } of searchRecords(job.root, refs, job.window, matcher)) {
+      if (hits.length === job.limit) return true;
+      const extra = fields ? { syslog: syslogJson(recordFields(v.block, p)) } : undefined;
+      hits.push(recordJson(v, p, displayPayload(v.block, p).text, extra));
     }
-    const extra = fields ? { syslog: syslogJson(recordFields(v.block, p)) } : undefined;
-    hits.push(recordJson(v, p, displayPayload(v.block, p).text, extra));
-  }
-  return { truncated, hits };
+    return false;
+  });
+  return { truncated, hits, damaged: damaged.map(damagedSentence) };
 }
 
 run(workerData as SearchJob).then(

@@ -35,6 +35,11 @@ function el(tag, attrs, ...children) {
   return e;
 }
 
+/** One paragraph per damaged range the server skipped (a compressed frame it could not read). */
+function damagedNotes(sentences) {
+  return (sentences ?? []).map((text) => el("p", { className: "damaged", role: "alert" }, text));
+}
+
 function $(id) {
   return document.getElementById(id);
 }
@@ -652,6 +657,7 @@ async function streamPage(origin, stream, params) {
         ? `Showing seq ${firstShown}–${lastShown}${since || until ? ` in ${since || "…"} – ${until || "…"}` : ""}.`
         : "",
     ),
+    damagedNotes(data.damaged),
     el(
       "form",
       {
@@ -826,6 +832,7 @@ async function searchPage(params) {
         ? "No record matches."
         : `${data.hits.length}${data.truncated ? "+" : ""} matching record${data.hits.length === 1 ? "" : "s"}, in receive order per origin${data.truncated ? " (the first ones only; narrow the search)" : ""}.`,
     ),
+    damagedNotes(data.damaged),
     data.hits.length === 0
       ? ""
       : panelTable(

@@ -1,0 +1,147 @@
+// Faults (issue 21): a compressed segment that cannot be read back whole. A frame of a .zst is
+// garbled (zstd's checksum fails, as after a bad sector or a torn page) or cut short: every
+// reader (show, search, export, the web UI) names the damaged range in one sentence and goes
+// on with the rest of the stream.
+import assert from "node:assert/strict";
+import { readFileSync, truncateSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
+import { join } from "node:path";
+import { test } from "node:test";
+import { readIndex, type SegmentMeta } from "../src/store/segment.ts";
+import { Store } from "../src/store/store.ts";
+import { logward } from "./helpers/cli.ts";
+import { serve, uiLogin } from "./helpers/daemon.ts";
+import { tempDir } from "./helpers/tmp.ts";
+
+const RECORDS = 3000;
+
+/** A store whose sealed segments are compressed in several small frames each. */
+async function storeWithFrames(root: string): Promise<SegmentMeta[]> {
+  const store = await Store.open(root, { maxSegmentBytes: 64 * 1024, frameBytes: 8 * 1024 });
+  const w = await store.stream("vm", "main");
+  for (let i = 1; i <= RECORDS; i++)
+    w.appendRecords([Buffer.from(`record ${i} needle ${"p".repeat(i % 40)}`)]);
+  await store.idle();
+  await store.close();
+  const index = await readIndex(join(root, "origins/vm/main"));
+  const sealed = index!.segments.filter((s) => s.compressed && (s.frames?.length ?? 0) >= 3);
+  assert.ok(sealed.length >= 2, "the fixture has compressed segments of several frames");
+  return index!.segments;
+}
+
+/** Garbles the middle of frame `k` of `seg`; returns the sequence range the frame holds. */
+function garbleFrame(root: string, seg: SegmentMeta, k: number): [number, number] {
+  const file = join(root, "origins/vm/main", seg.file);
+  const bytes = readFileSync(file);
+  const f = seg.frames![k]!;
+  const end = seg.frames![k + 1]?.offset ?? bytes.length;
+  const mid = f.offset + Math.floor((end - f.offset) / 2);
+  for (let i = mid; i < Math.min(mid + 16, end - 4); i++) bytes[i]! ^= 0x5a;
+  writeFileSync(file, bytes);
+  return [f.firstSeq, (seg.frames![k + 1]?.firstSeq ?? seg.lastSeq + 1) - 1];
+}
+
+const numbers = (text: string) => [...text.matchAll(/record (\d+) needle/g)].map((m) => Number(m[1]));
+
+function expectedWithout(ranges: [number, number][]): number[] {
+  const out: number[] = [];
+  for (let i = 1; i <= RECORDS; i++) if (!ranges.some(([a, b]) => i >= a && i <= b)) out.push(i);
+  return out;
+}
+
+test("fault: a garbled frame of a .zst: show, search and export name the range and go on", async () => {
+  const root = join(tempDir("logward-eio-"), "store");
+  const segs = await storeWithFrames(root);
+  const first = segs.find((s) => s.compressed && s.frames!.length >= 3)!;
+  const damaged = garbleFrame(root, first, 1);
+  const want = expectedWithout([damaged]);
+  const sentence = new RegExp(
+    `^logward: records ${damaged[0]} to ${damaged[1]} of vm/main \\(.* in ${first.file}\\) cannot be read and are skipped: .*\\.$`,
+  );
+
+  const show = await logward(["show", "vm/main", "--store", root]);
+  assert.equal(show.code, 0, show.stderr);
+  assert.deepEqual(numbers(show.stdout.toString()), want, "every other record is shown, in order");
+  const said = show.stderr.trim().split("\n");
+  assert.equal(said.length, 1, `one sentence: ${show.stderr}`);
+  assert.match(said[0]!, sentence);
+
+  const search = await logward(["search", "needle", "--store", root]);
+  assert.equal(search.code, 0, search.stderr);
+  assert.deepEqual(numbers(search.stdout.toString()), want);
+  assert.equal(search.stderr.trim().split("\n").length, 1, `said once: ${search.stderr}`);
+  assert.match(search.stderr.trim(), sentence);
+
+  const archive = join(root, "..", "out.tar.zst");
+  const exp = await logward(["export", "vm", "--store", root, "-o", archive]);
+  assert.equal(exp.code, 0, exp.stderr);
+  assert.match(exp.stderr.trim(), sentence);
+  assert.match(exp.stdout.toString(), new RegExp(`Exported ${want.length} records`));
+  assert.equal((await logward(["verify-export", archive])).code, 0, "what was exported verifies");
+});
+
+test("fault: a .zst cut short (its last frame torn): the rest of the stream is read", async () => {
+  const root = join(tempDir("logward-eio-cut-"), "store");
+  const segs = await storeWithFrames(root);
+  const seg = segs.find((s) => s.compressed && s.frames!.length >= 3)!;
+  const last = seg.frames!.at(-1)!;
+  const file = join(root, "origins/vm/main", seg.file);
+  truncateSync(file, last.offset + 10);
+  const want = expectedWithout([[last.firstSeq, seg.lastSeq]]);
+  const show = await logward(["show", "vm/main", "--store", root]);
+  assert.equal(show.code, 0, show.stderr);
+  assert.deepEqual(numbers(show.stdout.toString()), want);
+  assert.match(
+    show.stderr,
+    new RegExp(
+      `^logward: records ${last.firstSeq} to ${seg.lastSeq} of vm/main .* cannot be read and are skipped`,
+    ),
+  );
+});
+
+function get(url: string, cookie?: string): Promise<{ status: number; body: string; cookie?: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers: cookie ? { Cookie: cookie } : {} }, (res) => {
+      let body = "";
+      res.setEncoding("utf8");
+      res.on("data", (d: string) => {
+        body += d;
+      });
+      res.on("end", () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          body,
+          cookie: res.headers["set-cookie"]?.[0]?.split(";")[0],
+        }),
+      );
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+test("fault: a garbled frame of a .zst: the web UI's records and search name the range", async () => {
+  const root = join(tempDir("logward-eio-ui-"), "store");
+  const segs = await storeWithFrames(root);
+  const seg = segs.find((s) => s.compressed && s.frames!.length >= 3)!;
+  const damaged = garbleFrame(root, seg, 0);
+  const d = await serve(root);
+  try {
+    const login = uiLogin(root);
+    const base = new URL(login).origin;
+    const cookie = (await get(login)).cookie!;
+    const recs = JSON.parse(
+      (await get(`${base}/api/records?origin=vm&stream=main&from=1&limit=1000`, cookie)).body,
+    ) as { damaged: string[]; records: { seq: number }[] };
+    assert.equal(recs.damaged.length, 1, JSON.stringify(recs.damaged));
+    assert.match(recs.damaged[0]!, new RegExp(`records ${damaged[0]} to ${damaged[1]} of vm/main`));
+    assert.equal(recs.records[0]!.seq, damaged[1] + 1, "the page goes on after the damaged range");
+    const found = JSON.parse(
+      (await get(`${base}/api/search?q=needle&origin=vm&stream=main&limit=5`, cookie)).body,
+    ) as { damaged: string[]; hits: unknown[] };
+    assert.equal(found.hits.length, 5);
+    assert.match(found.damaged[0] ?? "", new RegExp(`records ${damaged[0]} to ${damaged[1]}`));
+  } finally {
+    await d.stop();
+  }
+});
