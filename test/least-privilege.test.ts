@@ -1,12 +1,13 @@
-// Least privilege (issue 21): `serve` refuses root without --allow-root, and runs as an
-// unprivileged user on a store that user owns.
+// Least privilege (issue 21): `serve` refuses root without --allow-root, runs as an
+// unprivileged user on a store that user owns, and creates every file and directory of a store
+// with the mode it chooses (0640/0600, 0750), not the umask's.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { chmodSync, chownSync, existsSync, mkdirSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { BIN, logward } from "./helpers/cli.ts";
-import { ingest } from "./helpers/daemon.ts";
+import { ALLOW_ROOT, ingest } from "./helpers/daemon.ts";
 import { tempDir } from "./helpers/tmp.ts";
 
 const asRoot = process.getuid?.() === 0;
@@ -65,4 +66,82 @@ test("serve run as an unprivileged user (nobody) on a store it owns collects", a
   const show = await logward(["show", "--store", store, "work/main"]);
   assert.equal(show.code, 0, show.stderr);
   assert.match(show.stdout.toString(), /as nobody/);
+});
+
+/** Runs `logward ARGS` with umask 000, so that only logward's own modes restrict what it creates. */
+function permissive(args: string[], env: NodeJS.ProcessEnv = {}) {
+  const proc = spawn("sh", ["-c", 'umask 000 && exec "$0" "$@"', process.execPath, BIN, ...args], {
+    stdio: ["pipe", "pipe", "pipe"],
+    env: { ...process.env, LOGWARD_STORE: "", LOGWARD_UI_PORT: "0", ...env },
+  });
+  let out = "";
+  proc.stdout.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  proc.stderr.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
+  return { proc, out: () => out, exited };
+}
+
+/** Every entry under `dir` with its permission bits, as "0640 run/policy.json". */
+function modes(dir: string, under = ""): string[] {
+  return readdirSync(join(dir, under)).flatMap((name) => {
+    const rel = under ? `${under}/${name}` : name;
+    const st = lstatSync(join(dir, rel));
+    const line = `${(st.mode & 0o7777).toString(8).padStart(4, "0")} ${rel}`;
+    if (st.isSocket()) return [];
+    return st.isDirectory() ? [line, ...modes(dir, rel)] : [line];
+  });
+}
+
+test("under umask 000, a store after a session, a blob, compression, an export and seals has 0640/0600 files and 0750 directories", async () => {
+  const dir = tempDir();
+  const store = join(dir, "store");
+  const config = join(dir, "c.toml");
+  writeFileSync(config, '[seal]\ninterval = "1s"\n[store]\nsegment_size = "64KiB"\n');
+  const init = permissive(["seal", "init", "--store", store, "--config", config]);
+  init.proc.stdin.end();
+  assert.equal(await init.exited, 0, init.out());
+  const d = permissive(["serve", "--store", store, "--config", config, ...ALLOW_ROOT]);
+  d.proc.stdin.end();
+  await new Promise<void>((resolve, reject) => {
+    d.proc.stdout.on("data", () => /ready/.test(d.out()) && resolve());
+    void d.exited.then((c) => reject(new Error(`serve exited with ${c}: ${d.out()}`)));
+  });
+  const env = { QREXEC_REMOTE_DOMAIN: "work", QREXEC_SERVICE_ARGUMENT: "main" };
+  const lines = Array.from({ length: 3000 }, (_, i) => `line ${i} ${"x".repeat(40)}`).join("\n");
+  assert.equal((await ingest(store, "lines", `${lines}\n`, env)).code, 0);
+  const blob = await ingest(store, "blob", "an object", { ...env, QREXEC_SERVICE_ARGUMENT: "files" });
+  assert.equal(blob.code, 0, blob.stderr);
+  await new Promise((r) => setTimeout(r, 1500)); // a seal interval, and the segment compressed
+  d.proc.kill("SIGTERM");
+  assert.equal(await d.exited, 0, d.out());
+  const archive = join(dir, "out.tar.zst");
+  const e = permissive(["export", "work", "-o", archive, "--store", store]);
+  e.proc.stdin.end();
+  assert.equal(await e.exited, 0, e.out());
+
+  const all = modes(store);
+  const paths = all.map((l) => l.slice(5));
+  for (const expected of ["FORMAT", "run/seal.key", "run/ui-url", "run/writer.lock", "run/writer.pid"])
+    assert.ok(paths.includes(expected), `${expected} in ${paths.join(" ")}`);
+  assert.ok(
+    paths.some((p) => /^origins\/work\/main\/\d+\.log\.zst$/.test(p)),
+    "a compressed segment",
+  );
+  assert.ok(
+    paths.some((p) => /^origins\/work\/files\/objects\/[0-9a-f]{64}\.zst$/.test(p)),
+    "an object",
+  );
+  const SECRET = new Set(["run/seal.key", "run/ui-url"]);
+  const wrong = all.filter((line) => {
+    const [mode, path] = [line.slice(0, 4), line.slice(5)];
+    const st = lstatSync(join(store, path));
+    if (st.isDirectory()) return mode !== "0750";
+    return mode !== (SECRET.has(path) ? "0600" : "0640");
+  });
+  assert.deepEqual(wrong, [], all.join("\n"));
+  assert.equal((lstatSync(archive).mode & 0o777).toString(8), "640", "the export archive");
 });

@@ -3,7 +3,7 @@
 // fcntl() lock, which the kernel drops when the process dies, even by kill -9, so there is no
 // stale lock to clean up and no PID-reuse race. Readers never take it.
 
-import { readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, readFileSync, writeFileSync } from "node:fs";
 import { DatabaseSync } from "node:sqlite";
 import { LogwardError } from "../errors.ts";
 import { writerLockPath, writerPidPath } from "./layout.ts";
@@ -45,7 +45,11 @@ export function acquireStoreLock(runDir: string, root: string, what: "store" | "
     throw err;
   }
   heldInThisProcess.add(path);
-  writeFileSync(pidPath, `${process.pid}\n`);
+  // modes set here, not left to the umask (SQLite creates its file 0644 less the umask, and a
+  // pid file written again keeps whatever mode it had): readable by the store's group only
+  chmodSync(path, 0o640);
+  writeFileSync(pidPath, `${process.pid}\n`, { mode: 0o640 });
+  chmodSync(pidPath, 0o640);
   return {
     release() {
       if (!heldInThisProcess.delete(path)) return;
