@@ -7,17 +7,24 @@
 // the ingest path (docs/OUTPUTS.md), so the ratios should be within noise of 1; the live
 // output's reading costs CPU beside ingest, which a 2-core machine shows.
 //
-//   env: LINES (per origin, default 250000), ORIGINS (default 4), REPS (default 3)
+//   env: LINES (per origin, default 1000000), ORIGINS (default 4), REPS (default 3)
 
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 const BIN = resolve(import.meta.dirname, "../bin/logward.js");
-const LINES = Number(process.env.LINES ?? 250_000);
+const LINES = Number(process.env.LINES ?? 1_000_000);
 const ORIGINS = Number(process.env.ORIGINS ?? 4);
 const REPS = Number(process.env.REPS ?? 3);
+
+/** `serve` refuses root without --allow-root (where that flag exists); a bench may run as root. */
+const ALLOW_ROOT =
+  process.getuid?.() === 0 &&
+  execFileSync(process.execPath, [BIN, "serve", "--help"], { encoding: "utf8" }).includes("--allow-root")
+    ? ["--allow-root"]
+    : [];
 
 const CONFIGS: Record<string, string> = {
   none: "",
@@ -48,7 +55,7 @@ async function once(name: string, data: Buffer): Promise<number> {
   const store = join(dir, "store");
   const config = join(dir, "logward.toml");
   writeFileSync(config, CONFIGS[name]!);
-  const serve = spawn(process.execPath, [BIN, "serve", "--store", store, "--config", config], {
+  const serve = spawn(process.execPath, [BIN, "serve", "--store", store, "--config", config, ...ALLOW_ROOT], {
     stdio: ["ignore", "pipe", "inherit"],
     env: { ...process.env, LOGWARD_UI_PORT: "off" },
   });

@@ -12,6 +12,8 @@ import type { OutputConfig } from "../config/types.ts";
 
 const WORKER = new URL(`./outputs-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 const RESTART_MS = 1000;
+/** How often at most the durable seqs go to the worker: an output's latency, not ingest's. */
+const DURABLE_EVERY_MS = 10;
 
 /** What the worker is given at start. */
 export interface OutputsWorkerData {
@@ -45,7 +47,7 @@ export class Outputs {
   private readonly known = new Map<string, number>();
   /** Durable seqs not yet sent to the worker, sent together on the next turn. */
   private durable = new Map<string, number>();
-  private durableTimer: NodeJS.Immediate | null = null;
+  private durableTimer: NodeJS.Timeout | null = null;
 
   constructor(root: string, opts: OutputsOptions) {
     this.root = root;
@@ -61,19 +63,20 @@ export class Outputs {
 
   /**
    * The store's group commit made `origin/stream` durable up to `seq` (store.ts "durable"): the
-   * outputs send only durable records (durable-gate.ts). Batched: one message per turn.
+   * outputs send only durable records (durable-gate.ts). Batched: at most one message every
+   * DURABLE_EVERY_MS, so that a busy collector's many commits cost it little.
    */
   noteDurable(origin: string, stream: string, seq: number): void {
     const key = `${origin}/${stream}`;
     this.known.set(key, seq);
     if (!this.worker || this.closed) return;
     this.durable.set(key, seq);
-    this.durableTimer ??= setImmediate(() => {
+    this.durableTimer ??= setTimeout(() => {
       this.durableTimer = null;
       const entries = [...this.durable];
       this.durable = new Map();
       this.worker?.postMessage({ durable: entries } satisfies ToOutputs);
-    });
+    }, DURABLE_EVERY_MS);
   }
 
   /** Stops every output, their cursors on disk, and the worker. */
