@@ -63,7 +63,8 @@ export const ERRORS = {
   LW_UI_METHOD: { exit: 1, summary: "a web UI request with a method other than GET or POST" },
   LW_UNSAFE_PATH: {
     exit: 1,
-    summary: "a store directory or segment named by an origin or stream is a symbolic link; not followed",
+    summary:
+      "a store directory or segment named by an origin or stream is a symbolic link or another user's; not followed",
   },
   LW_ROOT: {
     exit: 2,

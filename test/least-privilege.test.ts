@@ -7,7 +7,7 @@ import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, wr
 import { join } from "node:path";
 import { test } from "node:test";
 import { BIN, logward } from "./helpers/cli.ts";
-import { ALLOW_ROOT, ingest } from "./helpers/daemon.ts";
+import { ALLOW_ROOT, ingest, serve } from "./helpers/daemon.ts";
 import { tempDir } from "./helpers/tmp.ts";
 
 const asRoot = process.getuid?.() === 0;
@@ -144,4 +144,43 @@ test("under umask 000, a store after a session, a blob, compression, an export a
   });
   assert.deepEqual(wrong, [], all.join("\n"));
   assert.equal((lstatSync(archive).mode & 0o777).toString(8), "640", "the export archive");
+});
+
+test("a stream directory or active segment another user owns is neither written nor read", async (t) => {
+  if (!asRoot) return t.skip("planting another user's files needs root");
+  const store = join(tempDir(), "store");
+  const env = (origin: string, stream: string) => ({
+    QREXEC_REMOTE_DOMAIN: origin,
+    QREXEC_SERVICE_ARGUMENT: stream,
+  });
+  let d = await serve(store);
+  assert.equal((await ingest(store, "lines", "mine\n", env("work", "seg"))).code, 0);
+  await d.stop();
+  // nobody's stream directory, and nobody's active segment in a stream of the store's owner
+  const planted = join(store, "origins", "work", "planted");
+  mkdirSync(planted, { mode: 0o777 });
+  chownSync(planted, NOBODY, NOBODY);
+  const segDir = join(store, "origins", "work", "seg");
+  const segment = join(segDir, readdirSync(segDir).find((f) => f.endsWith(".log"))!);
+  chownSync(segment, NOBODY, NOBODY);
+  d = await serve(store);
+  try {
+    for (const stream of ["planted", "seg"]) {
+      const r = await ingest(store, "lines", "into it\n", env("work", stream));
+      assert.notEqual(r.code, 0, `${stream}: ${r.stderr}`);
+    }
+    assert.deepEqual(readdirSync(planted), [], "nothing written into nobody's directory");
+    const events = await logward(["show", "--store", store, "_logward/events"]);
+    assert.match(events.stdout.toString(), /belongs to another user \(uid 65534\)/);
+    assert.equal((await ingest(store, "lines", "still fine\n", env("work", "main"))).code, 0, "others go on");
+  } finally {
+    await d.stop();
+  }
+  const ls = await logward(["ls", "--store", store]);
+  assert.equal(ls.code, 0, ls.stderr);
+  assert.doesNotMatch(ls.stdout.toString(), /planted/);
+  assert.match(ls.stderr, /planted in the store is .*another user's; it was not followed/);
+  const show = await logward(["show", "--store", store, "work/planted"]);
+  assert.notEqual(show.code, 0);
+  assert.match(show.stderr, /belongs to another user \(uid 65534\), neither root nor the store's owner/);
 });

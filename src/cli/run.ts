@@ -32,7 +32,7 @@ function warnUnfollowed(): void {
   if (links.length === 0) return;
   const more = links.length > 1 ? ` and ${links.length - 1} more` : "";
   process.stderr.write(
-    `logward: warning: ${escapeText(links[0]!)}${more} in the store is a symbolic link or not a plain file or directory; it was not followed (remove it).\n`,
+    `logward: warning: ${escapeText(links[0]!)}${more} in the store is a symbolic link, not a plain file or directory, or another user's; it was not followed (remove it).\n`,
   );
 }
 

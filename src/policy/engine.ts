@@ -10,6 +10,7 @@
 // The collector opens each stream from the store and hands its writer over (`track`).
 
 import type { PolicyConfig } from "../config/types.ts";
+import { LogwardError } from "../errors.ts";
 import { COLLECTOR_ORIGIN } from "../store/names.ts";
 import { listStreams } from "../store/read.ts";
 import type { Store } from "../store/store.ts";
@@ -89,7 +90,16 @@ export class Policy {
     const p = new Policy(store, config, alerts, opts);
     for (const { origin, stream } of await listStreams(store.root)) {
       if (origin === COLLECTOR_ORIGIN) continue;
-      p.accounts.track(await store.stream(origin, stream));
+      // a planted link or another user's directory or segment is not the store's: not opened,
+      // not counted; a session to it is refused and recorded in _logward/events
+      let w: StreamWriter;
+      try {
+        w = await store.stream(origin, stream);
+      } catch (err) {
+        if (err instanceof LogwardError && err.code === "LW_UNSAFE_PATH") continue;
+        throw err;
+      }
+      p.accounts.track(w);
     }
     await p.checkReserve();
     await p.runRetention();

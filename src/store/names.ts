@@ -61,24 +61,53 @@ export function streamDir(root: string, origin: string, stream?: string): string
       `The name ${quoteName(origin)} would leave the store; it is refused.`,
     );
   }
-  refuseLink(resolve(base, origin), origin);
-  if (stream !== undefined) refuseLink(path, `${origin}/${stream}`);
+  const owner = storeOwner(root);
+  refuseLink(resolve(base, origin), origin, owner);
+  if (stream !== undefined) refuseLink(path, `${origin}/${stream}`, owner);
   return path;
+}
+
+/** The uid owning the store's root directory, or undefined when it is not there (yet). */
+function storeOwner(root: string): number | undefined {
+  try {
+    return lstatSync(root).uid;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * True when `uid` may own what the store follows or writes: root, or the store's owner. A
+ * directory or file another user owns was planted (or moved in) by that user, who could change
+ * it under the collector: a link swapped in between two uses, a file the collector then writes.
+ */
+export function trustedOwner(uid: number, owner: number | undefined): boolean {
+  return uid === 0 || owner === undefined || uid === owner;
 }
 
 /**
  * Refuses a directory named by an origin or stream that is a symbolic link (or anything but a
- * directory): one planted in the store must not lead a write or a read out of it. A path not
- * there yet passes (the writer creates it as a directory). Checked again at every use.
+ * directory), or that another user owns (not root, not the store's owner): one planted in the
+ * store must not lead a write or a read out of it. A path not there yet passes (the writer
+ * creates it as a directory). Checked again at every use.
  */
-function refuseLink(path: string, name: string): void {
-  let isDir: boolean;
+function refuseLink(path: string, name: string, owner: number | undefined): void {
+  let st: ReturnType<typeof lstatSync>;
   try {
-    isDir = lstatSync(path).isDirectory();
+    st = lstatSync(path);
   } catch {
     return; // absent (or unreadable: the operation that follows reports that)
   }
-  if (!isDir) throw unsafePath(name, path);
+  if (!st.isDirectory()) throw unsafePath(name, path);
+  if (!trustedOwner(Number(st.uid), owner)) throw foreignOwner(name, path, Number(st.uid));
+}
+
+/** LW_UNSAFE_PATH for a store entry that another user (`uid`: not root, not the store's owner) owns. */
+export function foreignOwner(name: string, path: string, uid: number): LogwardError {
+  return new LogwardError(
+    "LW_UNSAFE_PATH",
+    `${quoteName(name)} in the store belongs to another user (uid ${uid}), neither root nor the store's owner (${path}); logward does not follow or write it: remove it, or chown it to the store's owner if it is yours.`,
+  );
 }
 
 /** LW_UNSAFE_PATH for a store entry named `name` at `path` that is not a plain directory or file. */

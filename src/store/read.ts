@@ -10,14 +10,14 @@
 
 import type { Dirent } from "node:fs";
 import type { FileHandle } from "node:fs/promises";
-import { open, readdir, readFile } from "node:fs/promises";
+import { lstat, open, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type ZstdOptions, zstdDecompress } from "node:zlib";
 import { ioError } from "../errors.ts";
 import { reportDamaged } from "./damage.ts";
 import { firstLine, lastLineBounds, readRange } from "./files.ts";
 import { originsDir, parseSegmentName, segmentName, segmentPath } from "./layout.ts";
-import { isStoredOrigin, isValidName, streamDir } from "./names.ts";
+import { isStoredOrigin, isValidName, streamDir, trustedOwner } from "./names.ts";
 import { LF, parseLine, seqAt, TIME_LEN } from "./record.ts";
 import { describeSegment } from "./scan.ts";
 import { lineAtTime, seekLine, seekTime } from "./seek.ts";
@@ -74,11 +74,18 @@ function noteUnfollowed(path: string): void {
   if (unfollowed.size < 100) unfollowed.add(path);
 }
 
-async function dirNames(dir: string): Promise<string[]> {
+async function dirNames(dir: string, root: string): Promise<string[]> {
   try {
     const entries = await readdir(dir, { withFileTypes: true });
     for (const e of entries) if (e.isSymbolicLink()) noteUnfollowed(join(dir, e.name));
-    return entries.filter((d) => d.isDirectory()).map((d) => d.name);
+    // another user's directory (not root's, not the store owner's) is left out like a link
+    const owner = (await lstat(root)).uid;
+    const names: string[] = [];
+    for (const d of entries.filter((e) => e.isDirectory())) {
+      if (trustedOwner((await lstat(join(dir, d.name))).uid, owner)) names.push(d.name);
+      else noteUnfollowed(join(dir, d.name));
+    }
+    return names;
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
     throw ioError("list", dir, err);
@@ -87,12 +94,12 @@ async function dirNames(dir: string): Promise<string[]> {
 
 /** Every origin directory of the store, sorted, whether or not it has streams yet. */
 export async function listOrigins(root: string): Promise<string[]> {
-  return (await dirNames(originsDir(root))).filter(isStoredOrigin).sort();
+  return (await dirNames(originsDir(root), root)).filter(isStoredOrigin).sort();
 }
 
 /** The stream directories of one origin, sorted; none when the origin does not exist. */
 export async function originStreams(root: string, origin: string): Promise<StreamRef[]> {
-  return (await dirNames(streamDir(root, origin)))
+  return (await dirNames(streamDir(root, origin), root))
     .filter(isValidName)
     .sort()
     .map((stream) => ({ origin, stream }));

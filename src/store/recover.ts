@@ -9,13 +9,13 @@
 // - The active segment ends at its last valid line (see recoverActive).
 
 import { constants, type Dirent } from "node:fs";
-import { type FileHandle, open, readdir, unlink } from "node:fs/promises";
+import { type FileHandle, open, readdir, stat, unlink } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { ioError } from "../errors.ts";
 import { isDisplaySafe } from "./escape.ts";
 import { fsyncDir } from "./files.ts";
 import { parseSegmentName, segmentName, segmentPath } from "./layout.ts";
-import { unsafePath } from "./names.ts";
+import { foreignOwner, trustedOwner, unsafePath } from "./names.ts";
 import { checkLineHead, LF, parseTime, TIME_LEN } from "./record.ts";
 import { describeSegment } from "./scan.ts";
 import { readIndex, type SegmentMeta, writeIndex } from "./segment.ts";
@@ -145,7 +145,15 @@ async function recoverActive(
 ): Promise<{ active: ActiveSegment | null; truncatedBytes: number }> {
   const fh = await open(path, constants.O_RDWR | constants.O_NOFOLLOW);
   try {
-    const { size } = await fh.stat();
+    const { size, uid } = await fh.stat();
+    // the segment the writer appends to: another user's file is not written (nor cut)
+    const owner = (await stat(dirname(path))).uid;
+    if (!trustedOwner(uid, owner) && uid !== process.geteuid?.())
+      throw foreignOwner(
+        `${basename(dirname(dirname(path)))}/${basename(dirname(path))}/${basename(path)}`,
+        path,
+        uid,
+      );
     const checked = await validateForward(fh, size, firstSeq);
     const end = checked.end;
     const truncatedBytes = size - end;
