@@ -6,18 +6,22 @@
 // zlib's zstd runs on libuv's thread pool, so appends on the event loop never wait for it.
 // Crash safety: frames go to N.log.zst.tmp, which is fsync'd and renamed to N.log.zst; the
 // index is updated; only then is N.log removed. Recovery handles a stop between any two steps.
+// A full disk at any step leaves the plain segment as it was (and no .zst beside it) and the
+// segment is tried again after a backoff, so it is compressed once space returns.
 
 import { open, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { constants, zstdCompress } from "node:zlib";
-import { fsyncDir, pwriteAll } from "./files.ts";
+import { fsyncDir, isOutOfSpace, pwriteAll } from "./files.ts";
 import { segmentName } from "./layout.ts";
 import { LF, seqAt, timeAt } from "./record.ts";
 import type { FrameMeta, SegmentMeta } from "./segment.ts";
 import type { StreamWriter } from "./stream-writer.ts";
 
 const compressAsync = promisify(zstdCompress);
+const RETRY_FIRST_MS = 1000;
+const RETRY_MAX_MS = 60_000;
 
 interface Job {
   writer: StreamWriter;
@@ -31,6 +35,10 @@ export class Compressor {
   private readonly level: number;
   private readonly frameBytes: number;
   private readonly onError: (err: unknown) => void;
+  /** Jobs that failed for lack of space, tried again after `retryMs` (doubling up to a minute). */
+  private readonly waiting: Job[] = [];
+  private retryTimer: NodeJS.Timeout | null = null;
+  private retryMs = RETRY_FIRST_MS;
 
   constructor(level: number, frameBytes: number, onError: (err: unknown) => void) {
     this.level = level;
@@ -53,6 +61,9 @@ export class Compressor {
   async stop(): Promise<void> {
     this.stopping = true;
     this.queue.length = 0;
+    this.waiting.length = 0;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
     await this.idle();
   }
 
@@ -61,13 +72,28 @@ export class Compressor {
       for (let job = this.queue.shift(); job; job = this.queue.shift()) {
         try {
           await this.compressOne(job);
+          this.retryMs = RETRY_FIRST_MS;
         } catch (err) {
           this.onError(err);
+          if (isOutOfSpace(err)) this.retryLater(job);
         }
       }
     } finally {
       this.running = null;
     }
+  }
+
+  /** A full disk: the plain segment stays (readers read it) and is compressed once there is room. */
+  private retryLater(job: Job): void {
+    if (this.stopping) return;
+    this.waiting.push(job);
+    if (this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      for (const j of this.waiting.splice(0)) this.enqueue(j.writer, j.meta);
+    }, this.retryMs);
+    this.retryTimer.unref();
+    this.retryMs = Math.min(RETRY_MAX_MS, this.retryMs * 2);
   }
 
   private async compressOne({ writer, meta }: Job): Promise<void> {
@@ -128,14 +154,21 @@ export class Compressor {
     await rename(tmp, join(dir, finalName));
     await fsyncDir(dir);
     let evicted = false;
-    await writer.updateIndex((sealed) => {
-      const k = sealed.indexOf(meta);
-      if (k === -1) {
-        evicted = true; // removed (quota, retention) while it was being compressed
-        return;
-      }
-      sealed[k] = { ...meta, file: finalName, compressed: true, bytes: outSize, frames };
-    });
+    try {
+      await writer.updateIndex((sealed) => {
+        const k = sealed.indexOf(meta);
+        if (k === -1) {
+          evicted = true; // removed (quota, retention) while it was being compressed
+          return;
+        }
+        sealed[k] = { ...meta, file: finalName, compressed: true, bytes: outSize, frames };
+      });
+    } catch (err) {
+      // the index still names the plain file, which stays: the .zst would only take space
+      // (recovery removes a .zst next to its .log, and the retry writes it again)
+      await unlink(join(dir, finalName)).catch(() => {});
+      throw err;
+    }
     if (evicted) await unlink(join(dir, finalName)).catch(() => {});
     await unlink(src).catch((err: NodeJS.ErrnoException) => {
       if (!evicted || err.code !== "ENOENT") throw err;

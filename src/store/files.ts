@@ -7,6 +7,14 @@ import { ioError } from "../errors.ts";
 import { LF } from "./record.ts";
 
 /** True if `path` exists (asynchronous: no sync fs call on the collector's event loop). */
+/** ENOSPC or EDQUOT, also as the cause of an LW_IO error (writeFileAtomic wraps what it meets). */
+export function isOutOfSpace(err: unknown): boolean {
+  for (let e = err as { code?: unknown; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
+    if (e.code === "ENOSPC" || e.code === "EDQUOT") return true;
+  }
+  return false;
+}
+
 export async function exists(path: string): Promise<boolean> {
   return access(path).then(
     () => true,

@@ -38,7 +38,9 @@ export function acquireStoreLock(runDir: string, root: string, what: "store" | "
   if (heldInThisProcess.has(path)) refuse();
   const db = new DatabaseSync(path, { timeout: 0 });
   try {
-    db.exec("PRAGMA locking_mode=EXCLUSIVE; BEGIN EXCLUSIVE;");
+    // journal in memory: the lock is on the file itself, and a journal file on disk would need
+    // space, so a collector restarted on a full disk could not start to recover (issue 21)
+    db.exec("PRAGMA journal_mode=MEMORY; PRAGMA locking_mode=EXCLUSIVE; BEGIN EXCLUSIVE;");
   } catch (err) {
     db.close();
     if ((err as { errcode?: number }).errcode === 5) refuse(); // SQLITE_BUSY
@@ -48,8 +50,14 @@ export function acquireStoreLock(runDir: string, root: string, what: "store" | "
   // modes set here, not left to the umask (SQLite creates its file 0644 less the umask, and a
   // pid file written again keeps whatever mode it had): readable by the store's group only
   chmodSync(path, 0o640);
-  writeFileSync(pidPath, `${process.pid}\n`, { mode: 0o640 });
-  chmodSync(pidPath, 0o640);
+  try {
+    writeFileSync(pidPath, `${process.pid}\n`, { mode: 0o640 });
+    chmodSync(pidPath, 0o640);
+  } catch (err) {
+    // the pid only names the holder in refuse()'s message: a full disk must not stop a start
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== "ENOSPC" && code !== "EDQUOT") throw err;
+  }
   return {
     release() {
       if (!heldInThisProcess.delete(path)) return;

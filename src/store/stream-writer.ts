@@ -22,7 +22,7 @@ import type { FileHandle } from "node:fs/promises";
 import { open, unlink } from "node:fs/promises";
 import { LogwardError } from "../errors.ts";
 import { asBuffer, ESCAPE_EXPANSION, escapeInto } from "./escape.ts";
-import { fsyncDir, pwriteAll, readRange } from "./files.ts";
+import { fsyncDir, isOutOfSpace, pwriteAll, readRange } from "./files.ts";
 import { segmentName, segmentPath } from "./layout.ts";
 import type { StreamObjects } from "./objects.ts";
 import type { StoreOptions } from "./options.ts";
@@ -527,10 +527,17 @@ export class StreamWriter {
     const first = this.sealed[0];
     if (!first) return null;
     let meta = first;
+    let indexDue = false;
     await this.updateIndex((sealed) => {
       // by seq, not identity: compression may have replaced the entry meanwhile
       const k = sealed.findIndex((m) => m.firstSeq === first.firstSeq);
       if (k !== -1) meta = sealed.splice(k, 1)[0]!;
+    }).catch((err: unknown) => {
+      // a full disk (what eviction is for): the index cannot be rewritten before space is
+      // freed, so the files go first and the index after (recovery drops an entry whose
+      // files are gone, as it would after a crash between the two)
+      if (!isOutOfSpace(err)) throw err;
+      indexDue = true;
     });
     for (const compressed of [false, true]) {
       await unlink(segmentPath(this.dir, meta.firstSeq, compressed)).catch((err: NodeJS.ErrnoException) => {
@@ -538,6 +545,7 @@ export class StreamWriter {
       });
     }
     await fsyncDir(this.dir);
+    if (indexDue) await this.updateIndex(() => {});
     return meta;
   }
 
