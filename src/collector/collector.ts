@@ -60,6 +60,9 @@ import { Session } from "./session.ts";
 const RESUMABLE: readonly string[] = ["journal", "agent"];
 /** How often `_logward`'s own retention runs. */
 const OWN_RETENTION_EVERY_MS = 60_000;
+/** Connections still owing their header, in all; past it the oldest is closed (a flood of
+ * silent connections evicts itself: a sender's header follows its connect at once). */
+export const MAX_PENDING_CONNECTIONS = 512;
 
 /** A connection whose header has not arrived yet. */
 interface Pending {
@@ -225,6 +228,7 @@ export class Collector {
       socket.destroy();
       return;
     }
+    if (this.pending.size >= MAX_PENDING_CONNECTIONS) this.dropOldestPending();
     const entry: Pending = { socket, since: Date.now(), transport: kind };
     this.pending.add(entry);
     const fail = (why: string, refusal = "bad-header", origin: string | null = null) => {
@@ -438,6 +442,18 @@ export class Collector {
         reason: result.reason,
       });
     }
+  }
+
+  private dropOldestPending(): void {
+    const oldest = this.pending.values().next().value;
+    if (!oldest) return;
+    this.pending.delete(oldest);
+    this.repeats.note("refused", "-", `too-many-pending/${oldest.transport}`, {
+      transport: oldest.transport,
+      kind: "too-many-pending",
+      reason: `over ${MAX_PENDING_CONNECTIONS} connections without a header`,
+    });
+    oldest.socket.destroy();
   }
 
   private checkDeadlines(): void {
