@@ -122,3 +122,23 @@ test("the plugin never runs as root: as the configured user (default nobody), th
     await d.stop();
   }
 });
+
+test("a plugin that dies while idle is started again at once (with backoff), not at the next record", async () => {
+  const dir = tempDir();
+  const store = join(dir, "store");
+  const out = join(pluginDir(dir), "plugin.out");
+  const d = await serve(
+    store,
+    `[[output]]\nname = "plug"\ntype = "exec"\nacks = true\ncommand = "${process.execPath} ${PLUGIN} ${out} --ack"\n`,
+  );
+  try {
+    await ingest(store, "lines", lines(10), { QREXEC_REMOTE_DOMAIN: "vm1", QREXEC_SERVICE_ARGUMENT: "test" });
+    await until("the records at the plugin", () => received(out).size === 10);
+    const pid = pidOf(out);
+    process.kill(pid, "SIGKILL");
+    await until("a new plugin", () => pidOf(out) !== pid, { ms: 10_000 });
+    assert.equal(received(out).size, 10);
+  } finally {
+    await d.stop();
+  }
+});

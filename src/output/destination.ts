@@ -55,6 +55,12 @@ export interface DestinationHost {
   acknowledged(origin: string, stream: string, seq: number): void;
   /** Aborted when the output is stopped (reload, shutdown): cancel waits and timers. */
   readonly signal: AbortSignal;
+  /**
+   * The destination failed while no deliver() was pending (a plugin exited while idle, a
+   * connection dropped): the runner restarts it with backoff as if a deliver() had rejected,
+   * rather than only when the next record comes. Optional to call; the runner provides it.
+   */
+  fail?(error: Error): void;
 }
 
 /** One running output of one type. */

@@ -214,6 +214,8 @@ class ExecDestination implements Destination {
   private die(err: Error): void {
     clearInterval(this.holdTimer);
     if (this.dead) return;
+    // dead while idle: the runner starts it again now (with backoff), not at the next record
+    if (!this.closing) this.host.fail?.(err);
     // a plugin without acks that read its stdin to the end and exited 0 (close) handled it all
     const cleanEnd = this.closing && !this.acks && this.exitCode === 0;
     this.dead = err;

@@ -197,6 +197,7 @@ export class OutputRunner {
       log: (m) => this.opts.log(`output ${this.config.name}: ${m}`),
       acknowledged: (origin, stream, seq) => cursors.advance(streamKey(origin, stream), seq, null),
       signal: reading.signal,
+      fail: (err) => failNow(err),
     };
     let dest: Destination | null = null;
     const inFlight: InFlight[] = [];
