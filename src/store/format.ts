@@ -2,9 +2,9 @@
 // store when it creates a new root. Kept apart from store.ts so that readers (show, search,
 // ls) do not load the writer's code.
 
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { ioError, LogwardError } from "../errors.ts";
-import { fsyncDir } from "./files.ts";
+import { writeFileAtomic } from "./files.ts";
 import { FORMAT_FILE, formatPath } from "./layout.ts";
 import { FORMAT_VERSION } from "./record.ts";
 
@@ -24,8 +24,13 @@ export async function checkStoreFormat(root: string, create: boolean): Promise<v
         `${root} is not a logward store (no ${FORMAT_FILE} file); check --store or $LOGWARD_STORE.`,
       );
     }
-    await writeFile(path, FORMAT_TEXT, { mode: 0o640 });
-    await fsyncDir(root);
+    await writeFileAtomic(path, FORMAT_TEXT);
+    return;
+  }
+  // a crash while the marker was first written (before writes were atomic) can leave it empty or
+  // cut short: that is this format's marker, torn, not another program's file
+  if (text.length < FORMAT_TEXT.length && FORMAT_TEXT.startsWith(text)) {
+    if (create) await writeFileAtomic(path, FORMAT_TEXT);
     return;
   }
   const m = /^logward store format (\d+)\n?$/.exec(text);
