@@ -2,6 +2,7 @@
 // the test shows a clear refusal, the record of it, and no effect on anyone else. The limits
 // and their values are listed in docs/CONFIG.md, "Limits".
 import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
 import { type ClientRequest, type IncomingMessage, request } from "node:http";
 import type { Socket } from "node:net";
 import { join } from "node:path";
@@ -124,6 +125,52 @@ describe("limits hit one by one", { timeout: 60_000 }, () => {
       assert.equal(again, 200);
     } finally {
       for (const t of tails) t.destroy();
+      await d.stop();
+    }
+  });
+
+  test("exports in the web UI: a third while two download is refused with LW_BUSY; others go on", async () => {
+    const store = join(tempDir(), "store");
+    const d = await serve(store);
+    const held: ClientRequest[] = [];
+    try {
+      // an archive far larger than the socket buffers, so an unread download holds its export
+      const lines = Array.from({ length: 512 }, () => `${randomBytes(48 * 1024).toString("base64")}\n`).join(
+        "",
+      );
+      const seeded = await ingest(store, "lines", lines, { QREXEC_REMOTE_DOMAIN: "big" });
+      assert.equal(seeded.code, 0, seeded.stderr);
+      const login = uiLogin(store);
+      const first = await open(login, "");
+      first.res.resume();
+      const cookie = String(first.res.headers["set-cookie"]).split(";")[0]!;
+      const base = new URL(login).origin;
+      for (let i = 0; i < 2; i++) {
+        const e = await open(`${base}/api/export?origin=big`, cookie);
+        assert.equal(e.res.statusCode, 200);
+        held.push(e.req); // never read: the download stalls
+      }
+      const refused = await open(`${base}/api/export?origin=big`, cookie);
+      assert.equal(refused.res.statusCode, 409);
+      assert.match(await body(refused.res), /2 exports are being built or downloaded already/);
+      const other = await open(`${base}/api/origins`, cookie);
+      assert.equal(other.res.statusCode, 200);
+      await body(other.res);
+      const more = await ingest(store, "lines", "still heard\n", { QREXEC_REMOTE_DOMAIN: "b" });
+      assert.equal(more.code, 0, more.stderr);
+      // an abandoned download frees its place
+      held.pop()!.destroy();
+      let again = 0;
+      for (let k = 0; k < 50 && again !== 200; k++) {
+        await sleep(100);
+        const e = await open(`${base}/api/export?origin=big`, cookie);
+        again = e.res.statusCode ?? 0;
+        if (again === 200) held.push(e.req);
+        else e.res.resume();
+      }
+      assert.equal(again, 200);
+    } finally {
+      for (const h of held) h.destroy();
       await d.stop();
     }
   });

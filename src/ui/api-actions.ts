@@ -18,6 +18,10 @@ import type { ApiContext } from "./context.ts";
 import { SECURITY_HEADERS, sendJson } from "./http.ts";
 import { originParam, type Params, readBody, str, streamParam, windowParams } from "./params.ts";
 
+/** Exports one UI builds at once: each compresses a selection into a private file and holds
+ * it until the download ends, so more would only compete for the CPU and the disk. */
+const MAX_EXPORTS = 2;
+
 /** GET /api/export?origin=A&origin=B[&since][&until]: the archive `logward export` writes. */
 export async function exportArchive(ctx: ApiContext, p: Params, res: ServerResponse): Promise<void> {
   const root = ctx.hooks.root;
@@ -27,6 +31,12 @@ export async function exportArchive(ctx: ApiContext, p: Params, res: ServerRespo
   const refs = await streamsOfOrigins(root, wanted, stream);
   if (refs.length === 0)
     throw new LogwardError("LW_NOT_FOUND", "Nothing in the store matches that selection.");
+  if (ctx.running.exports >= MAX_EXPORTS)
+    throw new LogwardError(
+      "LW_BUSY",
+      `${MAX_EXPORTS} exports are being built or downloaded already; try again when one is done.`,
+    );
+  ctx.running.exports++;
   const { dir: work, remove } = privateDir("logward-ui-export-");
   try {
     const nowUs = Date.now() * 1000;
@@ -42,6 +52,7 @@ export async function exportArchive(ctx: ApiContext, p: Params, res: ServerRespo
     });
     await pipeline(createReadStream(file), res);
   } finally {
+    ctx.running.exports--;
     remove();
   }
 }

@@ -1,5 +1,5 @@
 // What the web UI's server hands its API: the collector's hooks (given by `logward serve`) and
-// the counts of searches and live tails this UI instance is running. Its own module so that
+// the counts of searches, live tails and exports this UI instance is running. Its own module so that
 // the server and the API modules both depend on it and not on each other, and so that those
 // counts belong to one UI, not to the process (two UIs in one process share nothing).
 
@@ -33,9 +33,11 @@ export interface ApiContext {
     searches: number;
     /** Live tails (each holds inotify watches and a connection). */
     tails: number;
+    /** Export archives being built or downloaded. */
+    exports: number;
   };
 }
 
 export function newApiContext(hooks: UiHooks): ApiContext {
-  return { hooks, running: { searches: 0, tails: 0 } };
+  return { hooks, running: { searches: 0, tails: 0, exports: 0 } };
 }

@@ -182,6 +182,7 @@ export const CASES: readonly HostileCase[] = [
       "slowloris",
     ],
     ["UI", "live tails in the web UI: the 33rd is refused with LW_BUSY; other requests are answered"],
+    ["UI", "exports in the web UI: a third while two download is refused with LW_BUSY; others go on"],
   ]),
   ...inFile("hostile-load.test.ts", [
     [
