@@ -49,7 +49,7 @@ function expectedWithout(ranges: [number, number][]): number[] {
   return out;
 }
 
-test("fault: a garbled frame of a .zst: show, search and export name the range and go on", async () => {
+test("fault: EIO, a garbled frame of a .zst: show, search and export name the range and go on", async () => {
   const root = join(tempDir("logward-eio-"), "store");
   const segs = await storeWithFrames(root);
   const first = segs.find((s) => s.compressed && s.frames!.length >= 3)!;
@@ -80,7 +80,7 @@ test("fault: a garbled frame of a .zst: show, search and export name the range a
   assert.equal((await logward(["verify-export", archive])).code, 0, "what was exported verifies");
 });
 
-test("fault: a .zst cut short (its last frame torn): the rest of the stream is read", async () => {
+test("fault: EIO, a .zst cut short (its last frame torn): the rest of the stream is read", async () => {
   const root = join(tempDir("logward-eio-cut-"), "store");
   const segs = await storeWithFrames(root);
   const seg = segs.find((s) => s.compressed && s.frames!.length >= 3)!;
@@ -120,7 +120,7 @@ function get(url: string, cookie?: string): Promise<{ status: number; body: stri
   });
 }
 
-test("fault: a garbled frame of a .zst: the web UI's records and search name the range", async () => {
+test("fault: EIO, a garbled frame of a .zst: the web UI's records and search name the range", async () => {
   const root = join(tempDir("logward-eio-ui-"), "store");
   const segs = await storeWithFrames(root);
   const seg = segs.find((s) => s.compressed && s.frames!.length >= 3)!;

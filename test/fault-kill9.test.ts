@@ -30,7 +30,7 @@ function via(store: string): string {
   return `QREXEC_REMOTE_DOMAIN=work QREXEC_SERVICE_ARGUMENT=app '${process.execPath}' '${BIN}' ingest --format agent --store '${store}'`;
 }
 
-test("fault: kill -9 of the collector again and again (the sender every tenth time) while a file grows: the stream equals the file", {
+test("fault: kill -9 of the collector again and again (of the sender at every tenth kill) while a file grows: the stream equals the file", {
   timeout: KILLS <= 20 ? 120_000 : Number.POSITIVE_INFINITY,
 }, async () => {
   const dir = tempDir("logward-kill9-");
