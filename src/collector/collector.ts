@@ -15,9 +15,11 @@
 // admission.ts (session limits, one resumable session per stream), repeats.ts (counting
 // repeated events), own-events.ts (the store's options and the collector's own records),
 // session.ts (one connection), admin.ts (`logward rm`), listen-start.ts with net-listeners.ts
-// and datagram-listener.ts (`[[listen]]`: syslog and RELP over TCP, TLS, UDP). What is left is
-// one class (about 450 lines): starting, accepting, opening, closing and stopping share its
-// sessions, pending connections, listeners and timer.
+// and datagram-listener.ts (`[[listen]]`: syslog and RELP over TCP, TLS, UDP), listen-reload.ts,
+// and the outputs, notify rules and sealer it starts (src/output, src/seal). What is left is one
+// class (about 520 lines): starting, accepting, opening, reloading, closing and stopping share
+// its sessions, pending connections, listeners and timer. The next part to move out is the
+// SIGHUP reload (reload, reloadListen, reloadTls), once it takes a narrow host.
 
 import type { Server, Socket } from "node:net";
 import { loadConfig } from "../config/load.ts";
