@@ -28,12 +28,20 @@ if (!process.env.NODE_COMPILE_CACHE && enableCompileCache) {
 // (npm run bench: peak RSS 143 -> 103 MiB, same CPU per line). The same holds for `ship`, the
 // long-running sender (100k records: peak RSS 126 -> 104 MiB). The flag only works at start, so
 // the process replaces itself once (same PID, so systemd and signals are unaffected).
+// With LOGWARD_NODE_PERMISSION=1, serve's restart also turns on Node's permission model
+// (bin/node-permission.js): writes only into the store.
 const SEMI_SPACE = "--max-semi-space-size=1";
 const LONG_RUNNING = ["serve", "ship"];
 if (LONG_RUNNING.includes(process.argv[2]) && !process.execArgv.includes(SEMI_SPACE) && process.execve) {
+  const { permissionFlags } = await import("./node-permission.js");
+  const permission =
+    process.argv[2] === "serve" && !process.permission
+      ? permissionFlags(process.argv.slice(3), process.env)
+      : [];
   process.execve(process.execPath, [
     process.execPath,
     SEMI_SPACE,
+    ...permission,
     ...process.execArgv,
     ...process.argv.slice(1),
   ]);

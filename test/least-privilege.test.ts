@@ -1,6 +1,7 @@
 // Least privilege (issue 21): `serve` refuses root without --allow-root, runs as an
 // unprivileged user on a store that user owns, and creates every file and directory of a store
-// with the mode it chooses (0640/0600, 0750), not the umask's.
+// with the mode it chooses (0640/0600, 0750), not the umask's; under Node's permission model
+// (LOGWARD_NODE_PERMISSION=1) it writes nowhere but its store.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
@@ -9,6 +10,7 @@ import { test } from "node:test";
 import { BIN, logward } from "./helpers/cli.ts";
 import { ALLOW_ROOT, ingest, serve } from "./helpers/daemon.ts";
 import { tempDir } from "./helpers/tmp.ts";
+import { until } from "./helpers/until.ts";
 
 const asRoot = process.getuid?.() === 0;
 const NOBODY = 65534;
@@ -183,4 +185,38 @@ test("a stream directory or active segment another user owns is neither written 
   const show = await logward(["show", "--store", store, "work/planted"]);
   assert.notEqual(show.code, 0);
   assert.match(show.stderr, /belongs to another user \(uid 65534\), neither root nor the store's owner/);
+});
+
+test("LOGWARD_NODE_PERMISSION=1: serve collects, and a write outside the store is refused at run time", async () => {
+  const dir = tempDir();
+  const store = join(dir, "store");
+  const outside = join(dir, "outside.txt");
+  // what a compromised collector would do: write outside the store, once serve is running
+  const probe = join(dir, "probe.mjs");
+  writeFileSync(
+    probe,
+    `import { writeFileSync } from "node:fs";
+if (process.permission && process.argv[2] === "serve")
+  setTimeout(() => {
+    let result = "written";
+    try { writeFileSync(${JSON.stringify(outside)}, "escaped"); } catch (err) { result = err.code; }
+    process.stderr.write("probe: outside " + result + ", inside " + process.permission.has("fs.write", ${JSON.stringify(join(store, "origins"))}) + "\\n");
+  }, 500);
+`,
+  );
+  const d = await serve(store, undefined, {
+    LOGWARD_NODE_PERMISSION: "1",
+    NODE_OPTIONS: `--import=${probe}`,
+  });
+  try {
+    const env = { QREXEC_REMOTE_DOMAIN: "work", QREXEC_SERVICE_ARGUMENT: "main" };
+    assert.equal((await ingest(store, "lines", "under the model\n", env)).code, 0);
+    await until("the probe", () => /probe: /.test(d.out()));
+    assert.match(d.out(), /probe: outside ERR_ACCESS_DENIED, inside true/);
+    assert.equal(existsSync(outside), false);
+  } finally {
+    assert.equal(await d.stop(), 0, d.out());
+  }
+  const show = await logward(["show", "--store", store, "work/main"]);
+  assert.match(show.stdout.toString(), /under the model/);
 });
