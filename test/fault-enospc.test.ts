@@ -1,7 +1,9 @@
 // Faults (issue 21): a full disk at the steps of the store's life the other ENOSPC tests do not
 // reach (test/enospc.test.ts: the flush; test/hostile-store-faults.test.ts: the seal's
-// index.json): compressing a sealed segment (the .zst.tmp, its fsync, the index rewrite), and
-// the index rewrites of recovery and of eviction. Each on a small real tmpfs: nothing
+// index.json by age): compressing a sealed segment (the .zst.tmp, its fsync, the index
+// rewrite), the index rewrites of recovery and of eviction, a restart, a seal by size (the next
+// segment), and sealing for tamper evidence (!seal records, the key's next step). Each on a
+// small real tmpfs: nothing
 // acknowledged is lost or damaged, nothing is left half-written, and the store finishes the
 // step by itself once space returns.
 import assert from "node:assert/strict";
@@ -12,6 +14,8 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { streamSegments } from "../src/store/read.ts";
 import { readIndex } from "../src/store/segment.ts";
 import { Store } from "../src/store/store.ts";
+import { logward } from "./helpers/cli.ts";
+import { ingest, serve } from "./helpers/daemon.ts";
 import { readAll } from "./helpers/store.ts";
 import { fill, mountTmpfs } from "./helpers/tmpfs.ts";
 
@@ -196,4 +200,85 @@ test("fault: ENOSPC when the collector starts again: the store opens, and takes 
     (await readAll(root, "vm", "main")).map((r) => r.payload.toString()),
     [...sent, `while full ${"z".repeat(20_000)}`],
   );
+});
+
+test("fault: ENOSPC at a seal by size (the next segment cannot be written): waited out, nothing lost", {
+  timeout: 60_000,
+}, async (t) => {
+  const mnt = mountTmpfs("2m", "logward-fault-rotate-");
+  if (!mnt) return t.skip("needs root and a tmpfs mount to make a small real filesystem");
+  const root = join(mnt, "store");
+  const filler = join(mnt, "filler");
+  const store = await Store.open(root, { maxSegmentBytes: SEGMENT });
+  let failed: Error | null = null;
+  store.on("fatal", (e: Error) => {
+    failed = e;
+  });
+  const sent: string[] = [];
+  try {
+    const w = await store.stream("vm", "main");
+    const send = (n: number) => {
+      for (let i = 0; i < n; i++) {
+        sent.push(`record ${sent.length + 1} ${"s".repeat(200)}`);
+        w.appendRecords([Buffer.from(sent.at(-1)!)]);
+      }
+    };
+    send(250); // most of the first segment
+    await w.waitDurable();
+    const acknowledged = w.durableSeq;
+    fill(filler);
+    send(200); // crosses the segment size: the seal and the next segment need space
+    await sleep(1000);
+    assert.equal(failed, null, "a full disk at a seal is not fatal");
+    assert.ok(w.durableSeq >= acknowledged);
+    rmSync(filler);
+    await w.waitDurable();
+    assert.equal(w.durableSeq, 450);
+    await store.idle();
+  } finally {
+    rmSync(filler, { force: true });
+    await store.close();
+  }
+  assert.ok((await streamSegments(root, "vm", "main")).length >= 2, "the segment was sealed");
+  assert.deepEqual(
+    (await readAll(root, "vm", "main")).map((r) => r.payload.toString()),
+    sent,
+  );
+});
+
+test("fault: ENOSPC while sealing (the !seal records and the key's next epoch): serve waits, verify passes after", {
+  timeout: 60_000,
+}, async (t) => {
+  const mnt = mountTmpfs("4m", "logward-fault-sealing-");
+  if (!mnt) return t.skip("needs root and a tmpfs mount to make a small real filesystem");
+  const store = join(mnt, "store");
+  const cfgFile = join(mnt, "c.toml");
+  const config = '[collector]\nmin_free = "0B"\n[seal]\ninterval = "1s"\n';
+  writeFileSync(cfgFile, config);
+  const init = await logward(["seal", "init", "--store", store, "--config", cfgFile]);
+  assert.equal(init.code, 0, init.stderr);
+  const key = init.stdout.toString().trim().split("\n").at(-1)!;
+  const filler = join(mnt, "filler");
+  const env = { QREXEC_REMOTE_DOMAIN: "vm", QREXEC_SERVICE_ARGUMENT: "main" };
+  const d = await serve(store, config);
+  try {
+    assert.equal((await ingest(store, "lines", "before\n", env)).code, 0);
+    await sleep(1500);
+    fill(filler);
+    // records arrive while the disk is full: their seals and the key's next steps fall due
+    const during = ingest(store, "lines", `${"during ".repeat(2000)}\n`, env);
+    await sleep(3500);
+    assert.equal(d.proc.exitCode, null, `serve must survive a full disk while sealing: ${d.out()}`);
+    rmSync(filler);
+    assert.equal((await during).code, 0, "acknowledged once space returned");
+    assert.equal((await ingest(store, "lines", "after\n", env)).code, 0);
+    await sleep(2500);
+  } finally {
+    rmSync(filler, { force: true });
+    if (d.proc.exitCode === null) await d.stop();
+  }
+  const shown = await logward(["show", "vm/main", "--store", store, "--raw"]);
+  assert.match(shown.stdout.toString(), /^before\n(during )+\nafter\n$/);
+  const v = await logward(["verify", "--store", store, "--key", key]);
+  assert.equal(v.code, 0, `${v.stdout}${v.stderr}`);
 });
