@@ -1,16 +1,17 @@
 // Faults (issue 21): a compressed segment that cannot be read back whole. A frame of a .zst is
 // garbled (zstd's checksum fails, as after a bad sector or a torn page) or cut short: every
-// reader (show, search, export, the web UI) names the damaged range in one sentence and goes
+// reader (show, search, export, the web UI, verify) names the damaged range in one sentence and goes
 // on with the rest of the stream.
 import assert from "node:assert/strict";
-import { readFileSync, truncateSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
 import { test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { readIndex, type SegmentMeta } from "../src/store/segment.ts";
 import { Store } from "../src/store/store.ts";
 import { logward } from "./helpers/cli.ts";
-import { serve, uiLogin } from "./helpers/daemon.ts";
+import { ingest, serve, uiLogin } from "./helpers/daemon.ts";
 import { tempDir } from "./helpers/tmp.ts";
 
 const RECORDS = 3000;
@@ -144,4 +145,43 @@ test("fault: EIO, a garbled frame of a .zst: the web UI's records and search nam
   } finally {
     await d.stop();
   }
+});
+
+test("fault: EIO, a garbled frame of a sealed .zst: verify names the range and fails, never passes", {
+  timeout: 60_000,
+}, async () => {
+  const base = tempDir("logward-eio-seal-");
+  const root = join(base, "store");
+  const config = '[seal]\ninterval = "1s"\n[store]\nsegment_size = "64KiB"\n';
+  writeFileSync(join(base, "c.toml"), config);
+  const init = await logward(["seal", "init", "--store", root, "--config", join(base, "c.toml")]);
+  assert.equal(init.code, 0, init.stderr);
+  const key = init.stdout.toString().trim().split("\n").at(-1)!;
+  const d = await serve(root, config);
+  try {
+    const text = `${Array.from({ length: 6000 }, (_, i) => `line ${i} ${"x".repeat(i % 50)}`).join("\n")}\n`;
+    const r = await ingest(root, "lines", text, {
+      QREXEC_REMOTE_DOMAIN: "vm",
+      QREXEC_SERVICE_ARGUMENT: "main",
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const dir = join(root, "origins/vm/main");
+    for (let i = 0; i < 100 && readdirSync(dir).filter((f) => f.endsWith(".zst")).length < 2; i++)
+      await sleep(100);
+    await sleep(1500);
+  } finally {
+    await d.stop();
+  }
+  const dir = join(root, "origins/vm/main");
+  const index = (await readIndex(dir))!;
+  const seg = index.segments.filter((s) => s.compressed)[1]!;
+  const damaged = garbleFrame(root, seg, 0);
+  const v = await logward(["verify", "--store", root, "--key", key]);
+  assert.notEqual(v.code, 0, "a damaged sealed segment never verifies");
+  const said = v.stderr.trim().split("\n");
+  assert.match(
+    said[0]!,
+    new RegExp(`^logward: records ${damaged[0]} to ${damaged[1]} of vm/main .* cannot be read`),
+  );
+  assert.match(v.stderr, new RegExp(`records ${damaged[0]} to ${damaged[1]} are missing`));
 });
