@@ -332,8 +332,7 @@ export class Collector {
     this.sessions.add(session);
     if (resumable) this.admission.resumable.set(key, session);
     release();
-    session.start(rest, takeEnded());
-    socket.resume();
+    session.start(rest, takeEnded()); // it resumes the socket unless it must hold
   }
 
   /** Starts `[[listen]]` listeners (listen-start.ts); their connections are sessions. */

@@ -103,8 +103,8 @@ export class Session implements RecordSink, BlobHost {
   }
 
   /**
-   * Records the session's start and begins reading; `first` are bytes read with the header,
-   * `ended` says the sender already half-closed.
+   * Records the session's start and begins reading (the socket comes paused); `first` are
+   * bytes read with the header, `ended` says the sender already half-closed.
    */
   start(first: Buffer, ended: boolean): void {
     const o = this.opts;
@@ -121,6 +121,9 @@ export class Session implements RecordSink, BlobHost {
     this.socket.on("close", () => void this.end("connection closed"));
     if (first.length > 0) this.onData(first);
     if (ended) void this.end("eof");
+    // read on only now, and only if the first bytes did not already call for a hold (a
+    // backlogged stream, the policy): resuming under a hold would read past backpressure
+    else if (!this.holding) this.socket.resume();
   }
 
   get hasSentData(): boolean {
