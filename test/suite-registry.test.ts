@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { tabulate } from "../scripts/hostile-suite.ts";
-import { CASES, FAULT_PREFIX, HOSTILE_CLASSES } from "./hostile/cases.ts";
+import { CASES, classOfFault, FAULT_PREFIX, HOSTILE_CLASSES } from "./hostile/cases.ts";
 
 const TEST_DIR = import.meta.dirname;
 const TITLE = /\b(?:test|it|describe)\(\s*(?:\n\s*)?(["'`])((?:\\.|(?!\1)[^\\])*)\1/g;
@@ -73,5 +73,13 @@ test("the table marks a case that did not run as MISSING and one that failed as 
   assert.equal(rows.find((r) => r.name === second!.name)?.status, "FAIL");
   const fault = rows.find((r) => r.name === "fault: a torn index.json");
   assert.equal(fault?.status, "pass");
-  assert.equal(fault?.cls, "disk");
+  assert.equal(fault?.cls, "crashes");
+});
+
+test("fault: tests are classed by their words: clock, disk (ENOSPC, EIO), else crashes", () => {
+  assert.equal(classOfFault("fault: clock steps back between appends"), "clock");
+  assert.equal(classOfFault("fault: ENOSPC while sealing"), "disk");
+  assert.equal(classOfFault("fault: EIO, a garbled frame of a .zst"), "disk");
+  assert.equal(classOfFault("fault: kill -9 of the collector again and again"), "crashes");
+  assert.equal(classOfFault("fault: torn index.json"), "crashes");
 });

@@ -38,9 +38,9 @@ export const FAULT_PREFIX = "fault: ";
 
 /** The class of a "fault: ..." test, from its words. */
 export function classOfFault(name: string): HostileClass {
-  if (/clock|time/i.test(name)) return "clock";
-  if (/ENOSPC|EIO|disk|space|torn|tmpfs/i.test(name)) return "disk";
-  return "crashes";
+  if (/\bclock\b/i.test(name)) return "clock";
+  if (/\b(ENOSPC|EIO|disk|tmpfs)\b/i.test(name)) return "disk";
+  return "crashes"; // kill -9, torn writes
 }
 
 /** More test files the suite runs (fault injection, by name) besides those of the cases. */
