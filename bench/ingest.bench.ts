@@ -22,6 +22,7 @@ import { closeSync, openSync, readFileSync, statSync, writeFileSync } from "node
 import { rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { summarizeStreams } from "../src/query/summary.ts";
+import { ALLOW_ROOT } from "./allow-root.ts";
 import {
   LISTEN_LABELS,
   LISTEN_PEER,
@@ -71,7 +72,7 @@ function peakRssMiB(pid: number): number {
 function startServe(store: string, config?: string): Promise<ChildProcess> {
   const proc = spawn(
     process.execPath,
-    [BIN, "serve", "--store", store, ...(config ? ["--config", config] : [])],
+    [BIN, "serve", "--store", store, ...(config ? ["--config", config] : []), ...ALLOW_ROOT],
     {
       stdio: ["ignore", "pipe", "inherit"],
     },

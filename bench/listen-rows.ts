@@ -22,6 +22,7 @@ import { rm } from "node:fs/promises";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { summarizeStreams } from "../src/query/summary.ts";
+import { ALLOW_ROOT } from "./allow-root.ts";
 
 /** One measured run; the same shape as ingest.bench.ts's rows. */
 export interface ListenRun {
@@ -158,7 +159,7 @@ function listenConfig(row: ListenRow, port: number, pki: string | null): string 
 function startServe(b: ListenBench, store: string, config: string): Promise<ChildProcess> {
   const proc = spawn(
     process.execPath,
-    [join(b.project, "bin/logward.js"), "serve", "--store", store, "--config", config],
+    [join(b.project, "bin/logward.js"), "serve", "--store", store, "--config", config, ...ALLOW_ROOT],
     {
       stdio: ["ignore", "pipe", "inherit"],
     },

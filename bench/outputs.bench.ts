@@ -9,22 +9,16 @@
 //
 //   env: LINES (per origin, default 1000000), ORIGINS (default 4), REPS (default 3)
 
-import { execFileSync, spawn } from "node:child_process";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { ALLOW_ROOT } from "./allow-root.ts";
 
 const BIN = resolve(import.meta.dirname, "../bin/logward.js");
 const LINES = Number(process.env.LINES ?? 1_000_000);
 const ORIGINS = Number(process.env.ORIGINS ?? 4);
 const REPS = Number(process.env.REPS ?? 3);
-
-/** `serve` refuses root without --allow-root (where that flag exists); a bench may run as root. */
-const ALLOW_ROOT =
-  process.getuid?.() === 0 &&
-  execFileSync(process.execPath, [BIN, "serve", "--help"], { encoding: "utf8" }).includes("--allow-root")
-    ? ["--allow-root"]
-    : [];
 
 const CONFIGS: Record<string, string> = {
   none: "",

@@ -25,6 +25,7 @@ import {
 import { join, resolve } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { zstdDecompressSync } from "node:zlib";
+import { ALLOW_ROOT } from "./allow-root.ts";
 
 const PROJECT = resolve(import.meta.dirname, "..");
 const BIN = join(PROJECT, "bin/logward.js");
@@ -56,7 +57,7 @@ async function fill(): Promise<void> {
   const init = await run(["seal", "init", "--store", STORE]);
   if (init.code !== 0) throw new Error("seal init failed");
   writeFileSync(KEY_FILE, `${init.out.trim().split("\n").at(-1)}\n`);
-  const serve = spawn(process.execPath, [BIN, "serve", "--store", STORE], {
+  const serve = spawn(process.execPath, [BIN, "serve", "--store", STORE, ...ALLOW_ROOT], {
     stdio: ["ignore", "pipe", "inherit"],
   });
   await new Promise<void>((res, rej) => {
