@@ -122,7 +122,7 @@ export async function listenOn(
  * Reads a connection's header (relay, local: up to LF) or descriptor (qrexec: up to NUL) and
  * pauses the socket; then `got` has it, the bytes read after it, and `takeEnded()`, which says
  * whether the sender already half-closed (it may send everything before the session exists).
- * One longer than the limit goes to `tooLong`.
+ * One longer than the limit, or a connection that ends before it, goes to `tooLong`.
  */
 export function readHead(
   socket: Socket,
@@ -135,8 +135,16 @@ export function readHead(
   const limit = kind === "qrexec" ? MAX_DESCRIPTOR_BYTES : MAX_HEADER_BYTES;
   let head: Buffer = Buffer.alloc(0);
   let endedEarly = false;
+  let reading = true; // no header yet, nor a refusal
   const onEnd = () => {
     endedEarly = true;
+    // a sender that ends before its header never sends one: close now, not at header_timeout
+    // (a half-open connection keeps its descriptor, and a flood of them would keep them all)
+    if (reading) {
+      reading = false;
+      socket.off("data", onData);
+      tooLong(`the connection ended before its ${kind === "qrexec" ? "descriptor" : "header"}`);
+    }
   };
   socket.once("end", onEnd);
   const onData = (chunk: Buffer) => {
@@ -144,11 +152,13 @@ export function readHead(
     const at = head.indexOf(terminator);
     if (at === -1) {
       if (head.length > limit) {
+        reading = false;
         socket.off("data", onData);
         tooLong(`${kind === "qrexec" ? "descriptor" : "header"} longer than ${limit} bytes`);
       }
       return;
     }
+    reading = false;
     socket.off("data", onData);
     socket.pause();
     got(head.subarray(0, at), head.subarray(at + 1), () => {

@@ -213,6 +213,18 @@ export const CASES: readonly HostileCase[] = [
       "prototype pollution (CWE-1321); issue 21 probe 9",
     ],
   ]),
+  ...inFile("hostile-openbsd.test.ts", [
+    [
+      "escapes",
+      "args-length-vis: a record cut at the limit next to 8-bit and control bytes keeps whole escapes",
+      "OpenBSD syslogd regress args-length-vis.pl",
+    ],
+    [
+      "resources",
+      "args-fdexhaustion-tcp: out of file descriptors, serve refuses what it must and goes on",
+      "OpenBSD syslogd regress args-fdexhaustion-tcp.pl",
+    ],
+  ]),
   ...inFile("hostile-quota-burst.test.ts", [
     [
       "resources",
@@ -521,7 +533,11 @@ export const CASES: readonly HostileCase[] = [
     ["syslog/TLS", "octet-counted and LF-framed, RFC 5424 and 3164: stored as sent, origin from the address"],
     ["syslog/TLS", "a fixed origin and stream; many messages on one connection all arrive once, in order"],
     ["syslog/TLS", "a rate limit slows the connection down (backpressure), nothing is dropped"],
-    ["syslog/TLS", "max_connections: one more connection is refused and counted"],
+    [
+      "syslog/TLS",
+      "max_connections: one more connection is refused and counted",
+      "OpenBSD syslogd regress args-maxtcp.pl",
+    ],
   ]),
   ...inFile("syslog-tls.test.ts", [
     [
