@@ -3,11 +3,12 @@
 // reader (show, search, export, the web UI, verify) names the damaged range in one sentence and goes
 // on with the rest of the stream.
 import assert from "node:assert/strict";
-import { readdirSync, readFileSync, truncateSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
 import { test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { readSegmentLines } from "../src/store/read.ts";
 import { readIndex, type SegmentMeta } from "../src/store/segment.ts";
 import { Store } from "../src/store/store.ts";
 import { logward } from "./helpers/cli.ts";
@@ -184,4 +185,69 @@ test("fault: EIO, a garbled frame of a sealed .zst: verify names the range and f
     new RegExp(`^logward: records ${damaged[0]} to ${damaged[1]} of vm/main .* cannot be read`),
   );
   assert.match(v.stderr, new RegExp(`records ${damaged[0]} to ${damaged[1]} are missing`));
+});
+
+test("fault: EIO, a damaged .zst whose index.json entry is lost too: readers and the writer go on", async () => {
+  const root = join(tempDir("logward-eio-noindex-"), "store");
+  const segs = await storeWithFrames(root);
+  const k = segs.findIndex((s) => s.compressed && s.frames!.length >= 3);
+  const seg = segs[k]!;
+  garbleFrame(root, seg, 1);
+  // without the index the frames after the damaged one cannot be found: the frames before it
+  // are read, the rest of the segment is the damaged range
+  writeFileSync(join(root, "origins/vm/main/index.json"), "");
+  const whole: [number, number] = [seg.frames![1]!.firstSeq, segs[k + 1]!.firstSeq - 1];
+  const want = expectedWithout([whole]);
+  const sentence = new RegExp(
+    `^logward: records ${whole[0]} to ${whole[1]} of vm/main \\(.* in ${seg.file}\\) cannot be read and are skipped: .*\\.$`,
+  );
+  const show = await logward(["show", "vm/main", "--store", root]);
+  assert.equal(show.code, 0, show.stderr);
+  assert.deepEqual(numbers(show.stdout.toString()), want);
+  assert.match(show.stderr.trim(), sentence);
+  // the writer's recovery rebuilds the index around it and numbers on after the last record
+  const store = await Store.open(root, { maxSegmentBytes: 64 * 1024, frameBytes: 8 * 1024 });
+  const w = await store.stream("vm", "main");
+  assert.equal(w.nextSeq, RECORDS + 1);
+  w.appendRecords([Buffer.from(`record ${RECORDS + 1} needle after`)]);
+  await store.close();
+  const again = await logward(["show", "vm/main", "--store", root]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.deepEqual(numbers(again.stdout.toString()), [...want, RECORDS + 1]);
+  assert.match(again.stderr.trim(), sentence);
+});
+
+test("fault: torn index.json over .zst files of many frames: every frame is read, numbering goes on right", async () => {
+  const root = join(tempDir("logward-noindex-frames-"), "store");
+  const segs = await storeWithFrames(root);
+  const dir = join(root, "origins/vm/main");
+  // Node's zstd stops after a buffer's first frame: without the index's frame list every
+  // frame must still be decoded, by readers and by recovery (whose last seq sets the next)
+  writeFileSync(join(dir, "index.json"), "");
+  const all = Array.from({ length: RECORDS }, (_, i) => i + 1);
+  const show = await logward(["show", "vm/main", "--store", root]);
+  assert.equal(show.stderr, "");
+  assert.deepEqual(numbers(show.stdout.toString()), all);
+  // a reader that listed a segment as plain and finds it compressed since reads it all too
+  const seg = segs.find((s) => s.compressed && s.frames!.length >= 3)!;
+  const asListed = {
+    ...seg,
+    file: seg.file.replace(/\.zst$/, ""),
+    compressed: false,
+    frames: undefined,
+    active: false,
+  };
+  const blocks: Buffer[] = [];
+  for await (const b of readSegmentLines(dir, asListed, {})) blocks.push(Buffer.from(b));
+  const text = Buffer.concat(blocks);
+  assert.equal(text.toString().trimEnd().split("\n").length, seg.records);
+  // recovery with only compressed files left (the active one lost): numbering after the last
+  const lastSealed = segs.at(-1)!;
+  assert.ok(lastSealed.compressed && lastSealed.frames!.length >= 3);
+  for (const f of readdirSync(dir)) if (f.endsWith(".log")) rmSync(join(dir, f));
+  const store = await Store.open(root, { maxSegmentBytes: 64 * 1024, frameBytes: 8 * 1024 });
+  const w = await store.stream("vm", "main");
+  const kept = lastSealed.lastSeq;
+  assert.equal(w.nextSeq, kept + 1, "no sequence number used twice");
+  await store.close();
 });

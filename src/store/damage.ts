@@ -26,7 +26,7 @@ export interface DamagedRange {
 export function damagedSentence(d: DamagedRange): string {
   const records = d.firstSeq === d.lastSeq ? `record ${d.firstSeq}` : `records ${d.firstSeq} to ${d.lastSeq}`;
   return (
-    `logward: ${records} of ${d.stream} (${d.firstTime} to ${d.lastTime}, in ${d.file}) cannot be read ` +
+    `logward: ${records} of ${d.stream} (${d.firstTime ? `${d.firstTime} to ${d.lastTime}, ` : ""}in ${d.file}) cannot be read ` +
     `and are skipped: ${d.reason.replace(/[^\x20-\x7e]/g, "?").replace(/\.$/, "")}.`
   );
 }

@@ -22,6 +22,7 @@ import { LF, parseLine, seqAt, TIME_LEN } from "./record.ts";
 import { describeSegment } from "./scan.ts";
 import { lineAtTime, seekLine, seekTime } from "./seek.ts";
 import { readIndex, type SegmentMeta } from "./segment.ts";
+import { decompressFrames } from "./zstd-frames.ts";
 
 // Not util.promisify: importing node:util costs a reader's start-up about 3 ms (see cli/args.ts).
 function decompressAsync(data: Buffer, opts: ZstdOptions = {}): Promise<Buffer> {
@@ -162,12 +163,16 @@ export async function streamSegments(
       if (view) out.push({ ...view, active: k === seqs.length - 1 && !meta });
       continue;
     }
-    const described = await describeSegment(dir, segmentName(firstSeq, true), firstSeq, true).catch(
-      (err: NodeJS.ErrnoException) => {
-        if (err.code === "ENOENT") return null; // evicted since it was listed
-        throw err;
-      },
-    );
+    const described = await describeSegment(
+      dir,
+      segmentName(firstSeq, true),
+      firstSeq,
+      true,
+      seqs[k + 1],
+    ).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === "ENOENT") return null; // evicted since it was listed
+      throw err;
+    });
     if (described) out.push({ ...described, active: false });
   }
   return out;
@@ -344,14 +349,26 @@ async function* compressedBlocks(dir: string, seg: SegmentView, w: Window): Asyn
     }
     readStats.bytesRead += data.length;
     readStats.framesDecompressed++;
-    let text: Buffer;
-    try {
-      text = await decompressAsync(data);
-    } catch (err) {
-      reportDamaged(dir, seg.file, seg, err);
-      return;
+    // no frame list (an unindexed segment, or compressed since it was listed): every frame, in turn
+    const { text, error } = await decompressFrames(data);
+    const end = text.lastIndexOf(LF) + 1;
+    if (end > 0) yield text.subarray(0, end);
+    if (error !== null) {
+      // the frames before the damage were read; the rest of the segment is the damaged range
+      const lastStart = end > 0 ? text.lastIndexOf(LF, end - 2) + 1 : 0;
+      const lastRead = end > 0 ? parseLine(text, lastStart, end - 1) : null;
+      reportDamaged(
+        dir,
+        seg.file,
+        {
+          firstSeq: lastRead ? lastRead.seq + 1 : seg.firstSeq,
+          lastSeq: seg.lastSeq,
+          firstTime: lastRead?.time ?? seg.firstTime,
+          lastTime: seg.lastTime,
+        },
+        error,
+      );
     }
-    yield text;
     return;
   }
   let k = 0;

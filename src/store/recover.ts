@@ -105,7 +105,7 @@ export async function recoverStream(dir: string): Promise<RecoveredStream> {
       sealed.push({ ...meta, file, compressed: false, bytes: meta.rawBytes, frames: undefined });
       indexStale = true;
     } else {
-      sealed.push(await describeSegment(dir, file, firstSeq, compressed));
+      sealed.push(await describeSegment(dir, file, firstSeq, compressed, seqs[k + 1]));
       indexStale = true;
     }
   }

@@ -4,9 +4,9 @@
 
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { zstdDecompressSync } from "node:zlib";
 import { LF, parseLine } from "./record.ts";
 import type { SegmentMeta } from "./segment.ts";
+import { decompressFramesSync } from "./zstd-frames.ts";
 
 /** The resume reference of the last record in `text[0, end)` that has one, or null. */
 export function lastRefIn(text: Buffer, end = text.length): string | null {
@@ -22,30 +22,46 @@ export function lastRefIn(text: Buffer, end = text.length): string | null {
   return null;
 }
 
+/**
+ * A segment's figures from its bytes. A compressed segment with a damaged frame (or cut short)
+ * holds the records up to the next segment's (`nextFirstSeq`), times from the frames before the
+ * damage: readers name the rest as a damaged range, and recovery numbers on after it. Without a
+ * next segment the error is thrown: nothing bounds what the damaged frames held.
+ */
 export async function describeSegment(
   dir: string,
   file: string,
   firstSeq: number,
   compressed: boolean,
+  nextFirstSeq?: number,
 ): Promise<SegmentMeta> {
   const path = join(dir, file);
   const onDisk = await readFile(path);
-  const text = compressed ? zstdDecompressSync(onDisk) : onDisk;
+  let text: Buffer = onDisk;
+  let damaged = false;
+  if (compressed) {
+    const frames = decompressFramesSync(onDisk);
+    if (frames.error !== null && nextFirstSeq === undefined) throw frames.error;
+    text = frames.text;
+    damaged = frames.error !== null;
+  }
   let end = text.length;
   if (end > 0 && text[end - 1] !== LF) end = text.lastIndexOf(LF) + 1;
   const firstEnd = text.indexOf(LF);
   const first = firstEnd === -1 ? null : parseLine(text, 0, firstEnd);
   const lastStart = end > 0 ? text.lastIndexOf(LF, end - 2) + 1 : 0;
   const last = end > 0 ? parseLine(text, lastStart, end - 1) : null;
+  const lastSeq = damaged ? nextFirstSeq! - 1 : (last?.seq ?? firstSeq - 1);
   return {
     file,
     firstSeq,
-    lastSeq: last?.seq ?? firstSeq - 1,
+    lastSeq,
     firstTime: first?.time ?? "",
     lastTime: last?.time ?? "",
-    records: last ? last.seq - firstSeq + 1 : 0,
+    records: lastSeq - firstSeq + 1,
     bytes: onDisk.length,
-    rawBytes: text.length,
+    // a damaged segment has no raw size: readers decompress it whole, frame by frame
+    rawBytes: damaged ? 0 : text.length,
     compressed,
     lastRef: lastRefIn(text, end > 0 ? end - 1 : 0),
   };
