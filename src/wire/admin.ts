@@ -7,7 +7,7 @@
 //                 socket closes.
 
 import { ERRORS, type ErrorCode, LogwardError } from "../errors.ts";
-import { FramingError } from "./framer.ts";
+import { FramingError, parseJsonPayload } from "./framer.ts";
 
 export const ADMIN_MAGIC = "logward-admin";
 
@@ -50,12 +50,7 @@ export function parseRmRequest(line: string): RmRequest {
 
 /** An answer as the collector sent it, checked: anything but a well-formed answer is a FramingError. */
 export function decodeRmResult(payload: Uint8Array): RmResult {
-  let v: unknown;
-  try {
-    v = JSON.parse(Buffer.from(payload).toString());
-  } catch {
-    throw new FramingError("the admin answer is not JSON");
-  }
+  const v = parseJsonPayload(payload, "the admin answer");
   const r = v as Partial<RmResult> | null;
   if (
     typeof r !== "object" ||

@@ -32,6 +32,18 @@ export class FramingError extends Error {
   }
 }
 
+/**
+ * A frame's JSON payload, not yet checked; a payload that is not JSON is a FramingError
+ * saying "`what` is not JSON" (the relay's end frame, the admin answer).
+ */
+export function parseJsonPayload(payload: Uint8Array, what: string): unknown {
+  try {
+    return JSON.parse(Buffer.from(payload).toString());
+  } catch {
+    throw new FramingError(`${what} is not JSON`);
+  }
+}
+
 /** Offsets of a batch; flushed to the sink whenever full. */
 export class OffsetBatch {
   readonly offsets: Uint32Array;

@@ -9,7 +9,7 @@
 //                     'E' the end: JSON {"ok": bool, "records": n, "bytes": n, "message": s},
 //                         sent after everything received is durable, then the socket closes.
 
-import { FramingError } from "./framer.ts";
+import { FramingError, parseJsonPayload } from "./framer.ts";
 
 export const RELAY_MAGIC = "logward-relay";
 export const RELAY_VERSION = 1;
@@ -82,12 +82,7 @@ export function encodeEnd(end: RelayEnd): Buffer {
 
 /** The collector's last word, checked: anything but a well-formed end is a FramingError. */
 export function decodeEnd(payload: Uint8Array): RelayEnd {
-  let v: unknown;
-  try {
-    v = JSON.parse(Buffer.from(payload).toString());
-  } catch {
-    throw new FramingError("the end frame is not JSON");
-  }
+  const v = parseJsonPayload(payload, "the end frame");
   const e = v as Partial<RelayEnd> | null;
   if (
     typeof e !== "object" ||
