@@ -17,6 +17,7 @@
 //   handshake_timeout = "10s"     tls: a handshake not done by then is refused
 
 import { isValidName } from "../store/names.ts";
+import { isTable, tableArray } from "./tables.ts";
 import type { ListenConfig, ListenProtocol, ListenTransport } from "./types.ts";
 import { parseDuration } from "./units.ts";
 
@@ -59,21 +60,17 @@ const isText = (v: unknown): v is string => typeof v === "string" && v.length > 
 
 /** Reads `[[listen]]` from a parsed TOML document; problems are pushed to `problems`. */
 export function parseListen(doc: Record<string, unknown>, problems: string[]): readonly ListenConfig[] {
-  const raw = doc.listen;
-  if (raw === undefined) return Object.freeze([]);
-  if (!Array.isArray(raw)) {
-    problems.push("listen must be an array of tables: [[listen]]");
-    return Object.freeze([]);
-  }
+  const raw = tableArray(doc, "listen", problems);
+  if (raw === null) return Object.freeze([]);
   const out: ListenConfig[] = [];
   const seen = new Map<string, number>();
   raw.forEach((t: unknown, i: number) => {
     const where = listenWhere(i);
-    if (typeof t !== "object" || t === null || Array.isArray(t)) {
+    if (!isTable(t)) {
       problems.push(`${where} must be a table`);
       return;
     }
-    const table = t as Record<string, unknown>;
+    const table = t;
     const before = problems.length;
     const bad = (key: string, want: string) =>
       problems.push(`${where}: ${key} must be ${want}, not ${JSON.stringify(table[key])}`);

@@ -12,6 +12,7 @@
 //   rate = "10/m"                  notifications per rule at most ("N/s", "N/m" or "N/min", "N/h")
 
 import { GLOB_RE, isValidName } from "../store/names.ts";
+import { isTable, tableArray } from "./tables.ts";
 import type { NotifyConfig } from "./types.ts";
 
 export const NOTIFY_KEYS: readonly string[] = ["name", "match", "pattern", "severity", "command", "rate"];
@@ -39,20 +40,16 @@ const isText = (v: unknown): v is string => typeof v === "string" && v.trim().le
 
 /** Reads every `[[notify]]` table of a parsed document; problems are pushed to `problems`. */
 export function parseNotify(doc: Record<string, unknown>, problems: string[]): readonly NotifyConfig[] {
-  const raw = doc.notify;
-  if (raw === undefined) return Object.freeze([]);
-  if (!Array.isArray(raw)) {
-    problems.push("notify must be an array of tables: [[notify]]");
-    return Object.freeze([]);
-  }
+  const raw = tableArray(doc, "notify", problems);
+  if (raw === null) return Object.freeze([]);
   const out: NotifyConfig[] = [];
   const names = new Set<string>();
   raw.forEach((t: unknown, i: number) => {
-    if (typeof t !== "object" || t === null || Array.isArray(t)) {
+    if (!isTable(t)) {
       problems.push(`notify #${i + 1} must be a table`);
       return;
     }
-    const table = t as Record<string, unknown>;
+    const table = t;
     const name = table.name ?? `notify-${i + 1}`;
     const where = isText(name) && isValidName(name) ? `notify ${name}` : `notify #${i + 1}`;
     const before = problems.length;

@@ -12,6 +12,7 @@
 
 import { GLOB_RE, globToRegExp } from "../store/names.ts";
 import { DEFAULT_RULE } from "./defaults.ts";
+import { isTable, tableArray } from "./tables.ts";
 import type { CollectorWidePolicy, OnQuota, PolicyConfig, PolicyRule } from "./types.ts";
 import { parseDuration, parseRate, parseSize } from "./units.ts";
 
@@ -39,16 +40,13 @@ export function parsePolicy(
   problems: string[],
 ): PolicyConfig {
   const rules: PolicyRule[] = [];
-  const raw = doc.policy;
-  if (raw !== undefined && !Array.isArray(raw))
-    problems.push("policy must be an array of tables: [[policy]]");
-  (Array.isArray(raw) ? raw : []).forEach((t: unknown, i: number) => {
+  (tableArray(doc, "policy", problems) ?? []).forEach((t: unknown, i: number) => {
     const where = `policy #${i + 1}`;
-    if (typeof t !== "object" || t === null || Array.isArray(t)) {
+    if (!isTable(t)) {
       problems.push(`${where} must be a table`);
       return;
     }
-    const table = t as Record<string, unknown>;
+    const table = t;
     for (const k of Object.keys(table))
       if (!POLICY_KEYS.includes(k)) problems.push(`${where}: ${k} is not a known setting`);
     const match = table.match;
