@@ -7,10 +7,8 @@
 // after the file's last LF (a writer's unfinished line) are left out, and a segment compressed
 // since it was listed is read as such. Compressed segments go through readSegmentLines whole.
 
-import type { FileHandle } from "node:fs/promises";
-import { open } from "node:fs/promises";
 import { join } from "node:path";
-import { ioError } from "../errors.ts";
+import { openIfPresent } from "../store/files.ts";
 import { readSegmentLines, type SegmentView } from "../store/read.ts";
 import { LF } from "../store/record.ts";
 
@@ -27,11 +25,8 @@ export async function* segmentBlocks(dir: string, seg: SegmentView, chunk = CHUN
     return;
   }
   const path = join(dir, seg.file);
-  let fh: FileHandle;
-  try {
-    fh = await open(path, "r");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw ioError("open", path, err);
+  const fh = await openIfPresent(path);
+  if (fh === null) {
     yield* readSegmentLines(dir, seg, {}); // compressed since it was listed: read.ts finds the .zst
     return;
   }

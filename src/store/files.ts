@@ -1,4 +1,5 @@
-// Small durable-file helpers shared by the writer, recovery and compression.
+// Small file helpers shared by the writer, recovery, compression and the readers (opening a
+// segment that may have been compressed or evicted since it was listed).
 // Durable means fsync'd: a new or renamed file is only durable once its directory is too.
 
 import { access, type FileHandle, open, rename, unlink } from "node:fs/promises";
@@ -20,6 +21,19 @@ export async function exists(path: string): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/**
+ * `path` opened for reading, or null when it does not exist (a segment compressed or evicted
+ * since it was listed: the caller decides); any other failure is an LW_IO error.
+ */
+export async function openIfPresent(path: string): Promise<FileHandle | null> {
+  try {
+    return await open(path, "r");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw ioError("open", path, err);
+  }
 }
 
 /**

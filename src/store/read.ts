@@ -15,7 +15,7 @@ import { join } from "node:path";
 import { type ZstdOptions, zstdDecompress } from "node:zlib";
 import { ioError } from "../errors.ts";
 import { reportDamaged } from "./damage.ts";
-import { firstLine, lastLineBounds, readRange } from "./files.ts";
+import { firstLine, lastLineBounds, openIfPresent, readRange } from "./files.ts";
 import { originsDir, parseSegmentName, segmentName, segmentPath } from "./layout.ts";
 import { isStoredOrigin, isValidName, streamDir, trustedOwner } from "./names.ts";
 import { LF, parseLine, seqAt, TIME_LEN } from "./record.ts";
@@ -180,13 +180,8 @@ export async function streamSegments(
 
 /** Figures of a plain segment from its first and last complete lines. */
 async function describeActive(path: string, firstSeq: number): Promise<SegmentView | null> {
-  let fh: FileHandle;
-  try {
-    fh = await open(path, "r");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null; // compressed meanwhile
-    throw ioError("open", path, err);
-  }
+  const fh = await openIfPresent(path);
+  if (fh === null) return null; // compressed meanwhile
   try {
     const { size } = await fh.stat();
     const head = await firstLine(fh, 8 * 1024 * 1024);
@@ -265,11 +260,8 @@ export async function* readSegmentLines(dir: string, seg: SegmentView, w: Window
 /** Whole-line blocks of a plain segment, starting near `since` (binary search on line starts). */
 async function* plainBlocks(dir: string, seg: SegmentView, w: Window): AsyncGenerator<Buffer> {
   const path = join(dir, seg.file);
-  let fh: FileHandle;
-  try {
-    fh = await open(path, "r");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw ioError("open", path, err);
+  const fh = await openIfPresent(path);
+  if (fh === null) {
     // compressed since it was listed: read the compressed file instead
     const zst = { ...seg, file: segmentName(seg.firstSeq, true), compressed: true, frames: undefined };
     yield* compressedBlocks(dir, zst, w);
