@@ -8,20 +8,12 @@ import type { Socket } from "node:net";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { MAX_PENDING_CONNECTIONS } from "../src/collector/collector.ts";
-import { FRAME_END, FrameDecoder } from "../src/wire/relay.ts";
 import { ingest, rawSession, serve, uiLogin } from "./helpers/daemon.ts";
+import { endOf } from "./helpers/hostile.ts";
 import { readAll } from "./helpers/store.ts";
 import { tempDir } from "./helpers/tmp.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function endOf(buf: Buffer): { ok: boolean; message: string } {
-  let end = { ok: false, message: "no end frame" };
-  new FrameDecoder((type, p) => {
-    if (type === FRAME_END) end = JSON.parse(p.toString());
-  }).push(buf);
-  return end;
-}
 
 /** Opens a GET and resolves at its response head (the body may go on, as a tail's does). */
 function open(url: string, cookie: string): Promise<{ req: ClientRequest; res: IncomingMessage }> {

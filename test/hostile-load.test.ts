@@ -5,13 +5,12 @@
 // must arrive; the web UI must answer an authenticated request within a few seconds. Loopback
 // and Unix sockets only; bounded to about a minute.
 import assert from "node:assert/strict";
-import { readdirSync, statSync } from "node:fs";
 import { request } from "node:http";
 import type { Socket } from "node:net";
 import { join } from "node:path";
 import { test } from "node:test";
-import { FRAME_END, FrameDecoder } from "../src/wire/relay.ts";
 import { rawSession, serve, uiLogin } from "./helpers/daemon.ts";
+import { duBytes, endOf } from "./helpers/hostile.ts";
 import { readAll } from "./helpers/store.ts";
 import { tempDir } from "./helpers/tmp.ts";
 
@@ -22,23 +21,6 @@ const SEGMENT = 64 * 1024;
 const VICTIM_SESSIONS = 20;
 const VICTIM_RECORDS = 100; // per session
 const UI_BOUND_MS = 5_000;
-
-function endOf(buf: Buffer): { ok: boolean; message: string } {
-  let end = { ok: false, message: "no end frame" };
-  new FrameDecoder((type, p) => {
-    if (type === FRAME_END) end = JSON.parse(p.toString());
-  }).push(buf);
-  return end;
-}
-
-function duBytes(dir: string): number {
-  let n = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    n += e.isDirectory() ? duBytes(p) : statSync(p).size;
-  }
-  return n;
-}
 
 function get(url: string, cookie: string, timeoutMs: number): Promise<{ status: number; ms: number }> {
   const start = Date.now();

@@ -9,21 +9,13 @@ import type { Socket } from "node:net";
 import { join } from "node:path";
 import { test } from "node:test";
 import { isDisplaySafe } from "../src/store/escape.ts";
-import { FRAME_END, FrameDecoder } from "../src/wire/relay.ts";
 import { BIN } from "./helpers/cli.ts";
 import { ALLOW_ROOT, ingest, rawSession, serve } from "./helpers/daemon.ts";
+import { endOf } from "./helpers/hostile.ts";
 import { readAll } from "./helpers/store.ts";
 import { tempDir } from "./helpers/tmp.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function endOf(buf: Buffer): { ok: boolean; message: string } {
-  let end = { ok: false, message: "no end frame" };
-  new FrameDecoder((type, p) => {
-    if (type === FRAME_END) end = JSON.parse(p.toString());
-  }).push(buf);
-  return end;
-}
 
 /** Every line of a stream's plain segments, as stored. */
 function storedLines(store: string, origin: string, stream: string): Buffer[] {

@@ -4,34 +4,16 @@
 // `_logward` has a bounded retention that never touches `_logward/deletions`.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { describe, test } from "node:test";
 import { Store } from "../src/store/store.ts";
 import { encodeHello } from "../src/wire/agent.ts";
-import { FRAME_END, FrameDecoder } from "../src/wire/relay.ts";
 import { ingest, rawSession, serve } from "./helpers/daemon.ts";
+import { duBytes, endOf } from "./helpers/hostile.ts";
 import { readAll } from "./helpers/store.ts";
 import { tempDir } from "./helpers/tmp.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-function endOf(buf: Buffer): { ok: boolean; message: string } {
-  let end = { ok: false, message: "no end frame" };
-  new FrameDecoder((type, p) => {
-    if (type === FRAME_END) end = JSON.parse(p.toString());
-  }).push(buf);
-  return end;
-}
-
-function duBytes(dir: string): number {
-  let n = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true })) {
-    const p = join(dir, e.name);
-    n += e.isDirectory() ? duBytes(p) : statSync(p).size;
-  }
-  return n;
-}
 
 /** Runs `fn(i)` for i in [0, n) with at most `width` at a time. */
 async function pool(n: number, width: number, fn: (i: number) => Promise<void>): Promise<void> {
