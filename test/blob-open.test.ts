@@ -7,9 +7,10 @@ import { request } from "node:http";
 import { basename, join } from "node:path";
 import { test } from "node:test";
 import { logward } from "./helpers/cli.ts";
-import { serve, uiLogin } from "./helpers/daemon.ts";
+import { serve } from "./helpers/daemon.ts";
 import { BSM, EVTX, ingestSamples, sha } from "./helpers/samples.ts";
 import { tempDir } from "./helpers/tmp.ts";
+import { uiSession } from "./helpers/ui-session.ts";
 import { until } from "./helpers/until.ts";
 
 /** A viewer command (TOML list) that copies `{file}` to `<out>.copy` and writes its path to `<out>.path`. */
@@ -72,24 +73,7 @@ test("open --seq and the web UI open an object with its type's viewer, in a file
     assert.match(notObject.stderr, /is not an object/);
 
     // the web UI: POST /api/open {origin, stream, seq}
-    const login = uiLogin(store);
-    const base = new URL(login).origin;
-    const { get } = await import("node:http");
-    const cookie = await new Promise<string>((resolve) =>
-      get(login, (res) => {
-        res.resume();
-        resolve(String(res.headers["set-cookie"]).split(";")[0]!);
-      }),
-    );
-    const csrf = await new Promise<string>((resolve) =>
-      get(`${base}/api/session`, { headers: { Cookie: cookie } }, (res) => {
-        let t = "";
-        res.on("data", (c: Buffer) => {
-          t += c;
-        });
-        res.on("end", () => resolve((JSON.parse(t) as { csrf: string }).csrf));
-      }),
-    );
+    const { base, cookie, csrf } = await uiSession(store);
     const headers = {
       Cookie: cookie,
       "Content-Type": "application/json",

@@ -6,14 +6,15 @@
 
 import assert from "node:assert/strict";
 import { existsSync, readdirSync, writeFileSync } from "node:fs";
-import { get, request } from "node:http";
+import { request } from "node:http";
 import { connect, createServer, type Socket } from "node:net";
 import { join } from "node:path";
 import { test } from "node:test";
-import { serve, uiLogin } from "./helpers/daemon.ts";
+import { serve } from "./helpers/daemon.ts";
 import { readAll } from "./helpers/store.ts";
 import { freePort } from "./helpers/syslog-peers.ts";
 import { tempDir } from "./helpers/tmp.ts";
+import { uiSession } from "./helpers/ui-session.ts";
 import { until } from "./helpers/until.ts";
 
 function open(port: number): Promise<Socket> {
@@ -38,23 +39,7 @@ async function messages(store: string): Promise<string[]> {
 
 /** POST /api/open for the stream, as the web UI's Open button does. */
 async function uiOpen(store: string): Promise<number> {
-  const login = uiLogin(store);
-  const base = new URL(login).origin;
-  const cookie = await new Promise<string>((resolve) =>
-    get(login, (res) => {
-      res.resume();
-      resolve(String(res.headers["set-cookie"]).split(";")[0]!);
-    }),
-  );
-  const csrf = await new Promise<string>((resolve) =>
-    get(`${base}/api/session`, { headers: { Cookie: cookie } }, (res) => {
-      let t = "";
-      res.on("data", (c: Buffer) => {
-        t += c;
-      });
-      res.on("end", () => resolve((JSON.parse(t) as { csrf: string }).csrf));
-    }),
-  );
+  const { base, cookie, csrf } = await uiSession(store);
   return new Promise((resolve, reject) => {
     const req = request(
       `${base}/api/open`,
