@@ -44,6 +44,20 @@ async function verify(store: string, key: string, ...extra: string[]) {
   return { code: r.code, out: r.stdout.toString(), err: r.stderr };
 }
 
+/**
+ * Restarts serve on a store left with an unsealed tail, sends a few records and stops it:
+ * verify must then pass with nothing unsealed, and `kept` (a line sent before) still stored.
+ */
+async function restartSealsTail(store: string, config: string, key: string, kept: string): Promise<void> {
+  const again = await serve(store, config);
+  await send(store, many(5, "after the restart"));
+  assert.equal(await again.stop(), 0);
+  const r = await verify(store, key);
+  assert.equal(r.code, 0, r.err);
+  assert.doesNotMatch(r.out, /not sealed yet/);
+  assert.ok(storedLines(store).some((l) => l.includes(kept)));
+}
+
 test("seal init prints the key once as its last line, keeps 0600, refuses a second init without --force", async () => {
   const store = join(tempDir(), "store");
   const first = await init(store, "");
@@ -121,13 +135,7 @@ test("kill -9: verify reports only an unsealed tail; the restarted collector sea
   assert.equal(crashed.code, 0, crashed.err);
   assert.match(crashed.out, /newest records not sealed yet/);
   assert.equal((await verify(store, key, "--strict")).code, 1);
-  const again = await serve(store, config);
-  await send(store, many(5, "after the restart"));
-  assert.equal(await again.stop(), 0);
-  const r = await verify(store, key);
-  assert.equal(r.code, 0, r.err);
-  assert.doesNotMatch(r.out, /not sealed yet/);
-  assert.ok(storedLines(store).some((l) => l.includes("before the crash 199")));
+  await restartSealsTail(store, config, key, "before the crash 199");
 });
 
 test("quota eviction (drop-oldest) removes sealed segments on record: verify still passes", async () => {
@@ -182,13 +190,7 @@ test("kill -9 during sealing, the seal line torn: verify reports an unsealed tai
   assert.match(torn.out, /newest records not sealed yet/);
   // and the key file's replacement cut short: a half-written run/seal.key.tmp beside the key
   writeFileSync(join(store, "run", "seal.key.tmp"), "logward-seal-key 1\nkey_id 00");
-  const again = await serve(store, config);
-  await send(store, many(5, "after the restart"));
-  assert.equal(await again.stop(), 0);
-  const r = await verify(store, key);
-  assert.equal(r.code, 0, r.err);
-  assert.doesNotMatch(r.out, /not sealed yet/);
-  assert.ok(storedLines(store).some((l) => l.includes("sealed at shutdown 99")));
+  await restartSealsTail(store, config, key, "sealed at shutdown 99");
 });
 
 test("kill -9 at any moment while serve seals every second: at most an unsealed tail, never tampering", async () => {
