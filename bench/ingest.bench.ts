@@ -17,12 +17,11 @@
 //        `[seal] interval = "1s"`, so serve seals every stream and moves its key every second;
 //        run in the same repetitions as the unsealed row, in alternating order)
 
-import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { closeSync, openSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { summarizeStreams } from "../src/query/summary.ts";
-import { ALLOW_ROOT } from "./allow-root.ts";
 import {
   LISTEN_LABELS,
   LISTEN_PEER,
@@ -32,6 +31,7 @@ import {
   prepareListenBench,
   rsyslogTlsRun,
 } from "./listen-rows.ts";
+import { startServe } from "./serve-proc.ts";
 
 const PROJECT = resolve(import.meta.dirname, "..");
 const BIN = join(PROJECT, "bin/logward.js");
@@ -69,24 +69,6 @@ function peakRssMiB(pid: number): number {
   return m ? Number(m[1]) / 1024 : Number.NaN;
 }
 
-function startServe(store: string, config?: string): Promise<ChildProcess> {
-  const proc = spawn(
-    process.execPath,
-    [BIN, "serve", "--store", store, ...(config ? ["--config", config] : []), ...ALLOW_ROOT],
-    {
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
-  return new Promise((res, rej) => {
-    let out = "";
-    proc.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-      if (out.includes("ready")) res(proc);
-    });
-    proc.once("exit", (code) => rej(new Error(`logward serve exited with ${code}: ${out}`)));
-  });
-}
-
 /** Verification keys of the sealed stores, by store. */
 const SEAL_KEYS = new Map<string, string>();
 
@@ -121,7 +103,7 @@ async function ours(
   const store = join(WORK, sealed ? "logward-ingest-sealed" : "logward-ingest");
   await rm(store, { recursive: true, force: true });
   const config = sealed ? sealStore(store) : undefined;
-  const serve = await startServe(store, config);
+  const serve = await startServe(BIN, store, config);
   const pid = serve.pid!;
   const cpu0 = cpuSeconds(pid);
   const t0 = performance.now();

@@ -16,13 +16,12 @@
 // Every origin must hold exactly its corpus file's line count (plus its session's open and
 // close), as in the qrexec row.
 
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { join } from "node:path";
 import { summarizeStreams } from "../src/query/summary.ts";
-import { ALLOW_ROOT } from "./allow-root.ts";
+import { freePort, startServe } from "./serve-proc.ts";
 
 /** One measured run; the same shape as ingest.bench.ts's rows. */
 export interface ListenRun {
@@ -136,15 +135,6 @@ function makePki(dir: string, hosts: string[]): string {
   return dir;
 }
 
-/** A TCP port free right now on 127.0.0.1. */
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
 function listenConfig(row: ListenRow, port: number, pki: string | null): string {
   const lines = ["[ui]", "enabled = false", "", "[[listen]]"];
   lines.push(`protocol = "${row === "relp" ? "relp" : "syslog"}"`);
@@ -154,24 +144,6 @@ function listenConfig(row: ListenRow, port: number, pki: string | null): string 
     lines.push(`tls_ca = "${join(pki!, "ca.crt")}"`, 'origin = "cert"');
   } else lines.push('origin = "address"');
   return `${lines.join("\n")}\n`;
-}
-
-function startServe(b: ListenBench, store: string, config: string): Promise<ChildProcess> {
-  const proc = spawn(
-    process.execPath,
-    [join(b.project, "bin/logward.js"), "serve", "--store", store, "--config", config, ...ALLOW_ROOT],
-    {
-      stdio: ["ignore", "pipe", "inherit"],
-    },
-  );
-  return new Promise((res, rej) => {
-    let out = "";
-    proc.stdout!.on("data", (d: Buffer) => {
-      out += d.toString();
-      if (out.includes("ready")) res(proc);
-    });
-    proc.once("exit", (code) => rej(new Error(`logward serve exited with ${code}: ${out}`)));
-  });
 }
 
 /** Runs a generator to its end; its one output line carries t_start and t_end. */
@@ -228,7 +200,7 @@ export async function logwardListenRun(b: ListenBench, row: ListenRow): Promise<
   const port = await freePort();
   const config = join(b.work, `logward-${row}.toml`);
   writeFileSync(config, listenConfig(row, port, b.pki));
-  const serve = await startServe(b, store, config);
+  const serve = await startServe(join(b.project, "bin/logward.js"), store, config);
   const pid = serve.pid!;
   const cpu0 = b.cpuSeconds(pid);
   const [cmd, args, env] = generatorOf(b, row, port);

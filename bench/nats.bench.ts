@@ -16,7 +16,7 @@
 
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, rm } from "node:fs/promises";
-import { createConnection, createServer } from "node:net";
+import { createConnection } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -26,6 +26,7 @@ import { NatsDestination } from "../src/output/nats.ts";
 import { escapePayload } from "../src/store/escape.ts";
 import { formatTime, parseTime } from "../src/store/record.ts";
 import { Store } from "../src/store/store.ts";
+import { freePort } from "./serve-proc.ts";
 
 const RECORDS = Number(process.env.RECORDS ?? 200_000);
 const ORIGINS = (process.env.ORIGINS ?? "20 200 1000").split(/\s+/).filter(Boolean).map(Number);
@@ -85,14 +86,6 @@ async function storeAppend(origins: number): Promise<Row> {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, "127.0.0.1", () => r()));
-  const port = (s.address() as { port: number }).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
 }
 
 async function startNats(dir: string, port: number): Promise<ChildProcess> {
