@@ -20,6 +20,12 @@ import { readAll } from "./helpers/store.ts";
 import { fill, mountTmpfs } from "./helpers/tmpfs.ts";
 
 const SEGMENT = 64 * 1024;
+const NEEDS_TMPFS = "needs root and a tmpfs mount to make a small real filesystem";
+
+/** The payloads of vm/main, in order, as the store gives them back. */
+async function storedPayloads(root: string): Promise<string[]> {
+  return (await readAll(root, "vm", "main")).map((r) => r.payload.toString());
+}
 
 /** Writes `n` records in sealed plain segments (no compression) and closes the store. */
 async function plainSegments(root: string, n: number): Promise<string[]> {
@@ -48,7 +54,7 @@ test("fault: ENOSPC while a sealed segment is compressed: the plain file stays, 
   timeout: 60_000,
 }, async (t) => {
   const mnt = mountTmpfs("2m", "logward-fault-zst-");
-  if (!mnt) return t.skip("needs root and a tmpfs mount to make a small real filesystem");
+  if (!mnt) return t.skip(NEEDS_TMPFS);
   const root = join(mnt, "store");
   const sent = await plainSegments(root, 3000);
   const dir = join(root, "origins/vm/main");
@@ -75,10 +81,7 @@ test("fault: ENOSPC while a sealed segment is compressed: the plain file stays, 
       [],
       "no half-written .zst.tmp is left",
     );
-    assert.deepEqual(
-      (await readAll(root, "vm", "main")).map((r) => r.payload.toString()),
-      sent,
-    );
+    assert.deepEqual(await storedPayloads(root), sent);
     rmSync(filler); // space returns: the store finishes the compression by itself
     const done = await until(
       async () =>
@@ -97,17 +100,14 @@ test("fault: ENOSPC while a sealed segment is compressed: the plain file stays, 
     rmSync(filler, { force: true });
     await store.close();
   }
-  assert.deepEqual(
-    (await readAll(root, "vm", "main")).map((r) => r.payload.toString()),
-    [...sent, "after"],
-  );
+  assert.deepEqual(await storedPayloads(root), [...sent, "after"]);
 });
 
 test("fault: ENOSPC while recovery rewrites index.json: the stream opens once space returns, all there", {
   timeout: 60_000,
 }, async (t) => {
   const mnt = mountTmpfs("2m", "logward-fault-reindex-");
-  if (!mnt) return t.skip("needs root and a tmpfs mount to make a small real filesystem");
+  if (!mnt) return t.skip(NEEDS_TMPFS);
   const root = join(mnt, "store");
   const sent = await plainSegments(root, 2000);
   const dir = join(root, "origins/vm/main");
@@ -132,17 +132,14 @@ test("fault: ENOSPC while recovery rewrites index.json: the stream opens once sp
   }
   const index = await readIndex(dir);
   assert.ok((index?.segments.length ?? 0) >= 2, "the index lists the sealed segments again");
-  assert.deepEqual(
-    (await readAll(root, "vm", "main")).map((r) => r.payload.toString()),
-    [...sent, "after"],
-  );
+  assert.deepEqual(await storedPayloads(root), [...sent, "after"]);
 });
 
 test("fault: ENOSPC while eviction rewrites index.json: the oldest segment still goes, space is freed", {
   timeout: 60_000,
 }, async (t) => {
   const mnt = mountTmpfs("2m", "logward-fault-evict-");
-  if (!mnt) return t.skip("needs root and a tmpfs mount to make a small real filesystem");
+  if (!mnt) return t.skip(NEEDS_TMPFS);
   const root = join(mnt, "store");
   const sent = await plainSegments(root, 3000);
   const filler = join(mnt, "filler");
@@ -176,7 +173,7 @@ test("fault: ENOSPC when the collector starts again: the store opens, and takes 
   timeout: 60_000,
 }, async (t) => {
   const mnt = mountTmpfs("2m", "logward-fault-start-");
-  if (!mnt) return t.skip("needs root and a tmpfs mount to make a small real filesystem");
+  if (!mnt) return t.skip(NEEDS_TMPFS);
   const root = join(mnt, "store");
   const sent = await plainSegments(root, 500);
   rmSync(join(root, "run/writer.pid"), { force: true }); // as after a crash before it was written
@@ -196,17 +193,14 @@ test("fault: ENOSPC when the collector starts again: the store opens, and takes 
     rmSync(filler, { force: true });
     await store.close();
   }
-  assert.deepEqual(
-    (await readAll(root, "vm", "main")).map((r) => r.payload.toString()),
-    [...sent, `while full ${"z".repeat(20_000)}`],
-  );
+  assert.deepEqual(await storedPayloads(root), [...sent, `while full ${"z".repeat(20_000)}`]);
 });
 
 test("fault: ENOSPC at a seal by size (the next segment cannot be written): waited out, nothing lost", {
   timeout: 60_000,
 }, async (t) => {
   const mnt = mountTmpfs("2m", "logward-fault-rotate-");
-  if (!mnt) return t.skip("needs root and a tmpfs mount to make a small real filesystem");
+  if (!mnt) return t.skip(NEEDS_TMPFS);
   const root = join(mnt, "store");
   const filler = join(mnt, "filler");
   const store = await Store.open(root, { maxSegmentBytes: SEGMENT });
@@ -240,17 +234,14 @@ test("fault: ENOSPC at a seal by size (the next segment cannot be written): wait
     await store.close();
   }
   assert.ok((await streamSegments(root, "vm", "main")).length >= 2, "the segment was sealed");
-  assert.deepEqual(
-    (await readAll(root, "vm", "main")).map((r) => r.payload.toString()),
-    sent,
-  );
+  assert.deepEqual(await storedPayloads(root), sent);
 });
 
 test("fault: ENOSPC while sealing (the !seal records and the key's next epoch): serve waits, verify passes after", {
   timeout: 60_000,
 }, async (t) => {
   const mnt = mountTmpfs("4m", "logward-fault-sealing-");
-  if (!mnt) return t.skip("needs root and a tmpfs mount to make a small real filesystem");
+  if (!mnt) return t.skip(NEEDS_TMPFS);
   const store = join(mnt, "store");
   const cfgFile = join(mnt, "c.toml");
   const config = '[collector]\nmin_free = "0B"\n[seal]\ninterval = "1s"\n';
