@@ -3,9 +3,10 @@
 // with the mode it chooses (0640/0600, 0750), not the umask's; under Node's permission model
 // (LOGWARD_NODE_PERMISSION=1) it writes nowhere but its store.
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { type ChildProcessByStdio, spawn } from "node:child_process";
 import { chmodSync, chownSync, existsSync, lstatSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { Readable, Writable } from "node:stream";
 import { test } from "node:test";
 import { BIN, logward } from "./helpers/cli.ts";
 import { ALLOW_ROOT, ingest, serve } from "./helpers/daemon.ts";
@@ -14,6 +15,22 @@ import { until } from "./helpers/until.ts";
 
 const asRoot = process.getuid?.() === 0;
 const NOBODY = 65534;
+
+/** Gathers a child's stdout and stderr into one text, read by `out()`, and its exit code. */
+function collect(proc: ChildProcessByStdio<null | Writable, Readable, Readable>): {
+  out: () => string;
+  exited: Promise<number | null>;
+} {
+  let out = "";
+  proc.stdout.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  proc.stderr.on("data", (d: Buffer) => {
+    out += d.toString();
+  });
+  const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
+  return { out: () => out, exited };
+}
 
 test("serve as root without --allow-root refuses, in one sentence saying why and what to do", async (t) => {
   if (!asRoot) return t.skip("this test runs as root only (CI does); as another user serve starts");
@@ -40,23 +57,16 @@ test("serve run as an unprivileged user (nobody) on a store it owns collects", a
     stdio: ["ignore", "pipe", "pipe"],
     env: { PATH: process.env.PATH, LOGWARD_UI_PORT: "0", HOME: "/nonexistent" },
   });
-  let out = "";
-  proc.stdout.on("data", (d: Buffer) => {
-    out += d.toString();
-  });
-  proc.stderr.on("data", (d: Buffer) => {
-    out += d.toString();
-  });
-  const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
+  const { out, exited } = collect(proc);
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${out}`)), 15_000);
+    const timer = setTimeout(() => reject(new Error(`serve did not start: ${out()}`)), 15_000);
     proc.stdout.on("data", () => {
-      if (/ready/.test(out)) {
+      if (/ready/.test(out())) {
         clearTimeout(timer);
         resolve();
       }
     });
-    void exited.then((code) => reject(new Error(`serve exited with ${code}: ${out}`)));
+    void exited.then((code) => reject(new Error(`serve exited with ${code}: ${out()}`)));
   });
   const r = await ingest(store, "lines", "as nobody\n", {
     QREXEC_REMOTE_DOMAIN: "work",
@@ -64,7 +74,7 @@ test("serve run as an unprivileged user (nobody) on a store it owns collects", a
   });
   assert.equal(r.code, 0, r.stderr);
   proc.kill("SIGTERM");
-  assert.equal(await exited, 0, out);
+  assert.equal(await exited, 0, out());
   const show = await logward(["show", "--store", store, "work/main"]);
   assert.equal(show.code, 0, show.stderr);
   assert.match(show.stdout.toString(), /as nobody/);
@@ -76,15 +86,8 @@ function permissive(args: string[], env: NodeJS.ProcessEnv = {}) {
     stdio: ["pipe", "pipe", "pipe"],
     env: { ...process.env, LOGWARD_STORE: "", LOGWARD_UI_PORT: "0", ...env },
   });
-  let out = "";
-  proc.stdout.on("data", (d: Buffer) => {
-    out += d.toString();
-  });
-  proc.stderr.on("data", (d: Buffer) => {
-    out += d.toString();
-  });
-  const exited = new Promise<number | null>((r) => proc.once("exit", (code) => r(code)));
-  return { proc, out: () => out, exited };
+  const { out, exited } = collect(proc);
+  return { proc, out, exited };
 }
 
 /** Every entry under `dir` with its permission bits, as "0640 run/policy.json". */
