@@ -27,6 +27,7 @@ import {
   LISTEN_PEER,
   type ListenBench,
   type ListenRow,
+  type ListenRun,
   logwardListenRun,
   prepareListenBench,
   rsyslogTlsRun,
@@ -46,16 +47,7 @@ const SEAL = process.env.SEAL === "1";
 const LISTEN_ROWS = (["tcp", "tls", "relp"] as const).filter((r) => ROWS.includes(r));
 const TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
 
-interface Run {
-  config: string;
-  lines: number;
-  bytes: number;
-  wall_s: number;
-  lines_per_s: number;
-  MB_per_s: number;
-  cpu_us_per_line: number;
-  peak_rss_mib: number;
-}
+type Run = ListenRun;
 
 /** User + system CPU seconds of a process, from /proc/PID/stat. */
 function cpuSeconds(pid: number): number {

@@ -23,7 +23,7 @@ import { join } from "node:path";
 import { summarizeStreams } from "../src/query/summary.ts";
 import { freePort, startServe } from "./serve-proc.ts";
 
-/** One measured run; the same shape as ingest.bench.ts's rows. */
+/** One measured run: a row of ingest.bench.ts, and store.bench.ts's rows extend it. */
 export interface ListenRun {
   config: string;
   lines: number;

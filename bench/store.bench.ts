@@ -15,6 +15,7 @@ import { open, readFile, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { summarizeStreams } from "../src/query/summary.ts";
 import { Store } from "../src/store/store.ts";
+import type { ListenRun } from "./listen-rows.ts";
 
 const PROJECT = resolve(import.meta.dirname, "..");
 const PEERBENCH = process.env.PEERBENCH ?? resolve(PROJECT, "../shared/peerbench");
@@ -22,15 +23,8 @@ const WORK = process.env.PEERBENCH_DIR ?? "/tmp/peerbench";
 const CORPUS = join(WORK, "corpus");
 const CHUNK = 256 * 1024;
 
-interface Run {
-  config: string;
-  lines: number;
-  bytes: number;
-  wall_s: number;
-  lines_per_s: number;
-  MB_per_s: number;
-  cpu_us_per_line: number;
-  peak_rss_mib: number;
+/** A listen row's measurements, and the store's bytes on disk per byte sent. */
+interface Run extends ListenRun {
   disk_bytes_per_byte?: number;
 }
 
