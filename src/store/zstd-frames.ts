@@ -30,16 +30,19 @@ function stuck(): Error {
   return new Error("a zstd frame that consumed no input");
 }
 
-/** Every frame of `data`, on libuv's thread pool. */
-export async function decompressFrames(data: Buffer): Promise<DecodedFrames> {
+/** One frame's decoding as the walk below is told it: its output, or what it threw. */
+type Step = { decoded: Decoded } | { error: unknown };
+
+/**
+ * The walk over `data`'s frames, shared by the async and sync readers: it yields the bytes
+ * from the next frame on, is handed back how decoding them went, and returns the result.
+ */
+function* walkFrames(data: Buffer): Generator<Buffer, DecodedFrames, Step> {
   const parts: Buffer[] = [];
   for (let pos = 0; pos < data.length; ) {
-    let d: Decoded;
-    try {
-      d = await decodeOne(data.subarray(pos));
-    } catch (error) {
-      return { text: Buffer.concat(parts), error };
-    }
+    const step = yield data.subarray(pos);
+    if ("error" in step) return { text: Buffer.concat(parts), error: step.error };
+    const d = step.decoded;
     if (!(d.engine.bytesWritten > 0)) return { text: Buffer.concat(parts), error: stuck() };
     parts.push(d.buffer);
     pos += d.engine.bytesWritten;
@@ -47,19 +50,32 @@ export async function decompressFrames(data: Buffer): Promise<DecodedFrames> {
   return { text: Buffer.concat(parts), error: null };
 }
 
+/** Every frame of `data`, on libuv's thread pool. */
+export async function decompressFrames(data: Buffer): Promise<DecodedFrames> {
+  const walk = walkFrames(data);
+  let next = walk.next();
+  while (!next.done) {
+    const step: Step = await decodeOne(next.value).then(
+      (decoded) => ({ decoded }),
+      (error: unknown) => ({ error }),
+    );
+    next = walk.next(step);
+  }
+  return next.value;
+}
+
 /** Every frame of `data`, on this thread (recovery's slow path). */
 export function decompressFramesSync(data: Buffer): DecodedFrames {
-  const parts: Buffer[] = [];
-  for (let pos = 0; pos < data.length; ) {
-    let d: Decoded;
-    try {
-      d = zstdDecompressSync(data.subarray(pos), INFO) as unknown as Decoded;
-    } catch (error) {
-      return { text: Buffer.concat(parts), error };
-    }
-    if (!(d.engine.bytesWritten > 0)) return { text: Buffer.concat(parts), error: stuck() };
-    parts.push(d.buffer);
-    pos += d.engine.bytesWritten;
+  const walk = walkFrames(data);
+  let next = walk.next();
+  while (!next.done) next = walk.next(decodeOneSync(next.value));
+  return next.value;
+}
+
+function decodeOneSync(data: Buffer): Step {
+  try {
+    return { decoded: zstdDecompressSync(data, INFO) as unknown as Decoded };
+  } catch (error) {
+    return { error };
   }
-  return { text: Buffer.concat(parts), error: null };
 }
