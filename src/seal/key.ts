@@ -8,10 +8,9 @@
 // printed form is base32 with a checksum, so a typo is caught. Also here: the key id seals carry.
 
 import { createHash, createHmac, randomBytes } from "node:crypto";
-import { open, readFile, rename, unlink } from "node:fs/promises";
-import { dirname } from "node:path";
+import { readFile } from "node:fs/promises";
 import { ioError, LogwardError } from "../errors.ts";
-import { fsyncDir } from "../store/files.ts";
+import { writeFileAtomic } from "../store/files.ts";
 import type { EpochKey } from "../store/seal-format.ts";
 
 const NEXT_LABEL = "logward seal key";
@@ -158,7 +157,7 @@ export function parseVerificationKey(text: string): VerificationKey {
     );
   if (!clean.startsWith("LWK1")) throw bad();
   const raw = unbase32(clean.slice(4));
-  if (!raw || raw.length !== 48) throw bad();
+  if (raw?.length !== 48) throw bad();
   const body = raw.subarray(0, 44);
   if (!checksum(body).equals(raw.subarray(44))) throw bad();
   const epochS = body.readUInt32BE(40);
@@ -219,23 +218,8 @@ export async function readKeyFile(path: string): Promise<KeyFile | null> {
  * may still hold the freed blocks: docs/SEALS.md says where to keep the store).
  */
 export async function writeKeyFile(path: string, k: KeyFile): Promise<void> {
-  const tmp = `${path}.tmp`;
   const text =
     `${FILE_MAGIC}\nkey_id ${k.keyId}\nstart ${k.startS}\nepoch_length ${k.epochS}\n` +
     `epoch ${k.epoch}\nkey ${k.key.toString("hex")}\n`;
-  try {
-    await unlink(tmp).catch(() => {});
-    const fh = await open(tmp, "wx", 0o600);
-    try {
-      await fh.writeFile(text);
-      await fh.datasync();
-    } finally {
-      await fh.close();
-    }
-    await rename(tmp, path);
-  } catch (err) {
-    await unlink(tmp).catch(() => {});
-    throw ioError("write", path, err);
-  }
-  await fsyncDir(dirname(path));
+  await writeFileAtomic(path, text, 0o600);
 }

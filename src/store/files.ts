@@ -53,11 +53,16 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Replaces `path` atomically with `data`: write a temporary file, fsync, rename, fsync the directory. */
-export async function writeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+/**
+ * Replaces `path` atomically with `data`: write a temporary file, fsync, rename, fsync the
+ * directory. The temporary file is created anew (`wx` after removing a leftover), so a link
+ * planted at `<path>.tmp` is never followed; `mode` is 0640, or 0600 for secrets.
+ */
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o640): Promise<void> {
   const tmp = `${path}.tmp`;
   try {
-    const fh = await open(tmp, "w", 0o640);
+    await unlink(tmp).catch(() => {});
+    const fh = await open(tmp, "wx", mode);
     try {
       await fh.writeFile(data);
       await fh.datasync();
