@@ -129,3 +129,59 @@ test("the kernel's drop count of the listener's own socket is found in /proc/net
     await l.close();
   }
 });
+
+test("forged source addresses cannot open streams without bound: past MAX_FLOWS origins, dropped and counted", async () => {
+  // with origin = "address" every UDP source names an origin, and a source address is easy to
+  // forge: a listener keeps at most MAX_FLOWS origins; datagrams from more are counted drops
+  const { DatagramListener, MAX_FLOWS } = await import("../src/collector/datagram-listener.ts");
+  const port = await freePort();
+  let opened = 0;
+  const events: Record<string, string | number>[] = [];
+  const l = await DatagramListener.start(
+    {
+      index: 0,
+      protocol: "syslog",
+      transport: "udp",
+      address: `127.0.0.1:${port}`,
+      host: "127.0.0.1",
+      port,
+      tlsCert: null,
+      tlsKey: null,
+      tlsCa: null,
+      origin: "address",
+      stream: "syslog",
+      maxConnections: 1,
+      handshakeTimeoutMs: 1000,
+    },
+    {
+      openStream: () => {
+        opened++;
+        return new Promise(() => {}); // still opening: the flow is held
+      },
+      policy: { noteAppend: () => {}, takeRate: () => 0, blocked: () => false },
+      event: (name, fields) => {
+        if (name === "udp-dropped") events.push(fields);
+      },
+    },
+  );
+  const extra = 40;
+  try {
+    for (let i = 0; i < MAX_FLOWS + extra; i++) {
+      const from = `127.1.${Math.floor(i / 250)}.${(i % 250) + 1}`;
+      const s = createSocket("udp4");
+      await new Promise<void>((r) => s.bind(0, from, () => r()));
+      await new Promise<void>((r, j) =>
+        s.send(`<13>1 - - app - - - from ${from}`, port, "127.0.0.1", (e) => (e ? j(e) : r())),
+      );
+      s.close();
+    }
+    await until(
+      "every datagram read",
+      async () => opened === MAX_FLOWS && (l as unknown as { droppedHere: number }).droppedHere === extra,
+    );
+  } finally {
+    await l.close();
+  }
+  assert.equal(opened, MAX_FLOWS);
+  assert.equal(events.at(-1)?.dropped, extra);
+});

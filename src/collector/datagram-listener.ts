@@ -31,6 +31,14 @@ import { newSessionId } from "./session.ts";
 export const DROP_REPORT_MS = 10_000;
 /** Datagrams held for an origin whose stream is still being opened; more are dropped. */
 const MAX_WAITING = 1024;
+/**
+ * Origins one listener keeps a flow for. A UDP source address can be forged, so with
+ * origin = "address" each forged address would open a stream: past this many, datagrams from a
+ * new origin are dropped and counted like every other drop.
+ */
+export const MAX_FLOWS = 1024;
+/** Peer addresses whose origin name is remembered (worked out once, not per datagram). */
+const MAX_ADDRESSES = 4096;
 /** The socket's receive buffer: a burst of about a thousand 1 KiB messages. */
 const RECV_BUFFER_BYTES = 1 << 20;
 
@@ -76,6 +84,7 @@ export class DatagramListener {
   private readonly timer: NodeJS.Timeout;
   /** Dropped by the collector since the last report, and by the kernel as last read. */
   private droppedHere = 0;
+  private readonly origins = new Map<string, string | null>();
   private kernelDrops: number | null = null;
   private closed = false;
 
@@ -118,10 +127,14 @@ export class DatagramListener {
   private datagram(msg: Buffer, address: string): void {
     if (this.closed) return;
     const l = this.config;
-    const origin = l.origin === "address" ? addressOrigin(address) : l.origin;
+    const origin = l.origin === "address" ? this.originOf(address) : l.origin;
     if (origin === null) return;
     let flow = this.flows.get(origin);
     if (!flow) {
+      if (this.flows.size >= MAX_FLOWS) {
+        this.droppedHere++;
+        return;
+      }
       flow = {
         writer: null,
         id: newSessionId(),
@@ -141,6 +154,17 @@ export class DatagramListener {
       return;
     }
     this.append(origin, flow, msg);
+  }
+
+  /** The origin name of a peer address, remembered: the address is parsed once, not per datagram. */
+  private originOf(address: string): string | null {
+    let origin = this.origins.get(address);
+    if (origin === undefined) {
+      if (this.origins.size >= MAX_ADDRESSES) this.origins.clear();
+      origin = addressOrigin(address);
+      this.origins.set(address, origin);
+    }
+    return origin;
   }
 
   private async open(origin: string, flow: Flow): Promise<void> {
