@@ -3,14 +3,15 @@
 // each). None of them can be replayed, so they have no position: what reached the spool is kept,
 // what the process had not read yet when it died is still in the pipe or socket.
 //
-// `--syslog-socket`: Node cannot bind a Unix datagram socket, so a short Python helper
-// (syslog-dgram.py) binds it and writes each datagram to us as <length: 4 BE><bytes>. RFC 3164
+// `--syslog-socket`: Node cannot bind a Unix datagram socket, so a short Python helper binds it
+// (src/wire/unix-datagrams.ts, shared with the collector's unix listener). RFC 3164
 // and RFC 5424 datagrams are opaque records: their claimed host and program are data.
 
 import { type ChildProcess, spawn } from "node:child_process";
 import type { Readable } from "node:stream";
 import type { RecordSink } from "../wire/framer.ts";
 import { LineFramer } from "../wire/lines.ts";
+import { UnixDatagramSocket } from "../wire/unix-datagrams.ts";
 import { backoff, type Source, type SourceHost } from "./source.ts";
 import { MAX_SPOOL_RECORD } from "./spool-format.ts";
 
@@ -113,7 +114,7 @@ export class CommandSource implements Source {
   }
 }
 
-const HELPER = new URL("./syslog-dgram.py", import.meta.url).pathname;
+/** The most bytes kept of one datagram; a longer one is cut (and a warning says so). */
 const MAX_DATAGRAM = 256 * 1024;
 
 /** `--syslog-socket PATH`: each datagram is one record (a trailing LF or NUL is not part of it). */
@@ -121,7 +122,8 @@ export class SyslogSource implements Source {
   readonly key = "syslog";
   private readonly host: SourceHost;
   private readonly path: string;
-  private child: ChildProcess | null = null;
+  private socket: UnixDatagramSocket | null = null;
+  private stopped = false;
 
   constructor(path: string, host: SourceHost) {
     this.path = path;
@@ -129,36 +131,28 @@ export class SyslogSource implements Source {
   }
 
   async run(): Promise<void> {
-    const child = spawn("python3", [HELPER, this.path], { stdio: ["ignore", "pipe", "inherit"] });
-    this.child = child;
-    const exited = new Promise<number | string | null>((r) => {
-      child.once("error", (err) => r(`cannot run python3: ${err.message}`));
-      child.once("close", (code, signal) => r(code ?? signal));
+    let socket: UnixDatagramSocket;
+    try {
+      socket = await UnixDatagramSocket.start({ path: this.path, mode: 0o666, maxBytes: MAX_DATAGRAM });
+    } catch (err) {
+      this.host.warn(`syslog socket ${this.path}: ${(err as Error).message}`);
+      return;
+    }
+    this.socket = socket;
+    if (this.stopped) void socket.stop();
+    const how = await socket.read((kept, received) => {
+      let end = kept.length;
+      while (end > 0 && (kept[end - 1] === 0x0a || kept[end - 1] === 0x00)) end--;
+      this.host.record(kept.subarray(0, end));
+      if (received > kept.length)
+        this.host.warn(`a datagram of ${received} bytes on ${this.path} was cut to ${MAX_DATAGRAM}`);
+      return this.host.whenWritable();
     });
-    let carry = Buffer.alloc(0);
-    await pump(
-      child.stdout!,
-      (chunk) => {
-        let buf = carry.length ? Buffer.concat([carry, chunk]) : chunk;
-        while (buf.length >= 4) {
-          const len = buf.readUInt32BE(0);
-          if (len > MAX_DATAGRAM) throw new Error("the syslog helper sent a bad frame");
-          if (buf.length < 4 + len) break;
-          let end = 4 + len;
-          while (end > 4 && (buf[end - 1] === 0x0a || buf[end - 1] === 0x00)) end--;
-          this.host.record(buf.subarray(4, end));
-          buf = buf.subarray(4 + len);
-        }
-        carry = Buffer.from(buf);
-      },
-      this.host,
-    ).catch((err: Error) => this.host.warn(`syslog socket ${this.path}: ${err.message}`));
-    const code = await exited;
-    if (code !== 0 && code !== "SIGTERM")
-      this.host.warn(`the syslog socket helper for ${this.path} ended (${code})`);
+    if (!this.stopped) this.host.warn(`the syslog socket helper for ${this.path} ended (${how})`);
   }
 
   stop(): void {
-    this.child?.kill("SIGTERM");
+    this.stopped = true;
+    void this.socket?.stop();
   }
 }
