@@ -3,6 +3,7 @@
 // reader (show, search, export, the web UI, verify) names the damaged range in one sentence and goes
 // on with the rest of the stream.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { request } from "node:http";
 import { join } from "node:path";
@@ -78,8 +79,27 @@ test("fault: EIO, a garbled frame of a .zst: show, search and export name the ra
   const exp = await logward(["export", "vm", "--store", root, "-o", archive]);
   assert.equal(exp.code, 0, exp.stderr);
   assert.match(exp.stderr.trim(), sentence);
-  assert.match(exp.stdout.toString(), new RegExp(`Exported ${want.length} records`));
-  assert.equal((await logward(["verify-export", archive])).code, 0, "what was exported verifies");
+  const missing = damaged[1] - damaged[0] + 1;
+  assert.match(
+    exp.stdout.toString(),
+    new RegExp(
+      `Exported ${want.length} records .*; ${missing} records the store could not read back are not in it`,
+    ),
+  );
+  // the gap is written down in the manifest, with its range and segment, not only on stderr
+  const manifest = JSON.parse(
+    execFileSync("sh", ["-c", `zstd -dc < '${archive}' | tar -xO manifest.json`]).toString(),
+  ) as { members: { damaged?: { first_seq: number; last_seq: number; file: string }[] }[] };
+  assert.deepEqual(
+    manifest.members.map((m) => m.damaged?.map((d) => [d.first_seq, d.last_seq, d.file])),
+    [[[damaged[0], damaged[1], first.file]]],
+  );
+  const verified = await logward(["verify-export", archive]);
+  assert.equal(verified.code, 0, "what was exported verifies");
+  assert.match(
+    verified.stdout.toString(),
+    new RegExp(`the manifest says ${missing} records .* could not be read`),
+  );
 });
 
 test("fault: EIO, a .zst cut short (its last frame torn): the rest of the stream is read", async () => {

@@ -107,12 +107,21 @@ export async function exportCommand(args: string[]): Promise<number> {
     const created = new Date(Number(now / 1000)).toISOString();
     const file = target ?? join(work!, `logward-export-${created.replace(/[:.]/g, "-")}.tar.zst`);
     const progress = new Progress("exporting", refs.length, (n) => `${n} streams`);
-    const { records, streams } = await writeArchive(root, refs, { since, until }, Number(now), file, () =>
-      progress.add(1),
+    const { records, streams, damagedRecords } = await writeArchive(
+      root,
+      refs,
+      { since, until },
+      Number(now),
+      file,
+      () => progress.add(1),
     );
     progress.end();
+    const missing =
+      damagedRecords > 0
+        ? `; ${damagedRecords} records the store could not read back are not in it, and its manifest lists their ranges`
+        : "";
     if (target) {
-      process.stdout.write(`Exported ${records} records of ${streams} streams to ${target}.\n`);
+      process.stdout.write(`Exported ${records} records of ${streams} streams to ${target}${missing}.\n`);
       return 0;
     }
     const argv = copyCommand(values.config, root).map((a) =>
@@ -131,7 +140,7 @@ export async function exportCommand(args: string[]): Promise<number> {
         `The copy command '${argv.join(" ")}' failed (exit ${code}); nothing was handed over.`,
       );
     process.stdout.write(
-      `Exported ${records} records of ${streams} streams to the qube ${values["to-vm"]}.\n`,
+      `Exported ${records} records of ${streams} streams to the qube ${values["to-vm"]}${missing}.\n`,
     );
     return 0;
   } finally {
@@ -169,7 +178,7 @@ export async function verifyExportCommand(args: string[]): Promise<number> {
   }
   const seals = keys ? sealSummary(checks.map((c) => c.end())) : null;
   process.stdout.write(
-    `${escapeText(file)}: OK, ${archive.streams} streams, ${archive.records} records${archive.objects ? `, ${archive.objects} objects` : ""}; every SHA-256 matches the manifest.\n`,
+    `${escapeText(file)}: OK, ${archive.streams} streams, ${archive.records} records${archive.objects ? `, ${archive.objects} objects` : ""}; every SHA-256 matches the manifest${archive.damagedRecords ? `; the manifest says ${archive.damagedRecords} records of the exporter's store could not be read and are not in it` : ""}.\n`,
   );
   if (seals) process.stdout.write(`${seals}\n`);
   return 0;

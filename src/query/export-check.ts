@@ -50,6 +50,27 @@ function objectPath(o: ObjectMemberInfo): string | null {
 
 const count = (n: unknown): n is number => Number.isSafeInteger(n) && (n as number) >= 0;
 
+/** A member's `damaged` list: ranges of seqs the exporter could not read (strings never echoed). */
+function damagedRanges(list: unknown): boolean {
+  return (
+    Array.isArray(list) &&
+    list.length <= 1_000_000 &&
+    list.every(
+      (d) =>
+        typeof d === "object" &&
+        d !== null &&
+        count(d.first_seq) &&
+        count(d.last_seq) &&
+        d.last_seq >= d.first_seq,
+    )
+  );
+}
+
+/** How many records a member's `damaged` list says are missing. */
+export function damagedCount(m: MemberInfo): number {
+  return (m.damaged ?? []).reduce((n, d) => n + d.last_seq - d.first_seq + 1, 0);
+}
+
 export interface CheckedManifest {
   members: MemberInfo[];
   objects: ObjectMemberInfo[];
@@ -98,7 +119,8 @@ export function checkManifest(text: string): CheckedManifest {
       count(m.bytes) &&
       count(m.records) &&
       typeof m.sha256 === "string" &&
-      SHA256_RE.test(m.sha256);
+      SHA256_RE.test(m.sha256) &&
+      (m.damaged === undefined || damagedRanges(m.damaged));
     if (!ok) {
       const path = typeof m?.path === "string" ? m.path : "";
       const unsafe = unsafeNameProblem(path);

@@ -14,6 +14,7 @@ import {
   BEFORE_MANIFEST_BYTES,
   type CheckedManifest,
   checkManifest,
+  damagedCount,
   isExportName,
   MAX_MANIFEST_BYTES,
   MAX_README_BYTES,
@@ -28,6 +29,8 @@ import { TarReader } from "./tar.ts";
 export interface VerifiedArchive {
   streams: number;
   records: number;
+  /** Records the manifest says the exporter could not read from its store (damaged ranges). */
+  damagedRecords: number;
   objects: number;
 }
 
@@ -166,5 +169,6 @@ export async function verifyArchive(
     if (got!.sha256 !== o.sha256)
       fail(`the object ${shown(o.path)} does not match its SHA-256 in the manifest (changed after export)`);
   }
-  return { streams: manifest.members.length, records, objects: manifest.objects.length };
+  const damagedRecords = manifest.members.reduce((n, m) => n + damagedCount(m), 0);
+  return { streams: manifest.members.length, records, objects: manifest.objects.length, damagedRecords };
 }

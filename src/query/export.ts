@@ -12,6 +12,7 @@ import { pipeline } from "node:stream/promises";
 import { createZstdCompress } from "node:zlib";
 import { ioError, LogwardError } from "../errors.ts";
 import { BLOB_EXTENSIONS, type BlobType } from "../store/blob-type.ts";
+import { collectDamage, passOn } from "../store/damage.ts";
 import { isDisplaySafe } from "../store/escape.ts";
 import { objectPath } from "../store/layout.ts";
 import { streamDir } from "../store/names.ts";
@@ -38,6 +39,23 @@ export interface MemberInfo {
   last_seq: number | null;
   bytes: number;
   sha256: string;
+  /**
+   * Ranges of the stream the store could not read back (a damaged frame, EIO) and that the
+   * member therefore lacks. Only present when there were some: the gap is written down in
+   * the manifest, never hidden by the sequence numbers simply jumping.
+   */
+  damaged?: DamagedMember[];
+}
+
+/** A damaged range as the manifest records it. */
+export interface DamagedMember {
+  first_seq: number;
+  last_seq: number;
+  first_time: string;
+  last_time: string;
+  /** The segment file the range was in, and why it could not be read (fixed strings). */
+  file: string;
+  reason: string;
 }
 
 /** An object (blob stream) in the archive: its exact bytes, named by SHA-256 and type. */
@@ -108,6 +126,8 @@ one with 'sha256sum'. An object evicted before the export is not in it (its "!ev
 Selection: ${m.since ?? "from the first record"} to ${m.until ?? "the last"} (receive time).
 
 manifest.json lists every file with its record count, time and sequence range, and SHA-256.
+A stream the collector's disk could not read back whole has a "damaged" list there: the
+sequence and time ranges missing from its .log, and why. Nothing else is left out.
 Check them with 'logward verify-export <this archive>', or by hand after unpacking:
   zstd -d < archive.tar.zst | tar -x && sha256sum origins/*/*.log
 and compare with manifest.json.
@@ -124,7 +144,7 @@ export async function writeArchive(
   nowUs: number,
   target: string,
   onStream?: () => void,
-): Promise<{ records: number; streams: number }> {
+): Promise<{ records: number; streams: number; damagedRecords: number }> {
   const { since, until } = w;
   const { dir: work, remove } = privateDir("logward-export-");
   try {
@@ -134,7 +154,8 @@ export async function writeArchive(
       members.push(await writeMember(root, ref, { since, until }, work));
       onStream?.();
     }
-    const selected = members.filter((m) => m.records > 0);
+    // a stream whose every selected record was damaged stays in: its member is empty, its gap listed
+    const selected = members.filter((m) => m.records > 0 || m.damaged);
     // objects go in whole, streamed from the store and checked against their SHA-256 on the way
     const objects: { info: ObjectMemberInfo; stored: StoredObject }[] = [];
     for (const ref of refs) {
@@ -197,7 +218,11 @@ export async function writeArchive(
         );
       throw ioError("write", target, err);
     }
-    return { records: selected.reduce((n, m) => n + m.records, 0), streams: selected.length };
+    const damagedRecords = selected.reduce(
+      (n, m) => n + (m.damaged ?? []).reduce((k, d) => k + d.last_seq - d.first_seq + 1, 0),
+      0,
+    );
+    return { records: selected.reduce((n, m) => n + m.records, 0), streams: selected.length, damagedRecords };
   } finally {
     remove();
   }
@@ -226,25 +251,38 @@ async function writeMember(
     bytes: 0,
     sha256: "",
   };
-  for await (const v of readRecords(root, [ref], w)) {
-    // as show prints it: a line that is not display-safe (an edited or damaged segment) is
-    // escaped again, never copied as it is (verify-export would refuse the archive)
-    const line = isDisplaySafe(v.block, v.start, v.end)
-      ? v.block.subarray(v.start, v.end + 1)
-      : escapedAgain(v.block, v.start, v.end);
-    const p = parseLine(v.block, v.start, v.end);
-    if (p) {
-      info.first_time ??= p.time;
-      info.first_seq ??= p.seq;
-      info.last_time = p.time;
-      info.last_seq = p.seq;
+  // the ranges the reader skips are printed as usual and written into the manifest
+  const { damaged } = await collectDamage(async () => {
+    for await (const v of readRecords(root, [ref], w)) {
+      // as show prints it: a line that is not display-safe (an edited or damaged segment) is
+      // escaped again, never copied as it is (verify-export would refuse the archive)
+      const line = isDisplaySafe(v.block, v.start, v.end)
+        ? v.block.subarray(v.start, v.end + 1)
+        : escapedAgain(v.block, v.start, v.end);
+      const p = parseLine(v.block, v.start, v.end);
+      if (p) {
+        info.first_time ??= p.time;
+        info.first_seq ??= p.seq;
+        info.last_time = p.time;
+        info.last_seq = p.seq;
+      }
+      info.records++;
+      info.bytes += line.length;
+      hash.update(line);
+      const wait = out.write(line); // copied into the writer's buffer: the reader reuses its blocks
+      if (wait) await wait;
     }
-    info.records++;
-    info.bytes += line.length;
-    hash.update(line);
-    const wait = out.write(line); // copied into the writer's buffer: the reader reuses its blocks
-    if (wait) await wait;
-  }
+  });
+  for (const d of damaged) passOn(d);
+  if (damaged.length > 0)
+    info.damaged = damaged.map((d) => ({
+      first_seq: d.firstSeq,
+      last_seq: d.lastSeq,
+      first_time: d.firstTime,
+      last_time: d.lastTime,
+      file: d.file,
+      reason: d.reason,
+    }));
   await out.end();
   info.sha256 = hash.digest("hex");
   return info;

@@ -64,7 +64,14 @@ export function reportDamaged(
   const e = err as NodeJS.ErrnoException;
   const reason =
     e?.code && !String(e.message).includes(e.code) ? `${e.code}: ${e.message}` : String(e?.message ?? err);
-  const d = { stream: `${basename(dirname(dir))}/${basename(dir)}`, file, ...range, reason };
+  passOn({ stream: `${basename(dirname(dir))}/${basename(dir)}`, file, ...range, reason });
+}
+
+/**
+ * Hands `d` to the `collectDamage` call running, if any, else prints it: how a reader that
+ * collected ranges for itself (export, for its manifest) passes them on to its own caller.
+ */
+export function passOn(d: DamagedRange): void {
   const collected = scope.getStore();
   if (collected) {
     if (!collected.some((c) => c.file === d.file && c.firstSeq === d.firstSeq)) collected.push(d);
