@@ -44,6 +44,7 @@ test("[[listen]]: a good table is read with its defaults", () => {
       stream: "syslog",
       maxConnections: 256,
       handshakeTimeoutMs: 10_000,
+      mode: 0o666,
     },
   );
 });
@@ -107,7 +108,7 @@ async function startError(toml: string): Promise<string> {
   }
 }
 
-test("serve refuses an address in use, an unreadable key, a key of another certificate, unix", async () => {
+test("serve refuses an address in use, an unreadable key, a key of another certificate, a unix path in no directory", async () => {
   const busy = createServer();
   await new Promise<void>((r) => busy.listen(0, "127.0.0.1", () => r()));
   const port = (busy.address() as { port: number }).port;
@@ -134,9 +135,11 @@ test("serve refuses an address in use, an unreadable key, a key of another certi
     /^listen #1: tls_cert .* are not a usable certificate, key and CA/,
   );
   assert.equal(await startError(tls(pki.serverKey)), "");
+  const file = join(dir, "a-file");
+  writeFileSync(file, "");
   assert.match(
-    await startError('[[listen]]\ntransport = "unix"\naddress = "/tmp/lw-dev-log"\norigin = "local"\n'),
-    /^listen #1: transport = "unix" is not available yet/,
+    await startError(`[[listen]]\ntransport = "unix"\naddress = "${file}/log"\norigin = "local"\n`),
+    /^listen #1: address \S+\/a-file\/log cannot be listened on: \S+\/a-file is not a directory; create it or choose another path\.$/,
   );
 });
 

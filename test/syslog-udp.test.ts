@@ -115,10 +115,12 @@ test("the kernel's drop count of the listener's own socket is found in /proc/net
       stream: "syslog",
       maxConnections: 1,
       handshakeTimeoutMs: 1000,
+      mode: 0o666,
     },
     {
       openStream: () => Promise.reject(new Error("not in this test")),
-      policy: { noteAppend: () => {}, takeRate: () => 0, blocked: () => false },
+      policy: { noteAppend: () => {}, takeRate: () => 0, blocked: () => false, whenChanged: async () => {} },
+      maxRecordBytes: 65536,
       event: () => {},
     },
   );
@@ -152,13 +154,15 @@ test("forged source addresses cannot open streams without bound: past MAX_FLOWS 
       stream: "syslog",
       maxConnections: 1,
       handshakeTimeoutMs: 1000,
+      mode: 0o666,
     },
     {
       openStream: () => {
         opened++;
         return new Promise(() => {}); // still opening: the flow is held
       },
-      policy: { noteAppend: () => {}, takeRate: () => 0, blocked: () => false },
+      policy: { noteAppend: () => {}, takeRate: () => 0, blocked: () => false, whenChanged: async () => {} },
+      maxRecordBytes: 65536,
       event: (name, fields) => {
         if (name === "udp-dropped") events.push(fields);
       },

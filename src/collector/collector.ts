@@ -15,7 +15,7 @@
 // admission.ts (session limits, one resumable session per stream), repeats.ts (counting
 // repeated events), own-events.ts (the store's options and the collector's own records),
 // session.ts (one connection), admin.ts (`logward rm`), listen-start.ts with net-listeners.ts
-// and datagram-listener.ts (`[[listen]]`: syslog and RELP over TCP, TLS, UDP), listen-reload.ts,
+// and datagram-listener.ts (`[[listen]]`: syslog and RELP over TCP, TLS, UDP, unix), listen-reload.ts,
 // and the outputs, notify rules and sealer it starts (src/output, src/seal). What is left is one
 // class (about 520 lines): starting, accepting, opening, reloading, closing and stopping share
 // its sessions, pending connections, listeners and timer. The next part to move out is the
@@ -350,6 +350,7 @@ export class Collector {
         policy: this.policy,
         event: (name, fields) => this.event(name, fields),
         stopping: () => this.stopping,
+        maxRecordBytes: this.config.maxRecordBytes,
       },
       into,
     );

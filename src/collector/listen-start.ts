@@ -1,6 +1,6 @@
 // Starting the `[[listen]]` listeners: what each kind asks of the collector, given through
-// narrow hosts (net-listeners.ts: open a session, count a refusal; datagram-listener.ts: open a
-// stream, ask the policy, write an event), so that neither imports the collector. A connection
+// narrow hosts (net-listeners.ts: open a session, count a refusal; datagram-listener.ts, UDP and
+// unix: open a stream, ask the policy, write an event), so that neither imports the collector. A connection
 // refused by admission (session limits, a blocked origin) is counted like any other refusal.
 // What started is pushed to the caller's lists at once, so a later failure can close it.
 
@@ -20,7 +20,9 @@ export interface ListenDeps {
   begin(socket: Socket, listener: Listener, caller: Caller): Promise<void>;
   readonly repeats: Pick<RepeatedEvents, "note">;
   readonly store: Pick<Store, "root" | "stream">;
-  readonly policy: Pick<Policy, "track" | "blocked" | "takeRate" | "noteAppend">;
+  readonly policy: Pick<Policy, "track" | "blocked" | "takeRate" | "noteAppend" | "whenChanged">;
+  /** `max_record`: a longer unix datagram is cut. */
+  readonly maxRecordBytes: number;
   event(name: string, fields: Record<string, string | number>): void;
   stopping(): boolean;
 }
@@ -78,6 +80,7 @@ export async function startListeners(
     },
     policy: deps.policy,
     event: (name: string, fields: Record<string, string | number>) => deps.event(name, fields),
+    maxRecordBytes: deps.maxRecordBytes,
   };
   for (const l of configs) {
     if (l.transport === "udp" || l.transport === "unix") {

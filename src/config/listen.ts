@@ -15,6 +15,7 @@
 //   stream = "syslog"             the stream the records go to
 //   max_connections = 256         connections at once on this listener (tcp, tls)
 //   handshake_timeout = "10s"     tls: a handshake not done by then is refused
+//   mode = "0666"                 unix: the socket file's permission (like /dev/log's)
 
 import { isValidName } from "../store/names.ts";
 import { isTable, tableArray } from "./tables.ts";
@@ -33,6 +34,7 @@ export const LISTEN_KEYS: readonly string[] = [
   "stream",
   "max_connections",
   "handshake_timeout",
+  "mode",
 ];
 
 const PROTOCOLS: readonly ListenProtocol[] = ["syslog", "relp"];
@@ -41,6 +43,8 @@ const TRANSPORTS: readonly ListenTransport[] = ["udp", "tcp", "tls", "unix"];
 export const DEFAULT_LISTEN_STREAM = "syslog";
 export const DEFAULT_MAX_CONNECTIONS = 256;
 export const DEFAULT_HANDSHAKE_TIMEOUT_MS = 10_000;
+/** A unix listener's socket file mode: anyone may write, like /dev/log (the origin is fixed). */
+export const DEFAULT_UNIX_MODE = 0o666;
 
 /** How an error names a table: "listen #2" (counted from 1, in file order). */
 export function listenWhere(index: number): string {
@@ -147,6 +151,14 @@ export function parseListen(doc: Record<string, unknown>, problems: string[]): r
     if (handshake === null || handshake < 1000)
       bad("handshake_timeout", 'a duration of at least 1s, such as "10s"');
 
+    let mode = DEFAULT_UNIX_MODE;
+    if (table.mode !== undefined) {
+      if (transport !== "unix") problems.push(`${where}: mode applies only to transport = "unix"`);
+      else if (typeof table.mode === "string" && /^0?[0-7]{3}$/.test(table.mode))
+        mode = parseInt(table.mode, 8);
+      else bad("mode", 'an octal permission string such as "0666" or "0660"');
+    }
+
     if (problems.length > before) return;
     out.push(
       Object.freeze({
@@ -163,6 +175,7 @@ export function parseListen(doc: Record<string, unknown>, problems: string[]): r
         stream: stream as string,
         maxConnections: maxConnections as number,
         handshakeTimeoutMs: handshake as number,
+        mode,
       }),
     );
   });

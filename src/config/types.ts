@@ -123,6 +123,8 @@ export interface ListenConfig {
   readonly maxConnections: number;
   /** tls: a handshake not done by then is refused. */
   readonly handshakeTimeoutMs: number;
+  /** unix: the socket file's permission bits (0o666 unless `mode` says otherwise). */
+  readonly mode: number;
 }
 
 export interface LocalSocket {
