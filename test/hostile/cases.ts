@@ -566,6 +566,29 @@ export const CASES: readonly HostileCase[] = [
     ],
     ["syslog/TLS", "the kernel's drop count of the listener's own socket is found in /proc/net/udp"],
   ]),
+  ...inFile("syslog-unix.test.ts", [
+    [
+      "resources",
+      "a 300 KiB datagram is cut at max_record and counted (!trunc), and the listener goes on",
+      "CVE-2022-24903 class (rsyslog imtcp octet-count overflow): a length bounded before buffering",
+    ],
+    ["escapes", "NUL and control bytes in a datagram are stored escaped; the payload is exact"],
+    [
+      "names",
+      "a regular file, a symbolic link or a socket in use at the address: refused, nothing removed",
+      "CWE-59 (link following) and the /dev/log unlink-before-bind of syslog daemons",
+    ],
+    ["crashes", "no python3: serve refuses with one sentence naming the table and key"],
+    ["crashes", "the helper killed: serve goes on, records event=unix-helper, and binds the socket again"],
+    [
+      "framing",
+      "the helper's frames: a length over the maximum is refused before buffering, any chunking gives the same frames",
+    ],
+    [
+      "resources",
+      "10,000 datagrams from a blocking sender under a rate limit: exactly once, in order, nothing dropped",
+    ],
+  ]),
   ...inFile("wire-relp.test.ts", [
     ["framing", "any chunking gives the same frames", "librelp relpframe.c grammar"],
     [
