@@ -7,7 +7,7 @@
 // and the hostile cases (registered in test/hostile/cases.ts).
 
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import {
   existsSync,
   lstatSync,
@@ -193,6 +193,64 @@ int main(int argc, char **argv) {
     const events = (await readAll(store, "_logward", "events")).map((r) => r.payload.toString());
     assert.deepEqual(
       events.filter((e) => /^event=unix-(dropped|refused)/.test(e)),
+      [],
+    );
+  });
+
+  test("an origin over its refusing quota: the sender waits, and goes on once SIGHUP raises the quota", async () => {
+    // UDP drops here (test/syslog-udp.test.ts); unix stops reading until the policy lets the
+    // origin in again, so the blocking sender waits in send() and nothing is lost
+    const { dir, store, sock } = place();
+    const policy = (quota: string) =>
+      unixListen(
+        sock,
+        "q",
+        `[[policy]]\nmatch = "q"\nquota = "${quota}"\non_quota = "refuse"\n[store]\nsegment_size = "64KiB"\n`,
+      );
+    const d = await serve(store, policy("64KiB"));
+    const file = join(dir, readdirSync(dir).find((f) => f.startsWith("config-"))!);
+    const total = 3000;
+    const sender = spawn("python3", [
+      "-c",
+      `import socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.connect(sys.argv[1])\nfor i in range(${total}):\n  s.send(b"<13>1 - h app - - - n=%05d " % i + b"q"*100)`,
+      sock,
+    ]);
+    const senderExit = new Promise<number | null>((r) => sender.once("exit", (code) => r(code)));
+    let senderDone = false;
+    void senderExit.then(() => {
+      senderDone = true;
+    });
+    try {
+      // held: what is stored stops growing while the sender has not finished (it waits)
+      let last = -1;
+      await until(
+        "the listener holds",
+        async () => {
+          const n = (await storedMessages(store, "q")).length;
+          const still = n === last && n > 0;
+          last = n;
+          return still;
+        },
+        { everyMs: 700, ms: 30_000 },
+      );
+      assert.ok(last < total, `held at ${last} of ${total}`);
+      assert.equal(senderDone, false, "the sender waits in send()");
+      writeFileSync(file, policy("10MiB"));
+      d.proc.kill("SIGHUP");
+      assert.equal(await senderExit, 0);
+      await until("every datagram stored", async () => (await storedMessages(store, "q")).length === total, {
+        ms: 30_000,
+      });
+    } finally {
+      sender.kill();
+      await stopped(d);
+    }
+    const recs = await readAll(store, "q", "syslog");
+    const got = recs.filter((r) => r.kind === ".").map((r) => r.payload.toString());
+    for (const [i, m] of got.entries())
+      assert.ok(m.startsWith(`<13>1 - h app - - - n=${String(i).padStart(5, "0")} `));
+    assert.deepEqual(
+      recs.filter((r) => r.kind === "!gap"),
       [],
     );
   });

@@ -588,6 +588,10 @@ export const CASES: readonly HostileCase[] = [
       "resources",
       "10,000 datagrams from a blocking sender under a rate limit: exactly once, in order, nothing dropped",
     ],
+    [
+      "resources",
+      "an origin over its refusing quota: the sender waits, and goes on once SIGHUP raises the quota",
+    ],
   ]),
   ...inFile("wire-relp.test.ts", [
     ["framing", "any chunking gives the same frames", "librelp relpframe.c grammar"],
