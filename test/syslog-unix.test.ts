@@ -255,6 +255,46 @@ int main(int argc, char **argv) {
     );
   });
 
+  test("serve stops while a refusing quota holds the sender: it ends, and what it had read is counted, not stored", async () => {
+    const { store, sock } = place();
+    const d = await serve(
+      store,
+      unixListen(
+        sock,
+        "q",
+        '[[policy]]\nmatch = "q"\nquota = "64KiB"\non_quota = "refuse"\n[store]\nsegment_size = "64KiB"\n',
+      ),
+    );
+    const sender = spawn("python3", [
+      "-c",
+      `import socket,sys\ns=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\ns.connect(sys.argv[1])\nfor i in range(3000):\n  s.send(b"<13>1 - h app - - - n=%05d " % i + b"q"*100)`,
+      sock,
+    ]);
+    sender.on("error", () => {});
+    let held = -1;
+    try {
+      await until(
+        "the listener holds",
+        async () => {
+          const n = (await storedMessages(store, "q")).length;
+          const still = n === held && n > 0;
+          held = n;
+          return still;
+        },
+        { everyMs: 700, ms: 30_000 },
+      );
+    } finally {
+      await stopped(d);
+      sender.kill();
+    }
+    const recs = await readAll(store, "q", "syslog");
+    // the datagram it held and what was in the pipe: dropped (a !gap), never stored past the quota
+    assert.equal(recs.filter((r) => r.kind === ".").length, held);
+    const gap = recs.find((r) => r.kind === "!gap")?.payload.toString() ?? "";
+    assert.match(gap, /^dropped=[1-9]\d* reason=blocked /);
+    assert.match(recs.at(-1)!.payload.toString(), new RegExp(`records=${held} truncated=0 reason=shutdown`));
+  });
+
   test("kill -9 of serve: the helper goes with it, and a restarted serve binds the socket again", async () => {
     const { store, sock } = place();
     const d = await serve(store, unixListen(sock));

@@ -149,11 +149,16 @@ export class DatagramListener {
   private kernelDrops: number | null = null;
   /** Stopping: the source delivers what it still has; nothing waits any more. */
   private closing = false;
+  private readonly closingStarted: Promise<void>;
+  private startClosing!: () => void;
   private closed = false;
 
   private constructor(l: ListenConfig, host: DatagramHost) {
     this.config = l;
     this.host = host;
+    this.closingStarted = new Promise((r) => {
+      this.startClosing = r;
+    });
   }
 
   /** Binds `l`'s address; a problem is an error naming the table and key. */
@@ -217,6 +222,10 @@ export class DatagramListener {
    */
   private offer(origin: string, flow: Flow, msg: Buffer, received: number): undefined | Promise<void> {
     const hold = this.holdFor(origin, flow);
+    if (hold === "drop") {
+      this.drop(flow, "blocked");
+      return;
+    }
     if (!hold) {
       this.append(origin, flow, msg, received);
       return;
@@ -230,22 +239,27 @@ export class DatagramListener {
     });
   }
 
-  /** What the flow must wait for before it takes a datagram (unix), or null: nothing. */
-  private holdFor(origin: string, flow: Flow): Promise<void> | null {
+  /**
+   * What the flow must wait for before it takes a datagram (unix); null: nothing; "drop": the
+   * origin is blocked while the listener stops (a refusing quota will not open in time).
+   */
+  private holdFor(origin: string, flow: Flow): Promise<void> | null | "drop" {
     if (!flow.writer) return flow.opened;
     const policy = this.host.policy;
-    if (policy.blocked(origin)) {
-      if (this.closing) {
-        this.drop(flow, "blocked"); // stopping: a refusing quota will not open in time
-        return null;
-      }
-      return policy.whenChanged();
-    }
+    if (policy.blocked(origin)) return this.closing ? "drop" : this.untilClosing(policy.whenChanged());
     if (this.closing) return null;
-    if (flow.writer.backlogged) return flow.writer.whenDrained();
+    if (flow.writer.backlogged) return this.untilClosing(flow.writer.whenDrained());
     const rate = flow.rateUntil - Date.now();
-    if (rate > 0) return new Promise((r) => setTimeout(r, rate));
+    if (rate > 0) return this.untilClosing(new Promise((r) => setTimeout(r, rate)));
     return null;
+  }
+
+  /**
+   * `hold`, or the listener starting to close, whichever is first: a held datagram is looked at
+   * again at once then (the policy's wake-ups do not keep the process alive while it stops).
+   */
+  private untilClosing(hold: Promise<void>): Promise<void> {
+    return Promise.race([hold, this.closingStarted]);
   }
 
   /** The origin name of a peer address, remembered: the address is parsed once, not per datagram. */
@@ -349,6 +363,7 @@ export class DatagramListener {
   async close(): Promise<void> {
     if (this.closing) return;
     this.closing = true;
+    this.startClosing();
     clearInterval(this.timer);
     // unix: the helper's pipe is read to its end, so what it had received is stored
     await this.source.close();

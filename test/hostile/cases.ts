@@ -592,6 +592,10 @@ export const CASES: readonly HostileCase[] = [
       "resources",
       "an origin over its refusing quota: the sender waits, and goes on once SIGHUP raises the quota",
     ],
+    [
+      "resources",
+      "serve stops while a refusing quota holds the sender: it ends, and what it had read is counted, not stored",
+    ],
   ]),
   ...inFile("wire-relp.test.ts", [
     ["framing", "any chunking gives the same frames", "librelp relpframe.c grammar"],
