@@ -41,6 +41,32 @@ describe("syslog over UDP", { timeout: 60_000 }, () => {
     assert.match(recs.at(-1)!.payload.toString(), /records=2 reason=shutdown/);
   });
 
+  test("a datagram over max_record is cut there, with a !trunc marker saying what was received", async () => {
+    const store = tempDir();
+    const port = await freePort();
+    const d = await serve(
+      store,
+      `[collector]\nmax_record = "1KiB"\n[[listen]]\ntransport = "udp"\naddress = "127.0.0.1:${port}"\norigin = "sensor"\n`,
+    );
+    try {
+      const sock = createSocket("udp4");
+      await new Promise<void>((r) =>
+        sock.send(`<13>1 - - s - - - ${"y".repeat(5000)}`, port, "127.0.0.1", () => r()),
+      );
+      sock.close();
+      await until("the datagram stored", async () =>
+        (await readAll(store, "sensor", "syslog")).some((r) => r.kind === "!trunc"),
+      );
+    } finally {
+      assert.equal(await d.stop(), 0);
+    }
+    const recs = await readAll(store, "sensor", "syslog");
+    const kept = recs.filter((r) => r.kind === ".");
+    assert.equal(kept.length, 1);
+    assert.equal(kept[0]!.payload.length, 1024);
+    assert.match(recs.find((r) => r.kind === "!trunc")!.payload.toString(), /kept=1024 received=5018 /);
+  });
+
   test("an origin over its refusing quota: datagrams dropped, counted in the stream and the events", async () => {
     const store = tempDir();
     const port = await freePort();

@@ -62,7 +62,8 @@ interface Flow {
   records: number;
   truncated: number;
   /** Datagrams that arrived while the stream was being opened (udp). */
-  waiting: Buffer[];
+  /** Datagrams held while the stream opens, each with the length received (it may have been cut). */
+  waiting: { msg: Buffer; received: number }[];
   /** Dropped since the last `!gap`, and why (the last reason). */
   dropped: number;
   reason: string;
@@ -109,7 +110,11 @@ class UdpSource implements DatagramSource {
       socket.bind({ address: l.host, port: l.port, exclusive: true }, () => resolve());
     });
     socket.on("error", (err) => host.event("error", { listener: l.address, message: err.message }));
-    socket.on("message", (msg, rinfo) => deliver(msg, rinfo.address, msg.length));
+    // a datagram longer than max_record (set below UDP's 64 KiB) is cut there, like any record
+    const max = host.maxRecordBytes;
+    socket.on("message", (msg, rinfo) =>
+      deliver(msg.length > max ? msg.subarray(0, max) : msg, rinfo.address, msg.length),
+    );
     return new UdpSource(socket);
   }
 
@@ -209,7 +214,7 @@ export class DatagramListener {
     }
     if (this.source.canWait) return this.offer(origin, flow, msg, received);
     if (!flow.writer) {
-      if (flow.waiting.length < MAX_WAITING) flow.waiting.push(msg);
+      if (flow.waiting.length < MAX_WAITING) flow.waiting.push({ msg, received });
       else this.drop(flow, "opening");
       return;
     }
@@ -297,7 +302,7 @@ export class DatagramListener {
     flow.writer = writer;
     const waiting = flow.waiting;
     flow.waiting = [];
-    for (const msg of waiting) this.append(origin, flow, msg, msg.length);
+    for (const w of waiting) this.append(origin, flow, w.msg, w.received);
   }
 
   private append(origin: string, flow: Flow, msg: Buffer, received: number): void {
