@@ -148,6 +148,7 @@ test("the kernel's drop count of the listener's own socket is found in /proc/net
       policy: { noteAppend: () => {}, takeRate: () => 0, blocked: () => false, whenChanged: async () => {} },
       maxRecordBytes: 65536,
       event: () => {},
+      repeated: () => {},
     },
   );
   try {
@@ -189,6 +190,7 @@ test("forged source addresses cannot open streams without bound: past MAX_FLOWS 
       },
       policy: { noteAppend: () => {}, takeRate: () => 0, blocked: () => false, whenChanged: async () => {} },
       maxRecordBytes: 65536,
+      repeated: () => {},
       event: (name, fields) => {
         if (name === "udp-dropped") events.push(fields);
       },
@@ -214,4 +216,62 @@ test("forged source addresses cannot open streams without bound: past MAX_FLOWS 
   }
   assert.equal(opened, MAX_FLOWS);
   assert.equal(events.at(-1)?.dropped, extra);
+});
+
+test("an origin whose stream is refused, datagram after datagram: one udp-refused event a minute, the rest counted", async () => {
+  const { DatagramListener } = await import("../src/collector/datagram-listener.ts");
+  const { RepeatedEvents } = await import("../src/collector/repeats.ts");
+  const { LogwardError } = await import("../src/errors.ts");
+  const port = await freePort();
+  const written: [string, Record<string, string | number>][] = [];
+  const repeats = new RepeatedEvents(
+    (name, fields) => written.push([name, fields]),
+    () => {},
+  );
+  let tried = 0;
+  const l = await DatagramListener.start(
+    {
+      index: 0,
+      protocol: "syslog",
+      transport: "udp",
+      address: `127.0.0.1:${port}`,
+      host: "127.0.0.1",
+      port,
+      tlsCert: null,
+      tlsKey: null,
+      tlsCa: null,
+      origin: "sensor",
+      stream: "syslog",
+      maxConnections: 1,
+      handshakeTimeoutMs: 1000,
+      mode: 0o666,
+    },
+    {
+      openStream: async () => {
+        tried++;
+        throw new LogwardError("LW_STREAM_LIMIT", "sensor has too many streams.");
+      },
+      policy: { noteAppend: () => {}, takeRate: () => 0, blocked: () => false, whenChanged: async () => {} },
+      maxRecordBytes: 65536,
+      event: (name, fields) => written.push([name, fields]),
+      repeated: (name, origin, kind, fields) => void repeats.note(name, origin, kind, fields),
+    },
+  );
+  const sock = createSocket("udp4");
+  try {
+    for (let i = 0; i < 200; i++) {
+      await new Promise<void>((r) => sock.send(`<13>1 - - s - - - ${i}`, port, "127.0.0.1", () => r()));
+      await new Promise((r) => setImmediate(r));
+    }
+    await until("the datagrams read", async () => tried >= 100);
+  } finally {
+    sock.close();
+    await l.close();
+  }
+  // a refused origin cannot fill _logward/events: one record now, one sum when the minute ends
+  assert.equal(written.filter(([n]) => n === "udp-refused").length, 1);
+  repeats.flush(true);
+  const refused = written.filter(([n]) => n === "udp-refused");
+  assert.equal(refused.length, 2);
+  assert.equal(refused[1]![1].repeated, tried - 1);
 });

@@ -49,6 +49,11 @@ export interface DatagramHost {
   openStream(origin: string, stream: string): Promise<StreamWriter>;
   readonly policy: Pick<SessionPolicy, "noteAppend" | "takeRate" | "blocked" | "whenChanged">;
   event(name: string, fields: Record<string, string | number>): void;
+  /**
+   * An event a sender can cause over and over (one origin's refused stream, datagram after
+   * datagram): written once per origin and kind a minute, the rest counted (repeats.ts).
+   */
+  repeated(name: string, origin: string, kind: string, fields: Record<string, string | number>): void;
   /** unix: a longer datagram is cut to this (`max_record`). */
   readonly maxRecordBytes: number;
 }
@@ -287,7 +292,7 @@ export class DatagramListener {
       // a stream limit, a refused name: these datagrams are lost; the next one tries again
       this.flows.delete(origin);
       this.droppedHere += flow.waiting.length;
-      this.host.event(`${transport}-refused`, {
+      this.host.repeated(`${transport}-refused`, origin, this.config.address, {
         listener: this.config.address,
         origin,
         dropped: flow.waiting.length,

@@ -80,6 +80,8 @@ export async function startListeners(
     },
     policy: deps.policy,
     event: (name: string, fields: Record<string, string | number>) => deps.event(name, fields),
+    repeated: (name: string, origin: string, kind: string, fields: Record<string, string | number>) =>
+      void deps.repeats.note(name, origin, kind, fields),
     maxRecordBytes: deps.maxRecordBytes,
   };
   for (const l of configs) {
