@@ -17,7 +17,9 @@
 // maxOpenStreams are open; after each commit the least recently written idle streams beyond that
 // are closed (everything of theirs is durable; the next write opens the file again). Running out
 // of descriptors anyway (EMFILE, ENFILE: sockets count too) is not fatal: the write is retried
-// like a full disk, and the store lowers its own cap to three quarters of what was open.
+// like a full disk, and the store lowers its own cap to three quarters of what was open. The
+// cap rises again by a quarter after each minute without EMFILE (back to maxOpenStreams): a
+// burst of sockets that once took the descriptors must not slow the collector for its life.
 //
 // One module of about 420 lines on purpose: the commit loop, the failure policy, the
 // descriptor cap and close() all read and change the same few fields (dirty, commitRunning,
@@ -90,6 +92,9 @@ export function wallClockUs(): () => number {
   };
 }
 
+/** A lowered descriptor cap rises after this long without EMFILE (one step a minute). */
+export const CAP_RISE_AFTER_US = 60_000_000;
+
 export interface StoreOpenOptions extends Partial<StoreOptions> {
   /** Replaces the clock (tests: a clock that steps back). */
   clock?: () => number;
@@ -107,6 +112,8 @@ export class Store extends EventEmitter implements StreamHost {
   private readonly openFiles = new Set<StreamWriter>();
   /** Lowered when the process ran out of descriptors: what it could hold, with a margin. */
   private openCap = Number.POSITIVE_INFINITY;
+  /** When (nowUs) the cap was last lowered or raised: it rises after CAP_RISE_AFTER_US of calm. */
+  private openCapChangedUs = 0;
   private readonly dirty = new Set<StreamWriter>();
   private commitRunning: Promise<void> | null = null;
   private commitScheduled = false;
@@ -280,10 +287,31 @@ export class Store extends EventEmitter implements StreamHost {
   /** Out of descriptors: hold at most three quarters of the files open now from here on. */
   private lowerOpenCap(): void {
     this.openCap = Math.min(this.openCap, Math.max(1, Math.floor(this.openFiles.size * 0.75)));
+    this.openCapChangedUs = this.nowUs();
+  }
+
+  /**
+   * A lowered cap rises by a quarter (at least one) after each CAP_RISE_AFTER_US without running
+   * out of descriptors, and is lifted once it reaches maxOpenStreams; a new EMFILE lowers it
+   * again. Checked between commits, where the cap is used.
+   */
+  private raiseOpenCap(): void {
+    if (this.openCap === Number.POSITIVE_INFINITY) return;
+    const now = this.nowUs();
+    if (now - this.openCapChangedUs < CAP_RISE_AFTER_US) return;
+    this.openCapChangedUs = now;
+    const next = this.openCap + Math.max(1, Math.ceil(this.openCap / 4));
+    this.openCap = next >= this.options.maxOpenStreams ? Number.POSITIVE_INFINITY : next;
+  }
+
+  /** The descriptor cap in force: maxOpenStreams, or lower after EMFILE (tests, metrics). */
+  get openFileCap(): number {
+    return Math.min(this.options.maxOpenStreams, this.openCap);
   }
 
   /** Closes the least recently written idle streams' files beyond the cap. Only between flushes. */
   private async trimOpen(): Promise<void> {
+    this.raiseOpenCap();
     const cap = Math.min(this.options.maxOpenStreams, this.openCap);
     let excess = this.openFiles.size - cap;
     if (excess <= 0) return;

@@ -277,6 +277,13 @@ export const CASES: readonly HostileCase[] = [
       "issue 21 probe 1",
     ],
   ]),
+  ...inFile("store-fd-cap.test.ts", [
+    [
+      "resources",
+      "a descriptor cap lowered by EMFILE rises again after a calm minute, up to max_open_streams",
+      "issue 21 probe 1",
+    ],
+  ]),
   ...inFile("hostile-store-links.test.ts", [
     [
       "names",
