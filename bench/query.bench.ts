@@ -17,6 +17,7 @@
 
 import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { listStreams, streamSegments } from "../src/store/read.ts";
 import { Store } from "../src/store/store.ts";
@@ -70,11 +71,21 @@ function time(cmd: string, args: string[], opts: { shell?: boolean } = {}): { ms
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-/** Bytes of stored text (uncompressed), from the segment index as the store keeps it. */
-async function storedTextBytes(): Promise<number> {
-  let n = 0;
+/**
+ * Bytes of stored text (uncompressed) from the segment index as the store keeps it: all of it,
+ * and that of the sealed, compressed segments beside their size on disk (the storage goal is
+ * about those; the active segment of each stream is plain text by design, appended to).
+ */
+async function storedTextBytes(): Promise<{ text: number; sealedText: number; sealedBytes: number }> {
+  const n = { text: 0, sealedText: 0, sealedBytes: 0 };
   for (const { origin, stream } of await listStreams(ROOT))
-    for (const seg of await streamSegments(ROOT, origin, stream)) n += seg.rawBytes;
+    for (const seg of await streamSegments(ROOT, origin, stream)) {
+      n.text += seg.rawBytes;
+      if (seg.compressed) {
+        n.sealedText += seg.rawBytes;
+        n.sealedBytes += seg.bytes;
+      }
+    }
   return n;
 }
 
@@ -148,8 +159,10 @@ async function main(): Promise<void> {
     rows[3]![2]!.push(d.ms);
     rows[3]![3] = `${/total (\d+)/.exec(c.out)?.[1]} hits, rg ${d.out.trim()}`;
   }
+  const sizes = await storedTextBytes();
+  const gb = (n: number) => (n / 1e9).toFixed(2);
   console.log(
-    `\nstore: ${((await storedTextBytes()) / 1e9).toFixed(2)} GB of stored text, ${(Number(du) / 1e9).toFixed(2)} GB on disk (${zst.length} compressed segments), medians of ${REPS} (of ${SHORT_REPS} for show and start-up)\n`,
+    `\nstore: ${gb(sizes.text)} GB of stored text, ${gb(Number(du))} GB on disk (${(sizes.text / Number(du)).toFixed(2)}x, active plain segments included); sealed: ${gb(sizes.sealedText)} GB of text in ${gb(sizes.sealedBytes)} GB (${zst.length} compressed segments); medians of ${REPS} (of ${SHORT_REPS} for show and start-up)\n`,
   );
   console.log("| query | logward | rg on the same text | logward ÷ rg | found |");
   console.log("|---|---|---|---|---|");
@@ -160,11 +173,22 @@ async function main(): Promise<void> {
       `| ${name} | ${o.toFixed(0)} ms | ${t === null ? "-" : `${t.toFixed(0)} ms`} | ${t === null ? "-" : (o / t).toFixed(2)} | ${found} |`,
     );
   }
+  const ratio = (k: number) => median(rows[k]![1]) / median(rows[k]![2]!);
   const window = median(rows[0]![1]) - median(rows[1]![1]);
+  // the issue's goals (#20: 3 and 4), one line each, so a rerun on a quiet machine reads them off
+  console.log("\n| goal | measured | target |");
+  console.log("|---|---|---|");
   console.log(
-    `\nshow's own time for the window (its process minus node's start-up): ${window.toFixed(0)} ms`,
+    `| sealed segments ÷ their text | 1/${(sizes.sealedText / sizes.sealedBytes).toFixed(2)} | ≤ 1/5 |`,
   );
-  console.log("targets: the window under 50 ms; search within 1.5x of rg");
+  console.log(`| show, one minute (its process) | ${median(rows[0]![1]).toFixed(0)} ms | ≤ 50 ms |`);
+  console.log(`| show, one minute (minus node's start-up) | ${window.toFixed(0)} ms | - |`);
+  console.log(`| search rare ÷ rg | ${ratio(2).toFixed(2)} | ≤ 1.3 |`);
+  console.log(`| search --count common ÷ rg | ${ratio(3).toFixed(2)} | ≤ 1.3 |`);
+  const load = readFileSync("/proc/loadavg", "latin1").split(" ").slice(0, 3).join(" ");
+  console.log(
+    `\nload average at the end: ${load} on ${availableParallelism()} cores (timings are noisy above 1 a core)`,
+  );
 }
 
 if (process.argv.includes("--build")) await build();
