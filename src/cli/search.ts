@@ -11,7 +11,7 @@ import {
   skippedSentence,
 } from "../query/object-search.ts";
 import type { LineView } from "../query/records.ts";
-import { compileMatcher, countFixed, matchLine, searchRecords } from "../query/search.ts";
+import { type Announced, compileMatcher, countFixed, matchLine, searchRecords } from "../query/search.ts";
 import { matchingStreams, streamMatcher } from "../query/select.ts";
 import {
   compileSyslogFilter,
@@ -181,12 +181,14 @@ export async function searchCommand(args: string[]): Promise<number> {
   if (values.count && matcher.needle) {
     // counting needs no order: several streams at once, so that decompression (on libuv's
     // thread pool) and scanning use both cores
-    for (const [key, n] of await countFixed(root, refs, w, matcher.needle, fields)) {
+    // the streams' objects are found in the same pass (objects have no syslog header: a field
+    // filter leaves them out)
+    const announced: Announced | null = fields ? null : new Map();
+    for (const [key, n] of await countFixed(root, refs, w, matcher.needle, fields, announced)) {
       if (n > 0) counts.set(key, n);
       total += n;
     }
-    // objects have no syslog header: a field filter leaves them out
-    if (!fields)
+    if (announced)
       for (const origin of [...new Set(refs.map((r) => r.origin))].sort())
         for await (const h of searchObjects(
           root,
@@ -194,6 +196,7 @@ export async function searchCommand(args: string[]): Promise<number> {
           w,
           matcher,
           notes,
+          announced,
         ))
           onObjectHit(h);
   } else {
@@ -208,7 +211,7 @@ export async function searchCommand(args: string[]): Promise<number> {
       w,
       matcher,
       (k) => progress.add(k === 0 ? 0 : 1),
-      fields ? undefined : (streams) => searchObjects(root, streams, w, matcher, notes),
+      fields ? undefined : (streams, announced) => searchObjects(root, streams, w, matcher, notes, announced),
     )) {
       const wait = "object" in hit ? onObjectHit(hit) : onHit(hit.v, hit.p);
       if (wait) await wait;

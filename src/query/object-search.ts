@@ -136,7 +136,9 @@ export async function* objectLineHits(
 /**
  * The hits inside the objects of `streams` (one origin's) announced in the window, object by
  * object in the order of their `!blob` records' receive times; every object that is not
- * searched goes to `notes.skipped`, every damaged one to `notes.damaged`.
+ * searched goes to `notes.skipped`, every damaged one to `notes.damaged`. `announced` holds
+ * each stream's objects when the caller has read them already (search.ts), else they
+ * are read here (listObjects).
  */
 export async function* searchObjects(
   root: string,
@@ -144,12 +146,14 @@ export async function* searchObjects(
   w: Window,
   m: Matcher,
   notes: ObjectSearchNotes,
+  announced?: ReadonlyMap<StreamRef, readonly ObjectRow[]>,
 ): AsyncGenerator<ObjectHit> {
   const skipped = notes.skipped;
   const rows: ObjectRow[] = [];
   for (const ref of streams) {
-    const mine: ObjectRow[] = [];
-    for await (const row of listObjects(root, [ref], w)) mine.push(row);
+    const known = announced?.get(ref);
+    const mine: ObjectRow[] = known ? [...known] : [];
+    if (!known) for await (const row of listObjects(root, [ref], w)) mine.push(row);
     // one !blob per SHA-256 while stored: an earlier record of the same content was evicted
     const last = new Map(mine.map((r) => [r.sha256, r.seq]));
     for (const r of mine) {
