@@ -91,7 +91,8 @@ async function startWebUi(
     );
     const file = uiUrlPath(root);
     rmSync(file, { force: true });
-    writeFileSync(file, `${ui.url}\n`, { mode: 0o600 });
+    // created anew ("wx" after the removal): a link planted there is never written through
+    writeFileSync(file, `${ui.url}\n`, { mode: 0o600, flag: "wx" });
     return ui;
   } catch (err) {
     if (!(err instanceof LogwardError)) throw err;

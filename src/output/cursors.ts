@@ -5,10 +5,19 @@
 // acknowledged is lost. Writes are coalesced: at most one is in flight, and the next one takes
 // whatever moved meanwhile, so a stream of acks costs one fsync per write, not one per ack.
 
-import { mkdir, readFile } from "node:fs/promises";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
 import { LogwardError } from "../errors.ts";
-import { writeFileAtomic } from "../store/files.ts";
-import { outputCursorsPath, outputDir } from "../store/layout.ts";
+import { readFileNoFollow, writeFileAtomic } from "../store/files.ts";
+import { OUTPUTS_DIR, outputCursorsPath, outputDir, RUN_DIR, runDir } from "../store/layout.ts";
+import { checkStoreDir } from "../store/names.ts";
+
+/** Refuses run/outputs or run/outputs/<name> planted as a link (or another user's directory). */
+function checkOutputDir(root: string, name: string): void {
+  checkStoreDir(root, join(runDir(root), OUTPUTS_DIR), `${RUN_DIR}/${OUTPUTS_DIR}`);
+  checkStoreDir(root, outputDir(root, name), `${RUN_DIR}/${OUTPUTS_DIR}/${name}`);
+}
+
 import type { OutputPosition } from "../store/output-state.ts";
 
 const FILE_VERSION = 1;
@@ -40,7 +49,8 @@ export class Cursors {
     const file = outputCursorsPath(root, name);
     let text: string;
     try {
-      text = await readFile(file, "utf8");
+      checkOutputDir(root, name);
+      text = await readFileNoFollow(file, "utf8");
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
       await mkdir(outputDir(root, name), { recursive: true, mode: 0o750 });
@@ -94,6 +104,7 @@ export class Cursors {
       for (const [k, p] of [...this.positions].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
         streams[k] = p;
       try {
+        checkOutputDir(this.root, this.name); // a link swapped in must not receive the file
         await writeFileAtomic(
           outputCursorsPath(this.root, this.name),
           `${JSON.stringify({ version: FILE_VERSION, streams })}\n`,

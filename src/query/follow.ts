@@ -8,6 +8,7 @@
 import { type FSWatcher, watch } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { join } from "node:path";
+import { READ_NOFOLLOW } from "../store/files.ts";
 import { originsDir } from "../store/layout.ts";
 import { streamDir } from "../store/names.ts";
 import { listOrigins, listStreams, readSegmentLines, type StreamRef, streamSegments } from "../store/read.ts";
@@ -90,7 +91,7 @@ class Follower {
 
   private async openSegment(file: string, firstSeq: number): Promise<boolean> {
     try {
-      this.fh = await open(join(this.dir, file), "r");
+      this.fh = await open(join(this.dir, file), READ_NOFOLLOW); // never through a planted link
     } catch {
       return false;
     }

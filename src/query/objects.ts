@@ -8,6 +8,7 @@ import { Transform } from "node:stream";
 import { createZstdDecompress } from "node:zlib";
 import { LogwardError } from "../errors.ts";
 import type { BlobType } from "../store/blob-type.ts";
+import { READ_NOFOLLOW } from "../store/files.ts";
 import { objectPath } from "../store/layout.ts";
 import { streamDir } from "../store/names.ts";
 import { BLOB_MARK, markedLines, parseBlobPayload } from "../store/objects.ts";
@@ -98,7 +99,9 @@ export function objectBytes(o: StoredObject): NodeJS.ReadableStream & import("no
       else done();
     },
   });
-  const file = createReadStream(o.path);
+  // O_NOFOLLOW: a link planted with an object's name is refused (ELOOP), never read through
+  // (fs.open takes numeric flags; @types/node declares only the string ones here)
+  const file = createReadStream(o.path, { flags: READ_NOFOLLOW as unknown as string });
   const z = createZstdDecompress();
   const fail = (err: Error) =>
     check.destroy(

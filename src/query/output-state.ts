@@ -3,7 +3,7 @@
 // and the web UI show it without asking the daemon. Missing or unreadable means no outputs
 // known, never an error: the store is readable without a collector.
 
-import { readFileSync } from "node:fs";
+import { readFileSyncNoFollow } from "../store/files.ts";
 import { outputStatePath } from "../store/layout.ts";
 import { type OutputsState, parseOutputsState } from "../store/output-state.ts";
 import { parseTime } from "../store/record.ts";
@@ -31,7 +31,7 @@ export interface OutputRow {
 /** The state file's document, or null when there is none or it cannot be read. */
 export function readOutputsState(root: string): OutputsState | null {
   try {
-    return parseOutputsState(readFileSync(outputStatePath(root), "utf8"));
+    return parseOutputsState(readFileSyncNoFollow(outputStatePath(root), "utf8"));
   } catch {
     return null;
   }

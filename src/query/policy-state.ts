@@ -3,7 +3,7 @@
 // without asking the daemon. Missing or unreadable means unknown, never an error: the store is
 // readable without a collector.
 
-import { readFileSync } from "node:fs";
+import { readFileSyncNoFollow } from "../store/files.ts";
 import { policyStatePath } from "../store/layout.ts";
 import { type OriginPolicyState, type PolicyState, parsePolicyState } from "../store/policy-state.ts";
 
@@ -19,7 +19,7 @@ export function originPolicy(
 /** The state file's document, or null when there is none or it cannot be read. */
 export function readPolicyState(root: string): PolicyState | null {
   try {
-    return parsePolicyState(readFileSync(policyStatePath(root), "utf8"));
+    return parsePolicyState(readFileSyncNoFollow(policyStatePath(root), "utf8"));
   } catch {
     return null;
   }

@@ -8,9 +8,8 @@
 // printed form is base32 with a checksum, so a typo is caught. Also here: the key id seals carry.
 
 import { createHash, createHmac, randomBytes } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import { ioError, LogwardError } from "../errors.ts";
-import { writeFileAtomic } from "../store/files.ts";
+import { readFileNoFollow, writeFileAtomic } from "../store/files.ts";
 import type { EpochKey } from "../store/seal-format.ts";
 
 const NEXT_LABEL = "logward seal key";
@@ -189,9 +188,10 @@ export function newKeys(
 export async function readKeyFile(path: string): Promise<KeyFile | null> {
   let text: string;
   try {
-    text = await readFile(path, "utf8");
+    text = await readFileNoFollow(path, "utf8"); // a key planted as a link is refused
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    if (err instanceof LogwardError) throw err;
     throw ioError("read", path, err);
   }
   const m =

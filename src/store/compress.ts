@@ -13,7 +13,7 @@ import { open, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { constants, zstdCompress } from "node:zlib";
-import { fsyncDir, isOutOfSpace, pwriteAll } from "./files.ts";
+import { fsyncDir, isOutOfSpace, openNoFollow, pwriteAll } from "./files.ts";
 import { segmentName } from "./layout.ts";
 import { LF, seqAt, timeAt } from "./record.ts";
 import type { FrameMeta, SegmentMeta } from "./segment.ts";
@@ -109,8 +109,13 @@ export class Compressor {
         [constants.ZSTD_c_checksumFlag]: 1,
       },
     };
-    const input = await open(src, "r");
-    const output = await open(tmp, "w", 0o640);
+    const input = await openNoFollow(src);
+    // created anew ("wx" after removing a leftover): a link planted at the .tmp is not followed
+    await unlink(tmp).catch(() => {});
+    const output = await open(tmp, "wx", 0o640).catch(async (err: unknown) => {
+      await input.close();
+      throw err;
+    });
     let outSize = 0;
     let finished = false;
     try {

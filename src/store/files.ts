@@ -2,12 +2,68 @@
 // segment that may have been compressed or evicted since it was listed).
 // Durable means fsync'd: a new or renamed file is only durable once its directory is too.
 
+import { closeSync, constants, openSync, readFileSync } from "node:fs";
 import { access, type FileHandle, open, rename, unlink } from "node:fs/promises";
-import { dirname } from "node:path";
+import { basename, dirname } from "node:path";
 import { ioError } from "../errors.ts";
+import { unsafePath } from "./names.ts";
 import { LF } from "./record.ts";
 
-/** True if `path` exists (asynchronous: no sync fs call on the collector's event loop). */
+/**
+ * Open flags for a file of the store: O_NOFOLLOW, so a symbolic link planted where a segment,
+ * an index, a state file or an object belongs fails the open itself (ELOOP) instead of being
+ * followed out of the store, with no window between a check and the open.
+ */
+export const READ_NOFOLLOW = constants.O_RDONLY | constants.O_NOFOLLOW;
+export const RW_NOFOLLOW = constants.O_RDWR | constants.O_NOFOLLOW;
+
+/** ELOOP from an O_NOFOLLOW open: the store entry at `path` is a link (LW_UNSAFE_PATH); else `err`. */
+export function linkRefusal(err: unknown, path: string): unknown {
+  return (err as NodeJS.ErrnoException).code === "ELOOP" ? unsafePath(storeName(path), path) : err;
+}
+
+/** How a message names a store entry: from its origin (`vm/main/index.json`), or `run/…`. */
+function storeName(path: string): string {
+  const m = /\/(?:origins\/(.+)|(run\/.+))$/.exec(path);
+  return m ? (m[1] ?? m[2]!) : basename(path);
+}
+
+/** `path` opened with `flags` and O_NOFOLLOW; a link there is LW_UNSAFE_PATH, other errors as they are. */
+export async function openNoFollow(path: string, flags = READ_NOFOLLOW): Promise<FileHandle> {
+  try {
+    return await open(path, flags | constants.O_NOFOLLOW);
+  } catch (err) {
+    throw linkRefusal(err, path);
+  }
+}
+
+/** The whole file at `path`, never through a link (readFile that refuses one with LW_UNSAFE_PATH). */
+export async function readFileNoFollow(path: string): Promise<Buffer>;
+export async function readFileNoFollow(path: string, encoding: BufferEncoding): Promise<string>;
+export async function readFileNoFollow(path: string, encoding?: BufferEncoding): Promise<Buffer | string> {
+  const fh = await openNoFollow(path);
+  try {
+    return encoding ? await fh.readFile(encoding) : await fh.readFile();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** readFileNoFollow for the synchronous readers of small state files (`ls`'s policy.json). */
+export function readFileSyncNoFollow(path: string, encoding: BufferEncoding): string {
+  let fd: number;
+  try {
+    fd = openSync(path, READ_NOFOLLOW);
+  } catch (err) {
+    throw linkRefusal(err, path);
+  }
+  try {
+    return readFileSync(fd, encoding);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** ENOSPC or EDQUOT, also as the cause of an LW_IO error (writeFileAtomic wraps what it meets). */
 export function isOutOfSpace(err: unknown): boolean {
   for (let e = err as { code?: unknown; cause?: unknown } | undefined; e; e = e.cause as typeof e) {
@@ -16,6 +72,7 @@ export function isOutOfSpace(err: unknown): boolean {
   return false;
 }
 
+/** True if `path` exists (asynchronous: no sync fs call on the collector's event loop). */
 export async function exists(path: string): Promise<boolean> {
   return access(path).then(
     () => true,
@@ -29,10 +86,11 @@ export async function exists(path: string): Promise<boolean> {
  */
 export async function openIfPresent(path: string): Promise<FileHandle | null> {
   try {
-    return await open(path, "r");
+    return await open(path, READ_NOFOLLOW);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw ioError("open", path, err);
+    const refused = linkRefusal(err, path);
+    throw refused === err ? ioError("open", path, err) : refused;
   }
 }
 

@@ -2,9 +2,8 @@
 // store when it creates a new root. Kept apart from store.ts so that readers (show, search,
 // ls) do not load the writer's code.
 
-import { readFile } from "node:fs/promises";
 import { ioError, LogwardError } from "../errors.ts";
-import { writeFileAtomic } from "./files.ts";
+import { readFileNoFollow, writeFileAtomic } from "./files.ts";
 import { FORMAT_FILE, formatPath } from "./layout.ts";
 import { FORMAT_VERSION } from "./record.ts";
 
@@ -15,8 +14,9 @@ export async function checkStoreFormat(root: string, create: boolean): Promise<v
   const path = formatPath(root);
   let text: string;
   try {
-    text = await readFile(path, "latin1");
+    text = await readFileNoFollow(path, "latin1");
   } catch (err) {
+    if (err instanceof LogwardError) throw err; // a link: LW_UNSAFE_PATH
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw ioError("read", path, err);
     if (!create) {
       throw new LogwardError(

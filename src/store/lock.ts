@@ -3,10 +3,25 @@
 // fcntl() lock, which the kernel drops when the process dies, even by kill -9, so there is no
 // stale lock to clean up and no PID-reuse race. Readers never take it.
 
-import { chmodSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, closeSync, constants, lstatSync, openSync, writeFileSync } from "node:fs";
+import { basename, dirname } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { LogwardError } from "../errors.ts";
-import { writerLockPath, writerPidPath } from "./layout.ts";
+import { readFileSyncNoFollow } from "./files.ts";
+import { WRITER_LOCK_FILE, WRITER_PID_FILE, writerLockPath, writerPidPath } from "./layout.ts";
+import { unsafePath } from "./names.ts";
+
+const PID_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_TRUNC | constants.O_NOFOLLOW;
+
+/** LW_UNSAFE_PATH when `path` exists and is not a plain file (a planted link, a directory). */
+function refuseNonFile(path: string, name: string): void {
+  try {
+    if (lstatSync(path).isFile()) return;
+  } catch {
+    return; // absent: created as a file
+  }
+  throw unsafePath(`${basename(dirname(path))}/${name}`, path);
+}
 
 const heldInThisProcess = new Set<string>();
 
@@ -24,7 +39,7 @@ export function acquireStoreLock(runDir: string, root: string, what: "store" | "
   const refuse = (): never => {
     let holder = "";
     try {
-      const pid = readFileSync(pidPath, "latin1").trim();
+      const pid = readFileSyncNoFollow(pidPath, "latin1").trim();
       if (/^\d+$/.test(pid)) holder = ` (process ${pid})`;
     } catch {}
     throw new LogwardError(
@@ -36,6 +51,9 @@ export function acquireStoreLock(runDir: string, root: string, what: "store" | "
   };
   // fcntl locks are per process, so a second writer inside this process must be refused here.
   if (heldInThisProcess.has(path)) refuse();
+  // SQLite follows links: a link planted as the lock (or its pid file) is refused first
+  refuseNonFile(path, WRITER_LOCK_FILE);
+  refuseNonFile(pidPath, WRITER_PID_FILE);
   const db = new DatabaseSync(path, { timeout: 0 });
   try {
     // journal in memory: the lock is on the file itself, and a journal file on disk would need
@@ -51,8 +69,13 @@ export function acquireStoreLock(runDir: string, root: string, what: "store" | "
   // pid file written again keeps whatever mode it had): readable by the store's group only
   chmodSync(path, 0o640);
   try {
-    writeFileSync(pidPath, `${process.pid}\n`, { mode: 0o640 });
-    chmodSync(pidPath, 0o640);
+    const fd = openSync(pidPath, PID_FLAGS, 0o640); // O_NOFOLLOW: never written through a link
+    try {
+      writeFileSync(fd, `${process.pid}\n`);
+    } finally {
+      closeSync(fd);
+    }
+    chmodSync(pidPath, 0o640); // not fchmod: Node's permission model disables it
   } catch (err) {
     // the pid only names the holder in refuse()'s message: a full disk must not stop a start
     const code = (err as NodeJS.ErrnoException).code;

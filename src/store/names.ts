@@ -2,10 +2,10 @@
 // A name comes from the channel (qrexec's QREXEC_REMOTE_DOMAIN, a service argument), so it is
 // hostile until validated: a bad name is an error, never a path.
 
-import { lstatSync } from "node:fs";
+import { closeSync, constants, fstatSync, lstatSync, openSync } from "node:fs";
 import { resolve, sep } from "node:path";
 import { LogwardError } from "../errors.ts";
-import { originsDir } from "./layout.ts";
+import { ORIGINS_DIR, originsDir } from "./layout.ts";
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
@@ -62,6 +62,7 @@ export function streamDir(root: string, origin: string, stream?: string): string
     );
   }
   const owner = storeOwner(root);
+  checkDirFd(base, ORIGINS_DIR, owner); // origins/ itself, planted as a link, leads everything out
   refuseLink(resolve(base, origin), origin, owner);
   if (stream !== undefined) refuseLink(path, `${origin}/${stream}`, owner);
   return path;
@@ -92,14 +93,43 @@ export function trustedOwner(uid: number, owner: number | undefined): boolean {
  * creates it as a directory). Checked again at every use.
  */
 function refuseLink(path: string, name: string, owner: number | undefined): void {
-  let st: ReturnType<typeof lstatSync>;
+  checkDirFd(path, name, owner);
+}
+
+/**
+ * Checks a store directory without a window between the check and what is checked: it is
+ * opened with O_DIRECTORY|O_NOFOLLOW (a link or a file there fails the open itself) and its
+ * owner is read with fstat from that open descriptor, so a link swapped in after an lstat
+ * cannot pass. False when it does not exist (or cannot be opened: the use that follows says
+ * why); throws LW_UNSAFE_PATH for a link, a non-directory or another user's directory.
+ */
+function checkDirFd(path: string, name: string, owner: number | undefined): boolean {
+  let fd: number;
   try {
-    st = lstatSync(path);
-  } catch {
-    return; // absent (or unreadable: the operation that follows reports that)
+    fd = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ELOOP" || code === "ENOTDIR") throw unsafePath(name, path);
+    return false;
   }
-  if (!st.isDirectory()) throw unsafePath(name, path);
-  if (!trustedOwner(Number(st.uid), owner)) throw foreignOwner(name, path, Number(st.uid));
+  try {
+    const st = fstatSync(fd);
+    if (!st.isDirectory()) throw unsafePath(name, path);
+    if (!trustedOwner(Number(st.uid), owner)) throw foreignOwner(name, path, Number(st.uid));
+  } finally {
+    closeSync(fd);
+  }
+  return true;
+}
+
+/**
+ * Refuses a fixed directory of the store (`run`, `origins`, `run/outputs/<name>`, a stream's
+ * `objects`) that is a link, not a directory, or another user's: logward writes and removes
+ * files in them, so a planted link would lead that outside the store. `name` is the path
+ * relative to the root, for the message. True when it exists.
+ */
+export function checkStoreDir(root: string, path: string, name: string): boolean {
+  return checkDirFd(path, name, storeOwner(root));
 }
 
 /** LW_UNSAFE_PATH for a store entry that another user (`uid`: not root, not the store's owner) owns. */

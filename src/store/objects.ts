@@ -18,12 +18,13 @@
 // 4 KiB block, so a 1 GiB quota holds at most 262,144 of them.
 
 import { randomBytes } from "node:crypto";
-import { mkdir, readdir, rename, stat, unlink } from "node:fs/promises";
+import { lstat, mkdir, readdir, rename, unlink } from "node:fs/promises";
 import { join } from "node:path";
 import { ioError } from "../errors.ts";
 import { type BlobType, isBlobType } from "./blob-type.ts";
 import { fsyncDir } from "./files.ts";
-import { objectPath, objectsDir, SHA256_RE } from "./layout.ts";
+import { OBJECTS_DIR, objectPath, objectsDir, SHA256_RE } from "./layout.ts";
+import { checkStoreDir } from "./names.ts";
 import { ObjectReceiver, type ReceivedObject } from "./object-receiver.ts";
 import { readStreamLines } from "./read.ts";
 import { LF, type ParsedLine, parseLine } from "./record.ts";
@@ -143,8 +144,17 @@ export class StreamObjects {
   private chain: Promise<unknown> = Promise.resolve();
   private dirReady = false;
 
-  private constructor(streamDirectory: string, live: Map<string, ObjectInfo>, dirReady: boolean) {
+  /** Refuses `objects/` when it is a link or another user's (names.ts); true when it exists. */
+  private readonly checkDir: () => boolean;
+
+  private constructor(
+    streamDirectory: string,
+    live: Map<string, ObjectInfo>,
+    dirReady: boolean,
+    checkDir: () => boolean,
+  ) {
     this.streamDirectory = streamDirectory;
+    this.checkDir = checkDir;
     this.dir = objectsDir(streamDirectory);
     this.live = live;
     this.dirReady = dirReady;
@@ -158,11 +168,15 @@ export class StreamObjects {
    */
   static async open(root: string, origin: string, stream: string, dir: string): Promise<StreamObjects> {
     const objDir = objectsDir(dir);
+    // a link planted as objects/ would have recovery list and remove files outside the store
+    const checkDir = () => checkStoreDir(root, objDir, `${origin}/${stream}/${OBJECTS_DIR}`);
+    checkDir();
     let names: string[];
     try {
       names = await readdir(objDir);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return new StreamObjects(dir, new Map(), false);
+      if ((err as NodeJS.ErrnoException).code === "ENOENT")
+        return new StreamObjects(dir, new Map(), false, checkDir);
       throw ioError("list", objDir, err);
     }
     let changed = false;
@@ -173,7 +187,9 @@ export class StreamObjects {
         await unlink(path);
         changed = true;
       } else if (name.endsWith(".zst") && SHA256_RE.test(name.slice(0, -4))) {
-        files.set(name.slice(0, -4), (await stat(path)).size);
+        // lstat: a link with an object's name is not counted as one (readers refuse to follow it)
+        const st = await lstat(path);
+        if (st.isFile()) files.set(name.slice(0, -4), st.size);
       }
     }
     const live =
@@ -190,7 +206,7 @@ export class StreamObjects {
       else o.stored = size;
     }
     if (changed) await fsyncDir(objDir);
-    return new StreamObjects(dir, live, true);
+    return new StreamObjects(dir, live, true, checkDir);
   }
 
   /** Bytes the quota counts: stored objects (each at least a block) and those being received. */
@@ -226,6 +242,7 @@ export class StreamObjects {
 
   /** Creates `objects/` (durably) the first time. */
   async prepare(): Promise<void> {
+    this.checkDir(); // at every object: a link swapped in later must not receive it either
     if (this.dirReady) return;
     try {
       await mkdir(this.dir, { recursive: true, mode: 0o750 });

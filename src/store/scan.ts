@@ -2,8 +2,8 @@
 // between sealing and writing the index, or a damaged index) and when sealing, to find the
 // last resume reference. Slow paths: they read the whole segment.
 
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
+import { readFileNoFollow } from "./files.ts";
 import { LF, parseLine } from "./record.ts";
 import type { SegmentMeta } from "./segment.ts";
 import { decompressFramesSync } from "./zstd-frames.ts";
@@ -36,7 +36,7 @@ export async function describeSegment(
   nextFirstSeq?: number,
 ): Promise<SegmentMeta> {
   const path = join(dir, file);
-  const onDisk = await readFile(path);
+  const onDisk = await readFileNoFollow(path);
   let text: Buffer = onDisk;
   let damaged = false;
   if (compressed) {

@@ -8,9 +8,8 @@
 // The name of a segment is the sequence number of its first record, zero-padded to 20 digits
 // so that names sort in sequence order (segmentName in layout.ts).
 
-import { readFile } from "node:fs/promises";
 import { LogwardError } from "../errors.ts";
-import { writeFileAtomic } from "./files.ts";
+import { readFileNoFollow, writeFileAtomic } from "./files.ts";
 import { indexPath, parseSegmentName } from "./layout.ts";
 import { FORMAT_VERSION } from "./record.ts";
 
@@ -77,7 +76,7 @@ export function isStreamType(type: unknown): type is string {
 export async function readIndex(dir: string): Promise<StreamIndex | null> {
   let text: string;
   try {
-    text = await readFile(indexPath(dir), "utf8");
+    text = await readFileNoFollow(indexPath(dir), "utf8");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return { segments: [], type: null };
     throw err;

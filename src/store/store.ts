@@ -35,9 +35,9 @@ import { ioError, LogwardError } from "../errors.ts";
 import { Compressor } from "./compress.ts";
 import { exists, fsyncDir } from "./files.ts";
 import { checkStoreFormat } from "./format.ts";
-import { originsDir, runDir } from "./layout.ts";
+import { ORIGINS_DIR, originsDir, RUN_DIR, runDir } from "./layout.ts";
 import { acquireStoreLock, type StoreLock } from "./lock.ts";
-import { COLLECTOR_ORIGIN, streamDir } from "./names.ts";
+import { COLLECTOR_ORIGIN, checkStoreDir, streamDir } from "./names.ts";
 import { StreamObjects } from "./objects.ts";
 import { resolveStoreOptions, type StoreOptions } from "./options.ts";
 import { recoverStream } from "./recover.ts";
@@ -148,6 +148,9 @@ export class Store extends EventEmitter implements StreamHost {
       await mkdirDurable(abs);
       await mkdirDurable(runDir(abs));
       await mkdirDurable(originsDir(abs));
+      // logward writes in both: a link planted as either would lead every write out of the store
+      checkStoreDir(abs, runDir(abs), RUN_DIR);
+      checkStoreDir(abs, originsDir(abs), ORIGINS_DIR);
     } catch (err) {
       throw err instanceof LogwardError ? err : ioError("create the store", abs, err);
     }

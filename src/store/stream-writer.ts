@@ -22,7 +22,7 @@ import type { FileHandle } from "node:fs/promises";
 import { open, unlink } from "node:fs/promises";
 import { LogwardError } from "../errors.ts";
 import { asBuffer, ESCAPE_EXPANSION, escapeInto } from "./escape.ts";
-import { fsyncDir, isOutOfSpace, pwriteAll, readRange } from "./files.ts";
+import { fsyncDir, isOutOfSpace, openNoFollow, pwriteAll, RW_NOFOLLOW, readRange } from "./files.ts";
 import { segmentName, segmentPath } from "./layout.ts";
 import type { StreamObjects } from "./objects.ts";
 import type { StoreOptions } from "./options.ts";
@@ -207,7 +207,7 @@ export class StreamWriter {
   /** The active segment's file, opened again if an idle close (or a fresh start) closed it. */
   private async activeHandle(a: Active): Promise<FileHandle> {
     if (a.fh) return a.fh;
-    const fh = await open(a.path, "r+");
+    const fh = await openNoFollow(a.path, RW_NOFOLLOW); // a link swapped in while closed is refused
     a.fh = fh;
     this.host.fileOpened?.(this);
     return fh;
@@ -794,7 +794,7 @@ export class StreamWriter {
   }
 
   private async lastRefInFile(path: string, size: number): Promise<string | null> {
-    const fh = await open(path, "r");
+    const fh = await openNoFollow(path);
     try {
       const tail = await readRange(fh, Math.max(0, size - 1024 * 1024), size);
       const start = size > tail.length ? tail.indexOf(LF) + 1 : 0;

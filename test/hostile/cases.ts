@@ -296,6 +296,48 @@ export const CASES: readonly HostileCase[] = [
       "link following (CWE-59); issue 21 probe 11",
     ],
   ]),
+  ...inFile("hostile-store-links-every.test.ts", [
+    [
+      "names",
+      "serve and the web UI neither write nor read through any planted link",
+      "link following (CWE-59); issue 21",
+    ],
+    [
+      "names",
+      "show, search, ls, export, rm, verify and seal neither read nor change anything through a link",
+      "link following (CWE-59); issue 21",
+    ],
+    [
+      "names",
+      "FORMAT planted as a link to a file outside: serve refuses to start, readers read nothing",
+      "link following (CWE-59); issue 21",
+    ],
+    [
+      "names",
+      "run planted as a link to a dir outside: serve refuses to start, readers read nothing",
+      "link following (CWE-59); issue 21",
+    ],
+    [
+      "names",
+      "origins planted as a link to a dir outside: serve refuses to start, readers read nothing",
+      "link following (CWE-59); issue 21",
+    ],
+    [
+      "names",
+      "run/writer.lock planted as a link to a file outside: serve refuses to start, readers read nothing",
+      "link following (CWE-59); issue 21",
+    ],
+    [
+      "names",
+      "run/writer.pid planted as a link to a file outside: serve refuses to start, readers read nothing",
+      "link following (CWE-59); issue 21",
+    ],
+    [
+      "names",
+      "run/seal.key planted as a link to a file outside: serve refuses to start, readers read nothing",
+      "link following (CWE-59); issue 21",
+    ],
+  ]),
   ...inFile("hostile-ui.test.ts", [
     [
       "UI",
