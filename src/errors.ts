@@ -74,6 +74,10 @@ export const ERRORS = {
     exit: 1,
     summary: "a web UI search ran past its time budget ([ui] search_timeout) and was stopped",
   },
+  LW_SEARCH_TOO_LARGE: {
+    exit: 1,
+    summary: "a web UI search needed more memory than a search may use and was stopped",
+  },
   LW_NOT_OBJECT: { exit: 1, summary: "the record a seq names is not an object (logward get, open --seq)" },
   LW_OBJECT_GONE: { exit: 1, summary: "an object was evicted (quota, retention) and is no longer stored" },
   LW_OBJECT_CORRUPT: {

@@ -20,6 +20,12 @@ const MAX_HITS = 1000;
 const MAX_FIELDS = 16;
 /** Searches running at once, each in its own worker thread (the machine may have 2 cores). */
 const MAX_SEARCHES = 2;
+/**
+ * A search worker's heap: the hits (MAX_HIT_BYTES, as UTF-16 strings twice that) and the blocks
+ * being read fit well in it; past it V8 stops the worker (ERR_WORKER_OUT_OF_MEMORY), not the
+ * collector, whose own heap the worker does not share.
+ */
+const WORKER_LIMITS = { maxOldGenerationSizeMb: 96, maxYoungGenerationSizeMb: 16, stackSizeMb: 4 };
 const WORKER = new URL(`./search-worker${extname(fileURLToPath(import.meta.url))}`, import.meta.url);
 
 /**
@@ -79,7 +85,7 @@ function fieldParams(p: Params): FieldSpec[] {
 /** Runs `job` in a worker; null when the page went away first. */
 function inWorker(job: SearchJob, budgetMs: number, res: ServerResponse): Promise<SearchResult | null> {
   return new Promise((resolve, reject) => {
-    const worker = new Worker(WORKER, { workerData: job });
+    const worker = new Worker(WORKER, { workerData: job, resourceLimits: WORKER_LIMITS });
     let settled = false;
     const finish = (fn: () => void) => {
       if (settled) return;
@@ -109,7 +115,18 @@ function inWorker(job: SearchJob, budgetMs: number, res: ServerResponse): Promis
         else resolve(m);
       }),
     );
-    worker.once("error", (err) => finish(() => reject(err)));
+    worker.once("error", (err: NodeJS.ErrnoException) =>
+      finish(() =>
+        reject(
+          err.code === "ERR_WORKER_OUT_OF_MEMORY"
+            ? new LogwardError(
+                "LW_SEARCH_TOO_LARGE",
+                `The search needed more than the ${WORKER_LIMITS.maxOldGenerationSizeMb} MiB a search may use and was stopped; narrow it (an origin, a time window, a lower limit).`,
+              )
+            : err,
+        ),
+      ),
+    );
     worker.once("exit", (code) =>
       finish(() => reject(new Error(`the search worker ended (exit ${code}) without an answer`))),
     );

@@ -28,6 +28,13 @@ export interface SearchJob {
   fields: FieldSpec[];
 }
 
+/**
+ * The bytes of hits (their JSON) one search may hold: 1000 hits of 1 MiB records, escaped,
+ * would be gigabytes in this thread and again in the answer. A hit that would pass the budget
+ * ends the search as truncated (the first hit is always kept: one record is bounded by max_record).
+ */
+export const MAX_HIT_BYTES = 16 * 1024 * 1024;
+
 export interface SearchResult {
   truncated: boolean;
   /** Each hit as the JSON of a record. */
@@ -41,24 +48,30 @@ async function run(job: SearchJob): Promise<SearchResult> {
   const matcher = compileMatcher(job.pattern, { regex: job.regex, ignoreCase: job.ignoreCase, fields });
   const refs = await matchingStreams(job.root, streamMatcher({ origin: job.origin, stream: job.stream }, ""));
   const hits: string[] = [];
+  let bytes = 0;
   const { value: truncated, damaged } = await collectDamage(async () => {
     for await (const { v, p } of searchRecords(job.root, refs, job.window, matcher)) {
       if (hits.length === job.limit) return true;
       const extra = fields ? { syslog: syslogJson(recordFields(v.block, p)) } : undefined;
-      hits.push(recordJson(v, p, displayPayload(v.block, p).text, extra));
+      const hit = recordJson(v, p, displayPayload(v.block, p).text, extra);
+      bytes += hit.length;
+      if (bytes > MAX_HIT_BYTES && hits.length > 0) return true;
+      hits.push(hit);
     }
     return false;
   });
   return { truncated, hits, damaged: damaged.map(damagedSentence) };
 }
 
-run(workerData as SearchJob).then(
-  (result) => parentPort!.postMessage(result),
-  (err: unknown) =>
-    parentPort!.postMessage({
-      error:
-        err instanceof LogwardError
-          ? { code: err.code, message: err.message }
-          : { code: "LW_INTERNAL", message: String((err as Error)?.stack ?? err) },
-    }),
-);
+// only as a worker (a test imports MAX_HIT_BYTES from the main thread)
+if (parentPort)
+  void run(workerData as SearchJob).then(
+    (result) => parentPort!.postMessage(result),
+    (err: unknown) =>
+      parentPort!.postMessage({
+        error:
+          err instanceof LogwardError
+            ? { code: err.code, message: err.message }
+            : { code: "LW_INTERNAL", message: String((err as Error)?.stack ?? err) },
+      }),
+  );

@@ -41,6 +41,7 @@ const STATUS: Partial<Record<ErrorCode, number>> = {
   LW_NOT_FOUND: 404,
   LW_BUSY: 409,
   LW_SEARCH_TIMEOUT: 503,
+  LW_SEARCH_TOO_LARGE: 503,
 };
 
 const STATIC: Record<string, { file: string; type: string }> = {

@@ -338,6 +338,13 @@ export const CASES: readonly HostileCase[] = [
       "link following (CWE-59); issue 21",
     ],
   ]),
+  ...inFile("hostile-ui-search.test.ts", [
+    [
+      "UI",
+      "a search matching 1 MiB lines stops at the byte budget, says truncated, and the UI answers meanwhile",
+      "issue 21 probe 6",
+    ],
+  ]),
   ...inFile("hostile-ui.test.ts", [
     [
       "UI",
