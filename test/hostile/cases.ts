@@ -345,6 +345,18 @@ export const CASES: readonly HostileCase[] = [
       "issue 21 probe 6",
     ],
   ]),
+  ...inFile("hostile-cve-2025-24889.test.ts", [
+    [
+      "names",
+      "origin names and paths in a sender's content are data: records stay in the channel's origin",
+      "CVE-2025-24889 (SecureDrop sd-log: VM name from log content, path traversal)",
+    ],
+    [
+      "names",
+      "a traversing origin or stream from the channel itself is refused, never a path",
+      "CVE-2025-24889 (SecureDrop sd-log: VM name from log content, path traversal)",
+    ],
+  ]),
   ...inFile("hostile-ui.test.ts", [
     [
       "UI",
