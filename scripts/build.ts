@@ -48,6 +48,36 @@ export async function buildBundles(
   const manifest: BundleManifest = { format: 1, bundles: {} };
   const built: string[] = [];
   const skipped: string[] = [];
+  // search's scan worker (src/query/scan-pool.ts), bundled on its own and put into the bundles
+  // that start it as text in place of src/query/scan-worker-code.ts: a bundle has no
+  // import.meta to find a file beside it. A worker given code (eval) runs it as a module: it
+  // has import statements.
+  const INLINE = "inline-scan-worker";
+  const inline = (code: string | null) => ({
+    name: INLINE,
+    setup(b: import("esbuild").PluginBuild) {
+      b.onResolve({ filter: /\/scan-worker-code\.ts$/ }, (args) => ({ path: args.path, namespace: INLINE }));
+      b.onLoad({ filter: /.*/, namespace: INLINE }, () => ({
+        contents: `export const SCAN_WORKER = { url: null, code: ${JSON.stringify(code)} };`,
+        loader: "js",
+      }));
+    },
+  });
+  const worker = await build({
+    entryPoints: [join(ROOT, "src/query/scan-worker.ts")],
+    plugins: [inline(null)], // a worker starts no workers
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node24",
+    write: false,
+    metafile: true,
+    legalComments: "none",
+    logLevel: "warning",
+  });
+  const workerCode = worker.outputFiles[0]!.text;
+  const workerInputs = Object.keys(worker.metafile.inputs).filter((i) => !i.startsWith(`${INLINE}:`));
+  const inlineWorker = inline(workerCode);
   for (const [name, c] of Object.entries(COMMANDS)) {
     const result = await build({
       stdin: {
@@ -68,6 +98,7 @@ export async function buildBundles(
       metafile: true,
       legalComments: "none",
       logLevel: "warning",
+      plugins: [inlineWorker],
     });
     const text = result.outputFiles[0]!.text;
     if (text.includes("import.meta")) {
@@ -79,6 +110,11 @@ export async function buildBundles(
     const inputs: Record<string, [number, number]> = {};
     for (const input of Object.keys(result.metafile.inputs)) {
       if (input.startsWith("<stdin>") || input.endsWith(".entry.ts")) continue;
+      // the worker's text stands for its sources: the bundle is stale when any of them changes
+      if (input.startsWith(`${INLINE}:`)) {
+        for (const w of workerInputs) inputs[w] = stamp(join(ROOT, w));
+        continue;
+      }
       inputs[input] = stamp(join(ROOT, input));
     }
     manifest.bundles[name] = { file: relative(ROOT, file), stamp: stamp(file), inputs };

@@ -10,6 +10,7 @@ import { readStreamLines, type StreamRef, type Window } from "../store/read.ts";
 import { LF, type ParsedLine, parseLine, TIME_LEN } from "../store/record.ts";
 import type { ObjectRow } from "./objects.ts";
 import { type LineView, readRecords } from "./records.ts";
+import { type ScanPool, scanPoolFor } from "./scan-pool.ts";
 import { type SyslogFilter, syslogMatches } from "./syslog-filter.ts";
 
 /** A matching stored line and its parse. */
@@ -101,7 +102,7 @@ export function announcedInBlock(ref: StreamRef, block: Buffer, w: Window, into:
  * over whole blocks: lines without it cost nothing but the scan. Each hit is a copy (blocks are
  * reused). With `objects`, the objects the stream announces are added to it in the same pass.
  */
-async function* fixedHits(
+export async function* fixedHits(
   root: string,
   ref: StreamRef,
   w: Window,
@@ -241,6 +242,19 @@ class ReadAhead implements AsyncIterable<Hit> {
   }
 }
 
+/** fixedHits of one stream in a scan worker; its objects are added to `into` at the end. */
+async function* pooledHits(
+  pool: ScanPool,
+  root: string,
+  ref: StreamRef,
+  w: Window,
+  needle: Buffer,
+  into: ObjectRow[] | null,
+): AsyncGenerator<Hit> {
+  const result = yield* pool.scan(root, ref, w, needle, { count: false, objects: into !== null });
+  if (into) into.push(...result.objects);
+}
+
 /** Each stream's announced objects, as the search's one pass over it found them. */
 export type Announced = Map<StreamRef, ObjectRow[]>;
 
@@ -265,36 +279,48 @@ export async function* searchRecords<T = never>(
   const ahead: ReadAhead[] = [];
   const announced: Announced[] = [];
   const needle = m.needle;
+  const fields = m.fields ?? null;
+  // a field filter is not sent to workers: its searches stay on this thread
+  const pool = needle && !fields ? await scanPoolFor(root, refs, w) : null;
   const startAhead = (k: number) => {
     const streams = ordered[k]?.[1];
     if (needle && streams && !ahead[k]) {
-      const fields = m.fields ?? null;
       const objects: Announced | null = afterOrigin ? new Map(streams.map((r) => [r, []])) : null;
       if (objects) announced[k] = objects;
-      ahead[k] = new ReadAhead(
-        mergeByTime(streams.map((r) => fixedHits(root, r, w, needle, fields, objects?.get(r) ?? null))),
-      );
+      const scan = (r: StreamRef) =>
+        pool
+          ? pooledHits(pool, root, r, w, needle, objects?.get(r) ?? null)
+          : fixedHits(root, r, w, needle, fields, objects?.get(r) ?? null);
+      ahead[k] = new ReadAhead(mergeByTime(streams.map(scan)));
     }
   };
-  for (const [k, [, streams]] of ordered.entries()) {
-    onOrigin?.(k, ordered.length);
-    for (let j = k; j < k + ORIGINS_AHEAD; j++) startAhead(j);
-    let objects: Announced | undefined;
-    if (needle) {
-      // fixedHits matched and parsed each of these already (and, once they are all out, has
-      // found the streams' objects)
-      const hits = ahead[k]!;
-      delete ahead[k];
-      yield* hits;
-      objects = announced[k];
-      delete announced[k];
-    } else {
-      for await (const v of readRecords(root, streams, w)) {
-        const p = matchLine(v, m);
-        if (p) yield { v, p };
+  try {
+    yield* originByOrigin();
+  } finally {
+    await pool?.close();
+  }
+
+  async function* originByOrigin(): AsyncGenerator<Hit | T> {
+    for (const [k, [, streams]] of ordered.entries()) {
+      onOrigin?.(k, ordered.length);
+      for (let j = k; j < k + ORIGINS_AHEAD; j++) startAhead(j);
+      let objects: Announced | undefined;
+      if (needle) {
+        // fixedHits matched and parsed each of these already (and, once they are all out, has
+        // found the streams' objects)
+        const hits = ahead[k]!;
+        delete ahead[k];
+        yield* hits;
+        objects = announced[k];
+        delete announced[k];
+      } else {
+        for await (const v of readRecords(root, streams, w)) {
+          const p = matchLine(v, m);
+          if (p) yield { v, p };
+        }
       }
+      if (afterOrigin) yield* afterOrigin(streams, objects);
     }
-    if (afterOrigin) yield* afterOrigin(streams, objects);
   }
 }
 
@@ -311,12 +337,24 @@ export async function countFixed(
   fields: SyslogFilter | null = null,
   objects: Announced | null = null,
 ): Promise<Map<string, number>> {
-  const perStream = await mapLimit(refs, STREAMS_AT_ONCE, async (r) => {
-    let n = 0;
-    const mine: ObjectRow[] | null = objects ? [] : null;
-    for await (const _ of fixedHits(root, r, w, needle, fields, mine)) n++;
-    if (mine) objects!.set(r, mine);
-    return [`${r.origin}/${r.stream}`, n] as const;
-  });
-  return new Map(perStream);
+  // a field filter is not sent to workers: its counts are made on this thread
+  const pool = fields ? null : await scanPoolFor(root, refs, w);
+  try {
+    const perStream = await mapLimit(refs, STREAMS_AT_ONCE, async (r) => {
+      let n = 0;
+      const mine: ObjectRow[] | null = objects ? [] : null;
+      if (pool) {
+        const scan = pool.scan(root, r, w, needle, { count: true, objects: mine !== null });
+        let step = await scan.next();
+        while (!step.done) step = await scan.next(); // count: no lines come, only the result
+        n = step.value.count;
+        mine?.push(...step.value.objects);
+      } else for await (const _ of fixedHits(root, r, w, needle, fields, mine)) n++;
+      if (mine) objects!.set(r, mine);
+      return [`${r.origin}/${r.stream}`, n] as const;
+    });
+    return new Map(perStream);
+  } finally {
+    await pool?.close();
+  }
 }
