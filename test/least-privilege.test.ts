@@ -223,3 +223,45 @@ if (process.permission && process.argv[2] === "serve")
   const show = await logward(["show", "--store", store, "work/main"]);
   assert.match(show.stdout.toString(), /under the model/);
 });
+
+test("show, search, ls and verify run under Node's permission model by default: a write outside is refused", async () => {
+  const dir = tempDir();
+  const store = join(dir, "store");
+  const d = await serve(store);
+  const env = { QREXEC_REMOTE_DOMAIN: "work", QREXEC_SERVICE_ARGUMENT: "main" };
+  assert.equal((await ingest(store, "lines", "read under the model\n", env)).code, 0);
+  assert.equal(await d.stop(), 0);
+  // what a flaw reached through hostile store content would do: write a file outside
+  const outside = join(dir, "outside.txt");
+  const probe = join(dir, "probe.mjs");
+  writeFileSync(
+    probe,
+    `import { rmSync, writeFileSync } from "node:fs";
+let result = "written";
+try { writeFileSync(${JSON.stringify(outside)}, "escaped"); rmSync(${JSON.stringify(outside)}); } catch (err) { result = err.code; }
+process.stderr.write("probe: " + result + "\\n");
+`,
+  );
+  // the installed command: bin/logward, the launcher npm links (the tests' helper runs logward.js)
+  const launcher = join(import.meta.dirname, "..", "bin", "logward");
+  const run = (args: string[], extra: NodeJS.ProcessEnv = {}) => {
+    const proc = spawn(launcher, [...args, "--store", store], {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, NODE_OPTIONS: `--import=${probe}`, ...extra },
+    });
+    const c = collect(proc);
+    return c.exited.then((code) => ({ code, out: c.out() }));
+  };
+  for (const args of [["show", "work/main"], ["search", "model"], ["ls"], ["verify", "--key", "LWK1-x"]]) {
+    const r = await run(args);
+    assert.match(r.out, /probe: ERR_ACCESS_DENIED/, `${args[0]}: ${r.out}`);
+    if (args[0] !== "verify") assert.equal(r.code, 0, r.out);
+    if (args[0] !== "ls") assert.doesNotMatch(r.out, /SecurityWarning|ERR_ACCESS_DENIED: /, r.out);
+  }
+  assert.match((await run(["show", "work/main"])).out, /read under the model/);
+  assert.match((await run(["search", "model"])).out, /work\/main .* read under the model/);
+  // the escape hatch, and a command that is not a reader (export writes its archive)
+  assert.match((await run(["show", "work/main"], { LOGWARD_NODE_PERMISSION: "0" })).out, /probe: written/);
+  assert.match((await run(["export", "-o", join(dir, "e.tar.zst")])).out, /probe: written/);
+  assert.equal(existsSync(outside), false);
+});
