@@ -25,7 +25,7 @@ import type { Server, Socket } from "node:net";
 import { loadConfig } from "../config/load.ts";
 import type { CollectorConfig } from "../config/types.ts";
 import { LogwardError } from "../errors.ts";
-import { NotifyRules } from "../output/notify-rules.ts";
+import { notifyOutputs } from "../output/notify-rules.ts";
 import { Outputs } from "../output/outputs.ts";
 import { Alerts } from "../policy/alerts.ts";
 import { Policy } from "../policy/engine.ts";
@@ -101,8 +101,6 @@ export class Collector {
   private outputs: Outputs | null = null;
   /** The `[[listen]]` reload in progress (listen-reload.ts), so that reloads run one after another. */
   private listenReloading: Promise<void> = Promise.resolve();
-  /** `[[notify]]` rules: read the store like outputs; each match an alert and a command. */
-  private notify: NotifyRules | null = null;
 
   private constructor(store: Store, config: CollectorConfig) {
     this.store = store;
@@ -137,18 +135,17 @@ export class Collector {
         onProblem: (what, message) => c.event(what, { message }),
       });
       // outputs start before any session: what is on disk then is durable (output/durable-gate.ts)
-      c.outputs = new Outputs(storeDir, { log: (m) => process.stderr.write(`logward: ${m}\n`) });
+      // `[[notify]]` rules run there too, as outputs of their own (output/notify-rules.ts)
+      c.outputs = new Outputs(storeDir, {
+        log: (m) => process.stderr.write(`logward: ${m}\n`),
+        raise: (origin, message) => c.alerts.raise({ kind: "notify", origin, message }),
+      });
       store.on("durable", (w: StreamWriter) => c.outputs?.noteDurable(w.origin, w.stream, w.durableSeq));
-      await c.outputs.apply(config.outputs);
+      await c.outputs.apply([...config.outputs, ...notifyOutputs(config.notify)]);
       await c.listen({ kind: "relay", path: config.socket }, 0o660);
       for (const path of config.qrexecSockets) await c.listen({ kind: "qrexec", path }, 0o660);
       for (const l of config.localSockets) await c.listen({ kind: "local", ...l }, l.mode);
       await c.startListen();
-      c.notify = new NotifyRules(storeDir, {
-        log: (m) => process.stderr.write(`logward: ${m}\n`),
-        raise: (origin, message) => c.alerts.raise({ kind: "notify", origin, message }),
-      });
-      await c.notify.apply(config.notify);
       c.event("start", {
         pid: process.pid,
         socket: config.socket,
@@ -159,7 +156,6 @@ export class Collector {
       for (const d of c.datagrams) await d.close();
       clearInterval(c.timer);
       await c.outputs?.close();
-      await c.notify?.close();
       await c.policy?.stop();
       await store.close();
       throw err;
@@ -194,8 +190,7 @@ export class Collector {
       viewers: next.viewers,
       notify: next.notify,
     };
-    void this.outputs?.apply(next.outputs);
-    void this.notify?.apply(next.notify);
+    void this.outputs?.apply([...next.outputs, ...notifyOutputs(next.notify)]);
     this.alerts.setCommand(next.policy.alertCommand);
     this.reloadTls();
     void this.reloadListen(next.listen);
@@ -496,7 +491,6 @@ export class Collector {
     for (const p of this.pending) p.socket.destroy();
     for (const s of this.sessions) s.socket.destroy();
     await this.outputs?.close().catch(() => {});
-    await this.notify?.close().catch(() => {});
     await this.store.close().catch(() => {});
   }
 
@@ -514,7 +508,6 @@ export class Collector {
     ]);
     await closed;
     await this.outputs?.close();
-    await this.notify?.close();
     await this.policy.stop();
     await this.own.idle();
     this.repeats.flush(true);

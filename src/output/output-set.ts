@@ -13,6 +13,8 @@ import { writeOutputsState } from "../store/output-state.ts";
 import { listStreams } from "../store/read.ts";
 import type { DestinationFactory } from "./destination.ts";
 import { DurableGate } from "./durable-gate.ts";
+import type { RaiseNotify } from "./notify.ts";
+import { NOTIFY_TYPE, notifyFactory } from "./notify-rules.ts";
 import { destinationFactory } from "./registry.ts";
 import { OutputRunner } from "./runner.ts";
 
@@ -28,6 +30,8 @@ export interface OutputSetOptions {
   readonly log: (message: string) => void;
   /** The first backoff of each runner (tests make it short). */
   readonly backoffMs?: number;
+  /** A `[[notify]]` rule's notification, as an alert (notify-rules.ts); none: only logged. */
+  readonly raise?: RaiseNotify;
 }
 
 export class OutputSet {
@@ -81,7 +85,10 @@ export class OutputSet {
       if (this.runners.has(c.name)) continue;
       let factory: DestinationFactory;
       try {
-        factory = await destinationFactory(c.type);
+        factory =
+          c.type === NOTIFY_TYPE
+            ? notifyFactory(this.opts.raise ?? ((_o, m) => this.opts.log(m)))
+            : await destinationFactory(c.type);
       } catch (err) {
         const why = err as Error;
         factory = () => {

@@ -10,6 +10,7 @@ const port = parentPort!;
 const say = (m: FromOutputs) => port.postMessage(m);
 const set = new OutputSet(data.root, {
   log: (line) => say({ log: line }),
+  raise: (origin, message) => say({ alert: { origin, message } }),
   ...(data.backoffMs !== undefined ? { backoffMs: data.backoffMs } : {}),
 });
 

@@ -26,13 +26,15 @@ export type ToOutputs =
   | { id: number; apply: readonly OutputConfig[] }
   | { id: number; close: true }
   | { durable: [string, number][] };
-export type FromOutputs = { done: number } | { log: string };
+export type FromOutputs = { done: number } | { log: string } | { alert: { origin: string; message: string } };
 
 export interface OutputsOptions {
   /** One line to the collector's log. */
   readonly log: (message: string) => void;
   /** The first backoff of each output (tests make it short). */
   readonly backoffMs?: number;
+  /** A `[[notify]]` rule's notification (notify-rules.ts): an alert in the collector. */
+  readonly raise?: (origin: string, message: string) => void;
 }
 
 export class Outputs {
@@ -107,6 +109,7 @@ export class Outputs {
     worker.postMessage({ durable: [...this.known] } satisfies ToOutputs);
     worker.on("message", (m: FromOutputs) => {
       if ("log" in m) this.opts.log(m.log);
+      else if ("alert" in m) this.opts.raise?.(m.alert.origin, m.alert.message);
       else {
         this.waiting.get(m.done)?.();
         this.waiting.delete(m.done);
