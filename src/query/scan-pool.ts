@@ -104,7 +104,8 @@ export class ScanPool {
   private readonly workers: Worker[] = [];
   private readonly pending = new Map<number, Pending>();
   private nextId = 0;
-  private nextWorker = 0;
+  /** Streams each worker is scanning now: a new one goes to the least busy. */
+  private readonly busy: number[] = [];
 
   constructor(size = Math.max(1, availableParallelism())) {
     for (let k = 0; k < size; k++) {
@@ -122,6 +123,7 @@ export class ScanPool {
           p.onReply({ id: -1, type: "error", code: null, message: err.message });
       });
       this.workers.push(w);
+      this.busy.push(0);
     }
   }
 
@@ -137,7 +139,9 @@ export class ScanPool {
     opts: { count: boolean; objects: boolean },
   ): AsyncGenerator<ScanHit, ScanResult> {
     const id = this.nextId++;
-    const worker = this.workers[this.nextWorker++ % this.workers.length]!;
+    const k = this.busy.indexOf(Math.min(...this.busy));
+    const worker = this.workers[k]!;
+    this.busy[k]!++;
     const queue: ScanReply[] = [];
     let wake: (() => void) | null = null;
     this.pending.set(id, {
@@ -177,7 +181,13 @@ export class ScanPool {
       }
     } finally {
       this.pending.delete(id);
+      this.busy[k]!--;
     }
+  }
+
+  /** Streams scanned at once: two a worker, so that one's reads overlap the other's work. */
+  get streamsAtOnce(): number {
+    return 2 * this.workers.length;
   }
 
   async close(): Promise<void> {

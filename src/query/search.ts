@@ -340,7 +340,7 @@ export async function countFixed(
   // a field filter is not sent to workers: its counts are made on this thread
   const pool = fields ? null : await scanPoolFor(root, refs, w);
   try {
-    const perStream = await mapLimit(refs, STREAMS_AT_ONCE, async (r) => {
+    const perStream = await mapLimit(refs, pool?.streamsAtOnce ?? STREAMS_AT_ONCE, async (r) => {
       let n = 0;
       const mine: ObjectRow[] | null = objects ? [] : null;
       if (pool) {
