@@ -6,6 +6,10 @@
 //   - `search RARE` (a token in a handful of lines) over everything;
 //   - `search --count COMMON` of a common word.
 // rg reads the plain text (`zstdcat *.zst | rg`, plus the active .log files) in the same run.
+// Each origin's ~50 MB stays under the 64 MiB segment size, so a third of the text is in the
+// active segments (plain, by design) and only the rest is sealed and compressed: the storage
+// figure is the sealed segments' size against their text, the whole store on disk beside it.
+// Last, a table of issue 20's goals (storage, show, search and count against rg).
 //
 //   env: PEERBENCH_DIR (default /tmp/peerbench), QUERY_STORE (default /tmp/logward-query-store;
 //        reused if it exists), REPS (default 3; show and the start-up run at least 11 times)
