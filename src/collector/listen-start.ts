@@ -45,7 +45,8 @@ export async function startListeners(
   const host: NetHost = {
     open: (socket, caller, l) => {
       const listener: Listener = { kind: "net", path: named(l) };
-      void deps.begin(socket, listener, { ...caller, format: "syslog" }).catch((err: Error) => {
+      const format = caller.format ?? "syslog";
+      void deps.begin(socket, listener, { ...caller, format }).catch((err: Error) => {
         const r = err instanceof Refusal ? err : new Refusal("error", caller.origin, err.message);
         deps.repeats.note("refused", r.origin ?? "-", `${r.kind}/${caller.transport}`, {
           transport: caller.transport,

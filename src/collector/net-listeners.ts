@@ -5,6 +5,8 @@
 // those of every other session. What is refused before that (a listener over max_connections,
 // a failed or timed-out handshake, a CN that is no origin name) goes to `refused`, which the
 // collector counts through repeats.ts, so a flood of refusals cannot fill the disk.
+// `protocol = "agent"` (mutual TLS only, a collector forwarding) reads the agent hello first
+// (agent-hello.ts): it names the stream, and the session is an agent session as on qrexec.
 //
 // UDP and unix datagram listeners are in datagram-listener.ts.
 
@@ -13,6 +15,7 @@ import { createServer as createTlsServer, type TLSSocket, type Server as TlsServ
 import { listenWhere } from "../config/listen.ts";
 import type { ListenConfig } from "../config/types.ts";
 import { LogwardError } from "../errors.ts";
+import { readHello } from "./agent-hello.ts";
 import type { Intake, IntakeHost } from "./intake.ts";
 import { addressOrigin, certOrigin } from "./peer-origin.ts";
 import { relpIntakeFor } from "./relp-tail.ts";
@@ -25,6 +28,8 @@ export interface NetCaller {
   transport: "tcp" | "tls";
   /** The intake for protocols other than syslog (RELP); undefined: the syslog framer. */
   intake: ((host: IntakeHost) => Intake) | undefined;
+  /** "agent" for protocol = "agent"; undefined: syslog, or the intake's (RELP). */
+  format?: "agent";
 }
 
 /** What the listeners ask of the collector. */
@@ -97,12 +102,25 @@ export async function startNetListener(l: ListenConfig, host: NetHost): Promise<
       socket.destroy();
       return;
     }
+    const transport = l.transport as "tcp" | "tls";
+    if (l.protocol === "agent") {
+      readHello(
+        socket,
+        l.handshakeTimeoutMs,
+        ({ stream, first }) => {
+          // the hello goes back in front of what follows: the session's agent intake reads it
+          socket.unshift(first);
+          host.open(socket, { origin: who.origin, stream, transport, intake, format: "agent" }, l);
+        },
+        (why) => {
+          host.refused(l, "bad-hello", socket.remoteAddress ?? "-", who.origin, why);
+          socket.destroy();
+        },
+      );
+      return;
+    }
     socket.pause();
-    host.open(
-      socket,
-      { origin: who.origin, stream: l.stream, transport: l.transport as "tcp" | "tls", intake },
-      l,
-    );
+    host.open(socket, { origin: who.origin, stream: l.stream, transport, intake }, l);
   };
   let server: Server;
   let reload = () => {};

@@ -1,11 +1,13 @@
 // The `[[listen]]` tables: network and datagram listeners for syslog (RFC 5424/3164 over UDP,
-// TCP with RFC 6587 framing, TLS as RFC 5425) and RELP. Read once with the rest of the file,
+// TCP with RFC 6587 framing, TLS as RFC 5425), RELP, and the agent protocol over mutual TLS
+// (another collector forwarding, `[[output]] type = "logward"`). Read once with the rest of the file,
 // every problem one sentence naming the table and key ("listen #2: tls_key ..."); what can
 // only be known when `serve` starts (a key file it cannot read, an address in use) is checked
 // by the collector, which names the table and key the same way (`listenWhere`).
 //
 //   [[listen]]
-//   protocol = "syslog"           "syslog" or "relp"
+//   protocol = "syslog"           "syslog", "relp" or "agent" (tls with tls_ca only; the
+//                                 sender's hello names the stream, so no `stream`)
 //   transport = "tls"             "udp", "tcp", "tls" or "unix" (a datagram socket like /dev/log)
 //   address = "127.0.0.1:6514"    host:port ("[::1]:6514" for IPv6), or an absolute path for unix
 //   tls_cert, tls_key             tls: the server's certificate chain and key (PEM files)
@@ -37,7 +39,7 @@ export const LISTEN_KEYS: readonly string[] = [
   "mode",
 ];
 
-const PROTOCOLS: readonly ListenProtocol[] = ["syslog", "relp"];
+const PROTOCOLS: readonly ListenProtocol[] = ["syslog", "relp", "agent"];
 const TRANSPORTS: readonly ListenTransport[] = ["udp", "tcp", "tls", "unix"];
 
 export const DEFAULT_LISTEN_STREAM = "syslog";
@@ -82,11 +84,24 @@ export function parseListen(doc: Record<string, unknown>, problems: string[]): r
       if (!LISTEN_KEYS.includes(k)) problems.push(`${where}: ${k} is not a known setting`);
 
     const protocol = (table.protocol ?? "syslog") as ListenProtocol;
-    if (!PROTOCOLS.includes(protocol)) bad("protocol", '"syslog" or "relp"');
+    if (!PROTOCOLS.includes(protocol)) bad("protocol", '"syslog", "relp" or "agent"');
     const transport = table.transport as ListenTransport;
     if (!TRANSPORTS.includes(transport)) bad("transport", '"udp", "tcp", "tls" or "unix"');
     if (protocol === "relp" && (transport === "udp" || transport === "unix"))
       problems.push(`${where}: transport must be "tcp" or "tls" for protocol = "relp"`);
+    // agent: only a collector with a client certificate of tls_ca may forward (its records are
+    // stored under the origin the channel names, so the channel must be authenticated)
+    const agent = protocol === "agent";
+    if (agent && transport !== "tls" && TRANSPORTS.includes(transport))
+      problems.push(`${where}: transport must be "tls" for protocol = "agent" (with tls_ca: mutual TLS)`);
+    if (agent && transport === "tls" && table.tls_ca === undefined)
+      problems.push(
+        `${where}: tls_ca is required for protocol = "agent" (only a client certificate of that CA may forward)`,
+      );
+    if (agent && table.stream !== undefined)
+      problems.push(
+        `${where}: stream does not apply to protocol = "agent" (the sender's hello names the stream)`,
+      );
 
     const address = table.address;
     let host = "";
@@ -125,7 +140,11 @@ export function parseListen(doc: Record<string, unknown>, problems: string[]): r
           `${where}: origin = "cert" needs transport = "tls" and tls_ca (only a verified client certificate can name the origin)`,
         );
     } else if (origin === "address") {
-      if (transport === "unix")
+      if (agent)
+        problems.push(
+          `${where}: origin = "address" cannot be used with protocol = "agent"; use "cert" or an origin name`,
+        );
+      else if (transport === "unix")
         problems.push(
           `${where}: origin = "address" cannot be used with unix (a datagram socket has no peer address); name the origin`,
         );

@@ -98,7 +98,7 @@ export interface OutputConfig {
   readonly file: string;
 }
 
-export type ListenProtocol = "syslog" | "relp";
+export type ListenProtocol = "syslog" | "relp" | "agent";
 export type ListenTransport = "udp" | "tcp" | "tls" | "unix";
 
 /** One `[[listen]]` table, checked (config/listen.ts). */

@@ -1,6 +1,6 @@
 // One agent session of a `logward` output (logward.ts): one source stream of this store, sent
-// to one stream of the receiving collector over a command channel, exactly as `logward ship`
-// sends its spool (docs/PROTOCOL.md, "agent"; the channel is src/agent/channel.ts). The store
+// to one stream of the receiving collector over a command channel or a TLS connection
+// (forward-tls.ts), exactly as `logward ship` sends its spool (docs/PROTOCOL.md, "agent"; the channel is src/agent/channel.ts). The store
 // itself is the spool: the agent seq of a record is its seq in the source stream, which is
 // dense, durable and never renumbered, so the receiver's welcome (the last seq of this
 // "spool" it holds durably) is exactly where to go on, and a record sent twice after a crash
@@ -17,7 +17,7 @@
 //   At the receiver it is a sender's record like any other: it cannot pass for a record of the
 //   receiving collector.
 
-import { type Channel, viaChannel } from "../agent/channel.ts";
+import type { Channel } from "../agent/channel.ts";
 import { unescapePayload } from "../store/escape.ts";
 import { type AgentEnd, type CollectorReply, encodeHello, encodeRecord } from "../wire/agent.ts";
 import type { OutRecord } from "./destination.ts";
@@ -31,9 +31,8 @@ export interface SessionTarget {
   readonly remoteStream: string;
   /** The agent spool id: names the source stream's numbering (logward.ts, spoolIdFor). */
   readonly spool: string;
-  /** The command, run by sh, with the agent protocol on its stdin and stdout. */
-  readonly command: string;
-  readonly log: (message: string) => void;
+  /** Opens the channel (a command run by sh, or TLS), its replies to `onReply`. */
+  readonly open: (onReply: (r: CollectorReply) => void) => Channel;
 }
 
 interface AckWaiter {
@@ -71,14 +70,7 @@ export class ForwardSession {
       this.onFailure = reject;
     });
     this.welcomed.catch(() => {});
-    this.channel = viaChannel(target.command, (r) => this.reply(r), {
-      env: {
-        LOGWARD_STREAM: target.remoteStream,
-        LOGWARD_ORIGIN: target.origin,
-        LOGWARD_SOURCE_STREAM: target.stream,
-      },
-      onStderr: (line) => target.log(`${target.origin}/${target.stream}: ${line}`),
-    });
+    this.channel = target.open((r) => this.reply(r));
     void this.channel.closed.then((why) => {
       const e = this.end as AgentEnd | null;
       this.fail(new Error(e ? `the receiving collector ended the session: ${e.message}` : why));

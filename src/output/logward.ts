@@ -1,9 +1,11 @@
 // `type = "logward"`: forwarding to another logward collector, exactly once (issue 19;
 // docs/PROTOCOL.md, "Forwarding to another collector"). A log qube forwards to a second log
 // qube or a central collector the way `logward ship` sends to it: the agent protocol over a
-// command channel
-// (`command = 'qrexec-client-vm central "logward.Agent+$LOGWARD_STREAM"'`), one session per
-// source stream (forward-session.ts), at most `sessions` at once.
+// command channel (`command = 'qrexec-client-vm central "logward.Agent+$LOGWARD_STREAM"'`) or
+// over mutual TLS to the receiver's `[[listen]] protocol = "agent"` (`address`, `tls_cert`,
+// `tls_key`, `tls_ca`: forward-tls.ts), one session per source stream (forward-session.ts), at
+// most `sessions` at once. The TLS files are read when the destination is made (at start, and
+// after each failure), so a renewed certificate is used from the next connection on.
 //
 // Identity at the receiver. The receiving collector names the origin from the channel: that is
 // this collector (the forwarding log qube), never what it forwards, as for any sender. So the
@@ -18,6 +20,8 @@
 
 import { createHash } from "node:crypto";
 import { statSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import { type Channel, viaChannel } from "../agent/channel.ts";
 import { DEFAULT_LOGWARD_SESSIONS } from "../config/output-logward.ts";
 import { isValidName, streamDir } from "../store/names.ts";
 import type {
@@ -27,7 +31,8 @@ import type {
   OutputConfig,
   OutRecord,
 } from "./destination.ts";
-import { ForwardSession } from "./forward-session.ts";
+import { ForwardSession, type SessionTarget } from "./forward-session.ts";
+import { type TlsTarget, tlsChannel } from "./forward-tls.ts";
 
 /** Sessions at once by default: the receiver allows 16 per origin (max_sessions_per_origin). */
 export const DEFAULT_FORWARD_SESSIONS = DEFAULT_LOGWARD_SESSIONS;
@@ -53,8 +58,43 @@ export function spoolIdFor(store: string, origin: string, stream: string): strin
   return `fwd-${hash.slice(0, 32)}`;
 }
 
+/** The options config/output-logward.ts returns for an output with `address`. */
+interface TlsOptions {
+  address: string;
+  host: string;
+  port: number;
+  server_name: string | null;
+  tls_cert: string;
+  tls_key: string;
+  tls_ca: string;
+}
+
+/** Reads the TLS files of an output; one that cannot be read is a sentence naming its key. */
+async function tlsTarget(config: OutputConfig): Promise<TlsTarget> {
+  const o = config.options as unknown as TlsOptions;
+  const read = async (key: "tls_cert" | "tls_key" | "tls_ca") => {
+    try {
+      return await readFile(o[key]);
+    } catch (err) {
+      throw new Error(
+        `output ${config.name}: ${key} ${o[key]} cannot be read (${(err as NodeJS.ErrnoException).code ?? err}).`,
+      );
+    }
+  };
+  const [cert, key, ca] = await Promise.all([read("tls_cert"), read("tls_key"), read("tls_ca")]);
+  return {
+    address: o.address,
+    host: o.host,
+    port: o.port,
+    serverName: o.server_name,
+    files: { cert, key, ca },
+  };
+}
+
 class LogwardDestination implements Destination {
-  private readonly command: string;
+  private readonly config: OutputConfig;
+  /** TLS: the target with its files, read once for this destination. */
+  private tls: Promise<TlsTarget> | null = null;
   private readonly maxSessions: number;
   private readonly host: DestinationHost;
   /** Source "origin/stream" -> its session (a promise: two batches never open two sessions). */
@@ -66,7 +106,7 @@ class LogwardDestination implements Destination {
   private closed = false;
 
   constructor(config: OutputConfig, host: DestinationHost) {
-    this.command = config.command!;
+    this.config = config;
     this.maxSessions = (config.options.sessions as number | undefined) ?? DEFAULT_FORWARD_SESSIONS;
     this.host = host;
     this.idleTimer = setInterval(() => void this.endIdle(), IDLE_MS / 4);
@@ -136,12 +176,26 @@ class LogwardDestination implements Destination {
         stream,
         remoteStream: remote,
         spool: spoolIdFor(this.host.store, origin, stream),
-        command: this.command,
-        log: (m) => this.host.log(m),
+        open: await this.opener(origin, stream, remote),
       });
     })();
     this.sessions.set(key, opening);
     return opening;
+  }
+
+  /** How a session of this output opens its channel: the command, or TLS to `address`. */
+  private async opener(origin: string, stream: string, remote: string): Promise<SessionTarget["open"]> {
+    if (this.config.options.address === undefined) {
+      const command = this.config.command!;
+      return (onReply): Channel =>
+        viaChannel(command, onReply, {
+          env: { LOGWARD_STREAM: remote, LOGWARD_ORIGIN: origin, LOGWARD_SOURCE_STREAM: stream },
+          onStderr: (line) => this.host.log(`${origin}/${stream}: ${line}`),
+        });
+    }
+    this.tls ??= tlsTarget(this.config);
+    const target = await this.tls;
+    return (onReply) => tlsChannel(target, onReply);
   }
 
   /** Ends the least recently used other session once it is idle, while there are too many. */
