@@ -132,6 +132,34 @@ export function checkStoreDir(root: string, path: string, name: string): boolean
   return checkDirFd(path, name, storeOwner(root));
 }
 
+/**
+ * The identity (device and inode) of the directories a path under the store runs through, each
+ * opened O_DIRECTORY|O_NOFOLLOW: a writer notes it when it opens its stream and compares it
+ * before it creates or reopens a file by path there, so an origin or stream directory swapped
+ * for a link (or another directory) meanwhile is refused, not written through. `dirs` from the
+ * outermost. Null when one of them is a link or not a directory.
+ */
+export function dirsIdentity(dirs: readonly string[]): string | null {
+  let id = "";
+  for (const dir of dirs) {
+    let fd: number;
+    try {
+      fd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY | constants.O_NOFOLLOW);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === "ELOOP" || code === "ENOTDIR") return null;
+      throw err;
+    }
+    try {
+      const st = fstatSync(fd);
+      id += `${st.dev}:${st.ino}/`;
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return id;
+}
+
 /** LW_UNSAFE_PATH for a store entry that another user (`uid`: not root, not the store's owner) owns. */
 export function foreignOwner(name: string, path: string, uid: number): LogwardError {
   return new LogwardError(

@@ -20,10 +20,12 @@
 
 import type { FileHandle } from "node:fs/promises";
 import { open, unlink } from "node:fs/promises";
+import { dirname } from "node:path";
 import { LogwardError } from "../errors.ts";
 import { asBuffer, ESCAPE_EXPANSION, escapeInto } from "./escape.ts";
 import { fsyncDir, isOutOfSpace, openNoFollow, pwriteAll, RW_NOFOLLOW, readRange } from "./files.ts";
 import { segmentName, segmentPath } from "./layout.ts";
+import { dirsIdentity, unsafePath } from "./names.ts";
 import type { StreamObjects } from "./objects.ts";
 import type { StoreOptions } from "./options.ts";
 import {
@@ -180,6 +182,7 @@ export class StreamWriter {
    * than the process may have files open.
    */
   async init(): Promise<void> {
+    this.checkDirs(); // notes the directories the writer opened
     const r = this.activeRecovered;
     this.activeRecovered = null;
     if (r) this.active = { fh: null, ...r };
@@ -204,9 +207,24 @@ export class StreamWriter {
     }
   }
 
+  /** The origin and stream directories' identity when the writer opened (dirsIdentity). */
+  private dirId: string | null = null;
+
+  /**
+   * Refuses to open a file by path in the stream's directory if it, or its origin's, is no
+   * longer the directory the writer opened (swapped for a link meanwhile: Node has no openat).
+   * Only where a file is created or reopened, not on every write.
+   */
+  private checkDirs(): void {
+    const id = dirsIdentity([dirname(this.dir), this.dir]);
+    this.dirId ??= id;
+    if (id === null || id !== this.dirId) throw unsafePath(`${this.origin}/${this.stream}`, this.dir);
+  }
+
   /** The active segment's file, opened again if an idle close (or a fresh start) closed it. */
   private async activeHandle(a: Active): Promise<FileHandle> {
     if (a.fh) return a.fh;
+    this.checkDirs();
     const fh = await openNoFollow(a.path, RW_NOFOLLOW); // a link swapped in while closed is refused
     a.fh = fh;
     this.host.fileOpened?.(this);
@@ -722,6 +740,7 @@ export class StreamWriter {
 
   private async createSegment(firstSeq: number, firstTime: string): Promise<void> {
     const path = segmentPath(this.dir, firstSeq, false);
+    this.checkDirs();
     const fh = await open(path, "wx", 0o640);
     try {
       await fsyncDir(this.dir);

@@ -338,6 +338,18 @@ export const CASES: readonly HostileCase[] = [
       "link following (CWE-59); issue 21",
     ],
   ]),
+  ...inFile("store-dir-swap.test.ts", [
+    [
+      "names",
+      "the stream directory swapped for a link while its file is closed is not written through",
+      "link following (CWE-59), time-of-check time-of-use (CWE-367); issue 21",
+    ],
+    [
+      "names",
+      "the origin directory swapped for a link while its file is closed is not written through",
+      "link following (CWE-59), time-of-check time-of-use (CWE-367); issue 21",
+    ],
+  ]),
   ...inFile("hostile-ui-search.test.ts", [
     [
       "UI",
