@@ -638,6 +638,25 @@ export const CASES: readonly HostileCase[] = [
     ],
     ["syslog/TLS", "SIGHUP: the listener reads its certificate and key again"],
   ]),
+  ...inFile("listen-agent.test.ts", [
+    [
+      "framing",
+      "no hello, a record first, a hello over 512 bytes, a bad stream name: refused, nothing stored, an event",
+      "CWE-770 (a length read before buffering) and CWE-22 (a stream name as a path)",
+    ],
+  ]),
+  ...inFile("forward-tls.test.ts", [
+    [
+      "syslog/TLS",
+      "a client certificate of another CA is refused: nothing stored, an event, the sender's last error",
+    ],
+    [
+      "syslog/TLS",
+      "the sender refuses a receiver certificate of another CA, or for another name",
+      "CWE-297 (a certificate for another host accepted)",
+    ],
+    ["crashes", "20,000 records exactly once through kill -9 of each collector"],
+  ]),
   ...inFile("syslog-udp.test.ts", [
     ["syslog/TLS", "logger --udp, RFC 5424 and 3164: one datagram one record, origin from the address"],
     [
