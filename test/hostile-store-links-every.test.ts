@@ -21,7 +21,7 @@ import {
 import { get } from "node:http";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import { zstdDecompressSync } from "node:zlib";
+import { zstdCompressSync, zstdDecompressSync } from "node:zlib";
 import { logward } from "./helpers/cli.ts";
 import { type Daemon, ingest, serve } from "./helpers/daemon.ts";
 import { tempDir } from "./helpers/tmp.ts";
@@ -111,7 +111,17 @@ describe("symbolic links in every directory and file position of the store", () 
     key = init.stdout.toString().trim().split("\n").at(-1)!;
     const first = await serve(store, CONFIG);
     assert.equal((await ingest(store, "lines", "fine one\n", { QREXEC_REMOTE_DOMAIN: "vm" })).code, 0);
+    assert.equal(
+      (await ingest(store, "blob", "an object's bytes", { QREXEC_REMOTE_DOMAIN: "blobo" })).code,
+      0,
+    );
     assert.equal(await first.stop(), 0);
+    // a stored object replaced by a link to a valid zstd frame of the secret
+    const objects = join(origins, "blobo", "main", "objects");
+    const stored = readdirSync(objects).find((f) => f.endsWith(".zst"))!;
+    writeFileSync(join(base, "outside", "secret.zst"), zstdCompressSync(Buffer.from(SECRET)));
+    rmSync(join(objects, stored));
+    plant(join(base, "outside", "secret.zst"), join(objects, stored));
 
     plant(outside.dir, join(origins, "lodir")); // an origin directory
     plant(outside.file, join(origins, "lofile"));
@@ -215,8 +225,11 @@ describe("symbolic links in every directory and file position of the store", () 
     const ex = await logward(["export", "-o", file, "--store", store]);
     noSecret("export's messages", ex.stderr);
     if (existsSync(file)) noSecret("the export archive", zstdDecompressSync(readFileSync(file)));
-    const obj = await logward(["get", `objf/main`, "1", "-o", join(base, "got"), "--store", store]);
-    noSecret("get", obj.stdout);
+    const got = join(base, "got");
+    const obj = await logward(["get", "blobo/main", "2", "-o", got, "--store", store]);
+    assert.notEqual(obj.code, 0, obj.stderr);
+    assert.match(obj.stderr, /symbolic link/, obj.stderr);
+    assert.equal(existsSync(got), false);
 
     for (const target of ["lodir", "vm/lsdir", "seg/main"]) {
       const r = await logward(["rm", target, "--yes", "--store", store]);
