@@ -645,6 +645,13 @@ export const CASES: readonly HostileCase[] = [
       "CWE-770 (a length read before buffering) and CWE-22 (a stream name as a path)",
     ],
   ]),
+  ...inFile("output-logward-tls.test.ts", [
+    ["framing", "a receiver that answers garbage: the delivery fails with a sentence, the socket is closed"],
+    [
+      "framing",
+      "a receiver that closes at once, before any welcome: the delivery fails and says what to look at",
+    ],
+  ]),
   ...inFile("forward-tls.test.ts", [
     [
       "syslog/TLS",
