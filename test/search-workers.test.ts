@@ -32,6 +32,9 @@ async function makeStore(): Promise<string> {
           Buffer.from(`${origin}/${stream} ${i} ${i % 9 === 4 ? "NEEDLE" : "hay"} ${"z".repeat(40)}`),
         ]);
       }
+      // a hit longer than a worker's batch (256 KiB): a batch of its own
+      if (origin === "b" && stream === "app")
+        w.appendRecords([Buffer.from(`big NEEDLE ${"y".repeat(300 * 1024)}`)]);
       await store.flush();
     }
   await store.idle();
@@ -63,6 +66,11 @@ test("search and --count in scan workers give what the main thread gives", async
     const onMain = await collect(root, refs, w, NEVER);
     assert.equal(scanStats.jobs - before, refs.length, "none with workers off");
     assert.ok(onMain.length > 10);
+    if (!("since" in w))
+      assert.ok(
+        onMain.some((l) => l.length > 256 * 1024),
+        "the long hit",
+      );
     assert.deepEqual(inWorkers, onMain);
 
     scanSettings.fromBytes = ALWAYS;

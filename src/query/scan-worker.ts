@@ -1,6 +1,7 @@
 // A search's scan worker (scan-pool.ts starts it): reads the streams it is given, decompressing
-// their frames on this thread, and finds a plain string in them with search.ts's fixedHits, so
-// that decompressing and scanning use every core instead of the main thread's one. Sends each
+// their frames on this thread, and finds a plain string in them as search.ts's fixedHits does, so
+// that decompressing and scanning use every core instead of the main thread's one (the same
+// reader and blockHits as fixedHits, with one copy of each hit line, into a batch). Sends each
 // stream's hit lines back in batches (at most IN_FLIGHT bytes a stream not yet taken by the
 // main thread), or only their number, then the objects the stream announces. Its streams are
 // read side by side, never one after the other: the main thread merges an origin's streams by
@@ -9,10 +10,10 @@
 import { parentPort } from "node:worker_threads";
 import { LogwardError } from "../errors.ts";
 import { collectDamage } from "../store/damage.ts";
-import { decompressInline } from "../store/read.ts";
+import { decompressInline, readStreamLines } from "../store/read.ts";
 import type { ObjectRow } from "./objects.ts";
 import type { ScanJob, ScanReply, ScanRequest } from "./scan-pool.ts";
-import { fixedHits } from "./search.ts";
+import { announcedInBlock, blockHits } from "./search.ts";
 
 /** Hit bytes sent and not yet taken by the main thread, above which this worker waits. */
 const IN_FLIGHT = 4 * 1024 * 1024;
@@ -35,31 +36,43 @@ async function run(job: ScanJob): Promise<void> {
   const state = { inFlight: 0, wakeUp: null as (() => void) | null };
   jobs.set(job.id, state);
   let count = 0;
-  let batch: Buffer[] = [];
+  // hit lines are copied once, into the batch, whose memory is then handed to the main thread
+  // (transferred, not copied): no object per hit in this thread
+  let batch: Buffer | null = null;
   let batchBytes = 0;
   let timer: NodeJS.Timeout | null = null;
   const flush = () => {
     if (timer) clearTimeout(timer);
     timer = null;
-    if (batch.length === 0) return;
-    const lines = Buffer.concat(batch, batchBytes);
-    state.inFlight += lines.length;
-    send({ id: job.id, type: "hits", lines });
-    batch = [];
+    if (!batch || batchBytes === 0) return;
+    const lines = batch.subarray(0, batchBytes);
+    state.inFlight += batchBytes;
+    port.postMessage({ id: job.id, type: "hits", lines } satisfies ScanReply, [batch.buffer as ArrayBuffer]);
+    batch = null;
     batchBytes = 0;
+  };
+  const add = (block: Buffer, start: number, end: number) => {
+    const len = end + 1 - start;
+    if (batch && batchBytes + len > batch.length) flush();
+    // a slow (unpooled) buffer of its own, so that it can be transferred
+    batch ??= Buffer.allocUnsafeSlow(Math.max(BATCH_BYTES, len));
+    block.copy(batch, batchBytes, start, end + 1);
+    batchBytes += len;
   };
   // damaged ranges go back to the main thread, which reports them where its reader would have
   // (stderr, or the web UI's collectDamage)
   const { value: failure, damaged } = await collectDamage(async () => {
     try {
       const needle = Buffer.from(job.needle);
-      for await (const h of fixedHits(job.root, job.ref, job.w, needle, null, objects)) {
-        count++;
-        if (job.count) continue;
-        batch.push(h.v.block);
-        batchBytes += h.v.block.length;
+      const { ref, w } = job;
+      for await (const block of readStreamLines(job.root, ref.origin, ref.stream, w)) {
+        if (objects) announcedInBlock(ref, block, w, objects);
+        blockHits(block, needle, null, (start, end) => {
+          count++;
+          if (!job.count) add(block, start, end);
+        });
         if (batchBytes >= BATCH_BYTES) flush();
-        else timer ??= setTimeout(flush, FLUSH_MS);
+        else if (batchBytes > 0) timer ??= setTimeout(flush, FLUSH_MS);
         while (state.inFlight > IN_FLIGHT) await new Promise<void>((r) => (state.wakeUp = r));
       }
       flush();

@@ -112,28 +112,45 @@ export async function* fixedHits(
 ): AsyncGenerator<Hit> {
   for await (const block of readStreamLines(root, ref.origin, ref.stream, w)) {
     if (objects) announcedInBlock(ref, block, w, objects);
-    let at = block.indexOf(needle);
-    while (at !== -1) {
-      const start = block.lastIndexOf(LF, at) + 1;
-      let end = block.indexOf(LF, at);
-      if (end === -1) end = block.length;
-      const p = parseLine(block, start, end);
-      const inPayload = p ? block.indexOf(needle, p.payloadStart) : -1;
-      if (
-        p &&
-        inPayload !== -1 &&
-        inPayload + needle.length <= p.payloadEnd &&
-        (!fields || syslogMatches(fields, block, p))
-      ) {
-        // the line as parsed here, its offsets moved to the copy: no second parse downstream
-        const line = Buffer.from(block.subarray(start, end + 1));
-        yield {
-          v: { ref, block: line, start: 0, end: line.length - 1 },
-          p: { ...p, payloadStart: p.payloadStart - start, payloadEnd: p.payloadEnd - start },
-        };
-      }
-      at = block.indexOf(needle, end + 1);
-    }
+    const hits: Hit[] = [];
+    blockHits(block, needle, fields, (start, end, p) => {
+      // the line as parsed here, its offsets moved to the copy: no second parse downstream
+      const line = Buffer.from(block.subarray(start, end + 1));
+      hits.push({
+        v: { ref, block: line, start: 0, end: line.length - 1 },
+        p: { ...p, payloadStart: p.payloadStart - start, payloadEnd: p.payloadEnd - start },
+      });
+    });
+    yield* hits;
+  }
+}
+
+/**
+ * Calls `each` with the bounds (`end` is its LF) and parse of every line of `block` whose
+ * payload holds `needle` and passes `fields`, in order: indexOf over the whole block, so lines
+ * without it cost nothing but the scan.
+ */
+export function blockHits(
+  block: Buffer,
+  needle: Buffer,
+  fields: SyslogFilter | null,
+  each: (start: number, end: number, p: ParsedLine) => void,
+): void {
+  let at = block.indexOf(needle);
+  while (at !== -1) {
+    const start = block.lastIndexOf(LF, at) + 1;
+    let end = block.indexOf(LF, at);
+    if (end === -1) end = block.length;
+    const p = parseLine(block, start, end);
+    const inPayload = p ? block.indexOf(needle, p.payloadStart) : -1;
+    if (
+      p &&
+      inPayload !== -1 &&
+      inPayload + needle.length <= p.payloadEnd &&
+      (!fields || syslogMatches(fields, block, p))
+    )
+      each(start, end, p);
+    at = block.indexOf(needle, end + 1);
   }
 }
 
