@@ -47,9 +47,15 @@ export function procStatus(pid: number, key: string): number {
 
 const TICKS = 100; // USER_HZ on Linux
 export function cpuSeconds(pid: number): number {
+  const { user, system } = cpuSplit(pid);
+  return user + system;
+}
+
+/** User and system CPU seconds of a process, from /proc/PID/stat. */
+export function cpuSplit(pid: number): { user: number; system: number } {
   const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
   const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(f[11]) + Number(f[12])) / TICKS;
+  return { user: Number(f[11]) / TICKS, system: Number(f[12]) / TICKS };
 }
 
 /** A receive time (`YYYY-MM-DDTHH:MM:SS.ffffffZ`) as µs since the epoch; seconds cached. */
@@ -164,6 +170,7 @@ async function main(): Promise<void> {
   const codes = await Promise.all(origins.map((o) => o.done));
   const drainWall = (performance.now() - t0) / 1000;
   const cpu = cpuSeconds(pid) - cpu0;
+  const split = cpuSplit(pid);
   const hwm = procStatus(pid, "VmHWM");
   serve.kill("SIGTERM");
   const exit = await new Promise<number | null>((r) => serve.once("exit", (c) => r(c)));
@@ -220,6 +227,9 @@ async function main(): Promise<void> {
     `\n${ORIGINS} origins × ${RATE} lines/s × ${SECONDS} s, ${MODE === "ingest" ? "`logward ingest` processes (qrexec exec path)" : "qrexec socket-service connections"}, ${LINE_BYTES}-byte lines: sent ${sent}, stored ${nAll}, lost ${lost}; last session closed ${(drainWall - sendWall).toFixed(2)} s after the last line was sent`,
   );
   if (MODE === "ingest") console.log(`each ingest process: ${senderRss.toFixed(1)} MiB RSS (mean)`);
+  console.log(
+    `collector CPU since start: ${split.user.toFixed(1)} s user, ${split.system.toFixed(1)} s system (the system part is mostly each small arrival's own write and fdatasync)`,
+  );
   console.log("\ncollector over time (s: RSS MiB, CPU s so far):");
   const every = Math.max(1, Math.round(samples.length / 12));
   console.log(
@@ -231,16 +241,19 @@ async function main(): Promise<void> {
   console.log(
     `\nlatency (receive time − send time), ms: median ${median.toFixed(2)}, p99 ${pct(sortedAll, 0.99).toFixed(2)}, p99.9 ${pct(sortedAll, 0.999).toFixed(2)}, max ${sortedAll[nAll - 1]?.toFixed(1)}; per-origin p99: median ${pct(p99s, 0.5).toFixed(2)}, worst ${worst.p99.toFixed(2)} (${worst.name}, its max ${worst.max.toFixed(1)})`,
   );
+  // the issue's goal: the worst origin's p99 against the median of all records. A stall of the
+  // whole collector (GC, a busy machine) delays every origin alike and fails it without any
+  // unfairness, so the spread of the per-origin p99s is printed beside it: that one is fairness.
   const ratio = worst.p99 / median;
   console.log(
     `writes that filled a socket buffer: ${behind}; load average at the end: ${readFileSync("/proc/loadavg", "latin1").split(" ").slice(0, 3).join(" ")} on ${availableParallelism()} cores`,
   );
   console.log(
-    "\n| origins × lines/s × s | lost | collector peak RSS (VmHWM) | RSS idle → end | collector CPU µs/line | latency median | worst origin p99 | worst p99 ÷ median |",
+    "\n| origins × lines/s × s | lost | collector peak RSS (VmHWM) | RSS idle → end | collector CPU µs/line | latency median | worst origin p99 | worst p99 ÷ median | worst p99 ÷ median origin's p99 |",
   );
-  console.log("|---|---|---|---|---|---|---|---|");
+  console.log("|---|---|---|---|---|---|---|---|---|");
   console.log(
-    `| ${ORIGINS} × ${RATE} × ${SECONDS} (${MODE}) | ${lost} of ${sent} | ${hwm.toFixed(0)} MiB | ${rssIdle.toFixed(0)} → ${samples.at(-1)!.rss.toFixed(0)} MiB (sampled peak ${peakRss.toFixed(0)}) | ${((cpu * 1e6) / sent).toFixed(2)} | ${median.toFixed(2)} ms | ${worst.p99.toFixed(2)} ms | ${ratio.toFixed(1)} (goal ≤ 10) |`,
+    `| ${ORIGINS} × ${RATE} × ${SECONDS} (${MODE}) | ${lost} of ${sent} | ${hwm.toFixed(0)} MiB | ${rssIdle.toFixed(0)} → ${samples.at(-1)!.rss.toFixed(0)} MiB (sampled peak ${peakRss.toFixed(0)}) | ${((cpu * 1e6) / sent).toFixed(2)} | ${median.toFixed(2)} ms | ${worst.p99.toFixed(2)} ms | ${ratio.toFixed(1)} (goal ≤ 10) | ${(worst.p99 / pct(p99s, 0.5)).toFixed(2)} |`,
   );
   if (lost > 0) process.exitCode = 1;
 }
