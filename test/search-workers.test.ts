@@ -112,8 +112,8 @@ test("a scan worker's error is the same LogwardError; an abandoned search ends",
   // a stream directory that is a link: the reader refuses it, in a worker as on the main thread
   const elsewhere = join(tempDir(), "elsewhere");
   mkdirSync(elsewhere);
-  symlinkSync(elsewhere, join(root, "origins", "a", "linked"));
-  const refs: StreamRef[] = [{ origin: "a", stream: "linked" }];
+  symlinkSync(elsewhere, join(root, "origins", "b", "linked"));
+  const refs: StreamRef[] = [{ origin: "b", stream: "linked" }];
   const codeOf = async (fromBytes: number) => {
     scanSettings.fromBytes = fromBytes;
     try {
@@ -126,6 +126,22 @@ test("a scan worker's error is the same LogwardError; an abandoned search ends",
   const onMain = await codeOf(NEVER);
   assert.match(onMain, /^LW_/);
   assert.equal(await codeOf(ALWAYS), onMain);
+  // after another stream's hits: those come first, then the error, as on the main thread
+  const hitsThenError = async (fromBytes: number) => {
+    scanSettings.fromBytes = fromBytes;
+    const out: string[] = [];
+    try {
+      const two = [{ origin: "a", stream: "app" }, ...refs];
+      for await (const h of searchRecords(root, two, {}, compileMatcher("NEEDLE", {})))
+        out.push(String((h as Hit).p.seq));
+    } catch (err) {
+      out.push((err as { code?: string }).code ?? "?");
+    }
+    return out;
+  };
+  const mainOrder = await hitsThenError(NEVER);
+  assert.ok(mainOrder.length > 1 && mainOrder.at(-1)!.startsWith("LW_"), mainOrder.join(" "));
+  assert.deepEqual(await hitsThenError(ALWAYS), mainOrder);
 
   // the first hit, then stop: the pool is closed and nothing keeps the test alive
   scanSettings.fromBytes = ALWAYS;
