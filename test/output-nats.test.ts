@@ -182,6 +182,10 @@ describe("nats output: [[output]] keys", () => {
         tls_ca: null,
         tls_cert: null,
         tls_key: null,
+        nats_creds: null,
+        nats_user: null,
+        nats_password: null,
+        nats_token: null,
       },
     );
     assert.deepEqual(load(['servers = ["nats://a:4222", "tls://b:4222"]']).outputs[0]!.options.servers, [

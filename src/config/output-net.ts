@@ -7,7 +7,10 @@
 //   tls_ca = "/etc/…/ca.pem"           jetstream_stream = "LOGWARD"
 //   tls_cert, tls_key (both or none)   duplicate_window = "2m"   (when logward creates it)
 //   server_name = "siem.example"       tls_ca, tls_cert, tls_key (optional, as for syslog)
+//                                      nats_creds = "/etc/logward/nats.creds"  (JWT + nkey seed)
+//                                      or nats_user + nats_password, or nats_token
 
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { parseHostPort } from "./listen.ts";
 import { parseDuration } from "./units.ts";
 
@@ -25,7 +28,14 @@ export const NATS_OUTPUT_KEYS: readonly string[] = [
   "tls_ca",
   "tls_cert",
   "tls_key",
+  "nats_creds",
+  "nats_user",
+  "nats_password",
+  "nats_token",
 ];
+
+/** Keys whose values are secrets: a problem names them, never their value. */
+export const SECRET_OUTPUT_KEYS: readonly string[] = ["nats_user", "nats_password", "nats_token"];
 
 export const DEFAULT_NATS_SERVER = "nats://127.0.0.1:4222";
 export const DEFAULT_JETSTREAM_STREAM = "LOGWARD";
@@ -77,7 +87,73 @@ export function checkSyslogOutput(table: Table, bad: Bad): Record<string, unknow
 const STREAM_NAME_RE = /^[A-Za-z0-9_-]{1,255}$/;
 const NATS_URL_RE = /^(?:(?:nats|tls):\/\/)?[^\s/]+:\d{1,5}$/;
 
-/** `type = "nats"`: the servers, the JetStream stream and the TLS files. */
+/** A .creds file is a JWT and an nkey seed: a few KiB; a bigger file is not one. */
+const CREDS_MAX_BYTES = 64 * 1024;
+
+/**
+ * Why a .creds file cannot be used, or null: it must be readable now (serve refuses to start or
+ * reload otherwise) and hold a user JWT and an nkey seed. Its content is never put in a message.
+ */
+export function credsProblem(path: string): string | null {
+  let fd: number;
+  try {
+    fd = openSync(path, "r");
+  } catch (err) {
+    return `cannot be read (${(err as NodeJS.ErrnoException).code ?? "error"})`;
+  }
+  try {
+    if (!fstatSync(fd).isFile()) return "is not a file";
+    const buf = Buffer.alloc(CREDS_MAX_BYTES + 1);
+    const n = readSync(fd, buf, 0, buf.length, 0);
+    if (n > CREDS_MAX_BYTES) return `is over ${CREDS_MAX_BYTES / 1024} KiB, not a .creds file`;
+    const text = buf.toString("latin1", 0, n);
+    if (!/-{3,}BEGIN NATS USER JWT-{3,}/.test(text) || !/-{3,}BEGIN USER NKEY SEED-{3,}/.test(text))
+      return "is not a NATS .creds file (a user JWT and an nkey seed)";
+    return null;
+  } catch (err) {
+    return `cannot be read (${(err as NodeJS.ErrnoException).code ?? "error"})`;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** How the output authenticates: a .creds file, a user and password, a token, or none. */
+function natsAuth(table: Table, bad: Bad): Record<string, string | null> {
+  const out = { nats_creds: null, nats_user: null, nats_password: null, nats_token: null } as Record<
+    string,
+    string | null
+  >;
+  const given = ["nats_creds", "nats_user", "nats_token"].filter((k) => table[k] !== undefined);
+  if (given.length > 1) bad(given[1]!, `left out when ${given[0]} is set (one way to authenticate)`);
+  const creds = table.nats_creds;
+  if (creds !== undefined) {
+    if (!isText(creds) || !creds.startsWith("/")) bad("nats_creds", "an absolute path to a NATS .creds file");
+    else {
+      const why = credsProblem(creds);
+      if (why) bad("nats_creds", `a readable NATS .creds file (${creds} ${why})`);
+      else out.nats_creds = creds;
+    }
+  }
+  if ((table.nats_user === undefined) !== (table.nats_password === undefined))
+    bad(
+      table.nats_user === undefined ? "nats_user" : "nats_password",
+      "set together with the other of nats_user and nats_password",
+    );
+  // the value of a secret never goes into a message: "must be ..." names only the key
+  const secret = (key: string) => {
+    const v = table[key];
+    if (v === undefined) return;
+    if (typeof v !== "string" || v.length === 0 || v.length > 4096 || /[\r\n\0]/.test(v))
+      bad(key, "a string of 1 to 4096 characters on one line");
+    else out[key] = v;
+  };
+  secret("nats_user");
+  secret("nats_password");
+  secret("nats_token");
+  return out;
+}
+
+/** `type = "nats"`: the servers, the JetStream stream, the TLS files and the credentials. */
 export function checkNatsOutput(table: Table, bad: Bad): Record<string, unknown> {
   const raw = table.servers ?? DEFAULT_NATS_SERVER;
   const servers = typeof raw === "string" ? [raw] : raw;
@@ -93,5 +169,11 @@ export function checkNatsOutput(table: Table, bad: Bad): Record<string, unknown>
   const windowRaw = table.duplicate_window;
   const windowMs = windowRaw === undefined ? DEFAULT_DUPLICATE_WINDOW_MS : parseDuration(windowRaw);
   if (windowMs === null || windowMs <= 0) bad("duplicate_window", 'a duration such as "2m"');
-  return { servers, jetstream_stream: stream, duplicate_window_ms: windowMs, ...tlsFiles(table, bad) };
+  return {
+    servers,
+    jetstream_stream: stream,
+    duplicate_window_ms: windowMs,
+    ...tlsFiles(table, bad),
+    ...natsAuth(table, bad),
+  };
 }

@@ -14,7 +14,13 @@
 
 import { GLOB_RE, isValidName } from "../store/names.ts";
 import { checkLogwardOutput, LOGWARD_OUTPUT_KEYS } from "./output-logward.ts";
-import { checkNatsOutput, checkSyslogOutput, NATS_OUTPUT_KEYS, SYSLOG_OUTPUT_KEYS } from "./output-net.ts";
+import {
+  checkNatsOutput,
+  checkSyslogOutput,
+  NATS_OUTPUT_KEYS,
+  SECRET_OUTPUT_KEYS,
+  SYSLOG_OUTPUT_KEYS,
+} from "./output-net.ts";
 import type { OutputConfig, OutputStart, OutputType } from "./types.ts";
 
 /** The keys every `[[output]]` table may have. */
@@ -93,7 +99,14 @@ export function parseOutputs(
     const where = `${outputWhere(i, table.name)}${from}`;
     const before = problems.length;
     const bad = (key: string, want: string) =>
-      problems.push(`${where}: ${key} must be ${want}, not ${JSON.stringify(table[key]) ?? "missing"}`);
+      problems.push(
+        `${where}: ${key} must be ${want}, not ${
+          // a password or token is not repeated in a message that goes to logs and terminals
+          SECRET_OUTPUT_KEYS.includes(key) && table[key] !== undefined
+            ? "what it is (not shown)"
+            : (JSON.stringify(table[key]) ?? "missing")
+        }`,
+      );
 
     const name = table.name;
     if (!isText(name) || !isValidName(name)) bad("name", "a name of 1 to 64 letters, digits, _ . -");

@@ -17,13 +17,19 @@
 // that one's Logward-Seq and Logward-Time, which covers an outage longer than the window. (The
 // time check keeps a store made anew, whose seqs start again at 1, from being skipped.)
 //
+// Credentials (docs/OUTPUTS.md): a .creds file (a user JWT and nkey seed, read again at each
+// connection, so a rotated file is picked up), a user and password, or a token; never in a
+// message. A server that refuses them fails the connection: the runner keeps the records and
+// the error in the output's state, and tries again after its backoff.
+//
 // The stream is created when absent: subjects `logward.>`, file storage, the configured
 // duplicate window. An existing stream is used as it is.
 
+import { readFile } from "node:fs/promises";
 import type { JetStreamClient, JetStreamManager, PubAck } from "@nats-io/jetstream";
 import { jetstream, jetstreamManager, StorageType } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
-import { connect, headers, nanos } from "@nats-io/transport-node";
+import { type ConnectionOptions, connect, credsAuthenticator, headers, nanos } from "@nats-io/transport-node";
 import { unescapePayload } from "../store/escape.ts";
 import type {
   Destination,
@@ -46,6 +52,27 @@ interface NatsOptions {
   tls_ca: string | null;
   tls_cert: string | null;
   tls_key: string | null;
+  nats_creds: string | null;
+  nats_user: string | null;
+  nats_password: string | null;
+  nats_token: string | null;
+}
+
+/** The connection's credentials, from the options (nats_creds read now). */
+async function credentials(o: NatsOptions): Promise<Partial<ConnectionOptions>> {
+  if (o.nats_creds) {
+    let creds: Uint8Array;
+    try {
+      creds = await readFile(o.nats_creds);
+    } catch (err) {
+      throw new Error(`nats_creds ${o.nats_creds} cannot be read (${(err as NodeJS.ErrnoException).code})`);
+    }
+    return { authenticator: credsAuthenticator(creds) };
+  }
+  if (o.nats_user !== null && o.nats_user !== undefined)
+    return { user: o.nats_user, pass: o.nats_password ?? "" };
+  if (o.nats_token) return { token: o.nats_token };
+  return {};
 }
 
 /** One subject token of a name: `.` would split it, so it is written %2E. */
@@ -176,7 +203,9 @@ export class NatsDestination implements Destination {
         : undefined;
     let nc: NatsConnection;
     try {
+      const auth = await credentials(o);
       nc = await connect({
+        ...auth,
         servers: o.servers,
         name: `logward output ${this.config.name}`,
         timeout: CONNECT_TIMEOUT_MS,

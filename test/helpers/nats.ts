@@ -31,8 +31,8 @@ async function listening(port: number): Promise<boolean> {
   });
 }
 
-/** A nats-server with JetStream on 127.0.0.1:`port`, its store under `dir`. */
-export function natsServer(dir: string, port: number): NatsServer {
+/** A nats-server with JetStream on 127.0.0.1:`port`, its store under `dir`; `extra` arguments (auth). */
+export function natsServer(dir: string, port: number, extra: readonly string[] = []): NatsServer {
   let proc: ChildProcess | null = null;
   let out = "";
   const gone = async (signal: NodeJS.Signals) => {
@@ -45,9 +45,13 @@ export function natsServer(dir: string, port: number): NatsServer {
   return {
     url: `nats://127.0.0.1:${port}`,
     async start() {
-      proc = spawn(NATS_SERVER, ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", join(dir, "js")], {
-        stdio: ["ignore", "pipe", "pipe"],
-      });
+      proc = spawn(
+        NATS_SERVER,
+        ["-js", "-a", "127.0.0.1", "-p", String(port), "-sd", join(dir, "js"), ...extra],
+        {
+          stdio: ["ignore", "pipe", "pipe"],
+        },
+      );
       proc.stdout!.on("data", (d: Buffer) => {
         out += d.toString();
       });
@@ -78,8 +82,12 @@ export interface StoredRecord {
 }
 
 /** Every message of the JetStream stream `name`, in stream order, read with an ordered consumer. */
-export async function readJetStream(url: string, name: string): Promise<StoredRecord[]> {
-  const nc = await connect({ servers: url });
+export async function readJetStream(
+  url: string,
+  name: string,
+  auth: { user?: string; pass?: string; token?: string } = {},
+): Promise<StoredRecord[]> {
+  const nc = await connect({ servers: url, ...auth });
   try {
     const jsm = await jetstreamManager(nc);
     const total = (await jsm.streams.info(name)).state.messages;
