@@ -184,6 +184,20 @@ export const CASES: readonly HostileCase[] = [
     ["UI", "live tails in the web UI: the 33rd is refused with LW_BUSY; other requests are answered"],
     ["UI", "exports in the web UI: a third while two download is refused with LW_BUSY; others go on"],
   ]),
+  ...inFile("notify-reload.test.ts", [
+    [
+      "resources",
+      "serve: a catastrophic pattern on one origin's records does not stop another origin's ingest",
+      "ReDoS (CWE-1333)",
+    ],
+  ]),
+  ...inFile("notify.test.ts", [
+    [
+      "resources",
+      "a pattern over its time budget is stopped: the batch is skipped with an alert, the next is checked",
+      "ReDoS (CWE-1333)",
+    ],
+  ]),
   ...inFile("hostile-load.test.ts", [
     [
       "resources",
