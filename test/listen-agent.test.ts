@@ -6,7 +6,8 @@
 // SIGHUP starts and takes sessions. Certificates by the real openssl CLI.
 
 import assert from "node:assert/strict";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
+import { connect as tcpConnect } from "node:net";
 import { join } from "node:path";
 import { before, describe, test } from "node:test";
 import { connect, type TLSSocket } from "node:tls";
@@ -113,7 +114,6 @@ handshake_timeout = "1s"
       const decoder = new ReplyDecoder((r) =>
         replies.push(r.type === "end" ? `end ${r.end.message}` : r.type),
       );
-      const { readFileSync } = process.getBuiltinModule("node:fs");
       const s = connect({
         host: "127.0.0.1",
         port,
@@ -135,7 +135,7 @@ handshake_timeout = "1s"
     });
   }
 
-  test("no hello, a record first, a hello over 512 bytes, a bad stream name: refused, nothing stored, an event", async () => {
+  test("no hello, a record first, a hello over 512 bytes, a bad stream name, a reset: refused, nothing stored, an event", async () => {
     const store = tempDir();
     const port = await freePort();
     const d = await collector(store, config(port));
@@ -151,6 +151,26 @@ handshake_timeout = "1s"
       await peer(port, (s) => s.write(Buffer.concat([bad, encodeRecord(1, Buffer.from("x"))]))),
       [],
     );
+    // half a hello, then a TCP reset: the collector goes on (the good peer below)
+    await new Promise<void>((resolve) => {
+      const raw = tcpConnect(port, "127.0.0.1");
+      raw.on("error", () => {});
+      const s = connect({
+        socket: raw,
+        servername: "localhost",
+        ca: readFileSync(pki.ca),
+        cert: readFileSync(client.cert),
+        key: readFileSync(client.key),
+      });
+      s.on("error", () => {});
+      s.on("secureConnect", () => {
+        s.write(Buffer.from([0x48, 0, 0, 0, 40, 0x6c]));
+        setTimeout(() => {
+          raw.resetAndDestroy();
+          resolve();
+        }, 50);
+      });
+    });
     await until(
       "the refusals in the events",
       async () =>

@@ -81,6 +81,9 @@ export function readHello(
     if (!done) finish();
   };
   socket.on("data", onData);
+  // a reset while the hello is read (or before the session has its own handlers) is no crash:
+  // the close that follows ends it
+  socket.on("error", () => {});
   socket.once("end", onEnd);
   socket.once("close", onClose);
   socket.resume();

@@ -655,7 +655,7 @@ export const CASES: readonly HostileCase[] = [
   ...inFile("listen-agent.test.ts", [
     [
       "framing",
-      "no hello, a record first, a hello over 512 bytes, a bad stream name: refused, nothing stored, an event",
+      "no hello, a record first, a hello over 512 bytes, a bad stream name, a reset: refused, nothing stored, an event",
       "CWE-770 (a length read before buffering) and CWE-22 (a stream name as a path)",
     ],
   ]),
