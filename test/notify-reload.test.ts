@@ -102,6 +102,8 @@ test("serve: ls shows a rule's state; SIGHUP adds, changes and removes rules and
     assert.equal(row!.streams, 1);
     assert.equal(row!.lag_records, 0);
     assert.equal(row!.status, "running");
+    // its counters: notifications made, matches held back by the rate, records over the budget
+    assert.deepEqual(row!.counts, { notified: 1 });
 
     // changed and added by SIGHUP
     drop(disk("disk gone") + second);

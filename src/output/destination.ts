@@ -61,6 +61,12 @@ export interface DestinationHost {
    * rather than only when the next record comes. Optional to call; the runner provides it.
    */
   fail?(error: Error): void;
+  /**
+   * Adds `n` to one of the output's counters (a notify rule's notifications and matches held
+   * back by its rate), kept by the runner across the destination's restarts and shown in
+   * run/outputs.json. Optional to call and to provide.
+   */
+  count?(counter: string, n?: number): void;
 }
 
 /** One running output of one type. */

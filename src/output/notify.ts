@@ -9,7 +9,8 @@
 // one notification says how many, once the rate allows again), the command (30 s, then killed;
 // its stderr cut to a few lines in the collector's log), and the expression, which runs in a
 // worker thread (notify-worker.ts) with a time budget per batch: a batch over it is not
-// checked, and an alert says which records those were. The records themselves are anyone's,
+// checked, and an alert says which records those were. The runner keeps its counters
+// (`notified`, `held` by the rate, `unchecked` over the budget) for run/outputs.json. The records themselves are anyone's,
 // the expression the administrator's.
 
 import { spawn } from "node:child_process";
@@ -135,6 +136,7 @@ export class NotifyDestination implements Destination {
         const z = candidates.at(-1)!;
         const message = `notify ${this.rule.name}: its pattern ran over ${NOTIFY_BUDGET_MS} ms on ${candidates.length} records from ${a.origin}/${a.stream} seq ${a.seq} to ${z.origin}/${z.stream} seq ${z.seq}; they were not checked (simplify the pattern)`;
         this.host.log(message);
+        this.host.count?.("unchecked", candidates.length);
         this.raise(a.origin, message);
         return;
       }
@@ -173,6 +175,7 @@ export class NotifyDestination implements Destination {
     }
     if (this.held === 0) this.heldSince = r.time;
     this.held++;
+    this.host.count?.("held");
     this.heldLast = r;
     this.heldTimer ??= setTimeout(() => this.releaseHeld(), this.limit.wait());
   }
@@ -194,6 +197,7 @@ export class NotifyDestination implements Destination {
   }
 
   private fire(origin: string, summary: string): void {
+    this.host.count?.("notified");
     this.raise(origin, summary);
     const child = spawn("sh", ["-c", this.rule.command], {
       stdio: ["pipe", "ignore", "pipe"],

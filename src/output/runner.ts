@@ -93,6 +93,8 @@ export class OutputRunner {
   private status: OutputState["status"] = "running";
   /** Every stream it reads, with a cursor or not yet (its lag counts from the stream's start). */
   private readonly known = new Set<string>();
+  /** What the destinations counted (DestinationHost.count), since the output started. */
+  private readonly counts = new Map<string, number>();
 
   constructor(opts: RunnerOptions) {
     this.opts = opts;
@@ -124,6 +126,7 @@ export class OutputRunner {
       lastError: this.lastError,
       lastErrorAt: this.lastErrorAt,
       streams,
+      ...(this.counts.size > 0 ? { counts: Object.fromEntries(this.counts) } : {}),
     };
   }
 
@@ -198,6 +201,7 @@ export class OutputRunner {
       acknowledged: (origin, stream, seq) => cursors.advance(streamKey(origin, stream), seq, null),
       signal: reading.signal,
       fail: (err) => failNow(err),
+      count: (counter, n = 1) => this.counts.set(counter, (this.counts.get(counter) ?? 0) + n),
     };
     let dest: Destination | null = null;
     const inFlight: InFlight[] = [];

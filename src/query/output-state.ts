@@ -26,6 +26,8 @@ export interface OutputRow {
   restarts: number;
   lastError: string | null;
   lastErrorAt: string | null;
+  /** Its destination's counters (store/output-state.ts), when it keeps any. */
+  counts?: Record<string, number>;
 }
 
 /** The state file's document, or null when there is none or it cannot be read. */
@@ -68,6 +70,7 @@ export function outputRows(state: OutputsState | null, streams: readonly StreamS
       restarts: o.restarts,
       lastError: o.lastError,
       lastErrorAt: o.lastErrorAt,
+      ...(o.counts && typeof o.counts === "object" ? { counts: o.counts } : {}),
     };
   });
 }
@@ -86,5 +89,6 @@ export function outputJson(r: OutputRow): Record<string, unknown> {
     restarts: r.restarts,
     last_error: r.lastError,
     last_error_at: r.lastErrorAt,
+    ...(r.counts ? { counts: r.counts } : {}),
   };
 }

@@ -30,6 +30,8 @@ export interface OutputState {
   lastErrorAt: string | null;
   /** "ORIGIN/STREAM" -> position. */
   streams: Record<string, OutputPosition>;
+  /** Counters of its destination, when it keeps any (a notify rule: notified, held, unchecked). */
+  counts?: Record<string, number>;
 }
 
 /** What run/outputs.json holds. */
