@@ -9,9 +9,9 @@
 // the collector's socket and writes its `logward.Lines <origin>` descriptor, PROTOCOL.md), one
 // connection per origin, all driven from this process. The exec path (one `logward ingest`
 // process per session) is MODE=ingest; at 500 it does not fit here: each ingest is a Node
-// process of ~45 MiB RSS (measured with MODE=ingest, printed below), so 500 take ~22 GiB of
-// this machine's 24 and their start-up alone ~25 s of its 2 cores, which would measure the
-// machine, not the collector. Both paths end in the same collector session code.
+// process of ~52 MiB RSS (measured with MODE=ingest, printed below), so 500 take ~26 GiB,
+// more than this machine's 24, and their start-up alone ~25 s of its 2 cores: that would
+// measure the machine, not the collector. Both paths end in the same collector session code.
 //
 //   env: ORIGINS (500), RATE (lines/s per origin, 100), SECONDS (60), MODE (socket | ingest),
 //        LINE_BYTES (payload size, 120), ORIGINS_DIR (work dir, default /tmp/logward-origins)
