@@ -23,6 +23,7 @@ import { statSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { type Channel, viaChannel } from "../agent/channel.ts";
 import { DEFAULT_LOGWARD_SESSIONS } from "../config/output-logward.ts";
+import { LogwardError } from "../errors.ts";
 import { isValidName, streamDir } from "../store/names.ts";
 import type {
   Destination,
@@ -76,7 +77,8 @@ async function tlsTarget(config: OutputConfig): Promise<TlsTarget> {
     try {
       return await readFile(o[key]);
     } catch (err) {
-      throw new Error(
+      throw new LogwardError(
+        "LW_CONFIG",
         `output ${config.name}: ${key} ${o[key]} cannot be read (${(err as NodeJS.ErrnoException).code ?? err}).`,
       );
     }
