@@ -2,7 +2,8 @@
 // nats_password, or nats_token, against a real `nats-server -js` started with --user/--pass or
 // --auth; wrong ones leave the records in the store and the error in the output's state
 // (without the secret), right ones deliver every record exactly once from the same cursors.
-// nats_creds (a JWT and nkey seed) needs an operator-mode server (nsc): only its checks here.
+// TLS with a client certificate against nats-server --tlsverify. nats_creds (a JWT and nkey
+// seed) needs an operator-mode server (nsc): only its checks here.
 
 import assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
@@ -14,7 +15,7 @@ import { createDestination } from "../src/output/nats.ts";
 import { OutputRunner } from "../src/output/runner.ts";
 import { Store } from "../src/store/store.ts";
 import { natsServer, readJetStream } from "./helpers/nats.ts";
-import { freePort } from "./helpers/syslog-peers.ts";
+import { freePort, makePki } from "./helpers/syslog-peers.ts";
 import { tempDir } from "./helpers/tmp.ts";
 import { until } from "./helpers/until.ts";
 
@@ -171,4 +172,56 @@ describe("nats output with credentials, into nats-server -js", { timeout: 120_00
       assert.equal(got[0]!.data.toString(), "r1");
     });
   }
+});
+
+describe("nats output over TLS, into nats-server -js --tlsverify", { timeout: 120_000 }, () => {
+  test("tls_ca and a client certificate deliver each record once; without the certificate the state says why", async (t) => {
+    const dir = tempDir();
+    const pki = await makePki(dir);
+    const client = await pki.clientCert("logward");
+    const server = natsServer(dir, await freePort(), [
+      "--tls",
+      "--tlscert",
+      pki.serverCert,
+      "--tlskey",
+      pki.serverKey,
+      "--tlscacert",
+      pki.ca,
+      "--tlsverify",
+    ]);
+    await server.start();
+    t.after(() => server.stop());
+    const root = join(dir, "store");
+    const store = await storeWith(root, 300);
+    t.after(() => store.close());
+    const run = (tls: Record<string, unknown>) =>
+      new OutputRunner({
+        root,
+        config: natsOutput(server.url, tls),
+        factory: createDestination,
+        log: () => {},
+        backoffMs: 100,
+      });
+
+    const refused = run({ tls_ca: pki.ca });
+    refused.start();
+    await until("the refusal in the state", () => refused.snapshot().lastError !== null);
+    await refused.stop();
+    assert.match(refused.snapshot().lastError!, /^output bus: nats:\/\/127\.0\.0\.1:\d+: /);
+    assert.equal(refused.snapshot().streams["vm1/main"]?.seq ?? 0, 0, "no record acknowledged");
+
+    const good = run({ tls_ca: pki.ca, tls_cert: client.cert, tls_key: client.key });
+    good.start();
+    await until("every record acknowledged", () => good.snapshot().streams["vm1/main"]?.seq === 300, {
+      ms: 30_000,
+    });
+    await good.stop();
+    const got = await readJetStream(server.url, "LOGWARD", {
+      tls: { caFile: pki.ca, certFile: client.cert, keyFile: client.key },
+    });
+    assert.deepEqual(
+      got.map((g) => g.seq),
+      Array.from({ length: 300 }, (_, i) => i + 1),
+    );
+  });
 });

@@ -8,7 +8,7 @@ import { createConnection } from "node:net";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { connect } from "@nats-io/transport-node";
+import { type ConnectionOptions, connect } from "@nats-io/transport-node";
 
 export const NATS_SERVER = process.env.LOGWARD_NATS_SERVER ?? "/usr/sbin/nats-server";
 
@@ -85,7 +85,7 @@ export interface StoredRecord {
 export async function readJetStream(
   url: string,
   name: string,
-  auth: { user?: string; pass?: string; token?: string } = {},
+  auth: Partial<ConnectionOptions> = {},
 ): Promise<StoredRecord[]> {
   const nc = await connect({ servers: url, ...auth });
   try {
