@@ -97,10 +97,13 @@ describe("nats output: credentials keys", () => {
     const dir = tempDir();
     refused(
       [`nats_creds = "${join(dir, "absent.creds")}"`],
-      /nats_creds must be a readable NATS \.creds file \(.*absent\.creds cannot be read \(ENOENT\)\)/,
+      /nats_creds must be a readable NATS \.creds file \(it cannot be read \(ENOENT\)\), not ".*absent\.creds"\./,
     );
     writeFileSync(join(dir, "junk.creds"), `password ${SECRET}\n`);
-    refused([`nats_creds = "${join(dir, "junk.creds")}"`], /junk\.creds is not a NATS \.creds file/);
+    refused(
+      [`nats_creds = "${join(dir, "junk.creds")}"`],
+      /\(it is not a NATS \.creds file \(a user JWT and an nkey seed\)\), not ".*junk\.creds"/,
+    );
     refused([`nats_creds = "${dir}"`], /is not a file/);
     refused(['nats_creds = "relative.creds"'], /nats_creds must be an absolute path/);
   });

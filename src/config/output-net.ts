@@ -130,7 +130,7 @@ function natsAuth(table: Table, bad: Bad): Record<string, string | null> {
     if (!isText(creds) || !creds.startsWith("/")) bad("nats_creds", "an absolute path to a NATS .creds file");
     else {
       const why = credsProblem(creds);
-      if (why) bad("nats_creds", `a readable NATS .creds file (${creds} ${why})`);
+      if (why) bad("nats_creds", `a readable NATS .creds file (it ${why})`);
       else out.nats_creds = creds;
     }
   }
