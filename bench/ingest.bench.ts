@@ -13,6 +13,7 @@
 //        REPS (default 3), PEERS (space-separated configs; "" to measure logward alone),
 //        ROWS (logward's rows: default "qrexec tcp tls relp"; tcp, tls and relp each add their
 //        rsyslog peer: rsyslog_tcp, rsyslog_tls, rsyslog_relp),
+//        ROWS may also name "qsocket": the socket-service path, no `ingest` process (below),
 //        SEAL=1 (adds the qrexec row on a sealed store: `logward seal init` on the fresh store,
 //        `[seal] interval = "1s"`, so serve seals every stream and moves its key every second;
 //        run in the same repetitions as the unsealed row, in alternating order)
@@ -42,7 +43,7 @@ const CORPUS = join(WORK, "corpus");
 const PEERS = (process.env.PEERS ?? "ref_sink_fsync rsyslog_tcp rsyslog_tcp_sync syslogng_tcp_fsync")
   .split(/\s+/)
   .filter(Boolean);
-const ROWS = (process.env.ROWS ?? "qrexec tcp tls relp").split(/\s+/).filter(Boolean);
+const ROWS = (process.env.ROWS ?? "qrexec qsocket tcp tls relp").split(/\s+/).filter(Boolean);
 const SEAL = process.env.SEAL === "1";
 const LISTEN_ROWS = (["tcp", "tls", "relp"] as const).filter((r) => ROWS.includes(r));
 const TICKS = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
@@ -86,20 +87,50 @@ function ingest(store: string, origin: string): Promise<number | null> {
   return new Promise((r) => proc.once("exit", (code) => r(code)));
 }
 
+/**
+ * The socket-service path: qrexec (Qubes 4.1+) connects to the collector's socket itself and
+ * starts no process. Simulated as qrexec-agent does it (QubesOS/qubes-core-qrexec
+ * libqrexec/exec.c, execute_parsed_qubes_rpc_command: after connect() it queues
+ * "<service>[+<argument>] <source-domain>" and its NUL ahead of the caller's data, and then
+ * relays that socket both ways, libqrexec/process_io.c): per origin a C relay (socat, standing
+ * in for qrexec-agent's copy loop) fed by printf of the descriptor then cat of the corpus file.
+ * socat half-closes at the end of its input and exits when the collector closes the
+ * connection, which it does only once everything received is fsync'd (PROTOCOL.md).
+ */
+function socketService(sock: string, origin: string): Promise<number | null> {
+  const feed = `(printf 'logward.Lines+main %s\\0' "$O"; cat "$F") | socat -t 600 -b 262144 - "UNIX-CONNECT:$S"`;
+  const proc = spawn("sh", ["-c", feed], {
+    stdio: ["ignore", "ignore", "inherit"],
+    env: { PATH: process.env.PATH, O: origin, F: join(CORPUS, `${origin}.log`), S: sock },
+  });
+  return new Promise((r) => proc.once("exit", (code) => r(code)));
+}
+
 async function ours(
   hosts: string[],
   corpusLines: Map<string, number>,
   corpusBytes: number,
   sealed = false,
+  via: "exec" | "socket" = "exec",
 ): Promise<Run> {
-  const store = join(WORK, sealed ? "logward-ingest-sealed" : "logward-ingest");
+  const store = join(
+    WORK,
+    sealed ? "logward-ingest-sealed" : via === "socket" ? "logward-qsocket" : "logward-ingest",
+  );
   await rm(store, { recursive: true, force: true });
-  const config = sealed ? sealStore(store) : undefined;
+  const sock = `${store}.sock`;
+  let config = sealed ? sealStore(store) : undefined;
+  if (via === "socket") {
+    config = `${store}.toml`;
+    writeFileSync(config, `[collector]\nqrexec_sockets = ["${sock}"]\n`);
+  }
   const serve = await startServe(BIN, store, config);
   const pid = serve.pid!;
   const cpu0 = cpuSeconds(pid);
   const t0 = performance.now();
-  const codes = await Promise.all(hosts.map((h) => ingest(store, h)));
+  const codes = await Promise.all(
+    hosts.map((h) => (via === "socket" ? socketService(sock, h) : ingest(store, h))),
+  );
   const wall = (performance.now() - t0) / 1000;
   const cpu = cpuSeconds(pid) - cpu0;
   const rss = peakRssMiB(pid);
@@ -128,7 +159,7 @@ async function ours(
   }
   await rm(store, { recursive: true, force: true });
   return {
-    config: sealed ? "logward_ingest_sealed" : "logward_ingest",
+    config: sealed ? "logward_ingest_sealed" : via === "socket" ? "logward_qsocket" : "logward_ingest",
     lines,
     bytes: corpusBytes,
     wall_s: Number(wall.toFixed(3)),
@@ -170,6 +201,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 const LABELS: Record<string, string> = {
   logward_ingest: "logward: 20 × ingest → serve, durable",
+  logward_qsocket: "logward: 20 qrexec socket-service connections → serve (no ingest), durable",
   logward_ingest_sealed: "logward, the same on a sealed store (seals and a new key every 1 s)",
   ref_sink_fsync: "C sink, fdatasync every 256 KiB (durable limit)",
   ref_sink: "C sink, plain write()",
@@ -210,6 +242,7 @@ async function main(): Promise<void> {
   }
   const reps = Number(process.env.REPS ?? 3);
   const qrexec = ROWS.includes("qrexec");
+  const qsocket = ROWS.includes("qsocket");
   const listen = [
     ...LISTEN_ROWS.map((r) => `logward_${r}`),
     ...LISTEN_ROWS.map((r) => LISTEN_PEER[r]).filter((p) => !PEERS.includes(p)),
@@ -230,6 +263,7 @@ async function main(): Promise<void> {
   const runs = new Map<string, Run[]>([
     ...(qrexec ? [["logward_ingest", []] as [string, Run[]]] : []),
     ...(qrexec && SEAL ? [["logward_ingest_sealed", []] as [string, Run[]]] : []),
+    ...(qsocket ? [["logward_qsocket", []] as [string, Run[]]] : []),
     ...listen.map((p) => [p, []] as [string, Run[]]),
     ...PEERS.map((p) => [p, []] as [string, Run[]]),
   ]);
@@ -243,6 +277,11 @@ async function main(): Promise<void> {
         runs.get(run.config)!.push(run);
         process.stderr.write(`rep ${rep} ${JSON.stringify(run)}\n`);
       }
+    }
+    if (qsocket) {
+      const run = await ours(hosts, corpusLines, corpusBytes, false, "socket");
+      runs.get(run.config)!.push(run);
+      process.stderr.write(`rep ${rep} ${JSON.stringify(run)}\n`);
     }
     for (const name of listen) {
       // TLS rows need tlsgen, which needs gcc and libssl-dev
@@ -311,6 +350,31 @@ async function main(): Promise<void> {
   if (LISTEN_ROWS.includes("tls")) {
     const met = medianLps("logward_tls") >= medianLps("rsyslog_tls");
     console.log(`goal: logward's durable TLS at least rsyslog's non-durable TLS: ${met ? "met" : "NOT met"}`);
+  }
+  // issue 20's goals, each from this one run
+  const row = (name: string, field: keyof Run) => {
+    const rs = runs.get(name) ?? [];
+    return rs.length > 0 ? median(rs.map((r) => Number(r[field]))) : Number.NaN;
+  };
+  const verdict = (ok: boolean) => (ok ? "met" : "NOT met");
+  if (qrexec) {
+    const ratio = mine / medianLps("rsyslog_tcp");
+    const rss = row("logward_ingest", "peak_rss_mib");
+    const cpu = row("logward_ingest", "cpu_us_per_line");
+    console.log("\nqrexec exec path (issue 20, goal 1):");
+    console.log(`  logward_ingest ÷ rsyslog_tcp = ${ratio.toFixed(2)} (goal ≥ 2.0: ${verdict(ratio >= 2)})`);
+    console.log(`  collector peak RSS ${rss} MiB (goal ≤ 96: ${verdict(rss <= 96)})`);
+    console.log(`  receiver CPU ${cpu} µs/line (goal ≤ 0.8: ${verdict(cpu <= 0.8)})`);
+  }
+  if (qsocket) {
+    const lps = medianLps("logward_qsocket");
+    console.log("\nqrexec socket-service path, no ingest process (issue 20, goal 2):");
+    console.log(
+      `  ${Math.round(lps / 1000)} k lines/s, ${row("logward_qsocket", "cpu_us_per_line")} µs/line, ` +
+        `${row("logward_qsocket", "peak_rss_mib")} MiB; ÷ ref_sink_fsync = ${(lps / medianLps("ref_sink_fsync")).toFixed(2)}, ` +
+        `÷ rsyslog_tcp = ${(lps / medianLps("rsyslog_tcp")).toFixed(2)}` +
+        (qrexec ? `, ÷ the exec path = ${(lps / mine).toFixed(2)}` : ""),
+    );
   }
   console.log("\ntarget: at least 1,000,000 lines/s durable, collector peak RSS under 128 MiB");
 }
