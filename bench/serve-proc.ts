@@ -14,11 +14,26 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
+/**
+ * Node flags for the serve child only (SERVE_NODE_ARGS, space-separated), e.g.
+ * "--cpu-prof --cpu-prof-dir=/tmp/prof" or "--perf-basic-prof": NODE_OPTIONS refuses
+ * --cpu-prof, and would reach every ingest process too.
+ */
+const SERVE_NODE_ARGS = (process.env.SERVE_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
+
 /** Spawns `bin serve` on `store` (with `config` if given), resolved once it prints "ready". */
 export function startServe(bin: string, store: string, config?: string): Promise<ChildProcess> {
   const proc = spawn(
     process.execPath,
-    [bin, "serve", "--store", store, ...(config ? ["--config", config] : []), ...ALLOW_ROOT],
+    [
+      ...SERVE_NODE_ARGS,
+      bin,
+      "serve",
+      "--store",
+      store,
+      ...(config ? ["--config", config] : []),
+      ...ALLOW_ROOT,
+    ],
     {
       stdio: ["ignore", "pipe", "inherit"],
     },
