@@ -1,3 +1,4 @@
+import { originDrops, readDropState } from "../collector/drop-counts.ts";
 import { formatBytes } from "../config/units.ts";
 import { Output } from "../query/emit.ts";
 import { type OutputRow, outputJson, outputRows, readOutputsState } from "../query/output-state.ts";
@@ -11,7 +12,9 @@ export const LS_HELP = `Usage: logward ls [--store DIR] [--json]
 
 Lists every origin and stream in the store: records, bytes on disk, first and last receive
 time, number of segments, and the origin's quota state as the collector last recorded it
-(ok, near quota, at quota, refusing; QUOTA is the origin's use of its own quota). Reads the
+(ok, near quota, at quota, refusing; QUOTA is the origin's use of its own quota) and DROPS,
+what the collector dropped or refused of the origin since the store began (datagrams, connections,
+messages; a line below the table gives each listener's). Reads the
 store directly; the daemon need not run. When the collector has outputs ([[output]]), a second
 table lists them: status, streams, position (records acknowledged), lag in records and seconds,
 restarts and the last error (docs/OUTPUTS.md).
@@ -22,7 +25,8 @@ Options:
   --json        print a JSON array of objects (origin, stream, records, bytes, first, last,
                 segments, compressed_segments, first_seq, last_seq, objects, object_bytes
                 (opaque objects of blob streams, counted in bytes too), state, origin_bytes,
-                quota, group; the last four null when the collector has not recorded them)
+                quota, group; the last four null when the collector has not recorded them; drops,
+                0 when none were counted)
   --outputs     only the outputs; with --json a JSON array of objects (name, type, match,
                 status, streams, position, lag_records, lag_seconds, restarts, last_error,
                 last_error_at)
@@ -45,13 +49,17 @@ export async function lsCommand(args: string[]): Promise<number> {
   await checkStoreFormat(root, false);
   const rows = await summarizeStreams(root);
   const state = readPolicyState(root);
+  const drops = readDropState(root);
   const outputs = outputRows(readOutputsState(root), rows);
   if (values.outputs) {
     if (values.json) await out.write(`${JSON.stringify(outputs.map(outputJson), null, 2)}\n`);
     else if (outputs.length === 0) await out.write("The collector has no outputs.\n");
     else await writeTable(out, outputsTable(outputs), new Set([3, 4, 5, 6, 7]));
   } else if (values.json) {
-    const json = rows.map((r) => summaryJson(r, originPolicy(state, r.origin)));
+    const json = rows.map((r) => ({
+      ...summaryJson(r, originPolicy(state, r.origin)),
+      drops: originDrops(drops, r.origin),
+    }));
     await out.write(`${JSON.stringify(json, null, 2)}\n`);
   } else if (rows.length === 0) {
     await out.write(`The store ${root} holds no records yet.\n`);
@@ -70,6 +78,7 @@ export async function lsCommand(args: string[]): Promise<number> {
         ...(withObjects ? ["OBJECTS"] : []),
         "STATE",
         "QUOTA",
+        "DROPS",
       ],
       ...rows.map((r) => {
         const p = originPolicy(state, r.origin);
@@ -85,10 +94,16 @@ export async function lsCommand(args: string[]): Promise<number> {
           ...(withObjects ? [String(r.objects)] : []),
           p?.state ?? "-",
           quota,
+          String(originDrops(drops, r.origin)),
         ];
       }),
     ];
-    await writeTable(out, table, new Set(withObjects ? [2, 3, 6, 7] : [2, 3, 6]));
+    await writeTable(out, table, new Set(withObjects ? [2, 3, 6, 7, 10] : [2, 3, 6, 9]));
+    const listeners = Object.entries(drops?.listeners ?? {}).filter(([, c]) => c.drops > 0);
+    if (listeners.length > 0)
+      await out.write(
+        `Dropped or refused by listener: ${listeners.map(([l, c]) => `${escapeCell(l)} ${c.drops}`).join(", ")}\n`,
+      );
     if (outputs.length > 0) {
       await out.write("\n");
       await writeTable(out, outputsTable(outputs), new Set([3, 4, 5, 6, 7]));
@@ -122,4 +137,9 @@ async function writeTable(out: Output, table: string[][], right: ReadonlySet<num
     const cells = row.map((cell, c) => (right.has(c) ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!)));
     await out.write(`${cells.join("  ").trimEnd()}\n`);
   }
+}
+
+/** A listener's address as the state file holds it: printable ASCII only. */
+function escapeCell(text: string): string {
+  return text.replace(/[^\x21-\x7e]/g, "?").slice(0, 200);
 }

@@ -40,6 +40,8 @@ import { encodeEnd, encodeFrame, FRAME_DATA } from "../wire/relay.ts";
 import { removeRecords } from "./admin.ts";
 import { Admission, Refusal } from "./admission.ts";
 import type { DatagramListener } from "./datagram-listener.ts";
+import { DropCounts } from "./drop-counts.ts";
+import { DropTally } from "./drop-tally.ts";
 import type { SessionResult } from "./intake.ts";
 import { reloadListeners } from "./listen-reload.ts";
 import { type Started, startListeners } from "./listen-start.ts";
@@ -92,7 +94,10 @@ export class Collector {
   private readonly repeats = new RepeatedEvents(
     (name, fields) => this.event(name, fields),
     (a) => this.alerts.raise(a),
+    (name, origin, kind, fields) => this.drops?.counted(name, origin, kind, fields),
   );
+  /** What was dropped or refused, per origin and listener, kept in run/drops.json (drop-counts.ts). */
+  private drops!: DropTally;
   private own!: OwnRecords;
   private ownAt = 0;
   /** Seals every stream each `[seal] interval` when the store has a sealing key (src/seal). */
@@ -112,6 +117,7 @@ export class Collector {
     const store = await Store.open(storeDir, { ...storeOptions(config), seal: await storeSeals(storeDir) });
     const c = new Collector(store, config);
     try {
+      c.drops = new DropTally(DropCounts.load(store.root), () => c.config.listen);
       c.events = await store.stream(COLLECTOR_ORIGIN, "events");
       store.on("warning", (err: Error) => c.event("warning", { message: err.message }));
       c.alerts = new Alerts(await store.stream(COLLECTOR_ORIGIN, "alerts"), config.policy.alertCommand);
@@ -201,6 +207,7 @@ export class Collector {
 
   /** Writes one of the collector's own events (key=value text) to `_logward/events`. */
   event(name: string, fields: Record<string, string | number>): void {
+    this.drops?.dropped(name, fields);
     writeEvent(this.events, name, fields);
   }
 
@@ -467,6 +474,7 @@ export class Collector {
       }
     }
     this.repeats.flush(false);
+    this.drops.tick(this.alerts);
     if (now - this.ownAt >= OWN_RETENTION_EVERY_MS) {
       this.ownAt = now;
       void this.own.run();
@@ -511,6 +519,8 @@ export class Collector {
     await this.policy.stop();
     await this.own.idle();
     this.repeats.flush(true);
+    this.drops.tick(this.alerts);
+    await this.drops.counts.save();
     this.event("stop", { pid: process.pid });
     await this.sealer?.stop(); // the last seal of every stream covers the stop event too
     await this.store.close();

@@ -25,11 +25,20 @@ export class RepeatedEvents {
   private readonly repeats = new Map<string, Repeat>();
   private readonly event: (name: string, fields: Fields) => void;
   private readonly raise: (a: Alert) => void;
+  private readonly count: ((name: string, origin: string, kind: string, fields: Fields) => void) | null;
 
-  /** `event` writes one of the collector's own events; `raise` raises an alert. */
-  constructor(event: (name: string, fields: Fields) => void, raise: (a: Alert) => void) {
+  /**
+   * `event` writes one of the collector's own events; `raise` raises an alert; `count`, when
+   * given, sees every event, written or only counted (the drop counters, drop-counts.ts).
+   */
+  constructor(
+    event: (name: string, fields: Fields) => void,
+    raise: (a: Alert) => void,
+    count: ((name: string, origin: string, kind: string, fields: Fields) => void) | null = null,
+  ) {
     this.event = event;
     this.raise = raise;
+    this.count = count;
   }
 
   /**
@@ -37,6 +46,7 @@ export class RepeatedEvents {
    * it was written now, so that a caller can say it elsewhere (stderr) as seldom.
    */
   note(name: string, origin: string, kind: string, fields: Fields): boolean {
+    this.count?.(name, origin, kind, fields);
     let key = `${name}|${origin}|${kind}`;
     let f = fields;
     if (!this.repeats.has(key) && this.repeats.size >= MAX_REPEAT_KEYS) {

@@ -23,6 +23,7 @@ export const ALERT_KINDS = [
   "blob-refused",
   "stream-limit",
   "notify",
+  "dropped",
 ] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 

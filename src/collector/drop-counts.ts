@@ -1,0 +1,199 @@
+// What the collector dropped or refused, counted per origin and per listener so that `ls`, the
+// UI and `logward alerts` can show it without reading `_logward/events`: datagrams dropped by
+// the collector (backlog, quota, rate, a refused stream) and by the kernel (a UDP receive
+// buffer that overflowed, /proc/net/udp), connections refused (a listener's or an origin's
+// connection cap, failed TLS handshakes, bad headers) and refused messages.
+//
+// Kept in `<store>/run/drops.json` (written atomically, fsync'd, at most once a second when a
+// count changed, and at stop), read back at start: the counts are totals since the store
+// began, and they survive a restart or a kill -9 of serve (losing at most the last second).
+// An origin's new drops raise one `dropped` alert a minute at most, summing them.
+
+import { join } from "node:path";
+import { readFileSyncNoFollow, writeFileAtomic } from "../store/files.ts";
+import { runDir } from "../store/layout.ts";
+
+/** Origins and listeners counted; more are summed under "*" (a forged-address flood). */
+const MAX_KEYS = 4096;
+/** One `dropped` alert per origin (or listener) in this long. */
+const ALERT_EVERY_MS = 60_000;
+
+export interface DropCount {
+  /** Everything dropped or refused. */
+  drops: number;
+  /** By kind (`udp-backlog`, `kernel`, `too-many-connections/tls`, ...). */
+  kinds: Record<string, number>;
+  /** When the last one was counted (ISO 8601). */
+  last: string;
+}
+
+export interface DropState {
+  version: 1;
+  /** By origin name. */
+  origins: Record<string, DropCount>;
+  /** By listener (its address), including what no origin could be named for. */
+  listeners: Record<string, DropCount>;
+}
+
+/** <store>/run/drops.json */
+export function dropStatePath(root: string): string {
+  return join(runDir(root), "drops.json");
+}
+
+/** The state file's document, or null when there is none or it cannot be read. */
+export function readDropState(root: string): DropState | null {
+  try {
+    return parseDropState(readFileSyncNoFollow(dropStatePath(root), "utf8"));
+  } catch {
+    return null;
+  }
+}
+
+/** A checked document: counts are non-negative safe integers, anything else is left out. */
+export function parseDropState(text: string): DropState | null {
+  let doc: unknown;
+  try {
+    doc = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (!doc || typeof doc !== "object" || (doc as { version?: unknown }).version !== 1) return null;
+  const d = doc as { origins?: unknown; listeners?: unknown };
+  return { version: 1, origins: counts(d.origins), listeners: counts(d.listeners) };
+}
+
+function counts(v: unknown): Record<string, DropCount> {
+  const out: Record<string, DropCount> = Object.create(null);
+  if (!v || typeof v !== "object") return out;
+  for (const [k, c] of Object.entries(v).slice(0, MAX_KEYS + 1)) {
+    if (!c || typeof c !== "object") continue;
+    const { drops, kinds, last } = c as { drops?: unknown; kinds?: unknown; last?: unknown };
+    if (!isCount(drops)) continue;
+    const ks: Record<string, number> = Object.create(null);
+    if (kinds && typeof kinds === "object")
+      for (const [kind, n] of Object.entries(kinds).slice(0, 64)) if (isCount(n)) ks[kind] = n;
+    out[k] = { drops, kinds: ks, last: typeof last === "string" ? last.slice(0, 40) : "" };
+  }
+  return out;
+}
+
+function isCount(n: unknown): n is number {
+  return typeof n === "number" && Number.isSafeInteger(n) && n >= 0;
+}
+
+/** One origin's drops (0 when none were counted); "constructor" finds its own entry or none. */
+export function originDrops(state: DropState | null, origin: string): number {
+  const o = state?.origins;
+  return o && Object.hasOwn(o, origin) ? o[origin]!.drops : 0;
+}
+
+export interface DropAlert {
+  origin: string | null;
+  listener: string | null;
+  message: string;
+}
+
+/** The collector's counters, their state file and their alerts. */
+export class DropCounts {
+  private readonly path: string;
+  readonly state: DropState;
+  private dirty = false;
+  private saving: Promise<void> = Promise.resolve();
+  /** Counted since the last alert, by "o:<origin>" or "l:<listener>". */
+  private readonly unalerted = new Map<string, { n: number; since: number; alertedAt: number }>();
+
+  private constructor(path: string, state: DropState) {
+    this.path = path;
+    this.state = state;
+  }
+
+  static load(root: string): DropCounts {
+    const state = readDropState(root) ?? {
+      version: 1,
+      origins: Object.create(null),
+      listeners: Object.create(null),
+    };
+    return new DropCounts(dropStatePath(root), state);
+  }
+
+  /**
+   * Counts `n` drops of `kind`: for `origin` when one is known (else only for the listener),
+   * and for `listener` when one is named.
+   */
+  add(origin: string | null, listener: string | null, kind: string, n: number): void {
+    if (!Number.isSafeInteger(n) || n <= 0) return;
+    const now = new Date().toISOString();
+    if (origin !== null && origin !== "-") this.bump(this.state.origins, origin, kind, n, now, "o:");
+    if (listener !== null)
+      this.bump(this.state.listeners, listener, kind, n, now, origin && origin !== "-" ? null : "l:");
+    this.dirty = true;
+  }
+
+  private bump(
+    table: Record<string, DropCount>,
+    key: string,
+    kind: string,
+    n: number,
+    now: string,
+    alertPrefix: string | null,
+  ): void {
+    const k = Object.hasOwn(table, key) || Object.keys(table).length < MAX_KEYS ? key : "*";
+    if (!Object.hasOwn(table, k)) table[k] = { drops: 0, kinds: Object.create(null), last: now };
+    const c = table[k]!;
+    c.drops = Math.min(c.drops + n, Number.MAX_SAFE_INTEGER);
+    const kk = Object.hasOwn(c.kinds, kind) || Object.keys(c.kinds).length < 64 ? kind : "other";
+    c.kinds[kk] = Math.min((c.kinds[kk] ?? 0) + n, Number.MAX_SAFE_INTEGER);
+    c.last = now;
+    if (alertPrefix === null) return;
+    const ak = `${alertPrefix}${k}`;
+    const a = this.unalerted.get(ak);
+    if (a) {
+      if (a.n === 0) a.since = Date.now();
+      a.n += n;
+    } else if (this.unalerted.size < MAX_KEYS) this.unalerted.set(ak, { n, since: Date.now(), alertedAt: 0 });
+  }
+
+  /** The alerts due now: one per origin or listener with new drops, at most once a minute each. */
+  dueAlerts(): DropAlert[] {
+    const now = Date.now();
+    const out: DropAlert[] = [];
+    for (const [key, a] of this.unalerted) {
+      if (a.n === 0) {
+        if (now - a.alertedAt >= ALERT_EVERY_MS) this.unalerted.delete(key);
+        continue;
+      }
+      if (now - a.alertedAt < ALERT_EVERY_MS) continue;
+      const name = key.slice(2);
+      const isOrigin = key.startsWith("o:");
+      const c = (isOrigin ? this.state.origins : this.state.listeners)[name];
+      const kinds = c
+        ? Object.entries(c.kinds)
+            .map(([k, n]) => `${k} ${n}`)
+            .join(", ")
+        : "";
+      out.push({
+        origin: isOrigin ? name : null,
+        listener: isOrigin ? null : name,
+        message:
+          `${a.n} dropped or refused ${isOrigin ? `from ${name}` : `on listener ${name}`} since ${new Date(a.since).toISOString()}` +
+          ` (${c?.drops ?? a.n} in all: ${kinds}); see 'logward ls' and _logward/events`,
+      });
+      a.n = 0;
+      a.alertedAt = now;
+    }
+    return out;
+  }
+
+  /** Writes the state file when a count changed (one write at a time). */
+  save(): Promise<void> {
+    if (!this.dirty) return this.saving;
+    this.dirty = false;
+    const text = `${JSON.stringify(this.state)}\n`;
+    this.saving = this.saving
+      .then(() => writeFileAtomic(this.path, text))
+      .catch(() => {
+        this.dirty = true; // tried again at the next tick
+      });
+    return this.saving;
+  }
+}
