@@ -3,6 +3,7 @@
 // Payloads are sent in their stored, escaped form: the page shows them as text.
 
 import type { ServerResponse } from "node:http";
+import { originDrops, readDropState } from "../collector/drop-counts.ts";
 import { LogwardError } from "../errors.ts";
 import { readAlerts } from "../query/alerts.ts";
 import { displayPayload } from "../query/emit.ts";
@@ -27,6 +28,7 @@ export async function origins(ctx: ApiContext, res: ServerResponse): Promise<voi
   const rows = await summarizeStreams(root);
   const policy = ctx.hooks.policy();
   const live = ctx.hooks.liveStreams();
+  const drops = readDropState(root);
   const alerts = [];
   const since = formatTime((Date.now() - 24 * 3600_000) * 1000);
   for await (const a of readAlerts(root, { since })) alerts.push(a);
@@ -34,6 +36,7 @@ export async function origins(ctx: ApiContext, res: ServerResponse): Promise<voi
     streams: rows.map((r) => ({
       ...summaryJson(r, originPolicy(policy, r.origin)),
       live: live.has(`${r.origin}/${r.stream}`),
+      drops: originDrops(drops, r.origin),
     })),
     disk: policy?.disk ?? null,
     outputs: outputRows(readOutputsState(root), rows).map(outputJson),

@@ -300,6 +300,7 @@ const COLUMNS = [
   { key: "records", label: "Records", num: true },
   { key: "bytes", label: "On disk", num: true },
   { key: "quota_use", label: "Quota", num: true },
+  { key: "drops", label: "Drops", num: true },
   { key: "first", label: "First received" },
   { key: "last", label: "Last received" },
   { key: "live", label: "State" },
@@ -357,6 +358,15 @@ async function originsPage() {
                   ),
                   ` ${pct}% of ${formatBytes(r.quota)}`,
                 ],
+          ),
+          el(
+            "td",
+            {
+              className: "num",
+              "data-col": "drops",
+              title: "dropped or refused by the collector since the store began (logward ls, DROPS)",
+            },
+            (r.drops ?? 0).toLocaleString(),
           ),
           el("td", { className: "nowrap", title: r.first }, shortTime(r.first)),
           el(
