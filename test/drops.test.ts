@@ -129,3 +129,72 @@ describe("drop counting", { timeout: 90_000 }, () => {
     assert.equal(stored + drops!, sent);
   });
 });
+
+describe("drop counters, in memory and on disk", () => {
+  test("a tampered drops.json: wrong types, negatives, floats and __proto__ are left out, never thrown", async () => {
+    const { parseDropState, originDrops } = await import("../src/collector/drop-counts.ts");
+    for (const text of ["", "{", "null", "[]", '"x"', '{"version":2,"origins":{}}', "1e999"])
+      assert.equal(parseDropState(text), null, text);
+    const s = parseDropState(
+      JSON.stringify({
+        version: 1,
+        origins: {
+          good: { drops: 3, kinds: { "udp-collector": 3, bad: -1, float: 1.5 }, last: "x".repeat(1000) },
+          neg: { drops: -5, kinds: {} },
+          str: { drops: "7" },
+          huge: { drops: 2 ** 60 },
+          constructor: { drops: 1, kinds: null },
+        },
+        listeners: "not an object",
+      }).replace('"constructor"', '"__proto__"'),
+    )!;
+    assert.deepEqual(Object.keys(s.origins).sort(), ["__proto__", "good"]);
+    assert.equal(originDrops(s, "good"), 3);
+    assert.equal(originDrops(s, "neg"), 0);
+    assert.equal(originDrops(s, "constructor"), 0);
+    assert.equal(originDrops(s, "__proto__"), 1);
+    assert.deepEqual({ ...s.origins.good!.kinds }, { "udp-collector": 3 });
+    assert.equal(s.origins.good!.last.length, 40);
+    assert.deepEqual(Object.keys(s.listeners), []);
+  });
+
+  test("forged origins cannot grow the counters without bound: past 4096, summed under *", async () => {
+    const { DropCounts } = await import("../src/collector/drop-counts.ts");
+    const c = DropCounts.load(tempDir());
+    for (let i = 0; i < 5000; i++) c.add(`o${i}`, "127.0.0.1:514", "udp-refused", 1);
+    assert.equal(Object.keys(c.state.origins).length, 4097);
+    assert.equal(c.state.origins["*"]!.drops, 5000 - 4096);
+    assert.equal(c.state.listeners["127.0.0.1:514"]!.drops, 5000);
+    // ten alerts at most, the rest summed in the last, and none again within the minute
+    const alerts = c.dueAlerts();
+    assert.equal(alerts.length, 10);
+    assert.match(alerts[9]!.message, /^4991 more dropped or refused from 4088 other origins or listeners/);
+    assert.equal(c.dueAlerts().length, 0);
+  });
+
+  test("a listener's kernel drops are its fixed origin's, or the listener's only with origin = address", async () => {
+    const { DropCounts } = await import("../src/collector/drop-counts.ts");
+    const { DropTally } = await import("../src/collector/drop-tally.ts");
+    const c = DropCounts.load(tempDir());
+    const listen = [
+      { address: "127.0.0.1:5514", transport: "udp", origin: "sensor" },
+      { address: "127.0.0.1:5515", transport: "udp", origin: "address" },
+    ] as unknown as import("../src/config/types.ts").ListenConfig[];
+    const t = new DropTally(c, () => listen);
+    t.dropped("udp-dropped", { listener: "127.0.0.1:5514", dropped: 2, kernel: 5 });
+    t.dropped("udp-dropped", { listener: "127.0.0.1:5515", dropped: 0, kernel: 7 });
+    t.dropped("start", { listener: "127.0.0.1:5514", dropped: 100 });
+    assert.equal(c.state.origins.sensor!.drops, 7);
+    assert.deepEqual({ ...c.state.origins.sensor!.kinds }, { "udp-collector": 2, "udp-kernel": 5 });
+    assert.equal(c.state.listeners["127.0.0.1:5515"]!.drops, 7);
+    assert.deepEqual(Object.keys(c.state.origins), ["sensor"]);
+    const alerts = c.dueAlerts();
+    assert.deepEqual(
+      alerts.map((a) => [a.origin, a.listener]),
+      [
+        ["sensor", null],
+        [null, "127.0.0.1:5515"],
+      ],
+    );
+  });
+});

@@ -7,7 +7,8 @@
 // Kept in `<store>/run/drops.json` (written atomically, fsync'd, at most once a second when a
 // count changed, and at stop), read back at start: the counts are totals since the store
 // began, and they survive a restart or a kill -9 of serve (losing at most the last second).
-// An origin's new drops raise one `dropped` alert a minute at most, summing them.
+// An origin's new drops raise one `dropped` alert a minute at most, summing them; at most
+// MAX_ALERTS_AT_ONCE at a time, the rest summed in one (a flood of forged origins).
 
 import { join } from "node:path";
 import { readFileSyncNoFollow, writeFileAtomic } from "../store/files.ts";
@@ -15,6 +16,8 @@ import { runDir } from "../store/layout.ts";
 
 /** Origins and listeners counted; more are summed under "*" (a forged-address flood). */
 const MAX_KEYS = 4096;
+/** `dropped` alerts raised at once; more origins are summed in the last one. */
+const MAX_ALERTS_AT_ONCE = 10;
 /** One `dropped` alert per origin (or listener) in this long. */
 const ALERT_EVERY_MS = 60_000;
 
@@ -102,9 +105,14 @@ export class DropCounts {
   /** Counted since the last alert, by "o:<origin>" or "l:<listener>". */
   private readonly unalerted = new Map<string, { n: number; since: number; alertedAt: number }>();
 
+  /** Entries of each table, so that a flood of new names costs no Object.keys per drop. */
+  private readonly sizes = new Map<Record<string, DropCount>, number>();
+
   private constructor(path: string, state: DropState) {
     this.path = path;
     this.state = state;
+    this.sizes.set(state.origins, Object.keys(state.origins).length);
+    this.sizes.set(state.listeners, Object.keys(state.listeners).length);
   }
 
   static load(root: string): DropCounts {
@@ -137,8 +145,11 @@ export class DropCounts {
     now: string,
     alertPrefix: string | null,
   ): void {
-    const k = Object.hasOwn(table, key) || Object.keys(table).length < MAX_KEYS ? key : "*";
-    if (!Object.hasOwn(table, k)) table[k] = { drops: 0, kinds: Object.create(null), last: now };
+    const k = Object.hasOwn(table, key) || (this.sizes.get(table) ?? 0) < MAX_KEYS ? key : "*";
+    if (!Object.hasOwn(table, k)) {
+      table[k] = { drops: 0, kinds: Object.create(null), last: now };
+      this.sizes.set(table, (this.sizes.get(table) ?? 0) + 1);
+    }
     const c = table[k]!;
     c.drops = Math.min(c.drops + n, Number.MAX_SAFE_INTEGER);
     const kk = Object.hasOwn(c.kinds, kind) || Object.keys(c.kinds).length < 64 ? kind : "other";
@@ -150,7 +161,8 @@ export class DropCounts {
     if (a) {
       if (a.n === 0) a.since = Date.now();
       a.n += n;
-    } else if (this.unalerted.size < MAX_KEYS) this.unalerted.set(ak, { n, since: Date.now(), alertedAt: 0 });
+    } else if (this.unalerted.size < 2 * MAX_KEYS + 2)
+      this.unalerted.set(ak, { n, since: Date.now(), alertedAt: 0 });
   }
 
   /** The alerts due now: one per origin or listener with new drops, at most once a minute each. */
@@ -181,7 +193,18 @@ export class DropCounts {
       a.n = 0;
       a.alertedAt = now;
     }
-    return out;
+    if (out.length <= MAX_ALERTS_AT_ONCE) return out;
+    // many origins at once (forged addresses): a few named, the rest in one alert
+    const rest = out.slice(MAX_ALERTS_AT_ONCE - 1);
+    const total = rest.reduce((n, a) => n + Number(/^\d+/.exec(a.message)?.[0] ?? 0), 0);
+    return [
+      ...out.slice(0, MAX_ALERTS_AT_ONCE - 1),
+      {
+        origin: null,
+        listener: null,
+        message: `${total} more dropped or refused from ${rest.length} other origins or listeners; see 'logward ls' and _logward/events`,
+      },
+    ];
   }
 
   /** Writes the state file when a count changed (one write at a time). */

@@ -678,6 +678,13 @@ export const CASES: readonly HostileCase[] = [
     ],
     ["crashes", "20,000 records exactly once through kill -9 of each collector"],
   ]),
+  ...inFile("drops.test.ts", [
+    [
+      "resources",
+      "a tampered drops.json: wrong types, negatives, floats and __proto__ are left out, never thrown",
+    ],
+    ["resources", "forged origins cannot grow the counters without bound: past 4096, summed under *"],
+  ]),
   ...inFile("syslog-udp.test.ts", [
     ["syslog/TLS", "logger --udp, RFC 5424 and 3164: one datagram one record, origin from the address"],
     [
