@@ -4,13 +4,14 @@
 // over the origin's session cap, and a UDP flood against an origin whose quota refuses.
 
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { createSocket } from "node:dgram";
 import { connect } from "node:net";
 import { describe, test } from "node:test";
 import { logward } from "./helpers/cli.ts";
 import { serve } from "./helpers/daemon.ts";
 import { readAll } from "./helpers/store.ts";
-import { freePort, storedMessages } from "./helpers/syslog-peers.ts";
+import { freePort, makePki, storedMessages } from "./helpers/syslog-peers.ts";
 import { tempDir } from "./helpers/tmp.ts";
 import { until } from "./helpers/until.ts";
 
@@ -128,6 +129,54 @@ describe("drop counting", { timeout: 90_000 }, () => {
     assert.ok(stored < sent, `some were refused (${stored} stored)`);
     assert.equal(stored + drops!, sent);
   });
+});
+
+test("a TLS handshake refused (no client certificate): the listener's count in ls and an alert", {
+  timeout: 60_000,
+}, async () => {
+  const dir = tempDir();
+  const store = tempDir();
+  const pki = await makePki(dir, "good");
+  const port = await freePort();
+  const address = `127.0.0.1:${port}`;
+  const d = await serve(
+    store,
+    [
+      "[[listen]]",
+      'transport = "tls"',
+      `address = "${address}"`,
+      `tls_cert = "${pki.serverCert}"`,
+      `tls_key = "${pki.serverKey}"`,
+      `tls_ca = "${pki.ca}"`,
+      'origin = "cert"',
+    ].join("\n"),
+  );
+  try {
+    // openssl s_client without a certificate: the real peer the collector refuses
+    const p = spawn("openssl", ["s_client", "-connect", address, "-quiet", "-CAfile", pki.ca], {
+      stdio: ["pipe", "ignore", "ignore"],
+    });
+    setTimeout(() => p.stdin.end("<13>1 - - app - - - no certificate\n"), 300);
+    await new Promise((r) => p.once("exit", r));
+    await until(
+      "ls names the listener's refusal",
+      async () =>
+        (await logward(["ls", "--store", store])).stdout
+          .toString()
+          .includes(`Dropped or refused by listener: ${address} 1\n`),
+      { everyMs: 200 },
+    );
+    await until(
+      "a dropped alert for the listener",
+      async () =>
+        (await logward(["alerts", "--store", store])).stdout
+          .toString()
+          .includes(`1 dropped or refused on listener ${address}`),
+      { everyMs: 200 },
+    );
+  } finally {
+    assert.equal(await d.stop(), 0);
+  }
 });
 
 describe("drop counters, in memory and on disk", () => {
