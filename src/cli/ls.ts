@@ -1,4 +1,4 @@
-import { originDrops, readDropState } from "../collector/drop-counts.ts";
+import { type DropState, originDrops, readDropState } from "../collector/drop-counts.ts";
 import { formatBytes } from "../config/units.ts";
 import { Output } from "../query/emit.ts";
 import { type OutputRow, outputJson, outputRows, readOutputsState } from "../query/output-state.ts";
@@ -63,6 +63,7 @@ export async function lsCommand(args: string[]): Promise<number> {
     await out.write(`${JSON.stringify(json, null, 2)}\n`);
   } else if (rows.length === 0) {
     await out.write(`The store ${root} holds no records yet.\n`);
+    await writeListenerDrops(out, drops);
   } else {
     // an OBJECTS column (blob streams' objects) only when some stream has objects
     const withObjects = rows.some((r) => r.objects > 0);
@@ -99,11 +100,7 @@ export async function lsCommand(args: string[]): Promise<number> {
       }),
     ];
     await writeTable(out, table, new Set(withObjects ? [2, 3, 6, 7, 10] : [2, 3, 6, 9]));
-    const listeners = Object.entries(drops?.listeners ?? {}).filter(([, c]) => c.drops > 0);
-    if (listeners.length > 0)
-      await out.write(
-        `Dropped or refused by listener: ${listeners.map(([l, c]) => `${escapeCell(l)} ${c.drops}`).join(", ")}\n`,
-      );
+    await writeListenerDrops(out, drops);
     if (outputs.length > 0) {
       await out.write("\n");
       await writeTable(out, outputsTable(outputs), new Set([3, 4, 5, 6, 7]));
@@ -137,6 +134,15 @@ async function writeTable(out: Output, table: string[][], right: ReadonlySet<num
     const cells = row.map((cell, c) => (right.has(c) ? cell.padStart(widths[c]!) : cell.padEnd(widths[c]!)));
     await out.write(`${cells.join("  ").trimEnd()}\n`);
   }
+}
+
+/** One line with each listener's drops, when there were any. */
+async function writeListenerDrops(out: Output, drops: DropState | null): Promise<void> {
+  const listeners = Object.entries(drops?.listeners ?? {}).filter(([, c]) => c.drops > 0);
+  if (listeners.length === 0) return;
+  await out.write(
+    `Dropped or refused by listener: ${listeners.map(([l, c]) => `${escapeCell(l)} ${c.drops}`).join(", ")}\n`,
+  );
 }
 
 /** A listener's address as the state file holds it: printable ASCII only. */
