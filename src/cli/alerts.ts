@@ -10,8 +10,8 @@ import { storePath } from "./store-path.ts";
 export const ALERTS_HELP = `Usage: logward alerts [--since T] [--until T] [--json] [--store DIR]
 
 Lists the alerts the collector raised, oldest first: quotas nearly or fully used, records
-removed to stay within a quota or by retention, origins refused or slowed down, the disk
-reserve, configuration reloads. They are stored durably in the store (origin _logward,
+removed to stay within a quota or by retention, origins refused or slowed down, datagrams,
+connections or messages dropped or refused (dropped), the disk reserve, configuration reloads. They are stored durably in the store (origin _logward,
 stream alerts); the daemon need not run.
 
 Options:
