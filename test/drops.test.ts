@@ -9,7 +9,7 @@ import { createSocket } from "node:dgram";
 import { connect } from "node:net";
 import { describe, test } from "node:test";
 import { logward } from "./helpers/cli.ts";
-import { serve } from "./helpers/daemon.ts";
+import { rawSession, serve } from "./helpers/daemon.ts";
 import { readAll } from "./helpers/store.ts";
 import { freePort, makePki, storedMessages } from "./helpers/syslog-peers.ts";
 import { tempDir } from "./helpers/tmp.ts";
@@ -213,6 +213,26 @@ test("a TLS handshake refused (no client certificate): the listener's count in l
   } finally {
     assert.equal(await d.stop(), 0);
   }
+});
+
+test("objects refused over max_blob are counted for their origin, each one", {
+  timeout: 60_000,
+}, async () => {
+  const store = tempDir();
+  const d = await serve(store, `[store]\nmax_blob = "1B"\n`);
+  const data = Buffer.from([0x44, 0, 0, 0, 2, 0x61, 0x62]); // D: 2 bytes, over max_blob
+  const end = Buffer.from([0x45, 0, 0, 0, 8, 0, 0, 0, 0, 0, 0, 0, 2]);
+  try {
+    for (let i = 0; i < 3; i++)
+      await rawSession(
+        `${store}/run/ingest.sock`,
+        Buffer.concat([Buffer.from("logward-relay 1 blob evil pcap\n"), data, end]),
+      ).done;
+  } finally {
+    assert.equal(await d.stop(), 0);
+  }
+  const { readDropState } = await import("../src/collector/drop-counts.ts");
+  assert.deepEqual({ ...readDropState(store)!.origins.evil!.kinds }, { "blob-refused": 3 });
 });
 
 describe("drop counters, in memory and on disk", () => {

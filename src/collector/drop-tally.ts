@@ -1,6 +1,6 @@
 // Feeds the drop counters (drop-counts.ts) from what the collector already records: every
 // refusal noted through repeats.ts (counted each time, even when only the minute's sum is
-// written to `_logward/events`), and the datagram listeners' `udp-dropped`/`unix-dropped`
+// written to `_logward/events`; a refused blob too), and the datagram listeners' `udp-dropped`/`unix-dropped`
 // events (the collector's drops and the kernel's, summed per listener every DROP_REPORT_MS).
 // A datagram listener's drops are the origin's when the listener has a fixed origin; with
 // origin = "address" they are the listener's only (the listener sums every peer).
@@ -23,7 +23,7 @@ export class DropTally {
   /** A repeatable event (repeats.ts): refused connections, sessions and datagrams. */
   counted(name: string, origin: string, kind: string, fields: Fields): void {
     const listener = typeof fields.listener === "string" ? fields.listener : null;
-    if (name === "refused") this.counts.add(origin, listener, kind, 1);
+    if (name === "refused" || name === "blob-refused") this.counts.add(origin, listener, kind, 1);
     else if (name.endsWith("-refused") && typeof fields.dropped === "number")
       this.counts.add(origin, listener, name, fields.dropped);
   }

@@ -66,6 +66,7 @@ export class RepeatedEvents {
 
   /** A blob-refused alert about `origin` (raised now when it is the first of its window). */
   alert(origin: string, message: string): void {
+    this.count?.("blob-refused", origin, "blob-refused", {});
     const key = this.repeats.size >= MAX_REPEAT_KEYS ? "alert|*" : `alert|${origin}`;
     const r = this.repeats.get(key);
     if (r) {
