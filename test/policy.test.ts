@@ -140,8 +140,8 @@ describe("policy", { timeout: 300_000 }, () => {
     assert.equal(a.filter((x) => x.alert === "quota-near").length, 1, "once per crossing, not per record");
     assert.equal(a.filter((x) => x.alert === "quota-reached").length, 1);
     const ls = await logward(["ls", "--store", store]);
-    assert.match(ls.stdout.toString(), /^flood +main .* (at quota|near quota|ok) +\d+% of 1\.0 MiB$/m);
-    assert.match(ls.stdout.toString(), /^victim +main .* ok +0% of 1\.0 GiB$/m);
+    assert.match(ls.stdout.toString(), /^flood +main .* (at quota|near quota|ok) +\d+% of 1\.0 MiB +\d+$/m);
+    assert.match(ls.stdout.toString(), /^victim +main .* ok +0% of 1\.0 GiB +\d+$/m);
   });
 
   test("a group of 50 disposables shares its quota; other origins are untouched", async () => {
@@ -226,7 +226,7 @@ describe("policy", { timeout: 300_000 }, () => {
         await sleep(100);
         shown = (await logward(["ls", "--store", store])).stdout.toString();
       }
-      assert.match(shown, /^work +app .* refusing +\d+% of 256 KiB$/m);
+      assert.match(shown, /^work +app .* refusing +\d+% of 256 KiB +\d+$/m);
       // a bad reload keeps the old configuration and says so
       writeFileSync(config, "[[policy]]\nmatch = 7\n");
       proc.kill("SIGHUP");
