@@ -5,7 +5,7 @@
 
 import { type ChildProcess, spawn } from "node:child_process";
 import { connect, type Socket } from "node:net";
-import type { Readable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 import { type CollectorReply, ReplyDecoder } from "../wire/agent.ts";
 import { decodeEnd, encodeLocalHeader, FRAME_DATA, FrameDecoder, type RelayEnd } from "../wire/relay.ts";
 
@@ -43,6 +43,34 @@ export interface Channel {
   readonly closed: Promise<string>;
 }
 
+/**
+ * The Channel whose sending side is `out` (a command's stdin, a socket): once it is closing or
+ * closed, writes are dropped (true: nothing to wait for); `drained` also resolves on close.
+ */
+export function channelOver(out: Writable, closed: Promise<string>, destroy: () => void): Channel {
+  let gone = false;
+  let ending = false;
+  void closed.then(() => {
+    gone = true;
+  });
+  return {
+    write: (b) => gone || ending || out.write(b),
+    drained: () =>
+      gone
+        ? Promise.resolve()
+        : new Promise<void>((r) => {
+            out.once("drain", r);
+            void closed.then(() => r());
+          }),
+    end: () => {
+      ending = true;
+      out.end();
+    },
+    destroy,
+    closed,
+  };
+}
+
 /** How a command channel runs beyond its command line. */
 export interface ViaOptions {
   /** Added to the command's environment (e.g. the stream a forwarding collector sends). */
@@ -74,14 +102,9 @@ export function viaChannel(
     }
   };
   const decoder = new ReplyDecoder(onReply);
-  let gone = false;
-  let ending = false;
   const closed = new Promise<string>((resolve) => {
     child.once("error", (err) => resolve(`cannot run '${command}': ${err.message}`));
     child.once("close", (code, signal) => resolve(`'${command}' exited (${code ?? signal})`));
-  });
-  void closed.then(() => {
-    gone = true;
   });
   child.stdin!.on("error", () => {});
   child.stdout!.on("data", (chunk: Buffer) => {
@@ -91,22 +114,7 @@ export function viaChannel(
       kill();
     }
   });
-  return {
-    write: (b) => gone || ending || child.stdin!.write(b),
-    drained: () =>
-      gone
-        ? Promise.resolve()
-        : new Promise<void>((r) => {
-            child.stdin!.once("drain", r);
-            void closed.then(() => r());
-          }),
-    end: () => {
-      ending = true;
-      child.stdin!.end();
-    },
-    destroy: kill,
-    closed,
-  };
+  return channelOver(child.stdin!, closed, kill);
 }
 
 export function socketChannel(path: string, stream: string, onReply: (r: CollectorReply) => void): Channel {
@@ -117,16 +125,11 @@ export function socketChannel(path: string, stream: string, onReply: (r: Collect
     if (type === FRAME_DATA) replies.push(payload);
     else end = decodeEnd(payload);
   });
-  let gone = false;
-  let ending = false;
   const closed = new Promise<string>((resolve) => {
     socket.once("error", (err) => resolve(`cannot use ${path}: ${err.message}`));
     socket.once("close", () =>
       resolve(end ? `the collector ended the session: ${(end as RelayEnd).message}` : `${path} closed`),
     );
-  });
-  void closed.then(() => {
-    gone = true;
   });
   socket.on("error", () => {});
   socket.on("data", (chunk: Buffer) => {
@@ -138,20 +141,5 @@ export function socketChannel(path: string, stream: string, onReply: (r: Collect
   });
   socket.on("end", () => socket.end());
   socket.write(encodeLocalHeader("agent", stream));
-  return {
-    write: (b) => gone || ending || socket.write(b),
-    drained: () =>
-      gone
-        ? Promise.resolve()
-        : new Promise<void>((r) => {
-            socket.once("drain", r);
-            void closed.then(() => r());
-          }),
-    end: () => {
-      ending = true;
-      socket.end();
-    },
-    destroy: () => socket.destroy(),
-    closed,
-  };
+  return channelOver(socket, closed, () => socket.destroy());
 }

@@ -8,7 +8,7 @@
 
 import { isIP } from "node:net";
 import { connect, type TLSSocket } from "node:tls";
-import type { Channel } from "../agent/channel.ts";
+import { type Channel, channelOver } from "../agent/channel.ts";
 import { type CollectorReply, ReplyDecoder } from "../wire/agent.ts";
 
 /** Where to connect and as whom. */
@@ -109,8 +109,6 @@ export function tlsChannel(t: TlsTarget, onReply: (r: CollectorReply) => void): 
         );
     }, WELCOME_TIMEOUT_MS);
   });
-  let gone = false;
-  let ending = false;
   const closed = new Promise<string>((resolve) => {
     socket.on("error", (err: NodeJS.ErrnoException) => fail(tlsFailure(t, err, handshakeDone)));
     socket.once("close", () => {
@@ -119,9 +117,6 @@ export function tlsChannel(t: TlsTarget, onReply: (r: CollectorReply) => void): 
       resolve(why ?? closedWhy(t, handshakeDone && !answered));
     });
   });
-  void closed.then(() => {
-    gone = true;
-  });
   socket.on("data", (chunk: Buffer) => {
     try {
       decoder.push(chunk);
@@ -129,20 +124,5 @@ export function tlsChannel(t: TlsTarget, onReply: (r: CollectorReply) => void): 
       fail(`${t.address}: the receiver's answer is not the agent protocol (${(err as Error).message}).`);
     }
   });
-  return {
-    write: (b) => gone || ending || socket.write(b),
-    drained: () =>
-      gone
-        ? Promise.resolve()
-        : new Promise<void>((r) => {
-            socket.once("drain", r);
-            void closed.then(() => r());
-          }),
-    end: () => {
-      ending = true;
-      socket.end();
-    },
-    destroy: () => socket.destroy(),
-    closed,
-  };
+  return channelOver(socket, closed, () => socket.destroy());
 }
