@@ -64,7 +64,10 @@ describe("logward CLI", () => {
     const table = await logward(["ls", "--store", root]);
     assert.equal(table.code, 0);
     const lines = table.stdout.toString().trim().split("\n");
-    assert.match(lines[0]!, /^ORIGIN\s+STREAM\s+RECORDS\s+BYTES\s+FIRST\s+LAST\s+SEGMENTS\s+STATE\s+QUOTA\s+DROPS$/);
+    assert.match(
+      lines[0]!,
+      /^ORIGIN\s+STREAM\s+RECORDS\s+BYTES\s+FIRST\s+LAST\s+SEGMENTS\s+STATE\s+QUOTA\s+DROPS$/,
+    );
     // no collector has run on this store: the quota state is unknown, not made up
     assert.match(lines[1]!, /\s-\s+-\s+0$/);
     assert.equal(lines.length, 4);
@@ -77,7 +80,18 @@ describe("logward CLI", () => {
         ["good", "main", 1],
       ],
     );
-    for (const key of ["origin", "stream", "records", "bytes", "first", "last", "segments", "state", "quota", "drops"])
+    for (const key of [
+      "origin",
+      "stream",
+      "records",
+      "bytes",
+      "first",
+      "last",
+      "segments",
+      "state",
+      "quota",
+      "drops",
+    ])
       assert.ok(key in json[0]);
     assert.equal(json[0].state, null);
   });
