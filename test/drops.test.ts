@@ -160,7 +160,7 @@ test("a UDP burst that overflows the socket's receive buffer: the kernel's drops
     sock.close();
     assert.equal(await d.stop(), 0);
   }
-  const { readDropState } = await import("../src/collector/drop-counts.ts");
+  const { readDropState } = await import("../src/store/drop-state.ts");
   const kernel = readDropState(store)!.origins.sensor!.kinds["udp-kernel"] ?? 0;
   assert.ok(kernel > 0, "the kernel dropped some and they are counted");
   assert.ok((await lsDrops(store, "sensor"))! >= kernel);
@@ -231,13 +231,13 @@ test("objects refused over max_blob are counted for their origin, each one", {
   } finally {
     assert.equal(await d.stop(), 0);
   }
-  const { readDropState } = await import("../src/collector/drop-counts.ts");
+  const { readDropState } = await import("../src/store/drop-state.ts");
   assert.deepEqual({ ...readDropState(store)!.origins.evil!.kinds }, { "blob-refused": 3 });
 });
 
 describe("drop counters, in memory and on disk", () => {
   test("a tampered drops.json: wrong types, negatives, floats and __proto__ are left out, never thrown", async () => {
-    const { parseDropState, originDrops } = await import("../src/collector/drop-counts.ts");
+    const { parseDropState, originDrops } = await import("../src/store/drop-state.ts");
     for (const text of ["", "{", "null", "[]", '"x"', '{"version":2,"origins":{}}', "1e999"])
       assert.equal(parseDropState(text), null, text);
     const s = parseDropState(

@@ -1,9 +1,9 @@
-import { type DropState, originDrops, readDropState } from "../collector/drop-counts.ts";
 import { formatBytes } from "../config/units.ts";
 import { Output } from "../query/emit.ts";
 import { type OutputRow, outputJson, outputRows, readOutputsState } from "../query/output-state.ts";
 import { originPolicy, readPolicyState } from "../query/policy-state.ts";
 import { summarizeStreams, summaryJson } from "../query/summary.ts";
+import { type DropState, originDrops, readDropState } from "../store/drop-state.ts";
 import { checkStoreFormat } from "../store/format.ts";
 import { parse } from "./args.ts";
 import { storePath } from "./store-path.ts";

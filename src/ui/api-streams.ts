@@ -3,7 +3,6 @@
 // Payloads are sent in their stored, escaped form: the page shows them as text.
 
 import type { ServerResponse } from "node:http";
-import { originDrops, readDropState } from "../collector/drop-counts.ts";
 import { LogwardError } from "../errors.ts";
 import { readAlerts } from "../query/alerts.ts";
 import { displayPayload } from "../query/emit.ts";
@@ -13,6 +12,7 @@ import { readRecords, selectStreams } from "../query/records.ts";
 import { summarizeStreams, summaryJson } from "../query/summary.ts";
 import { recordJson } from "../query/target.ts";
 import { collectDamage, damagedSentence } from "../store/damage.ts";
+import { originDrops, readDropState } from "../store/drop-state.ts";
 import { seekTimeForSeq, streamSegments } from "../store/read.ts";
 import { formatTime, parseLine } from "../store/record.ts";
 import type { ApiContext } from "./context.ts";
