@@ -96,3 +96,33 @@ describe("record lines", () => {
     );
   });
 });
+
+test("formatTime gives toISOString's text with six fraction digits, across seconds in any order", () => {
+  // formatTime keeps the text of the last second it formatted: a cache must never leak into
+  // another second, backwards or forwards
+  const reference = (us: number) => {
+    const ms = Math.floor(us / 1000);
+    const micros = us - ms * 1000;
+    return `${new Date(ms).toISOString().slice(0, 23)}${String(micros).padStart(3, "0")}Z`;
+  };
+  fc.assert(
+    fc.property(
+      // up to year 2223 (microseconds stay exact integers), seconds near each other and far apart
+      fc.array(
+        fc
+          .tuple(fc.integer({ min: 0, max: 8_000_000 }), fc.integer({ min: 0, max: 999_999_999 }))
+          .map(([hi, lo]) => hi * 1e9 + lo),
+        { maxLength: 20 },
+      ),
+      (times) => {
+        for (const us of times) {
+          assert.equal(formatTime(us), reference(us));
+          assert.equal(formatTime(us + 1), reference(us + 1));
+        }
+      },
+    ),
+    { numRuns: 2000 },
+  );
+  for (const us of [0, 999_999, 1_000_000, 1_764_150_979_000_001, 1_764_150_979_999_999])
+    assert.equal(formatTime(us), reference(us));
+});

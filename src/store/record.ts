@@ -42,11 +42,20 @@ export function isValidRef(ref: string): boolean {
 
 /** Formats microseconds since the epoch as the 27-byte receive time. */
 export function formatTime(us: number): string {
-  const ms = Math.floor(us / 1000);
-  const iso = new Date(ms).toISOString(); // 2026-11-24T09:16:19.123Z
-  const micros = us - ms * 1000;
-  return `${iso.slice(0, 23)}${micros < 10 ? "00" : micros < 100 ? "0" : ""}${micros}Z`;
+  const sec = Math.floor(us / 1e6);
+  if (sec !== formattedSecond) {
+    // "2026-11-24T09:16:19." once a second: with many trickling streams each record's stamp is
+    // a new millisecond of its own stream, and toISOString per record showed in the profile
+    formattedSecond = sec;
+    secondPrefix = new Date(sec * 1000).toISOString().slice(0, 20);
+  }
+  const frac = us - sec * 1e6;
+  return `${secondPrefix}${frac < 10 ? "00000" : frac < 100 ? "0000" : frac < 1000 ? "000" : frac < 10000 ? "00" : frac < 100000 ? "0" : ""}${frac}Z`;
 }
+
+/** The second formatTime formatted last, and its text up to the fraction. */
+let formattedSecond = Number.NaN;
+let secondPrefix = "";
 
 const TIME_RE = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
 
