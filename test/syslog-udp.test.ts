@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { createSocket } from "node:dgram";
 import { describe, test } from "node:test";
+import type { ListenConfig } from "../src/config/types.ts";
 import { serve } from "./helpers/daemon.ts";
 import { readAll } from "./helpers/store.ts";
 import { freePort, runPeer, storedMessages } from "./helpers/syslog-peers.ts";
@@ -123,34 +124,44 @@ describe("syslog over UDP", { timeout: 60_000 }, () => {
   });
 });
 
+/** A [[listen]] UDP table on 127.0.0.1:port, as the config loader would give it. */
+function udpListen(port: number, origin: string): ListenConfig {
+  return {
+    index: 0,
+    protocol: "syslog",
+    transport: "udp",
+    address: `127.0.0.1:${port}`,
+    host: "127.0.0.1",
+    port,
+    tlsCert: null,
+    tlsKey: null,
+    tlsCa: null,
+    origin,
+    stream: "syslog",
+    maxConnections: 1,
+    handshakeTimeoutMs: 1000,
+    mode: 0o666,
+  };
+}
+
+/** A policy that lets every origin write at any rate. */
+const OPEN_POLICY = {
+  noteAppend: () => {},
+  takeRate: () => 0,
+  blocked: () => false,
+  whenChanged: async () => {},
+};
+
 test("the kernel's drop count of the listener's own socket is found in /proc/net/udp", async () => {
   const { DatagramListener } = await import("../src/collector/datagram-listener.ts");
   const port = await freePort();
-  const l = await DatagramListener.start(
-    {
-      index: 0,
-      protocol: "syslog",
-      transport: "udp",
-      address: `127.0.0.1:${port}`,
-      host: "127.0.0.1",
-      port,
-      tlsCert: null,
-      tlsKey: null,
-      tlsCa: null,
-      origin: "x",
-      stream: "syslog",
-      maxConnections: 1,
-      handshakeTimeoutMs: 1000,
-      mode: 0o666,
-    },
-    {
-      openStream: () => Promise.reject(new Error("not in this test")),
-      policy: { noteAppend: () => {}, takeRate: () => 0, blocked: () => false, whenChanged: async () => {} },
-      maxRecordBytes: 65536,
-      event: () => {},
-      repeated: () => {},
-    },
-  );
+  const l = await DatagramListener.start(udpListen(port, "x"), {
+    openStream: () => Promise.reject(new Error("not in this test")),
+    policy: OPEN_POLICY,
+    maxRecordBytes: 65536,
+    event: () => {},
+    repeated: () => {},
+  });
   try {
     // a number (0 on a quiet socket), not null: the socket's inode was found in the table
     assert.equal((l as unknown as { readKernelDrops(): number | null }).readKernelDrops(), 0);
@@ -166,36 +177,18 @@ test("forged source addresses cannot open streams without bound: past MAX_FLOWS 
   const port = await freePort();
   let opened = 0;
   const events: Record<string, string | number>[] = [];
-  const l = await DatagramListener.start(
-    {
-      index: 0,
-      protocol: "syslog",
-      transport: "udp",
-      address: `127.0.0.1:${port}`,
-      host: "127.0.0.1",
-      port,
-      tlsCert: null,
-      tlsKey: null,
-      tlsCa: null,
-      origin: "address",
-      stream: "syslog",
-      maxConnections: 1,
-      handshakeTimeoutMs: 1000,
-      mode: 0o666,
+  const l = await DatagramListener.start(udpListen(port, "address"), {
+    openStream: () => {
+      opened++;
+      return new Promise(() => {}); // still opening: the flow is held
     },
-    {
-      openStream: () => {
-        opened++;
-        return new Promise(() => {}); // still opening: the flow is held
-      },
-      policy: { noteAppend: () => {}, takeRate: () => 0, blocked: () => false, whenChanged: async () => {} },
-      maxRecordBytes: 65536,
-      repeated: () => {},
-      event: (name, fields) => {
-        if (name === "udp-dropped") events.push(fields);
-      },
+    policy: OPEN_POLICY,
+    maxRecordBytes: 65536,
+    repeated: () => {},
+    event: (name, fields) => {
+      if (name === "udp-dropped") events.push(fields);
     },
-  );
+  });
   const extra = 40;
   try {
     for (let i = 0; i < MAX_FLOWS + extra; i++) {
@@ -229,34 +222,16 @@ test("an origin whose stream is refused, datagram after datagram: one udp-refuse
     () => {},
   );
   let tried = 0;
-  const l = await DatagramListener.start(
-    {
-      index: 0,
-      protocol: "syslog",
-      transport: "udp",
-      address: `127.0.0.1:${port}`,
-      host: "127.0.0.1",
-      port,
-      tlsCert: null,
-      tlsKey: null,
-      tlsCa: null,
-      origin: "sensor",
-      stream: "syslog",
-      maxConnections: 1,
-      handshakeTimeoutMs: 1000,
-      mode: 0o666,
+  const l = await DatagramListener.start(udpListen(port, "sensor"), {
+    openStream: async () => {
+      tried++;
+      throw new LogwardError("LW_STREAM_LIMIT", "sensor has too many streams.");
     },
-    {
-      openStream: async () => {
-        tried++;
-        throw new LogwardError("LW_STREAM_LIMIT", "sensor has too many streams.");
-      },
-      policy: { noteAppend: () => {}, takeRate: () => 0, blocked: () => false, whenChanged: async () => {} },
-      maxRecordBytes: 65536,
-      event: (name, fields) => written.push([name, fields]),
-      repeated: (name, origin, kind, fields) => void repeats.note(name, origin, kind, fields),
-    },
-  );
+    policy: OPEN_POLICY,
+    maxRecordBytes: 65536,
+    event: (name, fields) => written.push([name, fields]),
+    repeated: (name, origin, kind, fields) => void repeats.note(name, origin, kind, fields),
+  });
   const sock = createSocket("udp4");
   try {
     for (let i = 0; i < 200; i++) {
