@@ -140,6 +140,49 @@ describe("store: appending and durability", () => {
     assert.equal(recs.length, w.nextSeq - 1, "every accepted record was stored");
   });
 
+  test("a busy stream's buffers grow to what its records use, not to the worst escaping", async () => {
+    const store = await Store.open(tempDir());
+    const w = await store.stream("busy", "main");
+    // 1000 plain records of 100 bytes: ~145 KiB of lines. Reserving the whole batch at four
+    // bytes per byte (the worst escaping) made the buffer ~470 KiB, and a busy stream keeps two.
+    const chunk = Buffer.alloc(101 * 1000, "a");
+    const offsets = new Uint32Array(2000);
+    for (let k = 0; k < 1000; k++) {
+      chunk[k * 101 + 100] = 0x0a;
+      offsets[2 * k] = k * 101;
+      offsets[2 * k + 1] = k * 101 + 100;
+    }
+    w.appendSlices(chunk, offsets, 1000);
+    assert.ok(w.heldBufferBytes <= 192 * 1024, `holds ${w.heldBufferBytes} bytes`);
+    await w.waitDurable();
+    assert.equal((await readAll(store.root, "busy", "main")).length, 1000);
+    await store.close();
+  });
+
+  test("a stream not written for a whole sweep interval gives its buffers back", async () => {
+    const store = await Store.open(tempDir());
+    const w = await store.stream("quiet", "main");
+    w.appendRecords([Buffer.from("one")]);
+    await w.waitDurable();
+    assert.ok(w.heldBufferBytes > 0);
+    store.releaseIdleBuffers(); // written in this interval: kept
+    assert.ok(w.heldBufferBytes > 0);
+    store.releaseIdleBuffers(); // nothing written for a whole interval: freed
+    assert.equal(w.heldBufferBytes, 0);
+    // a pending record keeps them: it is not idle
+    w.appendRecords([Buffer.from("two")]);
+    store.releaseIdleBuffers();
+    store.releaseIdleBuffers();
+    assert.ok(w.heldBufferBytes > 0);
+    await w.waitDurable();
+    await store.close();
+    const recs = await readAll(store.root, "quiet", "main");
+    assert.deepEqual(
+      recs.map((r) => r.payload.toString()),
+      ["one", "two"],
+    );
+  });
+
   test("a stream's disk use never dips while a flush is writing it out (quotas see every byte)", async () => {
     // the policy engine checks quotas on its own timer, which may fire between two writes of
     // one flush: bytes the flush has taken but not yet written must still count

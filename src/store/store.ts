@@ -92,6 +92,9 @@ export function wallClockUs(): () => number {
   };
 }
 
+/** How often the store frees the buffers of streams not written since the last sweep. */
+export const IDLE_SWEEP_MS = 5000;
+
 /** A lowered descriptor cap rises after this long without EMFILE (one step a minute). */
 export const CAP_RISE_AFTER_US = 60_000_000;
 
@@ -115,6 +118,13 @@ export class Store extends EventEmitter implements StreamHost {
   /** When (nowUs) the cap was last lowered or raised: it rises after CAP_RISE_AFTER_US of calm. */
   private openCapChangedUs = 0;
   private readonly dirty = new Set<StreamWriter>();
+  /**
+   * Writers that may hold buffers, with the sweep generation in which they were last written:
+   * the idle sweep frees the buffers of those not written for a whole sweep interval.
+   */
+  private readonly buffered = new Map<StreamWriter, number>();
+  private sweepGeneration = 0;
+  private readonly sweepTimer: NodeJS.Timeout;
   private commitRunning: Promise<void> | null = null;
   private commitScheduled = false;
   private retryTimer: NodeJS.Timeout | null = null;
@@ -137,6 +147,8 @@ export class Store extends EventEmitter implements StreamHost {
     const every = Math.min(60_000, Math.max(1000, Math.floor(options.maxSegmentAgeMs / 4)));
     this.ageTimer = setInterval(() => void this.sealAged(), every);
     this.ageTimer.unref();
+    this.sweepTimer = setInterval(() => this.releaseIdleBuffers(), IDLE_SWEEP_MS);
+    this.sweepTimer.unref();
   }
 
   /** Opens (creating if needed) the store at `root` and takes its writer lock. */
@@ -254,6 +266,7 @@ export class Store extends EventEmitter implements StreamHost {
 
   markDirty(writer: StreamWriter): void {
     this.dirty.add(writer);
+    this.buffered.set(writer, this.sweepGeneration);
     if (this.openFiles.delete(writer)) this.openFiles.add(writer); // most recently written last
     if (!this.commitRunning && !this.commitScheduled && !this.retryTimer) {
       this.commitScheduled = true;
@@ -262,6 +275,14 @@ export class Store extends EventEmitter implements StreamHost {
         this.startCommit();
       });
     }
+  }
+
+  /** Frees the buffers of the streams not written since the sweep before this one. */
+  releaseIdleBuffers(): void {
+    for (const [w, generation] of this.buffered) {
+      if (generation !== this.sweepGeneration && w.releaseBuffers()) this.buffered.delete(w);
+    }
+    this.sweepGeneration++;
   }
 
   segmentSealed(writer: StreamWriter): void {
@@ -452,6 +473,7 @@ export class Store extends EventEmitter implements StreamHost {
     const failed = this.state === "failed";
     if (!failed) this.state = "closing";
     clearInterval(this.ageTimer);
+    clearInterval(this.sweepTimer);
     if (this.retryTimer) {
       clearTimeout(this.retryTimer);
       this.retryTimer = null;
