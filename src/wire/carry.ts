@@ -1,8 +1,16 @@
 // The start of one record that spans chunks, held up to the record limit; bytes past the limit
 // are counted, never stored. The syslog and RELP framers share it (lines.ts and octets.ts hold
-// the same logic inline, from before it was shared). The buffer grows by doubling from 64 KiB
+// the same logic inline, from before it was shared). The buffer grows by doubling from MIN_CARRY
 // at most to the limit, so an idle connection holds little and a busy one never more than one
 // record.
+
+/**
+ * The smallest carry buffer: a connection holds none until a record spans two of its chunks,
+ * then a few KiB, doubling up to the record limit only for a record that long (500 trickling
+ * origins held 64 KiB each up front: 32 MiB for nothing).
+ */
+export const MIN_CARRY = 4096;
+export const NO_BYTES = Buffer.alloc(0);
 
 export class Carry {
   private readonly limit: number;
@@ -14,7 +22,7 @@ export class Carry {
 
   constructor(limit: number) {
     this.limit = limit;
-    this.buf = Buffer.allocUnsafe(Math.min(limit, 64 * 1024));
+    this.buf = NO_BYTES; // allocated by the first record that spans chunks
   }
 
   /** Every byte seen of the record so far, held or not. */
@@ -28,7 +36,7 @@ export class Carry {
     if (take > 0) {
       if (this.length + take > this.buf.length) {
         const grown = Buffer.allocUnsafe(
-          Math.min(this.limit, Math.max(this.buf.length * 2, this.length + take)),
+          Math.min(this.limit, Math.max(MIN_CARRY, this.buf.length * 2, this.length + take)),
         );
         this.buf.copy(grown, 0, 0, this.length);
         this.buf = grown;

@@ -4,6 +4,7 @@
 // than the limit is kept cut to its first `limit` bytes and reported with its real length;
 // the rest of it, up to its LF, is counted and dropped, never turned into further records.
 
+import { MIN_CARRY, NO_BYTES } from "./carry.ts";
 import { type Framer, OffsetBatch, type RecordSink } from "./framer.ts";
 
 const LF = 0x0a;
@@ -21,7 +22,7 @@ export class LineFramer implements Framer {
   constructor(limit: number, sink: RecordSink) {
     this.limit = limit;
     this.sink = sink;
-    this.carry = Buffer.allocUnsafe(Math.min(limit, 64 * 1024));
+    this.carry = NO_BYTES; // allocated by the first record that spans chunks
   }
 
   get buffered(): number {
@@ -70,7 +71,7 @@ export class LineFramer implements Framer {
     if (take > 0) {
       if (this.carryLen + take > this.carry.length) {
         const grown = Buffer.allocUnsafe(
-          Math.min(this.limit, Math.max(this.carry.length * 2, this.carryLen + take)),
+          Math.min(this.limit, Math.max(MIN_CARRY, this.carry.length * 2, this.carryLen + take)),
         );
         this.carry.copy(grown, 0, 0, this.carryLen);
         this.carry = grown;

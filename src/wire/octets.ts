@@ -4,6 +4,7 @@
 // sender is lying about the framing, so the session ends rather than guess. A record longer
 // than the limit is kept cut and reported; its remaining bytes are skipped, not reframed.
 
+import { MIN_CARRY, NO_BYTES } from "./carry.ts";
 import { type Framer, FramingError, OffsetBatch, type RecordSink } from "./framer.ts";
 
 const SP = 0x20;
@@ -26,7 +27,7 @@ export class OctetFramer implements Framer {
     this.limit = limit;
     this.maxDeclared = maxDeclared;
     this.sink = sink;
-    this.carry = Buffer.allocUnsafe(Math.min(limit, 64 * 1024));
+    this.carry = NO_BYTES; // allocated by the first record that spans chunks
   }
 
   get buffered(): number {
@@ -100,7 +101,7 @@ export class OctetFramer implements Framer {
     if (take <= 0) return;
     if (this.carryLen + take > this.carry.length) {
       const grown = Buffer.allocUnsafe(
-        Math.min(this.limit, Math.max(this.carry.length * 2, this.carryLen + take)),
+        Math.min(this.limit, Math.max(MIN_CARRY, this.carry.length * 2, this.carryLen + take)),
       );
       this.carry.copy(grown, 0, 0, this.carryLen);
       this.carry = grown;
