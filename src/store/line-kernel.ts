@@ -1,0 +1,204 @@
+// The line kernel's JavaScript side: runs line-kernel.wat (WebAssembly SIMD) over a source
+// range, one input window at a time, and copies the records it writes to the destination.
+//
+// Why: in the common case a received line is printable ASCII and its record is the prefix
+// followed by the line as is; the kernel frames and writes such lines many at a time, where the
+// JavaScript path spent a byte loop and several small copies per line (issue 20). A line the
+// kernel does not write (not plain, over the limit, longer than the window) is left to the
+// caller, which writes it with escapeInto exactly as before, so the stored bytes are the same.
+//
+// A call allocates nothing: one copy of each window in, one copy of the records out, results
+// in fields. The module is compiled once per process, synchronously (about 1 KB).
+
+import { LINE_KERNEL_WASM_BASE64 } from "./line-kernel-wasm.ts";
+import { LF, TIME_LEN } from "./record.ts";
+
+/** No complete line left in the source range: the rest (if any) is the start of a line. */
+export const STOP_DONE = 0;
+/** The line at `srcPos` ends at `slowEnd` (its LF) and must be written by the caller. */
+export const STOP_SLOW = 1;
+/** The line at `srcPos` is plain but its record does not fit before `dstEnd`. */
+export const STOP_FULL = 2;
+
+// the kernel's own answers (line-kernel.wat)
+const K_NOLF = 0;
+const K_SLOW = 1;
+const K_FULL = 2;
+
+/** The largest seq the encoder takes (records past it could not be numbered exactly). */
+const MAX_SEQ = Number.MAX_SAFE_INTEGER;
+
+interface KernelExports {
+  memory: WebAssembly.Memory;
+  encode: (inAt: number, inEnd: number, outAt: number, outEnd: number, seq: number, limit: number) => number;
+  PREFIX_AT: WebAssembly.Global;
+  RESULT_AT: WebAssembly.Global;
+  IN_AT: WebAssembly.Global;
+  IN_SIZE: WebAssembly.Global;
+  OUT_AT: WebAssembly.Global;
+  OUT_SIZE: WebAssembly.Global;
+}
+
+export class LineEncoder {
+  /** Source position reached: the start of the first line not written (or of the rest). */
+  srcPos = 0;
+  /** Destination position reached: the end of the last record written. */
+  dstPos = 0;
+  /** Records written by the last call (numbered seq, seq + 1, ...). */
+  records = 0;
+  /** Why the last call stopped: STOP_DONE, STOP_SLOW or STOP_FULL. */
+  stop = STOP_DONE;
+  /** With STOP_SLOW, the index in the source of the LF that ends the line at srcPos; else -1. */
+  slowEnd = -1;
+
+  private readonly kernel: KernelExports["encode"];
+  /** The kernel's whole memory, as a Buffer (it never grows, so this view stays valid). */
+  private readonly mem: Buffer;
+  private readonly result: Int32Array;
+  private readonly prefixAt: number;
+  private readonly inAt: number;
+  private readonly inSize: number;
+  private readonly outAt: number;
+  private readonly outSize: number;
+
+  constructor(instance: WebAssembly.Instance) {
+    const x = instance.exports as unknown as KernelExports;
+    this.kernel = x.encode;
+    this.mem = Buffer.from(x.memory.buffer);
+    this.prefixAt = x.PREFIX_AT.value;
+    this.inAt = x.IN_AT.value;
+    this.inSize = x.IN_SIZE.value;
+    this.outAt = x.OUT_AT.value;
+    this.outSize = x.OUT_SIZE.value;
+    this.result = new Int32Array(x.memory.buffer, x.RESULT_AT.value, 4);
+  }
+
+  /** Bytes of source the kernel sees at once; a line longer than this is always SLOW. */
+  get windowSize(): number {
+    return this.inSize;
+  }
+
+  /**
+   * Writes the data records of the complete plain lines of `src[start, end)` into
+   * `dst[dstStart, dstEnd)`, stamped with `time` (27 bytes) and numbered from `seq`, each
+   * payload at most `limit` bytes, until the first line it cannot write. Returns `stop` and
+   * sets the fields: the caller writes the line at `srcPos` itself when SLOW, makes room when
+   * FULL, and keeps `src[srcPos, end)` for the next chunk when DONE.
+   */
+  encode(
+    src: Buffer,
+    start: number,
+    end: number,
+    dst: Buffer,
+    dstStart: number,
+    dstEnd: number,
+    time: Uint8Array,
+    seq: number,
+    limit: number,
+  ): number {
+    if (
+      !(
+        Number.isSafeInteger(start) &&
+        Number.isSafeInteger(end) &&
+        0 <= start &&
+        start <= end &&
+        end <= src.length
+      )
+    )
+      throw new RangeError(`LineEncoder: source range [${start}, ${end}) outside 0..${src.length}`);
+    if (
+      !(
+        Number.isSafeInteger(dstStart) &&
+        Number.isSafeInteger(dstEnd) &&
+        0 <= dstStart &&
+        dstStart <= dstEnd &&
+        dstEnd <= dst.length
+      )
+    )
+      throw new RangeError(
+        `LineEncoder: destination range [${dstStart}, ${dstEnd}) outside 0..${dst.length}`,
+      );
+    if (time.length !== TIME_LEN) throw new RangeError(`LineEncoder: time must be ${TIME_LEN} bytes`);
+    if (!(Number.isSafeInteger(seq) && seq >= 0 && seq <= MAX_SEQ - (end - start)))
+      throw new RangeError(`LineEncoder: seq ${seq} out of range`);
+    if (!(Number.isSafeInteger(limit) && limit >= 0)) throw new RangeError(`LineEncoder: bad limit ${limit}`);
+    // the kernel compares lengths unsigned in 32 bits; a line never exceeds its window anyway
+    const lim = Math.min(limit, 0x7fffffff);
+
+    this.mem.set(time, this.prefixAt);
+    const inAt = this.inAt;
+    const outAt = this.outAt;
+    const res = this.result;
+    let pos = start;
+    let out = dstStart;
+    let records = 0;
+    let stop = STOP_DONE;
+    let slowEnd = -1;
+    for (;;) {
+      const n = Math.min(end - pos, this.inSize);
+      if (n === 0) break; // DONE
+      const dstRoom = dstEnd - out;
+      const room = Math.min(dstRoom, this.outSize);
+      src.copy(this.mem, inAt, pos, pos + n);
+      const k = this.kernel(inAt, inAt + n, outAt, outAt + room, seq + records, lim);
+      const used = res[0]! - inAt;
+      const wrote = res[1]! - outAt;
+      const count = res[2]!;
+      if (used < 0 || used > n || wrote < 0 || wrote > room)
+        throw new Error("line kernel: result out of bounds");
+      if (wrote > 0) this.mem.copy(dst, out, outAt, outAt + wrote);
+      const windowStart = pos;
+      pos += used;
+      out += wrote;
+      records += count;
+      if (k === K_SLOW) {
+        stop = STOP_SLOW;
+        slowEnd = windowStart + (res[3]! - inAt);
+        break;
+      }
+      if (k === K_FULL) {
+        // Full because of the caller's room, or only of the kernel's output area (copied out
+        // now, so go on). An empty area always holds a window's plain line: count === 0 there
+        // cannot happen, and is not looped on.
+        if (room === dstRoom || count === 0) {
+          stop = STOP_FULL;
+          break;
+        }
+        continue;
+      }
+      if (k !== K_NOLF) throw new Error(`line kernel: unknown answer ${k}`);
+      if (windowStart + n === end) break; // DONE: the window held the rest of the source
+      if (used > 0) continue; // the next window starts at the incomplete line
+      // A line at least as long as the window: the caller writes it if it is complete.
+      const lf = src.subarray(windowStart + n, end).indexOf(LF);
+      if (lf !== -1) {
+        stop = STOP_SLOW;
+        slowEnd = windowStart + n + lf;
+      }
+      break;
+    }
+    this.srcPos = pos;
+    this.dstPos = out;
+    this.records = records;
+    this.stop = stop;
+    this.slowEnd = slowEnd;
+    return stop;
+  }
+}
+
+/**
+ * The process's encoder, or null where WebAssembly or its SIMD is missing (then the caller
+ * keeps to the JavaScript path). `wasm` is for tests: other bytes than the kernel's.
+ */
+export function createLineEncoder(wasm?: Uint8Array<ArrayBuffer>): LineEncoder | null {
+  if (typeof WebAssembly !== "object" || WebAssembly === null) return null;
+  try {
+    const bytes = wasm ?? Buffer.from(LINE_KERNEL_WASM_BASE64, "base64");
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
+    const x = instance.exports as Partial<KernelExports>;
+    if (typeof x.encode !== "function" || !(x.memory instanceof WebAssembly.Memory)) return null;
+    return new LineEncoder(instance);
+  } catch {
+    return null; // a CompileError where the engine has no SIMD128
+  }
+}
