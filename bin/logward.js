@@ -11,9 +11,11 @@ if (major < 24) {
 // 40 MB at every start, and qrexec starts `logward ingest` once per call. The compile cache keeps
 // the stripped, compiled modules in a private directory (never a shared one: it holds code), so
 // a start costs about 0.04 s. Without a usable directory Node just compiles as before.
-const { enableCompileCache } = await import("node:module");
-const { homedir } = await import("node:os");
-const { join } = await import("node:path");
+// Built-ins through getBuiltinModule: an import() of each builds its ES module facade (these
+// three: 1.2-1.8 ms of a start, against 0.3-0.5 ms).
+const { enableCompileCache } = process.getBuiltinModule("node:module");
+const { homedir } = process.getBuiltinModule("node:os");
+const { join } = process.getBuiltinModule("node:path");
 if (!process.env.NODE_COMPILE_CACHE && enableCompileCache) {
   const root = process.env.CACHE_DIRECTORY ?? process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache");
   try {

@@ -75,6 +75,25 @@ export async function buildBundles(
     legalComments: "none",
     logLevel: "warning",
   });
+  // Node's built-ins reached through process.getBuiltinModule, not `import ... from "node:fs"`:
+  // an ES import of a built-in makes Node build its ES module facade, which reads every export,
+  // and node:fs's lazy getters then load fs/promises, readline, the fs streams and watchers,
+  // none of which a short command may need (ingest's start: 50.3 -> 48.3 ms of CPU). As a
+  // CommonJS module, esbuild reads each name from the object at its use.
+  const builtins = {
+    name: "builtins",
+    setup(b: import("esbuild").PluginBuild) {
+      b.onResolve({ filter: /^node:/ }, (args) => ({
+        path: args.path,
+        namespace: "builtin",
+        sideEffects: false, // so that an import nothing uses is still dropped
+      }));
+      b.onLoad({ filter: /.*/, namespace: "builtin" }, (args) => ({
+        contents: `module.exports = process.getBuiltinModule(${JSON.stringify(args.path)});`,
+        loader: "js",
+      }));
+    },
+  };
   const workerCode = worker.outputFiles[0]!.text;
   const workerInputs = Object.keys(worker.metafile.inputs).filter((i) => !i.startsWith(`${INLINE}:`));
   const inlineWorker = inline(workerCode);
@@ -98,7 +117,7 @@ export async function buildBundles(
       metafile: true,
       legalComments: "none",
       logLevel: "warning",
-      plugins: [inlineWorker],
+      plugins: [inlineWorker, builtins],
     });
     const text = result.outputFiles[0]!.text;
     if (text.includes("import.meta")) {
@@ -109,7 +128,8 @@ export async function buildBundles(
     writeFileSync(file, text);
     const inputs: Record<string, [number, number]> = {};
     for (const input of Object.keys(result.metafile.inputs)) {
-      if (input.startsWith("<stdin>") || input.endsWith(".entry.ts")) continue;
+      if (input.startsWith("<stdin>") || input.endsWith(".entry.ts") || input.startsWith("builtin:"))
+        continue;
       // the worker's text stands for its sources: the bundle is stale when any of them changes
       if (input.startsWith(`${INLINE}:`)) {
         for (const w of workerInputs) inputs[w] = stamp(join(ROOT, w));
