@@ -1,4 +1,4 @@
-import { createReadStream, fstatSync } from "node:fs";
+import { fstatSync } from "node:fs";
 import { LogwardError } from "../errors.ts";
 import { ingestSocketPath } from "../store/layout.ts";
 import { isValidName } from "../store/names.ts";
@@ -56,12 +56,10 @@ export async function ingestCommand(args: string[]): Promise<number> {
   }
   const socketPath = ingestSocketPath(storePath(values.store));
   // backpressure: stdin is read only as fast as the collector takes it. A regular file (as in
-  // `ingest < file`) is read in 1 MiB chunks: a sixteenth of the reads and wake-ups of stdin's
-  // 64 KiB (npm run bench); a pipe or socket delivers at most its buffer per read anyway.
-  const stdin = () =>
-    fstatSync(0).isFile()
-      ? createReadStream("", { fd: 0, highWaterMark: 1024 * 1024, autoClose: false })
-      : process.stdin;
+  // `ingest < file`) is read by its descriptor in 1 MiB chunks (collector-client.ts, relayFile):
+  // a sixteenth of the reads and wake-ups of stdin's 64 KiB (npm run bench), into reused
+  // buffers; a pipe or socket delivers at most its buffer per read anyway.
+  const stdin = () => (fstatSync(0).isFile() ? 0 : process.stdin);
   await relayToCollector(socketPath, { format, origin, stream }, stdin, (bytes) =>
     process.stdout.write(bytes),
   );

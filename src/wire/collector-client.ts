@@ -3,6 +3,7 @@
 // (admin.ts). Both read the collector's answer as relay frames. The CLI only builds the request
 // and prints the outcome; every failure comes back as a LogwardError with its sentence.
 
+import { readSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import type { Readable } from "node:stream";
 import { LogwardError } from "../errors.ts";
@@ -77,18 +78,67 @@ async function relayBlob(input: Readable, socket: Socket): Promise<void> {
   if (!over()) socket.end(encodeBlobEnd(total));
 }
 
+/** Bytes read from a regular file at a time: a blob's data frame holds at most this many. */
+const FILE_CHUNK = MAX_FRAME_BYTES;
+/** Room before the bytes read for a blob frame's header, so that no frame is copied. */
+const FRAME_HEAD = 5;
+
+/**
+ * A regular file as input (`ingest < file`, as the bench runs it): read here with readSync into
+ * two reused buffers, one being read while the other is written. No stream: fs.ReadStream
+ * costs a fresh buffer a read, a thread pool, and, at start, loading the fs streams with
+ * fs/promises and readline behind them (npm run bench: 20 of these start at once). Backpressure:
+ * a buffer is read into again only once the socket has written it out. A regular file's read
+ * never waits on a sender, so a synchronous read holds nothing up; pipes and sockets (qrexec's
+ * stdin) go through a stream. Resolves true at the input's end (the socket then ended, with
+ * blob's end frame), false when the collector's answer or a closed socket stopped it; throws
+ * the read's error.
+ */
+async function relayFile(fd: number, socket: Socket, blob: boolean, gone: Promise<void>): Promise<boolean> {
+  const head = blob ? FRAME_HEAD : 0;
+  const bufs = [
+    Buffer.allocUnsafeSlow(FRAME_HEAD + FILE_CHUNK),
+    Buffer.allocUnsafeSlow(FRAME_HEAD + FILE_CHUNK),
+  ];
+  const written: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
+  // the collector's answer came (a refusal midway) or the socket closed: not one more byte
+  const over = () => socket.destroyed || socket.writableEnded;
+  let total = 0;
+  for (let i = 0; ; i ^= 1) {
+    await Promise.race([written[i], gone]);
+    if (over()) return false;
+    const buf = bufs[i]!;
+    const n = readSync(fd, buf, FRAME_HEAD, FILE_CHUNK, null);
+    if (n === 0) break;
+    if (blob) {
+      buf[0] = FRAME_DATA;
+      buf.writeUInt32BE(n, 1);
+    }
+    total += n;
+    written[i] = new Promise<void>((resolve) => {
+      socket.write(buf.subarray(FRAME_HEAD - head, FRAME_HEAD + n), () => resolve());
+    });
+  }
+  if (over()) return false;
+  if (blob) socket.end(encodeBlobEnd(total));
+  else socket.end();
+  return true;
+}
+
 /**
  * Relays the input `openInput` gives (called once connected, so nothing is read when no
  * collector listens) to the collector listening on `socketPath` under `header`, with
  * backpressure (the input is read only as fast as the collector takes it), and hands the
- * collector's data frames for the sender to `onData`. Resolves once the collector confirmed
- * that everything relayed is durable; LW_NO_COLLECTOR when none listens, LW_NOT_DURABLE when it
- * refused or closed without confirming. The input is destroyed at the end.
+ * collector's data frames for the sender to `onData`. The input is a stream, or the descriptor
+ * of a regular file (read from its current offset, left open). Resolves once the collector
+ * confirmed that everything relayed is durable; LW_NO_COLLECTOR when none listens,
+ * LW_NOT_DURABLE when it refused or closed without confirming, or the input could not be read.
+ * A stream is destroyed at the end.
  */
 export async function relayToCollector(
   socketPath: string,
   header: RelayHeader,
-  openInput: () => Readable,
+  openInput: () => Readable | number,
   onData: (bytes: Buffer) => void,
 ): Promise<void> {
   let socket: Socket;
@@ -107,8 +157,16 @@ export async function relayToCollector(
         );
   }
   socket.write(encodeRelayHeader(header));
+  const gone = closed(socket);
   const input = openInput();
-  if (header.format === "blob") void relayBlob(input, socket);
+  let readError: Error | null = null;
+  if (typeof input === "number") {
+    relayFile(input, socket, header.format === "blob", gone).catch((err: Error) => {
+      // no end of input (nor blob's end frame) reaches the collector: the session is cut off
+      readError = err;
+      socket.destroy();
+    });
+  } else if (header.format === "blob") void relayBlob(input, socket);
   else input.pipe(socket);
   let end: RelayEnd | null = null;
   const decoder = new FrameDecoder((type, payload) => {
@@ -117,7 +175,8 @@ export async function relayToCollector(
       end = decodeEnd(payload);
       // the collector's last word (an answer before the end of the input is a refusal): stop
       // sending, so that no write of ours fails on a connection the collector then closes
-      input.unpipe(socket);
+      // (relayFile stops once the socket has ended)
+      if (typeof input !== "number") input.unpipe(socket);
       if (!socket.writableEnded) socket.end();
     }
   });
@@ -131,10 +190,20 @@ export async function relayToCollector(
   // the collector ends its side only after its last frame, or because it died: either way
   // the session is over, even if the sender is still waiting for a reply that will not come
   socket.on("end", () => socket.destroy());
-  await closed(socket);
-  input.unpipe(socket);
-  input.destroy();
+  await gone;
+  if (typeof input !== "number") {
+    input.unpipe(socket);
+    input.destroy();
+  }
   const result = end as RelayEnd | null;
+  const failed = readError as Error | null;
+  if (failed) {
+    throw new LogwardError(
+      "LW_NOT_DURABLE",
+      `Reading standard input failed (${failed.message}); the collector was not told that the input ended, so the sender should send it again.`,
+      { cause: failed },
+    );
+  }
   if (!result) {
     throw new LogwardError(
       "LW_NOT_DURABLE",
