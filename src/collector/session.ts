@@ -162,6 +162,13 @@ export class Session implements RecordSink, BlobHost {
     this.append(buf, offsets, count);
   }
 
+  lines(buf: Buffer, start: number, end: number, limit: number): number {
+    const before = this.writer.nextSeq;
+    const stop = this.writer.appendLines(buf, start, end, limit);
+    this.recordCount += this.writer.nextSeq - before;
+    return stop;
+  }
+
   note(kind: "gap", text: string, ref?: string): void {
     this.writer.appendCollector(kind, text, ref);
   }

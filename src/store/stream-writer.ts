@@ -25,6 +25,7 @@ import { LogwardError } from "../errors.ts";
 import { asBuffer, ESCAPE_EXPANSION, escapeInto } from "./escape.ts";
 import { fsyncDir, isOutOfSpace, openNoFollow, pwriteAll, RW_NOFOLLOW, readRange } from "./files.ts";
 import { segmentName, segmentPath } from "./layout.ts";
+import { createLineEncoder, type LineEncoder, STOP_DONE, STOP_FULL } from "./line-kernel.ts";
 import { dirsIdentity, unsafePath } from "./names.ts";
 import type { StreamObjects } from "./objects.ts";
 import type { StoreOptions } from "./options.ts";
@@ -92,6 +93,22 @@ const GROW_STEP = 64 * 1024;
  * 8 KiB of disk while the quota saw a few hundred bytes.
  */
 export const STREAM_OVERHEAD_BYTES = 8 * 1024;
+
+/**
+ * The process's line kernel, made at the first appendLines: null without WebAssembly SIMD, or
+ * with LOGWARD_LINE_KERNEL=0 (to measure the JavaScript path against it); then every line goes
+ * through writeDataRecord, with the same bytes stored.
+ */
+let encoder: LineEncoder | null | undefined;
+function lineEncoder(): LineEncoder | null {
+  if (encoder === undefined) encoder = process.env.LOGWARD_LINE_KERNEL === "0" ? null : createLineEncoder();
+  return encoder;
+}
+
+/** Turns the line kernel off or on again for this process (tests: both paths store the same). */
+export function useLineKernel(on: boolean): void {
+  encoder = on ? createLineEncoder() : null;
+}
 
 /** An idle stream holds no buffer: the first append allocates one (INITIAL_BUFFER or more). */
 const EMPTY = Buffer.alloc(0);
@@ -330,6 +347,52 @@ export class StreamWriter {
       pos = this.writeDataRecord(pos, time, buf, s, e, ref);
     }
     return this.finishAppend(pos);
+  }
+
+  /**
+   * Appends the complete lines of `src[start, end)` as data records (each LF ends a record and
+   * is not part of it), all stamped with one receive time, up to the first line whose payload
+   * is longer than `limit` (which the caller cuts: `!trunc`) or the rest without an LF (which the
+   * caller keeps for its next chunk). Returns where it stopped: the start of that line, or
+   * `end`. The lines framer's path: plain ASCII lines are framed, checked and written many at a
+   * time by the WebAssembly kernel (line-kernel.ts), every other line by writeDataRecord, so
+   * the stored bytes are exactly what appendSlices would store.
+   */
+  appendLines(src: Buffer, start: number, end: number, limit: number): number {
+    this.host.checkWritable();
+    this.checkBacklog();
+    const max = Math.min(limit, this.opts.maxRecordBytes);
+    const time = this.stamp();
+    const encoder = lineEncoder();
+    let pos = this.len;
+    let s = start;
+    while (s < end) {
+      let lf: number;
+      if (encoder) {
+        // room for a window of plain lines as records: the prefix adds about a fifth to log
+        // lines; the kernel says FULL if short lines need more, and the buffer grows then
+        pos = this.room(pos, Math.min(end - s, encoder.windowSize) * 1.25 + PREFIX_MAX);
+        const stop = encoder.encode(src, s, end, this.buf, pos, this.buf.length, time, this.nextSeq, max);
+        this.nextSeq += encoder.records;
+        pos = encoder.dstPos;
+        s = encoder.srcPos;
+        if (stop === STOP_DONE) break;
+        if (stop === STOP_FULL) {
+          pos = this.room(pos, this.buf.length - pos + GROW_STEP);
+          continue;
+        }
+        lf = encoder.slowEnd;
+      } else {
+        lf = src.indexOf(LF, s);
+        if (lf === -1 || lf >= end) break;
+      }
+      if (lf - s > max) break;
+      pos = this.room(pos, (lf - s) * ESCAPE_EXPANSION + PREFIX_MAX);
+      pos = this.writeDataRecord(pos, time, src, s, lf, undefined);
+      s = lf + 1;
+    }
+    if (pos !== this.len) this.finishAppend(pos);
+    return s;
   }
 
   private checkSize(length: number): number {

@@ -13,6 +13,13 @@ export interface RecordSink {
    * only during the call.
    */
   unterminated(kept: Buffer, fullLength: number): void;
+  /**
+   * Optional, for the lines framer: stores every complete line of `buf[start, end)` (LF ends a
+   * record, not part of it) up to the first one longer than `limit`, and returns where it
+   * stopped: the start of that line, of the rest without an LF, or `end`. The store frames and
+   * writes plain lines many at a time; the framer still cuts over-long lines and keeps the rest.
+   */
+  lines?(buf: Buffer, start: number, end: number, limit: number): number;
 }
 
 export interface Framer {

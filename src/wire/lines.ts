@@ -41,6 +41,10 @@ export class LineFramer implements Framer {
       s = lf + 1;
       lf = chunk.indexOf(LF, s);
     }
+    if (this.sink.lines) {
+      this.pushLines(chunk, s, lf);
+      return;
+    }
     while (lf !== -1) {
       if (lf - s > this.limit) {
         this.batch.flush(this.sink, chunk);
@@ -53,6 +57,25 @@ export class LineFramer implements Framer {
       lf = chunk.indexOf(LF, s);
     }
     this.batch.flush(this.sink, chunk);
+    if (s < chunk.length) this.keep(chunk, s, chunk.length);
+  }
+
+  /**
+   * The sink stores whole runs of lines itself (the store's line kernel); this only cuts the
+   * lines over the limit and keeps the rest. `lf` is the first LF at or after `s`, or -1.
+   */
+  private pushLines(chunk: Buffer, s: number, lf: number): void {
+    const sink = this.sink;
+    while (lf !== -1) {
+      s = sink.lines!(chunk, s, chunk.length, this.limit);
+      if (s >= chunk.length) return;
+      lf = chunk.indexOf(LF, s);
+      if (lf === -1) break;
+      // it stopped before a complete line: one over the limit
+      sink.truncated(Buffer.from(chunk.subarray(s, s + this.limit)), lf - s);
+      s = lf + 1;
+      lf = chunk.indexOf(LF, s);
+    }
     if (s < chunk.length) this.keep(chunk, s, chunk.length);
   }
 
