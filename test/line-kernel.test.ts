@@ -157,7 +157,7 @@ function assertSameAsJs(lines: Buffer[], cuts: number[], seq: number, limit: num
 
 const plainByte = fc.integer({ min: 0x20, max: 0x7e }).filter((b) => b !== 0x5c);
 /** Bytes escapeInto does not copy as is, and pieces of UTF-8 (valid, dangerous, broken). */
-const specialBytes = fc.constantFrom(
+const SPECIALS: number[][] = [
   [0x09],
   [0x5c],
   [0x0d],
@@ -173,7 +173,8 @@ const specialBytes = fc.constantFrom(
   [0xc2, 0x85], // U+0085, escaped
   [0xe0, 0x80], // broken
   [0xc3],
-);
+];
+const specialBytes = fc.constantFrom(...SPECIALS);
 
 function plainRun(len: number, seed: number): Buffer {
   const b = Buffer.allocUnsafe(len);
@@ -200,7 +201,10 @@ function lineArb(limit: number): fc.Arbitrary<Buffer> {
   const long = fc
     .record({
       len: fc.oneof(
-        fc.integer({ min: Math.max(0, limit - 17), max: limit + 17 }),
+        fc.integer({
+          min: Math.max(0, Math.min(limit, 2 * WINDOW) - 17),
+          max: Math.min(limit, 2 * WINDOW) + 17,
+        }),
         fc.integer({ min: WINDOW - 34, max: WINDOW + 17 }),
         fc.integer({ min: 0, max: 2 * WINDOW + 40 }),
       ),
@@ -215,10 +219,19 @@ function lineArb(limit: number): fc.Arbitrary<Buffer> {
       }
       return b;
     });
+  // one special byte anywhere in a plain line of a few 16-byte chunks
+  const oneBad = fc
+    .record({ len: fc.nat(300), seed: fc.nat(94), at: fc.nat(), bytes: specialBytes })
+    .map(({ len, seed, at, bytes }) => {
+      const b = plainRun(len, seed);
+      const i = at % (len + 1);
+      return Buffer.concat([b.subarray(0, i), Buffer.from(bytes), b.subarray(i)]);
+    });
   return fc.oneof(
     { weight: 10, arbitrary: short },
     { weight: 2, arbitrary: fc.constant(Buffer.alloc(0)) },
     { weight: 4, arbitrary: mixed },
+    { weight: 4, arbitrary: oneBad },
     { weight: 1, arbitrary: long },
   );
 }
@@ -280,6 +293,16 @@ describe("line kernel", () => {
       ),
       runs(300),
     );
+  });
+
+  test("every special byte at every position of a line of a few 16- and 32-byte steps", () => {
+    for (const bytes of SPECIALS) {
+      for (let at = 0; at <= 100; at++) {
+        const b = plainRun(100, at);
+        const line = Buffer.concat([b.subarray(0, at), Buffer.from(bytes), b.subarray(at), Buffer.of(LF)]);
+        assertSameAsJs([line, Buffer.from("next\n")], [], 7, 1 << 20, [1 << 20]);
+      }
+    }
   });
 
   test("many short plain lines over several windows, records across seq 9 -> 10 -> ... -> 10000", () => {
