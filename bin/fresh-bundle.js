@@ -1,8 +1,11 @@
 // @ts-check
-// Which start-up bundle (scripts/build.ts) may run a command: the one in dist/manifest.json,
-// only while the bundle and every source file in it have the mtime and size the build recorded.
-// Anything else (no build, an edited source, a damaged manifest) answers null, and the command
-// runs from the sources. Plain JavaScript and node:fs alone: this runs before anything else.
+// Which start-up bundle (scripts/build.ts) may run a command: the one its manifest,
+// dist/<command>.manifest.json, names, only while the bundle and every source file in it have
+// the mtime and size the build recorded. Anything else (no build, an edited source, a damaged
+// manifest) answers null, and the command runs from the sources. Plain JavaScript and node:fs
+// alone: this runs before anything else. One small manifest per command: parsing one manifest
+// of every command's inputs (26 KB) cost 0.6-0.7 ms of each start, and qrexec starts an ingest
+// per call.
 
 /**
  * @param {string} root the project directory
@@ -11,20 +14,24 @@
  * @returns {string | null} the bundle's path, or null to run from source
  */
 export function freshBundle(root, command, dist) {
-  if (command === undefined) return null;
+  // a command's name, never a path (nor __proto__): anything else has no bundle
+  if (command === undefined || !/^[a-z][a-z-]{0,31}$/.test(command)) return null;
   const { readFileSync, statSync } = process.getBuiltinModule("node:fs");
   const { join } = process.getBuiltinModule("node:path");
   let manifest;
   try {
-    manifest = JSON.parse(readFileSync(join(dist ?? join(root, "dist"), "manifest.json"), "utf8"));
+    manifest = JSON.parse(readFileSync(join(dist ?? join(root, "dist"), `${command}.manifest.json`), "utf8"));
   } catch {
     return null;
   }
-  if (manifest?.format !== 1 || typeof manifest.bundles !== "object" || manifest.bundles === null)
+  if (
+    manifest?.format !== 2 ||
+    typeof manifest.file !== "string" ||
+    typeof manifest.inputs !== "object" ||
+    manifest.inputs === null
+  )
     return null;
-  if (!Object.hasOwn(manifest.bundles, command)) return null;
-  const bundle = manifest.bundles[command];
-  const checks = [[bundle?.file, bundle?.stamp], ...Object.entries(bundle?.inputs ?? {})];
+  const checks = [[manifest.file, manifest.stamp], ...Object.entries(manifest.inputs)];
   for (const [rel, want] of checks) {
     if (typeof rel !== "string" || !Array.isArray(want)) return null;
     let st;
@@ -35,5 +42,5 @@ export function freshBundle(root, command, dist) {
     }
     if (st.mtimeMs !== want[0] || st.size !== want[1]) return null;
   }
-  return join(root, bundle.file);
+  return join(root, manifest.file);
 }

@@ -5,8 +5,8 @@
 // Why: Node loads each source module separately (resolve, read, the compile cache's two
 // entries, link), about 0.5 ms apiece, and `show` needs 18 of them: 11 ms of a 55 ms run. One
 // bundled file of the same code loads in about 4 ms. The sources stay what is developed,
-// type-checked and unit-tested; a bundle is only a cache of them. dist/manifest.json records
-// the mtime and size of every source file in each bundle and of the bundle itself, and the bin
+// type-checked and unit-tested; a bundle is only a cache of them. dist/<command>.manifest.json
+// records the mtime and size of every source file in the bundle and of the bundle itself, and the bin
 // falls back to the sources when any of them differs, so an edited checkout never runs stale
 // code.
 //
@@ -22,13 +22,12 @@ import { COMMANDS } from "../src/cli/main.ts";
 
 const ROOT = resolve(import.meta.dirname, "..");
 
+/** dist/<command>.manifest.json: a bundle and the [mtimeMs, size] of it and of every source in it */
 export interface BundleManifest {
-  format: 1;
-  /** command -> its bundle and the [mtimeMs, size] of the bundle and of every source in it */
-  bundles: Record<
-    string,
-    { file: string; stamp: [number, number]; inputs: Record<string, [number, number]> }
-  >;
+  format: 2;
+  file: string;
+  stamp: [number, number];
+  inputs: Record<string, [number, number]>;
 }
 
 const stamp = (path: string): [number, number] => {
@@ -45,7 +44,6 @@ export async function buildBundles(
   if (!esbuild) return null;
   const { build } = esbuild;
   mkdirSync(outDir, { recursive: true });
-  const manifest: BundleManifest = { format: 1, bundles: {} };
   const built: string[] = [];
   const skipped: string[] = [];
   // search's scan worker (src/query/scan-pool.ts), bundled on its own and put into the bundles
@@ -78,8 +76,19 @@ export async function buildBundles(
   // Node's built-ins reached through process.getBuiltinModule, not `import ... from "node:fs"`:
   // an ES import of a built-in makes Node build its ES module facade, which reads every export,
   // and node:fs's lazy getters then load fs/promises, readline, the fs streams and watchers,
-  // none of which a short command may need (ingest's start: 50.3 -> 48.3 ms of CPU). As a
-  // CommonJS module, esbuild reads each name from the object at its use.
+  // none of which a short command may need (ingest's start: 50.3 -> 48.3 ms of CPU). Each
+  // export is one constant read from the module when the bundle starts, marked pure, so that
+  // esbuild keeps only those the bundle uses (a CommonJS shim instead costs esbuild's copy of
+  // every export, which also loads fs/dir).
+  const identifier = (name: string) => {
+    if (!/^[A-Za-z_$][\w$]*$/.test(name) || name === "builtin$") return false;
+    try {
+      new Function(`"use strict"; let ${name};`); // not a reserved word
+      return true;
+    } catch {
+      return false;
+    }
+  };
   const builtins = {
     name: "builtins",
     setup(b: import("esbuild").PluginBuild) {
@@ -88,10 +97,22 @@ export async function buildBundles(
         namespace: "builtin",
         sideEffects: false, // so that an import nothing uses is still dropped
       }));
-      b.onLoad({ filter: /.*/, namespace: "builtin" }, (args) => ({
-        contents: `module.exports = process.getBuiltinModule(${JSON.stringify(args.path)});`,
-        loader: "js",
-      }));
+      b.onLoad({ filter: /.*/, namespace: "builtin" }, (args) => {
+        const names = Object.keys(process.getBuiltinModule(args.path) ?? {}).filter((n) => n !== "default");
+        const lines = [
+          `const builtin$ = process.getBuiltinModule(${JSON.stringify(args.path)});`,
+          "export default builtin$;",
+        ];
+        names.forEach((n, i) => {
+          const read = `/* @__PURE__ */ (() => builtin$[${JSON.stringify(n)}])()`;
+          lines.push(
+            identifier(n)
+              ? `export const ${n} = ${read};`
+              : `const e${i} = ${read};\nexport { e${i} as ${JSON.stringify(n)} };`,
+          );
+        });
+        return { contents: lines.join("\n"), loader: "js" };
+      });
     },
   };
   const workerCode = worker.outputFiles[0]!.text;
@@ -137,12 +158,13 @@ export async function buildBundles(
       }
       inputs[input] = stamp(join(ROOT, input));
     }
-    manifest.bundles[name] = { file: relative(ROOT, file), stamp: stamp(file), inputs };
+    const manifest: BundleManifest = { format: 2, file: relative(ROOT, file), stamp: stamp(file), inputs };
+    // the manifest after its bundle, whole: a reader sees none, or this one
+    const path = join(outDir, `${name}.manifest.json`);
+    writeFileSync(`${path}.tmp`, `${JSON.stringify(manifest)}\n`);
+    renameSync(`${path}.tmp`, path);
     built.push(name);
   }
-  // the manifest last, whole: a reader sees the old one or the new one
-  writeFileSync(join(outDir, "manifest.json.tmp"), `${JSON.stringify(manifest)}\n`);
-  renameSync(join(outDir, "manifest.json.tmp"), join(outDir, "manifest.json"));
   return { built, skipped };
 }
 

@@ -26,48 +26,65 @@ describe("choosing a start-up bundle", () => {
     write("src/b.ts", "export const b = 2;\n");
     write("dist/show.js", "export const main = async () => 0;\n");
     const manifest = (inputs: Record<string, [number, number]>) =>
-      JSON.stringify({
-        format: 1,
-        bundles: { show: { file: "dist/show.js", stamp: stamp("dist/show.js"), inputs } },
-      });
+      JSON.stringify({ format: 2, file: "dist/show.js", stamp: stamp("dist/show.js"), inputs });
     const stamp = (rel: string): [number, number] => {
       const st = statSync(join(root, rel));
       return [st.mtimeMs, st.size];
     };
-    write("dist/manifest.json", manifest({ "src/a.ts": stamp("src/a.ts"), "src/b.ts": stamp("src/b.ts") }));
+    write(
+      "dist/show.manifest.json",
+      manifest({ "src/a.ts": stamp("src/a.ts"), "src/b.ts": stamp("src/b.ts") }),
+    );
     assert.equal(freshBundle(root, "show"), join(root, "dist/show.js"));
 
-    // not bundled, no command, or a name that is not a command of the manifest's own
+    // not bundled, no command, or a name that is not a command: never a path to another manifest
     assert.equal(freshBundle(root, "serve"), null);
     assert.equal(freshBundle(root, undefined), null);
-    for (const odd of ["__proto__", "constructor", "toString", "hasOwnProperty"])
+    write("dist/sub/show.manifest.json", manifest({}));
+    write("show.manifest.json", manifest({}));
+    for (const odd of ["__proto__", "constructor", "toString", "sub/show", "../show", "Show", ""])
       assert.equal(freshBundle(root, odd), null, odd);
 
     // an edited source (new mtime, even with the same size) is not run from the bundle
     writeFileSync(join(root, "src/b.ts"), "export const b = 3;\n");
     assert.equal(freshBundle(root, "show"), null);
-    write("dist/manifest.json", manifest({ "src/a.ts": stamp("src/a.ts"), "src/b.ts": stamp("src/b.ts") }));
+    write(
+      "dist/show.manifest.json",
+      manifest({ "src/a.ts": stamp("src/a.ts"), "src/b.ts": stamp("src/b.ts") }),
+    );
     assert.equal(freshBundle(root, "show"), join(root, "dist/show.js"));
     // the same mtime but another size (a file put back with its old mtime) is not enough either
     const [mtime, size] = stamp("src/a.ts");
-    write("dist/manifest.json", manifest({ "src/a.ts": [mtime, size + 1], "src/b.ts": stamp("src/b.ts") }));
+    write(
+      "dist/show.manifest.json",
+      manifest({ "src/a.ts": [mtime, size + 1], "src/b.ts": stamp("src/b.ts") }),
+    );
     assert.equal(freshBundle(root, "show"), null);
 
     // a replaced bundle, a missing source, a damaged or foreign manifest
     writeFileSync(join(root, "dist/show.js"), "export const main = async () => 1;\n");
     assert.equal(freshBundle(root, "show"), null);
-    write("dist/manifest.json", manifest({ "src/a.ts": stamp("src/a.ts"), "src/gone.ts": [1, 1] }));
+    write("dist/show.manifest.json", manifest({ "src/a.ts": stamp("src/a.ts"), "src/gone.ts": [1, 1] }));
     assert.equal(freshBundle(root, "show"), null);
     for (const bad of [
       "{",
       "null",
       "[]",
-      JSON.stringify({ format: 2, bundles: {} }),
-      JSON.stringify({ format: 1, bundles: null }),
-      JSON.stringify({ format: 1, bundles: { show: { file: 7, stamp: [0, 0], inputs: {} } } }),
-      JSON.stringify({ format: 1, bundles: { show: { file: "dist/show.js", stamp: "x", inputs: {} } } }),
+      JSON.stringify({
+        format: 1,
+        bundles: { show: { file: "dist/show.js", stamp: stamp("dist/show.js"), inputs: {} } },
+      }),
+      JSON.stringify({ format: 2, file: "dist/show.js", stamp: stamp("dist/show.js"), inputs: null }),
+      JSON.stringify({ format: 2, file: 7, stamp: [0, 0], inputs: {} }),
+      JSON.stringify({ format: 2, file: "dist/show.js", stamp: "x", inputs: {} }),
+      JSON.stringify({
+        format: 2,
+        file: "dist/show.js",
+        stamp: stamp("dist/show.js"),
+        inputs: { "src/a.ts": 1 },
+      }),
     ]) {
-      write("dist/manifest.json", bad);
+      write("dist/show.manifest.json", bad);
       assert.equal(freshBundle(root, "show"), null, bad);
     }
   });
