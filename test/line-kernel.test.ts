@@ -359,6 +359,31 @@ describe("line kernel", () => {
     assert.deepEqual([enc.srcPos, enc.slowEnd, enc.records], [3, 5, 2]);
   });
 
+  test("hostile: a run of short lines that are not plain costs a small copy each, not a window", () => {
+    const lines = 100_000;
+    const src = Buffer.from("\t\n".repeat(lines / 2) + "x\\\n".repeat(lines / 2), "latin1");
+    const dst = Buffer.alloc(1 << 16);
+    const before = enc.bytesIn;
+    let s = 0;
+    let slow = 0;
+    while (enc.encode(src, s, src.length, dst, 0, dst.length, TIME, 1, 100) === STOP_SLOW) {
+      slow++;
+      s = enc.slowEnd + 1;
+    }
+    assert.equal(slow, lines);
+    // a whole window per line would be ~10^10 bytes
+    assert.ok(enc.bytesIn - before <= lines * 4096, `${enc.bytesIn - before} bytes copied in`);
+    // and after them, plain lines go back to whole windows
+    const plain = Buffer.from("plain line\n".repeat(50_000));
+    const at = enc.bytesIn;
+    assert.equal(
+      enc.encode(plain, 0, plain.length, Buffer.alloc(5 << 20), 0, 5 << 20, TIME, 1, 100),
+      STOP_DONE,
+    );
+    assert.equal(enc.records, 50_000);
+    assert.ok(enc.bytesIn - at <= 2 * plain.length);
+  });
+
   test("hostile: a 10 MiB line, plain or not, with and without its LF, between short lines", () => {
     const big = plainRun(10 << 20, 3);
     const src = Buffer.concat([Buffer.from("x\n"), big, Buffer.from("\ny\n")]);

@@ -25,6 +25,9 @@ const K_NOLF = 0;
 const K_SLOW = 1;
 const K_FULL = 2;
 
+/** The least a call copies into the kernel (a few typical lines). */
+const MIN_COPY = 2048;
+
 /** The largest seq the encoder takes (records past it could not be numbered exactly). */
 const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 
@@ -50,6 +53,17 @@ export class LineEncoder {
   stop = STOP_DONE;
   /** With STOP_SLOW, the index in the source of the LF that ends the line at srcPos; else -1. */
   slowEnd = -1;
+  /** Bytes copied into the kernel since this encoder was made (for tests and benchmarks). */
+  bytesIn = 0;
+
+  /**
+   * Bytes of source the next call copies into the kernel at first. A call that stops at a SLOW
+   * or FULL line is followed by another from the next line: copying a whole window each time
+   * would make a run of short lines that are not plain (a sender's "\t\n" x 100,000) cost a
+   * window's copy per line. So the copy follows the use: about twice what the last call used,
+   * at least MIN_COPY, doubled while whole windows are used.
+   */
+  private copySize: number;
 
   private readonly kernel: KernelExports["encode"];
   /** The kernel's whole memory, as a Buffer (it never grows, so this view stays valid). */
@@ -71,6 +85,7 @@ export class LineEncoder {
     this.outAt = x.OUT_AT.value;
     this.outSize = x.OUT_SIZE.value;
     this.result = new Int32Array(x.memory.buffer, x.RESULT_AT.value, 4);
+    this.copySize = this.inSize;
   }
 
   /** Bytes of source the kernel sees at once; a line longer than this is always SLOW. */
@@ -134,12 +149,14 @@ export class LineEncoder {
     let records = 0;
     let stop = STOP_DONE;
     let slowEnd = -1;
+    let size = this.copySize;
     for (;;) {
-      const n = Math.min(end - pos, this.inSize);
+      const n = Math.min(end - pos, size);
       if (n === 0) break; // DONE
       const dstRoom = dstEnd - out;
       const room = Math.min(dstRoom, this.outSize);
       src.copy(this.mem, inAt, pos, pos + n);
+      this.bytesIn += n;
       const k = this.kernel(inAt, inAt + n, outAt, outAt + room, seq + records, lim);
       const used = res[0]! - inAt;
       const wrote = res[1]! - outAt;
@@ -154,6 +171,8 @@ export class LineEncoder {
       if (k === K_SLOW) {
         stop = STOP_SLOW;
         slowEnd = windowStart + (res[3]! - inAt);
+        // the caller calls again after this line: copy about as much as was used this time
+        size = 2 * (slowEnd + 1 - windowStart);
         break;
       }
       if (k === K_FULL) {
@@ -162,12 +181,19 @@ export class LineEncoder {
         // cannot happen, and is not looped on.
         if (room === dstRoom || count === 0) {
           stop = STOP_FULL;
+          size = 2 * used;
           break;
         }
         continue;
       }
       if (k !== K_NOLF) throw new Error(`line kernel: unknown answer ${k}`);
       if (windowStart + n === end) break; // DONE: the window held the rest of the source
+      if (n < this.inSize) {
+        // a small window (after a SLOW or FULL) ended mid-line: grow it (and copy that line
+        // again, at most twice its final size in all)
+        size = Math.min(this.inSize, 2 * n);
+        continue;
+      }
       if (used > 0) continue; // the next window starts at the incomplete line
       // A line at least as long as the window: the caller writes it if it is complete.
       const lf = src.subarray(windowStart + n, end).indexOf(LF);
@@ -177,6 +203,7 @@ export class LineEncoder {
       }
       break;
     }
+    this.copySize = Math.min(this.inSize, Math.max(MIN_COPY, size));
     this.srcPos = pos;
     this.dstPos = out;
     this.records = records;
