@@ -5,8 +5,11 @@
 // the .wat's; and where WebAssembly is missing the caller is told to keep to JavaScript.
 
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { describe, test } from "node:test";
+import { buildSync } from "esbuild";
 import fc from "fast-check";
 import { assembleKernel, KERNEL_TS, kernelSource } from "../scripts/build-kernel.ts";
 import { escapeInto } from "../src/store/escape.ts";
@@ -20,6 +23,9 @@ import {
 import { LINE_KERNEL_WASM_BASE64 } from "../src/store/line-kernel-wasm.ts";
 import { TIME_LEN, writeDecimal } from "../src/store/record.ts";
 import { runs } from "./helpers/fuzz.ts";
+import { tempDir } from "./helpers/tmp.ts";
+
+const ROOT = resolve(import.meta.dirname, "..");
 
 const TIME = Buffer.from("2026-11-26T21:30:00.123456Z", "latin1");
 const LF = 0x0a;
@@ -454,5 +460,29 @@ describe("line kernel", () => {
       Object.defineProperty(globalThis, "WebAssembly", { value: saved, configurable: true, writable: true });
     }
     assert.ok(createLineEncoder());
+  });
+
+  test("in an engine without WebAssembly (node --jitless) the factory returns null", () => {
+    // Node strips TypeScript with WebAssembly itself, so the module runs as a JS bundle there,
+    // as it does from dist/
+    const dir = tempDir();
+    const entry = join(dir, "entry.ts");
+    writeFileSync(
+      entry,
+      `import { createLineEncoder } from ${JSON.stringify(join(ROOT, "src/store/line-kernel.ts"))};\n` +
+        "console.log(typeof WebAssembly, createLineEncoder() === null);\n",
+    );
+    const out = join(dir, "entry.mjs");
+    buildSync({
+      entryPoints: [entry],
+      bundle: true,
+      format: "esm",
+      platform: "node",
+      outfile: out,
+      logLevel: "error",
+    });
+    const run = spawnSync(process.execPath, ["--jitless", out], { encoding: "utf8" });
+    assert.equal(run.status, 0, run.stderr);
+    assert.equal(run.stdout.trim(), "undefined true");
   });
 });
