@@ -15,15 +15,16 @@ import { tempDir } from "./helpers/tmp.ts";
 
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
 
-/** Runs `logward ingest` with `file` as its stdin, from `skip` bytes into it. */
+/** Runs `logward ingest` with `file` as its stdin (opened with `flags`), from `skip` bytes into it. */
 function ingestFile(
   store: string,
   format: string,
   file: string,
   env: NodeJS.ProcessEnv,
   skip = 0,
+  flags = "r",
 ): Promise<{ code: number | null; stderr: string }> {
-  const fd = openSync(file, "r");
+  const fd = openSync(file, flags);
   if (skip) readSync(fd, Buffer.alloc(skip), 0, skip, null); // moves the shared offset
   return new Promise((resolve) => {
     const proc = spawn(process.execPath, [BIN, "ingest", "--format", format, "--store", store], {
@@ -126,6 +127,25 @@ test("blob from a regular file: stored whole in 1 MiB frames; over max_blob, ref
       );
     }
     assert.equal(readdirSync(join(store, "origins", "win10", "pcap", "objects")).length, 1);
+  } finally {
+    await d.stop();
+  }
+});
+
+test("a regular file that cannot be read: one sentence and exit 1, nothing confirmed", async () => {
+  const root = tempDir();
+  const store = join(root, "store");
+  const file = join(root, "write-only.log");
+  writeFileSync(file, "a line\n");
+  const d = await serve(store);
+  try {
+    const env = { QREXEC_REMOTE_DOMAIN: "web-01", QREXEC_SERVICE_ARGUMENT: "main" };
+    const r = await ingestFile(store, "lines", file, env, 0, "a"); // stdin open for appending only
+    assert.equal(r.code, 1);
+    assert.match(
+      r.stderr,
+      /^logward: Reading standard input failed \(EBADF: bad file descriptor, read\); nothing is confirmed durable, so the sender should send it again\.\n$/,
+    );
   } finally {
     await d.stop();
   }

@@ -162,7 +162,8 @@ export async function relayToCollector(
   let readError: Error | null = null;
   if (typeof input === "number") {
     relayFile(input, socket, header.format === "blob", gone).catch((err: Error) => {
-      // no end of input (nor blob's end frame) reaches the collector: the session is cut off
+      // cut off, as if ingest were killed: no blob end frame, so no object is stored; records
+      // already relayed may be kept, but none is confirmed
       readError = err;
       socket.destroy();
     });
@@ -200,7 +201,7 @@ export async function relayToCollector(
   if (failed) {
     throw new LogwardError(
       "LW_NOT_DURABLE",
-      `Reading standard input failed (${failed.message}); the collector was not told that the input ended, so the sender should send it again.`,
+      `Reading standard input failed (${failed.message}); nothing is confirmed durable, so the sender should send it again.`,
       { cause: failed },
     );
   }
