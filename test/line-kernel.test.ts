@@ -113,6 +113,8 @@ function kernelPath(
       }
       if (stop === STOP_SLOW) {
         assert.equal(src.indexOf(LF, s), enc.slowEnd, "slowEnd is the line's LF");
+        const len = enc.slowEnd - s;
+        assert.ok(len > limit || len >= WINDOW, "SLOW only for a line over the limit or the window");
         drain();
         parts.push(jsRecord(src, s, enc.slowEnd, TIME, seq++));
         s = enc.slowEnd + 1;
@@ -123,8 +125,8 @@ function kernelPath(
       const lf = src.indexOf(LF, s);
       assert.ok(lf !== -1 && lf - s <= limit, "FULL only for a complete line within the limit");
       const plain = src.subarray(s, lf).every((b) => b >= 0x20 && b <= 0x7e && b !== 0x5c);
-      assert.ok(plain, "FULL only for a plain line");
-      const recordLen = TIME_LEN + 1 + String(seq).length + 3 + (lf - s) + 1;
+      // a line to escape needs room for its largest record
+      const recordLen = TIME_LEN + 1 + String(seq).length + 3 + (lf - s) * (plain ? 1 : 4) + 1;
       assert.ok(recordLen > DST_AT + room - d, "FULL only when the record does not fit the room left");
       if (d === DST_AT) room = Math.max(nextRoom(), 2 * room, 64);
       else room = nextRoom();
@@ -353,10 +355,14 @@ describe("line kernel", () => {
     assert.deepEqual([enc.srcPos, enc.dstPos, enc.records], [0, 0, 0]);
     assert.equal(enc.encode(two, 0, two.length, dst, 5, 5 + 2 * one - 1, TIME, 1, 100), STOP_FULL);
     assert.deepEqual([enc.srcPos, enc.dstPos, enc.records], [3, 5 + one, 1]);
-    // no room, but the line is not plain: the caller writes it, so SLOW, not FULL
+    // a line to escape needs room for its largest record (4 bytes a byte), then is written
     const tab = Buffer.from("a\tb\n");
-    assert.equal(enc.encode(tab, 0, tab.length, dst, 0, 0, TIME, 1, 100), STOP_SLOW);
-    assert.deepEqual([enc.srcPos, enc.slowEnd, enc.records], [0, 3, 0]);
+    const worst = TIME_LEN + 5 + 4 * 3 + 1;
+    assert.equal(enc.encode(tab, 0, tab.length, dst, 0, worst - 1, TIME, 1, 100), STOP_FULL);
+    assert.deepEqual([enc.srcPos, enc.dstPos, enc.records, enc.slowEnd], [0, 0, 0, -1]);
+    assert.equal(enc.encode(tab, 0, tab.length, dst, 0, worst, TIME, 1, 100), STOP_DONE);
+    assert.deepEqual([enc.srcPos, enc.records, enc.escaped], [4, 1, 1]);
+    assert.equal(dst.toString("latin1", 0, enc.dstPos), `${TIME} 1 . a\\tb\n`);
 
     const lim = Buffer.from("\na\nab\n");
     assert.equal(enc.encode(lim, 0, lim.length, dst, 0, dst.length, TIME, 1, 0), STOP_SLOW);
@@ -365,14 +371,25 @@ describe("line kernel", () => {
     assert.deepEqual([enc.srcPos, enc.slowEnd, enc.records], [3, 5, 2]);
   });
 
-  test("hostile: a run of short lines that are not plain costs a small copy each, not a window", () => {
+  test("hostile: 100,000 short lines to escape are written in one call, copied in once", () => {
     const lines = 100_000;
     const src = Buffer.from("\t\n".repeat(lines / 2) + "x\\\n".repeat(lines / 2), "latin1");
+    const dst = Buffer.alloc(8 << 20);
+    const before = enc.bytesIn;
+    assert.equal(enc.encode(src, 0, src.length, dst, 0, dst.length, TIME, 1, 100), STOP_DONE);
+    assert.deepEqual([enc.records, enc.escaped, enc.srcPos], [lines, lines, src.length]);
+    assert.ok(enc.bytesIn - before <= 2 * src.length, `${enc.bytesIn - before} bytes copied in`);
+    assert.ok(dst.subarray(0, enc.dstPos).equals(jsPath(src, 1).out));
+  });
+
+  test("hostile: a run of short lines over the limit costs a small copy each, not a window", () => {
+    const lines = 100_000;
+    const src = Buffer.from("abc\n".repeat(lines));
     const dst = Buffer.alloc(1 << 16);
     const before = enc.bytesIn;
     let s = 0;
     let slow = 0;
-    while (enc.encode(src, s, src.length, dst, 0, dst.length, TIME, 1, 100) === STOP_SLOW) {
+    while (enc.encode(src, s, src.length, dst, 0, dst.length, TIME, 1, 2) === STOP_SLOW) {
       slow++;
       s = enc.slowEnd + 1;
     }

@@ -3,21 +3,31 @@
 //
 // Why: in the common case a received line is printable ASCII and its record is the prefix
 // followed by the line as is; the kernel frames and writes such lines many at a time, where the
-// JavaScript path spent a byte loop and several small copies per line (issue 20). A line the
-// kernel does not write (not plain, over the limit, longer than the window) is left to the
-// caller, which writes it with escapeInto exactly as before, so the stored bytes are the same.
+// JavaScript path spent a byte loop and several small copies per line (issue 20). A line that
+// is not plain (control bytes, backslash, UTF-8) is written here with escapeInto from the
+// kernel's copy of the window, exactly as writeDataRecord writes it, and the kernel goes on
+// after it: handing each such line back to the caller cost a call and a copy more per line
+// (1.6x the JavaScript path's CPU when every line needs escaping). Only a line over the limit
+// or longer than the window goes back to the caller.
 //
-// A call allocates nothing: one copy of each window in, one copy of the records out, results
-// in fields. The module is compiled once per process, synchronously (about 1 KB).
+// A call allocates nothing: one copy of each window in, one copy of the kernel's records out,
+// results in fields. The module is compiled once per process, synchronously (about 1 KB).
 
+import { ESCAPE_EXPANSION, escapeInto } from "./escape.ts";
 import { LINE_KERNEL_WASM_BASE64 } from "./line-kernel-wasm.ts";
 import { LF, TIME_LEN } from "./record.ts";
 
 /** No complete line left in the source range: the rest (if any) is the start of a line. */
 export const STOP_DONE = 0;
-/** The line at `srcPos` ends at `slowEnd` (its LF) and must be written by the caller. */
+/**
+ * The line at `srcPos` ends at `slowEnd` (its LF) and must be written by the caller: it is
+ * longer than `limit`, or than the window (a line shorter than both is always written here).
+ */
 export const STOP_SLOW = 1;
-/** The line at `srcPos` is plain but its record does not fit before `dstEnd`. */
+/**
+ * The record of the line at `srcPos` does not fit before `dstEnd`: a plain line's exact size,
+ * or for a line to escape its largest (prefix + ESCAPE_EXPANSION bytes a byte + LF).
+ */
 export const STOP_FULL = 2;
 
 // the kernel's own answers (line-kernel.wat)
@@ -49,6 +59,8 @@ export class LineEncoder {
   dstPos = 0;
   /** Records written by the last call (numbered seq, seq + 1, ...). */
   records = 0;
+  /** Of those, the lines written with escapeInto (not plain). */
+  escaped = 0;
   /** Why the last call stopped: STOP_DONE, STOP_SLOW or STOP_FULL. */
   stop = STOP_DONE;
   /** With STOP_SLOW, the index in the source of the LF that ends the line at srcPos; else -1. */
@@ -58,8 +70,8 @@ export class LineEncoder {
 
   /**
    * Bytes of source the next call copies into the kernel at first. A call that stops at a SLOW
-   * or FULL line is followed by another from the next line: copying a whole window each time
-   * would make a run of short lines that are not plain (a sender's "\t\n" x 100,000) cost a
+   * or FULL line is followed by another from that line: copying a whole window each time would
+   * make a run of short lines over the limit, or a destination with little room, cost a
    * window's copy per line. So the copy follows the use: about twice what the last call used,
    * at least MIN_COPY, doubled while whole windows are used.
    */
@@ -84,17 +96,17 @@ export class LineEncoder {
     this.inSize = x.IN_SIZE.value;
     this.outAt = x.OUT_AT.value;
     this.outSize = x.OUT_SIZE.value;
-    this.result = new Int32Array(x.memory.buffer, x.RESULT_AT.value, 4);
+    this.result = new Int32Array(x.memory.buffer, x.RESULT_AT.value, 5);
     this.copySize = this.inSize;
   }
 
-  /** Bytes of source the kernel sees at once; a line longer than this is always SLOW. */
+  /** Bytes of source the kernel sees at once; a line this long or longer is always SLOW. */
   get windowSize(): number {
     return this.inSize;
   }
 
   /**
-   * Writes the data records of the complete plain lines of `src[start, end)` into
+   * Writes the data records of the complete lines of `src[start, end)` into
    * `dst[dstStart, dstEnd)`, stamped with `time` (27 bytes) and numbered from `seq`, each
    * payload at most `limit` bytes, until the first line it cannot write. Returns `stop` and
    * sets the fields: the caller writes the line at `srcPos` itself when SLOW, makes room when
@@ -141,33 +153,67 @@ export class LineEncoder {
     const lim = Math.min(limit, 0x7fffffff);
 
     this.mem.set(time, this.prefixAt);
+    const mem = this.mem;
     const inAt = this.inAt;
     const outAt = this.outAt;
     const res = this.result;
-    let pos = start;
+    let pos = start; // source index of the window's first byte (inAt)
     let out = dstStart;
     let records = 0;
+    let escaped = 0;
     let stop = STOP_DONE;
     let slowEnd = -1;
     let size = this.copySize;
     for (;;) {
       const n = Math.min(end - pos, size);
       if (n === 0) break; // DONE
-      const dstRoom = dstEnd - out;
-      const room = Math.min(dstRoom, this.outSize);
-      src.copy(this.mem, inAt, pos, pos + n);
+      src.copy(mem, inAt, pos, pos + n);
       this.bytesIn += n;
-      const k = this.kernel(inAt, inAt + n, outAt, outAt + room, seq + records, lim);
-      const used = res[0]! - inAt;
-      const wrote = res[1]! - outAt;
-      const count = res[2]!;
-      if (used < 0 || used > n || wrote < 0 || wrote > room)
-        throw new Error("line kernel: result out of bounds");
-      if (wrote > 0) this.mem.copy(dst, out, outAt, outAt + wrote);
+      const winEnd = inAt + n;
+      let at = inAt; // where the kernel goes on in the window
+      let k = K_NOLF;
+      for (;;) {
+        const dstRoom = dstEnd - out;
+        const room = Math.min(dstRoom, this.outSize);
+        k = this.kernel(at, winEnd, outAt, outAt + room, seq + records, lim);
+        const reached = res[0]!;
+        const wrote = res[1]! - outAt;
+        const count = res[2]!;
+        if (reached < at || reached > winEnd || wrote < 0 || wrote > room)
+          throw new Error("line kernel: result out of bounds");
+        if (wrote > 0) mem.copy(dst, out, outAt, outAt + wrote);
+        at = reached;
+        out += wrote;
+        records += count;
+        if (k === K_SLOW) {
+          const lf = res[3]!;
+          const len = lf - at;
+          const plen = res[4]!;
+          if (len > lim) break; // over the limit: the caller's
+          // Not plain: escaped here from the window, with the prefix the kernel left for this
+          // record, exactly as writeDataRecord does; the kernel then goes on after it.
+          if (plen + ESCAPE_EXPANSION * len + 1 > dstEnd - out) {
+            k = K_FULL;
+            break;
+          }
+          mem.copy(dst, out, this.prefixAt, this.prefixAt + plen);
+          out = escapeInto(mem, at, lf, dst, out + plen);
+          dst[out++] = LF;
+          records++;
+          escaped++;
+          at = lf + 1;
+          continue;
+        }
+        // Full because of the caller's room, or only of the kernel's output area (copied out
+        // now, so go on). An empty area always holds a window's plain line: count === 0 there
+        // cannot happen, and is not looped on.
+        if (k === K_FULL && room < dstRoom && count > 0) continue;
+        if (k !== K_FULL && k !== K_NOLF) throw new Error(`line kernel: unknown answer ${k}`);
+        break;
+      }
+      const used = at - inAt;
       const windowStart = pos;
       pos += used;
-      out += wrote;
-      records += count;
       if (k === K_SLOW) {
         stop = STOP_SLOW;
         slowEnd = windowStart + (res[3]! - inAt);
@@ -176,17 +222,10 @@ export class LineEncoder {
         break;
       }
       if (k === K_FULL) {
-        // Full because of the caller's room, or only of the kernel's output area (copied out
-        // now, so go on). An empty area always holds a window's plain line: count === 0 there
-        // cannot happen, and is not looped on.
-        if (room === dstRoom || count === 0) {
-          stop = STOP_FULL;
-          size = 2 * used;
-          break;
-        }
-        continue;
+        stop = STOP_FULL;
+        size = 2 * used;
+        break;
       }
-      if (k !== K_NOLF) throw new Error(`line kernel: unknown answer ${k}`);
       if (windowStart + n === end) break; // DONE: the window held the rest of the source
       if (n < this.inSize) {
         // a small window (after a SLOW or FULL) ended mid-line: grow it (and copy that line
@@ -204,6 +243,7 @@ export class LineEncoder {
       break;
     }
     this.copySize = Math.min(this.inSize, Math.max(MIN_COPY, size));
+    this.escaped = escaped;
     this.srcPos = pos;
     this.dstPos = out;
     this.records = records;

@@ -19,14 +19,15 @@
 ;;
 ;; Memory (fixed: max = min, so it never grows and the caller's views stay valid):
 ;;   [0, 64)          the record prefix: TIME, SP, SEQ digits, SP "." SP (at most 48 bytes)
-;;   [64, 80)         results: i32 input position, i32 output position, i32 records, i32 LF
+;;   [64, 84)         results: i32 input position, i32 output position, i32 records, i32 LF,
+;;                    i32 prefix length (the prefix then holds the stopped line's seq)
 ;;   [128, +256 KiB)  the input window
 ;;   [OUT_AT, +384 KiB) the output area, then slack
-;; Loads may read up to 15 bytes past the input window's end and stores may write up to 48
+;; Loads may read up to 16 bytes past the input window's end and stores may write up to 48
 ;; bytes past the output area's logical end (whole vectors, the prefix's 3 vectors): those
 ;; bytes are ignored or overwritten by the next record, and the layout keeps them in memory.
 ;; The output area is larger than the input window plus a prefix, so any plain line of a window
-;; fits an empty output area (a FULL on an empty area can only mean the caller's limit).
+;; fits an empty output area (a FULL on an empty area can only mean the caller's room).
 (module
   (memory (export "memory") 11 11)
 
@@ -40,7 +41,8 @@
   ;; Stop reasons returned by encode.
   ;;   0 NOLF  the line at the input position has no LF before the window's end (plain or not)
   ;;   1 SLOW  the line at the input position has an LF (its address is at RESULT_AT + 12) but
-  ;;           is not plain or is longer than the limit: the caller writes it
+  ;;           is not plain or is longer than the limit: the caller writes it (line-kernel.ts
+  ;;           escapes one within the limit itself, after the prefix left at PREFIX_AT)
   ;;   2 FULL  the line at the input position is plain but its record does not fit the output
 
   ;; Writes the decimal digits of $seq and SP "." SP after TIME SP; returns the prefix length.
@@ -271,5 +273,6 @@
     (i32.store (i32.const 68) (local.get $out))
     (i32.store (i32.const 72) (local.get $records))
     (i32.store (i32.const 76) (local.get $lf))
+    (i32.store (i32.const 80) (local.get $plen))
     (local.get $reason))
 )
