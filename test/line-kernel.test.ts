@@ -98,10 +98,20 @@ function kernelPath(
       assert.ok(enc.srcPos >= s && enc.srcPos <= src.length);
       assert.ok(enc.dstPos >= d && enc.dstPos <= DST_AT + room);
       assert.equal(enc.records === 0, enc.dstPos === d);
-      // every record consumed exactly one line
+      // every record consumed exactly one line, and only lines that are not plain were escaped
       let lines = 0;
-      for (let i = s; i < enc.srcPos; i++) if (src[i] === LF) lines++;
+      let notPlain = 0;
+      let linePlain = true;
+      for (let i = s; i < enc.srcPos; i++) {
+        const b = src[i]!;
+        if (b === LF) {
+          lines++;
+          if (!linePlain) notPlain++;
+          linePlain = true;
+        } else if (b < 0x20 || b > 0x7e || b === 0x5c) linePlain = false;
+      }
       assert.equal(lines, enc.records);
+      assert.equal(notPlain, enc.escaped, "the kernel writes every plain line within the limit");
       assert.ok(enc.srcPos === s || src[enc.srcPos - 1] === LF);
       seq += enc.records;
       s = enc.srcPos;
