@@ -1,8 +1,8 @@
 // `logward ingest < file`: a regular file as standard input is read by its descriptor into two
-// reused buffers (src/wire/collector-client.ts, relayFile), not through a stream. Every byte
-// must still arrive once and in order, however the socket's partial writes fall, from the
-// file's current offset, blob frames must be whole, and a refusal midway must still reach the
-// sender as the refusal.
+// reused buffers (src/wire/collector-client.ts, relayFile), and a pipe or socket (qrexec's
+// socketpair) into one (relayPipe), not through a stream. Every byte must still arrive once and
+// in order, however the socket's partial writes fall, from the file's current offset, blob
+// frames must be whole, and a refusal midway must still reach the sender as the refusal.
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
@@ -10,7 +10,7 @@ import { closeSync, openSync, readdirSync, readFileSync, readSync, writeFileSync
 import { join } from "node:path";
 import { test } from "node:test";
 import { BIN } from "./helpers/cli.ts";
-import { serve } from "./helpers/daemon.ts";
+import { ingest, serve } from "./helpers/daemon.ts";
 import { tempDir } from "./helpers/tmp.ts";
 
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
@@ -59,11 +59,12 @@ function payloads(store: string, origin: string, stream: string): string[] {
   return out;
 }
 
-test("lines from a regular file: every line once and in order, from the file's offset on", async () => {
-  const root = tempDir();
-  const store = join(root, "store");
-  // 6 MiB of distinct lines: six reads into the two buffers, each read again only after the
-  // collector took it; a line now and then longer than a socket buffer
+/**
+ * 6 MiB of distinct lines: six reads into relayFile's two buffers, and many into relayPipe's
+ * one, each read again only after the collector took it; a line now and then longer than a
+ * socket buffer.
+ */
+function manyLines(): string[] {
   const lines: string[] = [];
   let size = 0;
   for (let i = 0; size < 6 * 1024 * 1024; i++) {
@@ -72,6 +73,13 @@ test("lines from a regular file: every line once and in order, from the file's o
     lines.push(line);
     size += line.length + 1;
   }
+  return lines;
+}
+
+test("lines from a regular file: every line once and in order, from the file's offset on", async () => {
+  const root = tempDir();
+  const store = join(root, "store");
+  const lines = manyLines();
   const file = join(root, "input.log");
   writeFileSync(file, `${lines.join("\n")}\n`);
   const d = await serve(store, '[collector]\nmax_record = "512KiB"\n');
@@ -146,6 +154,34 @@ test("a regular file that cannot be read: one sentence and exit 1, nothing confi
       r.stderr,
       /^logward: Reading standard input failed \(EBADF: bad file descriptor, read\); nothing is confirmed durable, so the sender should send it again\.\n$/,
     );
+  } finally {
+    await d.stop();
+  }
+});
+
+test("through a socket, as qrexec gives stdin: every line once and in order, a blob whole", async () => {
+  const root = tempDir();
+  const store = join(root, "store");
+  const lines = manyLines();
+  const object = randomBytes(3 * 1024 * 1024 + 777);
+  const d = await serve(store, '[collector]\nmax_record = "512KiB"\n');
+  try {
+    // the helper's stdin is the socketpair Node makes for a child's "pipe"
+    const r = await ingest(store, "lines", `${lines.join("\n")}\n`, {
+      QREXEC_REMOTE_DOMAIN: "web-01",
+      QREXEC_SERVICE_ARGUMENT: "main",
+    });
+    assert.equal(r.code, 0, r.stderr);
+    const got = payloads(store, "web-01", "main");
+    assert.equal(got.length, lines.length);
+    for (let i = 0; i < lines.length; i++) assert.equal(got[i], lines[i], `line ${i}`);
+
+    const b = await ingest(store, "blob", object, {
+      QREXEC_REMOTE_DOMAIN: "win10",
+      QREXEC_SERVICE_ARGUMENT: "pcap",
+    });
+    assert.equal(b.code, 0, b.stderr);
+    assert.deepEqual(readdirSync(join(store, "origins", "win10", "pcap", "objects")), [`${sha(object)}.zst`]);
   } finally {
     await d.stop();
   }

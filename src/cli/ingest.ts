@@ -2,7 +2,7 @@ import { fstatSync } from "node:fs";
 import { LogwardError } from "../errors.ts";
 import { ingestSocketPath } from "../store/layout.ts";
 import { isValidName } from "../store/names.ts";
-import { relayToCollector } from "../wire/collector-client.ts";
+import { type RelayInput, relayToCollector } from "../wire/collector-client.ts";
 import { FORMATS, type Format } from "../wire/relay.ts";
 import { parse } from "./args.ts";
 import { storePath } from "./store-path.ts";
@@ -55,11 +55,17 @@ export async function ingestCommand(args: string[]): Promise<number> {
     );
   }
   const socketPath = ingestSocketPath(storePath(values.store));
-  // backpressure: stdin is read only as fast as the collector takes it. A regular file (as in
-  // `ingest < file`) is read by its descriptor in 1 MiB chunks (collector-client.ts, relayFile):
-  // a sixteenth of the reads and wake-ups of stdin's 64 KiB (npm run bench), into reused
-  // buffers; a pipe or socket delivers at most its buffer per read anyway.
-  const stdin = () => (fstatSync(0).isFile() ? 0 : process.stdin);
+  // backpressure: stdin is read only as fast as the collector takes it, by its descriptor into
+  // reused buffers (collector-client.ts): a regular file (as in `ingest < file`, npm run bench)
+  // in 1 MiB reads, a sixteenth of the reads and wake-ups of stdin's 64 KiB; a pipe or socket
+  // (qrexec's socketpair) as much as it holds at each read. Anything else (a terminal) through
+  // process.stdin.
+  const stdin = (): RelayInput => {
+    const st = fstatSync(0);
+    if (st.isFile()) return { kind: "file", fd: 0 };
+    if (st.isFIFO() || st.isSocket()) return { kind: "pipe", fd: 0 };
+    return process.stdin;
+  };
   await relayToCollector(socketPath, { format, origin, stream }, stdin, (bytes) =>
     process.stdout.write(bytes),
   );

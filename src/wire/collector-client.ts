@@ -4,7 +4,7 @@
 // and prints the outcome; every failure comes back as a LogwardError with its sentence.
 
 import { readSync } from "node:fs";
-import { connect, type Socket } from "node:net";
+import { connect, Socket } from "node:net";
 import type { Readable } from "node:stream";
 import { LogwardError } from "../errors.ts";
 import { adminError, decodeRmResult, encodeRmRequest, type RmRequest, type RmResult } from "./admin.ts";
@@ -126,11 +126,70 @@ async function relayFile(fd: number, socket: Socket, blob: boolean, gone: Promis
 }
 
 /**
+ * A pipe or socket as input (qrexec's socketpair, `cat file | ingest`): a socket of its own on
+ * the descriptor, whose reads land in one reused buffer (net's onread), each written out before
+ * the next read starts (backpressure). process.stdin instead allocates a buffer for each read
+ * and queues it through the stream machinery: 107 MB through a pipe cost 253 ms of CPU that
+ * way, 184 ms this way (a second buffer, read while the first is written, cost 198 ms). Same
+ * results as relayFile.
+ */
+function relayPipe(fd: number, socket: Socket, blob: boolean, gone: Promise<void>): Promise<boolean> {
+  const head = blob ? FRAME_HEAD : 0;
+  const buf = Buffer.allocUnsafeSlow(FRAME_HEAD + FILE_CHUNK);
+  const over = () => socket.destroyed || socket.writableEnded;
+  let total = 0;
+  return new Promise<boolean>((resolve, reject) => {
+    const input: Socket = new Socket({
+      fd,
+      readable: true,
+      writable: false,
+      onread: {
+        buffer: buf.subarray(FRAME_HEAD),
+        callback: (n: number) => {
+          if (over()) {
+            input.destroy();
+            resolve(false);
+            return false;
+          }
+          if (blob) {
+            buf[0] = FRAME_DATA;
+            buf.writeUInt32BE(n, 1);
+          }
+          total += n;
+          socket.write(buf.subarray(FRAME_HEAD - head, FRAME_HEAD + n), () => {
+            if (!input.destroyed) input.resume();
+          });
+          return false; // no read into buf until the socket has written it out
+        },
+      },
+    });
+    input.on("end", () => {
+      input.destroy();
+      if (over()) resolve(false);
+      else {
+        if (blob) socket.end(encodeBlobEnd(total));
+        else socket.end();
+        resolve(true);
+      }
+    });
+    input.on("error", reject);
+    void gone.then(() => {
+      input.destroy();
+      resolve(false);
+    });
+  });
+}
+
+/** What relayToCollector relays: a stream, or a descriptor that it reads itself. */
+export type RelayInput = Readable | { kind: "file" | "pipe"; fd: number };
+
+/**
  * Relays the input `openInput` gives (called once connected, so nothing is read when no
  * collector listens) to the collector listening on `socketPath` under `header`, with
  * backpressure (the input is read only as fast as the collector takes it), and hands the
- * collector's data frames for the sender to `onData`. The input is a stream, or the descriptor
- * of a regular file (read from its current offset, left open). Resolves once the collector
+ * collector's data frames for the sender to `onData`. The input is a stream, the descriptor
+ * of a regular file (read from its current offset, left open), or that of a pipe or socket
+ * (closed at the end). Resolves once the collector
  * confirmed that everything relayed is durable; LW_NO_COLLECTOR when none listens,
  * LW_NOT_DURABLE when it refused or closed without confirming, or the input could not be read.
  * A stream is destroyed at the end.
@@ -138,7 +197,7 @@ async function relayFile(fd: number, socket: Socket, blob: boolean, gone: Promis
 export async function relayToCollector(
   socketPath: string,
   header: RelayHeader,
-  openInput: () => Readable | number,
+  openInput: () => RelayInput,
   onData: (bytes: Buffer) => void,
 ): Promise<void> {
   let socket: Socket;
@@ -160,8 +219,9 @@ export async function relayToCollector(
   const gone = closed(socket);
   const input = openInput();
   let readError: Error | null = null;
-  if (typeof input === "number") {
-    relayFile(input, socket, header.format === "blob", gone).catch((err: Error) => {
+  if ("kind" in input) {
+    const relay = input.kind === "file" ? relayFile : relayPipe;
+    relay(input.fd, socket, header.format === "blob", gone).catch((err: Error) => {
       // cut off, as if ingest were killed: no blob end frame, so no object is stored; records
       // already relayed may be kept, but none is confirmed
       readError = err;
@@ -176,8 +236,8 @@ export async function relayToCollector(
       end = decodeEnd(payload);
       // the collector's last word (an answer before the end of the input is a refusal): stop
       // sending, so that no write of ours fails on a connection the collector then closes
-      // (relayFile stops once the socket has ended)
-      if (typeof input !== "number") input.unpipe(socket);
+      // (relayFile and relayPipe stop once the socket has ended)
+      if (!("kind" in input)) input.unpipe(socket);
       if (!socket.writableEnded) socket.end();
     }
   });
@@ -192,7 +252,7 @@ export async function relayToCollector(
   // the session is over, even if the sender is still waiting for a reply that will not come
   socket.on("end", () => socket.destroy());
   await gone;
-  if (typeof input !== "number") {
+  if (!("kind" in input)) {
     input.unpipe(socket);
     input.destroy();
   }
