@@ -272,7 +272,9 @@ export async function relayToCollector(
     );
   }
   if (!result.ok) {
-    throw new LogwardError("LW_NOT_DURABLE", `The collector ended the session: ${result.message}.`);
+    // the collector's reason may already be a sentence ("... is refused."): one full stop
+    const why = result.message.replace(/\.+$/, "");
+    throw new LogwardError("LW_NOT_DURABLE", `The collector ended the session: ${why}.`);
   }
 }
 
