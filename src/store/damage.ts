@@ -4,7 +4,7 @@
 // bad sector costs the records of one frame, not every record after it. The report goes to
 // stderr, or, inside `collectDamage` (the web UI's requests), to the caller that answers the page.
 
-import { AsyncLocalStorage } from "node:async_hooks";
+import type { AsyncLocalStorage } from "node:async_hooks";
 import { basename, dirname } from "node:path";
 
 /** Records a reader skipped because their bytes could not be read back. */
@@ -44,12 +44,18 @@ export const damage = {
   },
 };
 
-/** The ranges met inside the `collectDamage` call that is running, if any. */
-const scope = new AsyncLocalStorage<DamagedRange[]>();
+/**
+ * The ranges met inside the `collectDamage` call that is running, if any. Made by the first
+ * such call, not when this module loads: an AsyncLocalStorage loads Node's async context
+ * modules, about 1.4 ms of the start of `show` or `ls`, which never collect (and so does an
+ * `import` of node:async_hooks, whose ES module facade reads every export).
+ */
+let scope: AsyncLocalStorage<DamagedRange[]> | undefined;
 
 /** Runs `fn`, handing back the damaged ranges its reads met instead of printing them. */
 export async function collectDamage<T>(fn: () => Promise<T>): Promise<{ value: T; damaged: DamagedRange[] }> {
   const damaged: DamagedRange[] = [];
+  scope ??= new (process.getBuiltinModule("node:async_hooks").AsyncLocalStorage)<DamagedRange[]>();
   const value = await scope.run(damaged, fn);
   return { value, damaged };
 }
@@ -72,7 +78,7 @@ export function reportDamaged(
  * collected ranges for itself (export, for its manifest) passes them on to its own caller.
  */
 export function passOn(d: DamagedRange): void {
-  const collected = scope.getStore();
+  const collected = scope?.getStore();
   if (collected) {
     if (!collected.some((c) => c.file === d.file && c.firstSeq === d.firstSeq)) collected.push(d);
   } else damage.report(d);
