@@ -159,6 +159,34 @@ describe("store: appending and durability", () => {
     await store.close();
   });
 
+  test("many streams share a total high-water mark; one stream alone may use its own", async () => {
+    const store = await Store.open(tempDir(), {
+      highWaterBytes: 64 * 1024,
+      totalHighWaterBytes: 96 * 1024,
+    });
+    const a = await store.stream("a", "main");
+    const b = await store.stream("b", "main");
+    const c = await store.stream("c", "main");
+    const rec = Buffer.alloc(999, "x");
+    // a alone: 50 KiB unwritten, under its own 64 KiB and under the total
+    a.appendRecords(Array.from({ length: 50 }, () => rec));
+    assert.equal(a.backlogged, false);
+    // b adds 50 KiB: together over 96 KiB, so both (each under its own mark) are held back
+    b.appendRecords(Array.from({ length: 50 }, () => rec));
+    assert.equal(store.unwrittenBytes > 96 * 1024, true);
+    assert.equal(a.backlogged, true);
+    assert.equal(b.backlogged, true);
+    // c has nothing unwritten: not held (its first chunk may go in; memory stays bounded)
+    assert.equal(c.backlogged, false);
+    const drained = Promise.all([a.whenDrained(), b.whenDrained()]);
+    await drained; // woken by the commit, not by their own appends
+    assert.equal(a.backlogged, false);
+    assert.equal(b.backlogged, false);
+    await Promise.all([a.waitDurable(), b.waitDurable()]);
+    assert.equal(store.unwrittenBytes, 0);
+    await store.close();
+  });
+
   test("a stream not written for a whole sweep interval gives its buffers back", async () => {
     const store = await Store.open(tempDir());
     const w = await store.stream("quiet", "main");

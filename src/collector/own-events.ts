@@ -16,6 +16,9 @@ export function storeOptions(config: CollectorConfig): Partial<StoreOptions> {
     maxSegmentAgeMs: config.segmentAgeMs,
     maxRecordBytes: Math.max(config.maxRecordBytes, 64 * 1024),
     highWaterBytes: config.streamBufferBytes,
+    // all streams together: 8 of them busy at once at their full stream_buffer (bench: 20
+    // busy streams each kept two buffers of ~stream_buffer; now they share 2 MiB by default)
+    totalHighWaterBytes: config.streamBufferBytes * 8,
     hardLimitBytes: Math.max(config.streamBufferBytes * 8, 8 * config.maxRecordBytes),
     maxOpenStreams: config.maxOpenStreams,
     maxStreamsPerOrigin: config.maxStreamsPerOrigin,

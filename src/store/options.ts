@@ -11,6 +11,12 @@ export interface StoreOptions {
   readonly maxRecordBytes: number;
   /** Unwritten bytes of one stream above which the writer asks its caller to wait. */
   readonly highWaterBytes: number;
+  /**
+   * Unwritten bytes of all streams together above which every stream with unwritten bytes
+   * reports `backlogged` too: many busy streams share this, where one busy stream may use its
+   * whole `highWaterBytes` (which is what makes one fast sender fast).
+   */
+  readonly totalHighWaterBytes: number;
   /** Unwritten bytes of one stream above which an append is refused (a caller ignored backpressure). */
   readonly hardLimitBytes: number;
   /** Compress sealed segments with zstd in the background. */
@@ -42,6 +48,7 @@ export const STORE_DEFAULTS: StoreOptions = Object.freeze({
   maxSegmentAgeMs: 24 * 60 * 60 * 1000,
   maxRecordBytes: 1024 * 1024,
   highWaterBytes: 8 * 1024 * 1024,
+  totalHighWaterBytes: 64 * 1024 * 1024,
   hardLimitBytes: 64 * 1024 * 1024,
   compress: true,
   compressLevel: 3,
@@ -58,6 +65,7 @@ const BOUNDS: Record<keyof StoreOptions, [number, number] | "boolean"> = {
   maxSegmentAgeMs: [1000, 10 * 365 * 86400_000],
   maxRecordBytes: [64, 64 * 1024 * 1024],
   highWaterBytes: [4096, 2 ** 32],
+  totalHighWaterBytes: [4096, 2 ** 36],
   hardLimitBytes: [4096, 2 ** 33],
   compress: "boolean",
   compressLevel: [1, 19],

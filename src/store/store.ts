@@ -118,6 +118,10 @@ export class Store extends EventEmitter implements StreamHost {
   /** When (nowUs) the cap was last lowered or raised: it rises after CAP_RISE_AFTER_US of calm. */
   private openCapChangedUs = 0;
   private readonly dirty = new Set<StreamWriter>();
+  /** Unwritten bytes of all writers: appended and not yet durable (totalHighWaterBytes). */
+  private pendingBytes = 0;
+  /** Writers with callers in whenDrained(), woken after each commit. */
+  private readonly drainWaiting = new Set<StreamWriter>();
   /**
    * Writers that may hold buffers, with the sweep generation in which they were last written:
    * the idle sweep frees the buffers of those not written for a whole sweep interval.
@@ -277,6 +281,31 @@ export class Store extends EventEmitter implements StreamHost {
     }
   }
 
+  notePending(delta: number): void {
+    this.pendingBytes += delta;
+  }
+
+  overTotalHighWater(): boolean {
+    return this.pendingBytes >= this.options.totalHighWaterBytes;
+  }
+
+  waitDrain(writer: StreamWriter): void {
+    this.drainWaiting.add(writer);
+  }
+
+  /** Unwritten bytes of all streams (tests, metrics). */
+  get unwrittenBytes(): number {
+    return this.pendingBytes;
+  }
+
+  /**
+   * After a commit: a writer held back only by the total (its own bytes are under its mark)
+   * may go on once the total is under the mark again; its own commit does not wake it.
+   */
+  private wakeDrained(): void {
+    for (const w of this.drainWaiting) if (w.wakeIfDrained()) this.drainWaiting.delete(w);
+  }
+
   /** Frees the buffers of the streams not written since the sweep before this one. */
   releaseIdleBuffers(): void {
     for (const [w, generation] of this.buffered) {
@@ -390,6 +419,7 @@ export class Store extends EventEmitter implements StreamHost {
         await Promise.all(slice.map((w) => w.flush()));
         // outputs send only durable records (src/output/durable-gate.ts)
         if (this.listenerCount("durable") > 0) for (const w of slice) this.emit("durable", w);
+        this.wakeDrained();
         await this.trimOpen();
       }
       if (!this.retryTimer) this.retryDelayMs = 0;

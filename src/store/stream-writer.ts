@@ -55,6 +55,12 @@ export interface StreamHost {
   /** Throws if the store no longer accepts writes. */
   checkWritable(): void;
   markDirty(writer: StreamWriter): void;
+  /** Unwritten bytes of this writer went up (appends) or down (durable, or an append undone). */
+  notePending(delta: number): void;
+  /** True while all streams together hold more than `totalHighWaterBytes` unwritten. */
+  overTotalHighWater(): boolean;
+  /** The writer has callers waiting for whenDrained(): the host wakes it after its commits. */
+  waitDrain(writer: StreamWriter): void;
   enqueueCompression(writer: StreamWriter, meta: SegmentMeta): void;
   /** A write failed: the writer keeps the data and the host retries later. */
   writeFailed(writer: StreamWriter, err: unknown): void;
@@ -282,12 +288,28 @@ export class StreamWriter {
 
   /** True while more than `highWaterBytes` wait to be written: stop reading the sender. */
   get backlogged(): boolean {
-    return this.len >= this.opts.highWaterBytes;
+    return this.len >= this.opts.highWaterBytes || (this.len > 0 && this.host.overTotalHighWater());
+  }
+
+  /** Wakes the whenDrained() callers if no longer backlogged (the host, after a commit). */
+  wakeIfDrained(): boolean {
+    if (this.drainWaiters.length > 0 && this.backlogged) return false;
+    const d = this.drainWaiters;
+    this.drainWaiters = [];
+    for (const resolve of d) resolve();
+    return true;
+  }
+
+  /** Sets the pending length, telling the host by how much the unwritten bytes changed. */
+  private setLen(n: number): void {
+    this.host.notePending(n - this.len);
+    this.len = n;
   }
 
   /** Resolves once the backlog is below the high-water mark. */
   whenDrained(): Promise<void> {
     if (!this.backlogged) return Promise.resolve();
+    this.host.waitDrain(this);
     return new Promise((resolve) => this.drainWaiters.push(resolve));
   }
 
@@ -430,7 +452,7 @@ export class StreamWriter {
   }
 
   private finishAppend(pos: number): number {
-    this.len = pos;
+    this.setLen(pos);
     this.host.markDirty(this);
     return this.nextSeq - 1;
   }
@@ -463,7 +485,7 @@ export class StreamWriter {
     buf[pos++] = SPACE;
     pos = escapeInto(payload, 0, payload.length, buf, pos);
     buf[pos++] = LF;
-    this.len = pos;
+    this.setLen(pos);
     this.nextSeq++;
     this.host.markDirty(this);
     return this.nextSeq - 1;
@@ -494,7 +516,7 @@ export class StreamWriter {
     const line = Buffer.from(`${time} ${seq} !seal ${sealPayload(fields, mac)}\n`, "latin1");
     this.reserve(line.length);
     line.copy(this.buf, this.len);
-    this.len += line.length;
+    this.setLen(this.len + line.length);
     this.nextSeq++;
     chain.close(seq, mac);
     chain.hashed = this.len;
@@ -545,7 +567,7 @@ export class StreamWriter {
     try {
       return append();
     } catch (err) {
-      this.len = len;
+      this.setLen(len);
       this.nextSeq = nextSeq;
       this.lastRef = lastRef;
       throw err;
@@ -797,6 +819,7 @@ export class StreamWriter {
       return;
     }
     if (buf.length <= 4 * this.opts.highWaterBytes) this.spare = buf;
+    this.host.notePending(-len); // durable now (flush's own reset of len moved them in flight)
     if (len > 0) this.publishDurable(lastSeq, lastRef);
     await this.indexDeclaredType();
   }
