@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import fc from "fast-check";
-import { FramingError } from "../src/wire/framer.ts";
+import { FramingError, OffsetBatch } from "../src/wire/framer.ts";
 import { LineFramer } from "../src/wire/lines.ts";
 import { OctetFramer } from "../src/wire/octets.ts";
 import { chunks } from "./helpers/chunks.ts";
@@ -120,4 +120,22 @@ describe("octets framer", () => {
       assert.throws(() => f.end(), FramingError);
     }
   });
+});
+
+test("an offset batch holds no array until its first record, then flushes when full", () => {
+  const batch = new OffsetBatch(2);
+  assert.equal(batch.offsets.length, 0); // 500 idle sessions held 32 KiB each for nothing
+  const got: number[][] = [];
+  const sink = {
+    records: (_b: Buffer, o: Uint32Array, n: number) => got.push([...o.subarray(0, 2 * n)]),
+    truncated: () => {},
+    unterminated: () => {},
+  };
+  batch.add(0, 3);
+  assert.equal(batch.full, false);
+  batch.add(4, 6);
+  assert.equal(batch.full, true);
+  batch.flush(sink, Buffer.alloc(8));
+  assert.deepEqual(got, [[0, 3, 4, 6]]);
+  assert.equal(batch.count, 0);
 });

@@ -51,17 +51,25 @@ export function parseJsonPayload(payload: Uint8Array, what: string): unknown {
   }
 }
 
-/** Offsets of a batch; flushed to the sink whenever full. */
+const NO_OFFSETS = new Uint32Array(0);
+
+/**
+ * Offsets of a batch; flushed to the sink whenever full. The array is made by the first add:
+ * a lines session whose sink takes whole runs of lines (RecordSink.lines) rarely needs one, and
+ * 500 sessions would otherwise hold 16 MiB of them.
+ */
 export class OffsetBatch {
-  readonly offsets: Uint32Array;
+  offsets: Uint32Array = NO_OFFSETS;
   count = 0;
+  private readonly capacity: number;
   constructor(capacity = 4096) {
-    this.offsets = new Uint32Array(capacity * 2);
+    this.capacity = capacity;
   }
   get full(): boolean {
-    return this.count * 2 >= this.offsets.length;
+    return this.count >= this.capacity;
   }
   add(start: number, end: number): void {
+    if (this.offsets.length === 0) this.offsets = new Uint32Array(this.capacity * 2);
     this.offsets[this.count * 2] = start;
     this.offsets[this.count * 2 + 1] = end;
     this.count++;
