@@ -16,9 +16,10 @@ export function storeOptions(config: CollectorConfig): Partial<StoreOptions> {
     maxSegmentAgeMs: config.segmentAgeMs,
     maxRecordBytes: Math.max(config.maxRecordBytes, 64 * 1024),
     highWaterBytes: config.streamBufferBytes,
-    // all streams together: 8 of them busy at once at their full stream_buffer (bench: 20
-    // busy streams each kept two buffers of ~stream_buffer; now they share 2 MiB by default)
-    totalHighWaterBytes: config.streamBufferBytes * 8,
+    // all streams together: 32 of them busy at their full stream_buffer (8 MiB by default).
+    // It bounds many busy streams (500 could hold 2 x 500 x stream_buffer, 250 MiB); 2 MiB was measured
+    // too, and cost the TCP listener a third of its rate in npm run bench
+    totalHighWaterBytes: config.streamBufferBytes * 32,
     hardLimitBytes: Math.max(config.streamBufferBytes * 8, 8 * config.maxRecordBytes),
     maxOpenStreams: config.maxOpenStreams,
     maxStreamsPerOrigin: config.maxStreamsPerOrigin,
