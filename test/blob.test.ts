@@ -14,6 +14,7 @@ import { Store } from "../src/store/store.ts";
 import { BlobFrameDecoder, encodeBlobEnd, encodeFrame, FRAME_DATA } from "../src/wire/relay.ts";
 import { BIN, logward, onTerminal } from "./helpers/cli.ts";
 import { ingest, serve } from "./helpers/daemon.ts";
+import { streamText } from "./helpers/store.ts";
 import { tempDir } from "./helpers/tmp.ts";
 import { until } from "./helpers/until.ts";
 
@@ -25,15 +26,6 @@ const env = (origin: string, stream: string) => ({
   QREXEC_REMOTE_DOMAIN: origin,
   QREXEC_SERVICE_ARGUMENT: stream,
 });
-
-function streamText(store: string, origin: string, stream: string): string {
-  const dir = join(store, "origins", origin, stream);
-  return readdirSync(dir)
-    .filter((f) => f.endsWith(".log"))
-    .sort()
-    .map((f) => readFileSync(join(dir, f), "utf8"))
-    .join("");
-}
 
 function objectFiles(store: string, origin: string, stream: string): string[] {
   const dir = join(store, "origins", origin, stream, "objects");

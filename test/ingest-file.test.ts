@@ -6,11 +6,12 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
-import { closeSync, openSync, readdirSync, readFileSync, readSync, writeFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, readSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { BIN } from "./helpers/cli.ts";
 import { ingest, serve } from "./helpers/daemon.ts";
+import { streamText } from "./helpers/store.ts";
 import { tempDir } from "./helpers/tmp.ts";
 
 const sha = (b: Buffer) => createHash("sha256").update(b).digest("hex");
@@ -38,15 +39,6 @@ function ingestFile(
     });
     proc.on("close", (code) => resolve({ code, stderr }));
   });
-}
-
-function streamText(store: string, origin: string, stream: string): string {
-  const dir = join(store, "origins", origin, stream);
-  return readdirSync(dir)
-    .filter((f) => f.endsWith(".log"))
-    .sort()
-    .map((f) => readFileSync(join(dir, f), "utf8"))
-    .join("");
 }
 
 /** The payloads of a stream's records, in order (control records, "!", left out). */

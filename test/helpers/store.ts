@@ -1,3 +1,5 @@
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { readRecords } from "../../src/query/records.ts";
 import { unescapePayload } from "../../src/store/escape.ts";
 import { parseLine } from "../../src/store/record.ts";
@@ -43,4 +45,14 @@ export function manualClock(startUs = 1_764_000_000_000_000) {
     now += us;
   };
   return clock;
+}
+
+/** A stream's active (plain) segments, concatenated in order: the text grep would see. */
+export function streamText(store: string, origin: string, stream: string): string {
+  const dir = join(store, "origins", origin, stream);
+  return readdirSync(dir)
+    .filter((f) => f.endsWith(".log"))
+    .sort()
+    .map((f) => readFileSync(join(dir, f), "utf8"))
+    .join("");
 }
