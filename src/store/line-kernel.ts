@@ -41,15 +41,34 @@ const MIN_COPY = 2048;
 /** The largest seq the encoder takes (records past it could not be numbered exactly). */
 const MAX_SEQ = Number.MAX_SAFE_INTEGER;
 
+// Node has WebAssembly at run time, but its types are in TypeScript's DOM library, which src/
+// alone does not load (tsconfig.lib.json, npm pack): the little used here, declared here.
+interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+}
+interface WasmGlobal {
+  readonly value: number;
+}
+interface WasmInstance {
+  readonly exports: Record<string, unknown>;
+}
+declare const WebAssembly:
+  | {
+      Module: new (bytes: Uint8Array<ArrayBuffer>) => object;
+      Instance: new (module: object, imports: object) => WasmInstance;
+      Memory: abstract new (...args: never[]) => WasmMemory;
+    }
+  | undefined;
+
 interface KernelExports {
-  memory: WebAssembly.Memory;
+  memory: WasmMemory;
   encode: (inAt: number, inEnd: number, outAt: number, outEnd: number, seq: number, limit: number) => number;
-  PREFIX_AT: WebAssembly.Global;
-  RESULT_AT: WebAssembly.Global;
-  IN_AT: WebAssembly.Global;
-  IN_SIZE: WebAssembly.Global;
-  OUT_AT: WebAssembly.Global;
-  OUT_SIZE: WebAssembly.Global;
+  PREFIX_AT: WasmGlobal;
+  RESULT_AT: WasmGlobal;
+  IN_AT: WasmGlobal;
+  IN_SIZE: WasmGlobal;
+  OUT_AT: WasmGlobal;
+  OUT_SIZE: WasmGlobal;
 }
 
 export class LineEncoder {
@@ -87,7 +106,7 @@ export class LineEncoder {
   private readonly outAt: number;
   private readonly outSize: number;
 
-  constructor(instance: WebAssembly.Instance) {
+  constructor(instance: WasmInstance) {
     const x = instance.exports as unknown as KernelExports;
     this.kernel = x.encode;
     this.mem = Buffer.from(x.memory.buffer);
@@ -259,11 +278,12 @@ export class LineEncoder {
  */
 export function createLineEncoder(wasm?: Uint8Array<ArrayBuffer>): LineEncoder | null {
   if (typeof WebAssembly !== "object" || WebAssembly === null) return null;
+  const wasmApi = WebAssembly;
   try {
     const bytes = wasm ?? Buffer.from(LINE_KERNEL_WASM_BASE64, "base64");
-    const instance = new WebAssembly.Instance(new WebAssembly.Module(bytes), {});
+    const instance = new wasmApi.Instance(new wasmApi.Module(bytes), {});
     const x = instance.exports as Partial<KernelExports>;
-    if (typeof x.encode !== "function" || !(x.memory instanceof WebAssembly.Memory)) return null;
+    if (typeof x.encode !== "function" || !(x.memory instanceof wasmApi.Memory)) return null;
     return new LineEncoder(instance);
   } catch {
     return null; // a CompileError where the engine has no SIMD128
