@@ -108,6 +108,11 @@ export class LineFramer implements Framer {
   private emitCarried(): void {
     if (this.overflow > 0) {
       this.sink.truncated(Buffer.from(this.carry.subarray(0, this.carryLen)), this.carryLen + this.overflow);
+    } else if (this.sink.lines && this.carryLen < this.carry.length) {
+      // the line that spanned two reads, with its LF put back, through the same path as the
+      // rest (one per socket read: the record-by-record path cost 3% of the collector's CPU)
+      this.carry[this.carryLen] = LF;
+      this.sink.lines(this.carry, 0, this.carryLen + 1, this.limit);
     } else {
       this.batch.add(0, this.carryLen);
       this.batch.flush(this.sink, this.carry);
