@@ -71,6 +71,14 @@ interface KernelExports {
   OUT_SIZE: WasmGlobal;
 }
 
+/** Throws unless [start, end) is a range of whole indexes within 0..length. */
+function checkRange(what: string, start: number, end: number, length: number): void {
+  if (
+    !(Number.isSafeInteger(start) && Number.isSafeInteger(end) && 0 <= start && start <= end && end <= length)
+  )
+    throw new RangeError(`LineEncoder: ${what} range [${start}, ${end}) outside 0..${length}`);
+}
+
 export class LineEncoder {
   /** Source position reached: the start of the first line not written (or of the rest). */
   srcPos = 0;
@@ -142,28 +150,8 @@ export class LineEncoder {
     seq: number,
     limit: number,
   ): number {
-    if (
-      !(
-        Number.isSafeInteger(start) &&
-        Number.isSafeInteger(end) &&
-        0 <= start &&
-        start <= end &&
-        end <= src.length
-      )
-    )
-      throw new RangeError(`LineEncoder: source range [${start}, ${end}) outside 0..${src.length}`);
-    if (
-      !(
-        Number.isSafeInteger(dstStart) &&
-        Number.isSafeInteger(dstEnd) &&
-        0 <= dstStart &&
-        dstStart <= dstEnd &&
-        dstEnd <= dst.length
-      )
-    )
-      throw new RangeError(
-        `LineEncoder: destination range [${dstStart}, ${dstEnd}) outside 0..${dst.length}`,
-      );
+    checkRange("source", start, end, src.length);
+    checkRange("destination", dstStart, dstEnd, dst.length);
     if (time.length !== TIME_LEN) throw new RangeError(`LineEncoder: time must be ${TIME_LEN} bytes`);
     if (!(Number.isSafeInteger(seq) && seq >= 0 && seq <= MAX_SEQ - (end - start)))
       throw new RangeError(`LineEncoder: seq ${seq} out of range`);
