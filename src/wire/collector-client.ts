@@ -75,7 +75,7 @@ async function relayBlob(input: Readable, socket: Socket): Promise<void> {
   } catch {
     return; // the input failed: no end frame, so the collector stores nothing
   }
-  if (!over()) socket.end(encodeBlobEnd(total));
+  if (!over()) endRelay(socket, true, total);
 }
 
 /** Bytes read from a regular file at a time: a blob's data frame holds at most this many. */
@@ -84,18 +84,35 @@ const FILE_CHUNK = MAX_FRAME_BYTES;
 const FRAME_HEAD = 5;
 
 /**
+ * Writes `buf[FRAME_HEAD, FRAME_HEAD + n)`, the bytes just read, to the collector: for a blob as
+ * a data frame whose header is put in the room before them, so that nothing is copied.
+ */
+function writeRead(socket: Socket, buf: Buffer, n: number, blob: boolean, done: () => void): void {
+  if (blob) {
+    buf[0] = FRAME_DATA;
+    buf.writeUInt32BE(n, 1);
+  }
+  socket.write(buf.subarray(blob ? 0 : FRAME_HEAD, FRAME_HEAD + n), done);
+}
+
+/** The input ended: ends the relay (a blob with its end frame, saying how many bytes it had). */
+function endRelay(socket: Socket, blob: boolean, total: number): void {
+  if (blob) socket.end(encodeBlobEnd(total));
+  else socket.end();
+}
+
+/**
  * A regular file as input (`ingest < file`, as the bench runs it): read here with readSync into
  * two reused buffers, one being read while the other is written. No stream: fs.ReadStream
  * costs a fresh buffer a read, a thread pool, and, at start, loading the fs streams with
  * fs/promises and readline behind them (npm run bench: 20 of these start at once). Backpressure:
  * a buffer is read into again only once the socket has written it out. A regular file's read
  * never waits on a sender, so a synchronous read holds nothing up; pipes and sockets (qrexec's
- * stdin) go through a stream. Resolves true at the input's end (the socket then ended, with
+ * stdin) are relayPipe's. Resolves true at the input's end (the socket then ended, with
  * blob's end frame), false when the collector's answer or a closed socket stopped it; throws
  * the read's error.
  */
 async function relayFile(fd: number, socket: Socket, blob: boolean, gone: Promise<void>): Promise<boolean> {
-  const head = blob ? FRAME_HEAD : 0;
   const bufs = [
     Buffer.allocUnsafeSlow(FRAME_HEAD + FILE_CHUNK),
     Buffer.allocUnsafeSlow(FRAME_HEAD + FILE_CHUNK),
@@ -110,18 +127,11 @@ async function relayFile(fd: number, socket: Socket, blob: boolean, gone: Promis
     const buf = bufs[i]!;
     const n = readSync(fd, buf, FRAME_HEAD, FILE_CHUNK, null);
     if (n === 0) break;
-    if (blob) {
-      buf[0] = FRAME_DATA;
-      buf.writeUInt32BE(n, 1);
-    }
     total += n;
-    written[i] = new Promise<void>((resolve) => {
-      socket.write(buf.subarray(FRAME_HEAD - head, FRAME_HEAD + n), () => resolve());
-    });
+    written[i] = new Promise<void>((resolve) => writeRead(socket, buf, n, blob, resolve));
   }
   if (over()) return false;
-  if (blob) socket.end(encodeBlobEnd(total));
-  else socket.end();
+  endRelay(socket, blob, total);
   return true;
 }
 
@@ -134,7 +144,6 @@ async function relayFile(fd: number, socket: Socket, blob: boolean, gone: Promis
  * results as relayFile.
  */
 function relayPipe(fd: number, socket: Socket, blob: boolean, gone: Promise<void>): Promise<boolean> {
-  const head = blob ? FRAME_HEAD : 0;
   const buf = Buffer.allocUnsafeSlow(FRAME_HEAD + FILE_CHUNK);
   const over = () => socket.destroyed || socket.writableEnded;
   let total = 0;
@@ -151,12 +160,8 @@ function relayPipe(fd: number, socket: Socket, blob: boolean, gone: Promise<void
             resolve(false);
             return false;
           }
-          if (blob) {
-            buf[0] = FRAME_DATA;
-            buf.writeUInt32BE(n, 1);
-          }
           total += n;
-          socket.write(buf.subarray(FRAME_HEAD - head, FRAME_HEAD + n), () => {
+          writeRead(socket, buf, n, blob, () => {
             if (!input.destroyed) input.resume();
           });
           return false; // no read into buf until the socket has written it out
@@ -167,8 +172,7 @@ function relayPipe(fd: number, socket: Socket, blob: boolean, gone: Promise<void
       input.destroy();
       if (over()) resolve(false);
       else {
-        if (blob) socket.end(encodeBlobEnd(total));
-        else socket.end();
+        endRelay(socket, blob, total);
         resolve(true);
       }
     });
