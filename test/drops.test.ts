@@ -11,7 +11,13 @@ import { describe, test } from "node:test";
 import { logward } from "./helpers/cli.ts";
 import { rawSession, serve } from "./helpers/daemon.ts";
 import { readAll } from "./helpers/store.ts";
-import { freePort, makePki, storedMessages } from "./helpers/syslog-peers.ts";
+import {
+  freePort,
+  makePki,
+  refusingUdpSensor,
+  sendDatagrams,
+  storedMessages,
+} from "./helpers/syslog-peers.ts";
 import { tempDir } from "./helpers/tmp.ts";
 import { until } from "./helpers/until.ts";
 
@@ -91,30 +97,10 @@ describe("drop counting", { timeout: 90_000 }, () => {
   test("a UDP flood against a refusing quota: every drop counted in ls --json and alerted", async () => {
     const store = tempDir();
     const port = await freePort();
-    const d = await serve(
-      store,
-      [
-        "[[listen]]",
-        'transport = "udp"',
-        `address = "127.0.0.1:${port}"`,
-        'origin = "sensor"',
-        "[[policy]]",
-        'match = "sensor"',
-        'quota = "64KiB"',
-        'on_quota = "refuse"',
-        "[store]",
-        'segment_size = "64KiB"',
-      ].join("\n"),
-    );
+    const d = await serve(store, refusingUdpSensor(port));
     const sent = 2000;
     try {
-      const sock = createSocket("udp4");
-      const body = "x".repeat(100);
-      for (let i = 0; i < sent; i++)
-        await new Promise<void>((r) =>
-          sock.send(`<13>1 - - s - - - ${i} ${body}`, port, "127.0.0.1", () => r()),
-        );
-      sock.close();
+      await sendDatagrams(port, sent);
       await until(
         "a dropped alert for sensor",
         async () => (await droppedAlerts(store, "sensor")).length > 0,

@@ -9,7 +9,13 @@ import { describe, test } from "node:test";
 import type { ListenConfig } from "../src/config/types.ts";
 import { serve } from "./helpers/daemon.ts";
 import { readAll } from "./helpers/store.ts";
-import { freePort, runPeer, storedMessages } from "./helpers/syslog-peers.ts";
+import {
+  freePort,
+  refusingUdpSensor,
+  runPeer,
+  sendDatagrams,
+  storedMessages,
+} from "./helpers/syslog-peers.ts";
 import { tempDir } from "./helpers/tmp.ts";
 import { until } from "./helpers/until.ts";
 
@@ -71,32 +77,10 @@ describe("syslog over UDP", { timeout: 60_000 }, () => {
   test("an origin over its refusing quota: datagrams dropped, counted in the stream and the events", async () => {
     const store = tempDir();
     const port = await freePort();
-    const d = await serve(
-      store,
-      [
-        "[[listen]]",
-        'transport = "udp"',
-        `address = "127.0.0.1:${port}"`,
-        'origin = "sensor"',
-        "[[policy]]",
-        'match = "sensor"',
-        'quota = "64KiB"',
-        'on_quota = "refuse"',
-        "[store]",
-        'segment_size = "64KiB"',
-      ].join("\n"),
-    );
+    const d = await serve(store, refusingUdpSensor(port));
     const sent = 3000;
     try {
-      const sock = createSocket("udp4");
-      const body = "x".repeat(100);
-      for (let i = 0; i < sent; i++) {
-        await new Promise<void>((r) =>
-          sock.send(`<13>1 - - s - - - ${i} ${body}`, port, "127.0.0.1", () => r()),
-        );
-        if (i % 50 === 49) await new Promise((r) => setTimeout(r, 5)); // no kernel drops: the collector's only
-      }
-      sock.close();
+      await sendDatagrams(port, sent, 50); // pauses: no kernel drops, the collector's only
       await new Promise((r) => setTimeout(r, 500));
     } finally {
       assert.equal(await d.stop(), 0);

@@ -125,3 +125,34 @@ export async function storedMessages(store: string, origin: string, stream = "sy
     throw err;
   }
 }
+
+/**
+ * A collector config: a UDP listener on 127.0.0.1:`port` for the fixed origin "sensor", whose
+ * 64 KiB quota refuses once full (small segments, so it fills fast): datagrams then drop.
+ */
+export function refusingUdpSensor(port: number): string {
+  return [
+    "[[listen]]",
+    'transport = "udp"',
+    `address = "127.0.0.1:${port}"`,
+    'origin = "sensor"',
+    "[[policy]]",
+    'match = "sensor"',
+    'quota = "64KiB"',
+    'on_quota = "refuse"',
+    "[store]",
+    'segment_size = "64KiB"',
+  ].join("\n");
+}
+
+/** Sends `count` RFC 5424 datagrams numbered 0.. to 127.0.0.1:`port`, pausing 5 ms every `pauseEvery`. */
+export async function sendDatagrams(port: number, count: number, pauseEvery = 0): Promise<void> {
+  const { createSocket } = await import("node:dgram");
+  const sock = createSocket("udp4");
+  const body = "x".repeat(100);
+  for (let i = 0; i < count; i++) {
+    await new Promise<void>((r) => sock.send(`<13>1 - - s - - - ${i} ${body}`, port, "127.0.0.1", () => r()));
+    if (pauseEvery > 0 && i % pauseEvery === pauseEvery - 1) await new Promise((r) => setTimeout(r, 5));
+  }
+  sock.close();
+}
