@@ -159,6 +159,45 @@ describe("store: appending and durability", () => {
     await store.close();
   });
 
+  test("a backlogged stream's buffers stay near stream_buffer, and the ones it grew out of are freed", async () => {
+    // a sender that reads on until the stream is backlogged, as a session does, in 64 KiB reads
+    // of lines: the pending buffer grew by half again past stream_buffer (20 busy streams held
+    // two buffers of 512 KiB each at 256 KiB); each buffer it left behind waited for the garbage
+    // collector (src/store/release.ts)
+    const highWater = 256 * 1024;
+    const store = await Store.open(tempDir(), { highWaterBytes: highWater, compress: false });
+    const w = await store.stream("busy", "main");
+    const read = Buffer.alloc(64 * 1024, "a");
+    for (let k = 99; k < read.length; k += 100) read[k] = 0x0a;
+    const whole = read.length - (read.length % 100);
+    // two reads before any flush: the first read's buffer (its own ArrayBuffer; a small one
+    // would be a slice of Node's pool, never freed this way) is outgrown, and freed
+    w.appendLines(read, 0, whole, 1024);
+    const first = w.pendingBuffer.buffer;
+    assert.equal(first.byteLength, w.pendingBuffer.length);
+    w.appendLines(read, 0, whole, 1024);
+    assert.notEqual(w.pendingBuffer.buffer, first, "the buffer grew");
+    assert.equal(first instanceof ArrayBuffer && first.detached, true);
+    let lines = (2 * whole) / 100;
+    let held = 0;
+    // reads of every size up to 64 KiB, as a socket gives them: some leave the buffer just
+    // under stream_buffer, and the next one must fit
+    let seed = 7;
+    for (let i = 0; i < 400; i++) {
+      while (w.backlogged) await w.whenDrained();
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      const n = 1 + (seed % (whole / 100));
+      w.appendLines(read, 0, n * 100, 1024);
+      lines += n;
+      held = Math.max(held, w.heldBufferBytes);
+    }
+    // one buffer filling and one being written, each stream_buffer and one read's records
+    assert.ok(held <= 2 * (highWater + 128 * 1024), `held ${held} bytes`);
+    await w.waitDurable();
+    await store.close();
+    assert.equal((await readAll(store.root, "busy", "main")).filter((r) => r.kind === ".").length, lines);
+  });
+
   test("many streams share a total high-water mark; one stream alone may use its own", async () => {
     const store = await Store.open(tempDir(), {
       highWaterBytes: 64 * 1024,

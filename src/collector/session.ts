@@ -13,6 +13,7 @@ import type { Policy } from "../policy/engine.ts";
 import { kvValue } from "../store/kv.ts";
 import type { ObjectReceiver, ReceivedObject } from "../store/object-receiver.ts";
 import type { ObjectInfo } from "../store/objects.ts";
+import { releaseBuffer } from "../store/release.ts";
 import type { StreamWriter } from "../store/stream-writer.ts";
 import { FramingError, type RecordSink } from "../wire/framer.ts";
 import { LineFramer } from "../wire/lines.ts";
@@ -78,6 +79,8 @@ export class Session implements RecordSink, BlobHost {
   readonly socket: Socket;
   readonly writer: StreamWriter;
   private readonly framer: Intake;
+  /** Frees each socket read once framed: the framer keeps no view of it and the sink is this. */
+  private readonly releasesChunks: boolean;
   recordCount = 0;
   bytes = 0;
   truncatedRecords = 0;
@@ -100,6 +103,7 @@ export class Session implements RecordSink, BlobHost {
     this.opts = opts;
     this.onEnd = onEnd;
     this.framer = intakeFor(this);
+    this.releasesChunks = opts.intake === undefined && this.framer.keepsNoChunk === true;
   }
 
   /**
@@ -232,6 +236,9 @@ export class Session implements RecordSink, BlobHost {
     const before = this.recordCount;
     try {
       this.framer.push(chunk);
+      // the framer copied what it keeps and this session's writer copied every record: the
+      // socket's read buffer is spent (src/store/release.ts)
+      if (this.releasesChunks) releaseBuffer(chunk);
     } catch (err) {
       void this.end(
         err instanceof FramingError ? `protocol error: ${err.message}` : `error: ${(err as Error).message}`,

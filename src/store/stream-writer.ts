@@ -42,6 +42,7 @@ import {
   writeDecimal,
 } from "./record.ts";
 import type { RecoveredStream } from "./recover.ts";
+import { releaseBuffer } from "./release.ts";
 import { lastRefIn } from "./scan.ts";
 import { resumeChain, type SealChain } from "./seal-chain.ts";
 import { type EpochKey, GENESIS, sealMac, sealPayload } from "./seal-format.ts";
@@ -267,8 +268,8 @@ export class StreamWriter {
     if (!a?.fh || !this.idle) return false;
     const fh = a.fh;
     a.fh = null;
-    if (this.len === 0) this.buf = EMPTY;
-    this.spare = null;
+    if (this.len === 0) this.dropBuffer();
+    this.dropSpare();
     this.host.fileClosed?.(this);
     await fh.close().catch(() => {});
     return true;
@@ -694,6 +695,11 @@ export class StreamWriter {
     return pos;
   }
 
+  /** The buffer appends go into (tests: which buffers are grown and freed). */
+  get pendingBuffer(): Buffer {
+    return this.buf;
+  }
+
   /** Bytes of buffer memory this stream holds now: the pending buffer and its spare. */
   get heldBufferBytes(): number {
     return this.buf.length + (this.spare?.length ?? 0);
@@ -707,9 +713,20 @@ export class StreamWriter {
    */
   releaseBuffers(): boolean {
     if (!this.idle) return false;
-    this.buf = EMPTY;
-    this.spare = null;
+    this.dropBuffer();
+    this.dropSpare();
     return true;
+  }
+
+  /** Frees the pending buffer (empty, nothing in flight: only idle streams call this). */
+  private dropBuffer(): void {
+    releaseBuffer(this.buf);
+    this.buf = EMPTY;
+  }
+
+  private dropSpare(): void {
+    if (this.spare) releaseBuffer(this.spare);
+    this.spare = null;
   }
 
   /** Refuses an append while the caller ignores backpressure (over `hardLimitBytes`). */
@@ -738,10 +755,15 @@ export class StreamWriter {
   private room(pos: number, need: number): void {
     const want = pos + need;
     if (want <= this.buf.length) return;
-    const at = Math.max(want, this.buf.length * 1.5);
+    // by half again, but not past what a backlogged stream holds (stream_buffer and a read's
+    // records): a buffer grown for one more record stays at that size as long as its stream is
+    // busy, twice over with its spare
+    const at = Math.max(want, Math.min(this.buf.length * 1.5, this.opts.highWaterBytes + GROW_STEP));
     const size = at <= INITIAL_BUFFER ? INITIAL_BUFFER : Math.ceil(at / GROW_STEP) * GROW_STEP;
     const grown = Buffer.allocUnsafe(size);
     this.buf.copy(grown, 0, 0, pos);
+    // never in flight (flush takes it first) and never shared: its memory goes back now
+    releaseBuffer(this.buf);
     this.buf = grown;
   }
 
@@ -814,6 +836,7 @@ export class StreamWriter {
       return;
     }
     if (buf.length <= 4 * this.opts.highWaterBytes) this.spare = buf;
+    else releaseBuffer(buf); // written and fsync'd: nothing reads it again
     this.host.notePending(-len); // durable now (flush's own reset of len moved them in flight)
     if (len > 0) this.publishDurable(lastSeq, lastRef);
     await this.indexDeclaredType();

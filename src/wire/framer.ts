@@ -29,6 +29,12 @@ export interface Framer {
   end(): void;
   /** Bytes held for a record that spans chunks (always <= the record limit). */
   readonly buffered: number;
+  /**
+   * True when push keeps no view of its chunk once it returns: what spans chunks is copied
+   * into the carry, and every record goes to the sink's calls during push. The caller may then
+   * free the chunk (a socket read) at once instead of waiting for the garbage collector.
+   */
+  readonly keepsNoChunk?: boolean;
 }
 
 /** The sender broke the framing rules; the session ends and the reason is recorded. */

@@ -10,6 +10,8 @@ import { type Framer, OffsetBatch, type RecordSink } from "./framer.ts";
 const LF = 0x0a;
 
 export class LineFramer implements Framer {
+  /** Spanning records are copied into the carry, every other goes to the sink during push. */
+  readonly keepsNoChunk = true;
   private readonly limit: number;
   private readonly sink: RecordSink;
   private readonly batch = new OffsetBatch();

@@ -11,6 +11,8 @@ const SP = 0x20;
 const MAX_DIGITS = 10;
 
 export class OctetFramer implements Framer {
+  /** Spanning records are copied into the carry, every other goes to the sink during push. */
+  readonly keepsNoChunk = true;
   private readonly limit: number;
   private readonly maxDeclared: number;
   private readonly sink: RecordSink;

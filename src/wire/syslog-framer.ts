@@ -42,6 +42,8 @@ const IN_OCTETS = 2;
 const IN_LINE = 3;
 
 export class SyslogFramer implements Framer {
+  /** Spanning records are copied into the carry, every other goes to the sink during push. */
+  readonly keepsNoChunk = true;
   private readonly limit: number;
   private readonly maxDeclared: number;
   /** Digits the largest accepted MSG-LEN has; a longer run is refused. */
