@@ -4,7 +4,6 @@ import { timeBound } from "../query/time.ts";
 import { escapePayload } from "../store/escape.ts";
 import { checkStoreFormat } from "../store/format.ts";
 import { parse } from "./args.ts";
-import { exitQuietlyOnEpipe } from "./output.ts";
 import { storePath } from "./store-path.ts";
 
 export const ALERTS_HELP = `Usage: logward alerts [--since T] [--until T] [--json] [--store DIR]
@@ -41,7 +40,6 @@ export async function alertsCommand(args: string[]): Promise<number> {
   const root = storePath(values.store);
   await checkStoreFormat(root, false);
   const out = new Output();
-  exitQuietlyOnEpipe();
   let n = 0;
   for await (const a of readAlerts(root, { since, until })) {
     n++;

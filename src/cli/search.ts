@@ -26,7 +26,6 @@ import { isDisplaySafe } from "../store/escape.ts";
 import { checkStoreFormat } from "../store/format.ts";
 import type { ParsedLine } from "../store/record.ts";
 import { parse } from "./args.ts";
-import { exitQuietlyOnEpipe } from "./output.ts";
 import { Progress } from "./progress.ts";
 import { warnDamaged } from "./show.ts";
 import { storePath } from "./store-path.ts";
@@ -132,7 +131,6 @@ export async function searchCommand(args: string[]): Promise<number> {
   const refs = await matchingStreams(root, chosen);
 
   const out = new Output();
-  exitQuietlyOnEpipe();
   let total = 0;
   let damaged = 0;
   const counts = new Map<string, number>();

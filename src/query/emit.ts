@@ -20,8 +20,79 @@ import { recordJson } from "./target.ts";
 /** Buffered writing to a stream; bytes are copied in, because the blocks readers hand out are reused. */
 const FLUSH_AT = 256 * 1024;
 
+/** What Output writes to: process.stdout, a file's write stream, or StandardOutput. */
+export interface OutputSink {
+  write(chunk: Uint8Array): boolean;
+  once(event: "drain" | "error", listener: () => void): unknown;
+  off(event: "drain" | "error", listener: () => void): unknown;
+  on(event: "error", listener: (err: Error) => void): unknown;
+  end(cb: () => void): unknown;
+  readonly isTTY?: boolean;
+}
+
+/**
+ * Standard output written with write(2) on descriptor 1, for as long as that works. Node's
+ * process.stdout on a pipe is a net.Socket, and making it cost `show` about 10 M instructions
+ * (3 ms) of a 55 ms run, the streams stack included. A descriptor that is non-blocking and full
+ * (EAGAIN) hands over to process.stdout, which waits for the reader; a reader that went away
+ * (EPIPE: `logward show | head`) ends the process quietly, as cli/output.ts does for
+ * process.stdout.
+ */
+export class StandardOutput implements OutputSink {
+  private stream: NodeJS.WriteStream | null = null;
+
+  get isTTY(): boolean {
+    return this.stream ? this.stream.isTTY === true : process.getBuiltinModule("node:tty").isatty(1);
+  }
+
+  write(chunk: Uint8Array): boolean {
+    if (this.stream) return this.stream.write(chunk);
+    const { writeSync } = process.getBuiltinModule("node:fs");
+    let off = 0;
+    while (off < chunk.length) {
+      try {
+        off += writeSync(1, chunk, off, chunk.length - off);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        if (code === "EPIPE") process.exit(0);
+        if (code !== "EAGAIN") throw err;
+        return this.handOver().write(chunk.subarray(off));
+      }
+    }
+    return true;
+  }
+
+  private handOver(): NodeJS.WriteStream {
+    this.stream = process.stdout;
+    this.stream.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code === "EPIPE") process.exit(0);
+      throw err;
+    });
+    return this.stream;
+  }
+
+  // only asked for after a write returned false, which only process.stdout does
+  once(event: "drain" | "error", listener: () => void): unknown {
+    return (this.stream ?? this.handOver()).once(event, listener);
+  }
+
+  off(event: "drain" | "error", listener: () => void): unknown {
+    return this.stream?.off(event, listener);
+  }
+
+  on(event: "error", listener: (err: Error) => void): unknown {
+    return (this.stream ?? this.handOver()).on(event, listener);
+  }
+
+  end(cb: () => void): unknown {
+    if (this.stream) return this.stream.end(cb);
+    cb();
+    return undefined;
+  }
+}
+
 export class Output {
-  private readonly stream: NodeJS.WritableStream;
+  private readonly stream: OutputSink;
   private readonly file: string | undefined;
   private failure: unknown = null;
   private buf = Buffer.allocUnsafe(FLUSH_AT * 2);
@@ -32,7 +103,7 @@ export class Output {
    * flush or end as LW_IO naming the file, instead of an unhandled 'error' event or a wait for
    * a drain that never comes. Standard output keeps its own handling (cli/output.ts).
    */
-  constructor(stream: NodeJS.WritableStream = process.stdout, file?: string) {
+  constructor(stream: OutputSink = new StandardOutput(), file?: string) {
     this.stream = stream;
     this.file = file;
     if (file !== undefined)
