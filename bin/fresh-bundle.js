@@ -25,7 +25,7 @@ export function freshBundle(root, command, dist) {
     return null;
   }
   if (
-    manifest?.format !== 2 ||
+    manifest?.format !== 3 ||
     typeof manifest.file !== "string" ||
     typeof manifest.inputs !== "object" ||
     manifest.inputs === null

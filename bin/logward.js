@@ -16,10 +16,15 @@ if (major < 24) {
 const { enableCompileCache } = process.getBuiltinModule("node:module");
 const { homedir } = process.getBuiltinModule("node:os");
 const { join } = process.getBuiltinModule("node:path");
+// an empty variable counts as unset, as in the shell wrapper (bin/logward): never a cache in
+// the working directory
+const cacheRoot = join(
+  process.env.CACHE_DIRECTORY || process.env.XDG_CACHE_HOME || join(homedir(), ".cache"),
+  "logward",
+);
 if (!process.env.NODE_COMPILE_CACHE && enableCompileCache) {
-  const root = process.env.CACHE_DIRECTORY ?? process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache");
   try {
-    enableCompileCache(join(root, "logward", "node-compile-cache"));
+    enableCompileCache(join(cacheRoot, "node-compile-cache"));
   } catch {
     // no cache: slower starts, same behaviour
   }
@@ -55,8 +60,9 @@ const bundle = process.env.LOGWARD_FROM_SOURCE
   ? null
   : freshBundle(join(import.meta.dirname, ".."), process.argv[2]);
 if (bundle) {
-  const { main } = await import(bundle);
-  process.exitCode = await main(process.argv.slice(3));
+  // with a code cache of everything the command compiled (bin/run-bundle.js)
+  const { runBundle } = await import("./run-bundle.js");
+  process.exitCode = await runBundle(bundle, process.argv.slice(3), join(cacheRoot, "code-cache"));
 } else if (process.getBuiltinModule("node:fs").existsSync(join(import.meta.dirname, "../src"))) {
   const { main } = await import("../src/cli/main.ts");
   process.exitCode = await main(process.argv.slice(2));

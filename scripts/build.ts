@@ -10,15 +10,21 @@
 // falls back to the sources when any of them differs, so an edited checkout never runs stale
 // code.
 //
-// Code that finds files relative to its own module (import.meta: the web UI's static files, the
-// workers, the syslog helper, the demo's bin) is given, in the bundle, its source file's place
-// relative to the bundle, so it finds the same files as from source. The long-running serve and
+// A bundle is the body of a CommonJS module, dist/<command>.<hash of its text>.js, which
+// bin/run-bundle.js compiles with vm.Script and a code cache made after a run (Node's compile
+// cache keeps only the top level of an ES module). It reaches nothing outside itself: Node's
+// modules come through process.getBuiltinModule, and the build fails on a require, an import()
+// or an import.meta left in it. Code that finds files relative to its own module (import.meta:
+// the web UI's static files, the workers, the syslog helper, the demo's bin) is given, in the
+// bundle, its source file's place relative to the bundle (__lw_bundle_url, __lw_bundle_dir,
+// passed in by run-bundle.js), so it finds the same files as from source. The long-running serve and
 // ship are bundled for their memory: serve idles in 64-65 MiB from its bundle against 75-76 MiB
 // from ~150 source modules (Node's loader keeps a record, a compile-cache entry and the source of
 // each; measured at 23:40 on 2026-11-26).
 //
 //   node scripts/build.ts [OUT_DIR]   (default dist/)
 
+import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { COMMANDS } from "../src/cli/main.ts";
@@ -27,7 +33,7 @@ const ROOT = resolve(import.meta.dirname, "..");
 
 /** dist/<command>.manifest.json: a bundle and the [mtimeMs, size] of it and of every source in it */
 export interface BundleManifest {
-  format: 2;
+  format: 3;
   file: string;
   stamp: [number, number];
   inputs: Record<string, [number, number]>;
@@ -129,9 +135,9 @@ export async function buildBundles(outDir = join(ROOT, "dist")): Promise<{ built
         const relDir = relative(outDir, dirname(args.path));
         const contents = text.replace(/\bimport\.meta\.(\w+)/g, (_, prop: string) => {
           if (!META_PROPS.has(prop)) throw new Error(`${args.path}: import.meta.${prop} cannot be bundled`);
-          if (prop === "url") return `new URL(${JSON.stringify(rel)}, import.meta.url).href`;
-          if (prop === "dirname") return `(import.meta.dirname + ${JSON.stringify(`/${relDir}`)})`;
-          return `(import.meta.dirname + ${JSON.stringify(`/${rel}`)})`;
+          if (prop === "url") return `new URL(${JSON.stringify(rel)}, __lw_bundle_url).href`;
+          if (prop === "dirname") return `(__lw_bundle_dir + ${JSON.stringify(`/${relDir}`)})`;
+          return `(__lw_bundle_dir + ${JSON.stringify(`/${rel}`)})`;
         });
         return { contents, loader: "ts" };
       });
@@ -154,7 +160,7 @@ export async function buildBundles(outDir = join(ROOT, "dist")): Promise<{ built
       },
       bundle: true,
       platform: "node",
-      format: "esm",
+      format: "cjs",
       target: "node24",
       write: false,
       metafile: true,
@@ -163,7 +169,17 @@ export async function buildBundles(outDir = join(ROOT, "dist")): Promise<{ built
       plugins: [inlineWorker, builtins, sourceMeta],
     });
     const text = result.outputFiles[0]!.text;
-    const file = join(outDir, `${name}.js`);
+    // bin/run-bundle.js gives the body `module` and the bundle's place, nothing else: Node's
+    // modules come through process.getBuiltinModule, other modules are inside
+    const outside = [
+      ...Object.values(result.metafile.outputs).flatMap((o) => o.imports.map((i) => `${i.kind} ${i.path}`)),
+      ...result.warnings.filter((w) => w.text.includes("import.meta")).map((w) => w.text),
+    ];
+    if (outside.length > 0)
+      throw new Error(`the ${name} bundle reaches outside itself: ${outside.join("; ")}`);
+    // named by its text's hash: run-bundle.js keys its code cache by the name
+    const hash = createHash("sha256").update(text).digest("hex").slice(0, 16);
+    const file = join(outDir, `${name}.${hash}.js`);
     writeFileSync(file, text);
     const inputs: Record<string, [number, number]> = {};
     for (const input of Object.keys(result.metafile.inputs)) {
@@ -176,7 +192,7 @@ export async function buildBundles(outDir = join(ROOT, "dist")): Promise<{ built
       }
       inputs[input] = stamp(join(ROOT, input));
     }
-    const manifest: BundleManifest = { format: 2, file: relative(ROOT, file), stamp: stamp(file), inputs };
+    const manifest: BundleManifest = { format: 3, file: relative(ROOT, file), stamp: stamp(file), inputs };
     // the manifest after its bundle, whole: a reader sees none, or this one
     const path = join(outDir, `${name}.manifest.json`);
     writeFileSync(`${path}.tmp`, `${JSON.stringify(manifest)}\n`);

@@ -6,8 +6,9 @@
 
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { before, describe, test } from "node:test";
+import { freshBundle } from "../bin/fresh-bundle.js";
 import { buildBundles } from "../scripts/build.ts";
 import { Store } from "../src/store/store.ts";
 import { BIN } from "./helpers/cli.ts";
@@ -17,6 +18,7 @@ import { tempDir } from "./helpers/tmp.ts";
 // a preload that writes, at exit, every Node module the process loaded
 const RECORD_LOADS = `data:text/javascript,process.on("exit", () => process.getBuiltinModule("node:fs").writeFileSync(process.env.LOADS_OUT, process.moduleLoadList.join("\\n")))`;
 
+const ROOT = resolve(import.meta.dirname, "..");
 const store = tempDir();
 const out = tempDir();
 let n = 0;
@@ -30,8 +32,8 @@ function loads(how: "source" | "bundle", args: string[]): { loaded: Set<string>;
       : [
           "--input-type=module",
           "-e",
-          "const { main } = await import(process.argv[1]); process.exitCode = await main(process.argv.slice(2));",
-          join(out, "dist", `${args[0]}.js`),
+          `const { runBundle } = await import(${JSON.stringify(join(ROOT, "bin/run-bundle.js"))}); process.exitCode = await runBundle(process.argv[1], process.argv.slice(2), null);`,
+          freshBundle(ROOT, args[0]!, join(out, "dist"))!,
           ...args.slice(1),
         ];
   const r = spawnSync(process.execPath, ["--import", RECORD_LOADS, ...argv], {
