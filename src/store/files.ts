@@ -3,11 +3,20 @@
 // Durable means fsync'd: a new or renamed file is only durable once its directory is too.
 
 import { closeSync, constants, openSync, readFileSync } from "node:fs";
-import { access, type FileHandle, open, rename, unlink } from "node:fs/promises";
+import type { FileHandle } from "node:fs/promises";
 import { basename, dirname } from "node:path";
 import { ioError } from "../errors.ts";
 import { unsafePath } from "./names.ts";
+import { openForReading, type Readable, type ReadHandle } from "./read-handle.ts";
 import { LF } from "./record.ts";
+
+/**
+ * node:fs/promises, loaded when a writer first needs it: a reader (`show`, `ls`) never does,
+ * and loading it costs a start 2 ms (src/store/read-handle.ts).
+ */
+function fsp(): typeof import("node:fs/promises") {
+  return process.getBuiltinModule("node:fs/promises");
+}
 
 /**
  * Open flags for a file of the store: O_NOFOLLOW, so a symbolic link planted where a segment,
@@ -31,7 +40,16 @@ function storeName(path: string): string {
 /** `path` opened with `flags` and O_NOFOLLOW; a link there is LW_UNSAFE_PATH, other errors as they are. */
 export async function openNoFollow(path: string, flags = READ_NOFOLLOW): Promise<FileHandle> {
   try {
-    return await open(path, flags | constants.O_NOFOLLOW);
+    return await fsp().open(path, flags | constants.O_NOFOLLOW);
+  } catch (err) {
+    throw linkRefusal(err, path);
+  }
+}
+
+/** `path` opened for reading with O_NOFOLLOW, as the readers use it (no node:fs/promises). */
+export async function openToRead(path: string): Promise<ReadHandle> {
+  try {
+    return await openForReading(path, READ_NOFOLLOW);
   } catch (err) {
     throw linkRefusal(err, path);
   }
@@ -41,9 +59,10 @@ export async function openNoFollow(path: string, flags = READ_NOFOLLOW): Promise
 export async function readFileNoFollow(path: string): Promise<Buffer>;
 export async function readFileNoFollow(path: string, encoding: BufferEncoding): Promise<string>;
 export async function readFileNoFollow(path: string, encoding?: BufferEncoding): Promise<Buffer | string> {
-  const fh = await openNoFollow(path);
+  const fh = await openToRead(path);
   try {
-    return encoding ? await fh.readFile(encoding) : await fh.readFile();
+    const bytes = await fh.readAll();
+    return encoding ? bytes.toString(encoding) : bytes;
   } finally {
     await fh.close();
   }
@@ -74,19 +93,21 @@ export function isOutOfSpace(err: unknown): boolean {
 
 /** True if `path` exists (asynchronous: no sync fs call on the collector's event loop). */
 export async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
+  return fsp()
+    .access(path)
+    .then(
+      () => true,
+      () => false,
+    );
 }
 
 /**
  * `path` opened for reading, or null when it does not exist (a segment compressed or evicted
  * since it was listed: the caller decides); any other failure is an LW_IO error.
  */
-export async function openIfPresent(path: string): Promise<FileHandle | null> {
+export async function openIfPresent(path: string): Promise<ReadHandle | null> {
   try {
-    return await open(path, READ_NOFOLLOW);
+    return await openForReading(path, READ_NOFOLLOW);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
     const refused = linkRefusal(err, path);
@@ -102,7 +123,7 @@ export async function openIfPresent(path: string): Promise<FileHandle | null> {
 export async function fsyncDir(dir: string): Promise<void> {
   let fh: FileHandle | undefined;
   try {
-    fh = await open(dir, "r");
+    fh = await fsp().open(dir, "r");
     await fh.sync();
   } catch (err) {
     throw ioError("sync the directory", dir, err);
@@ -119,17 +140,21 @@ export async function fsyncDir(dir: string): Promise<void> {
 export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o640): Promise<void> {
   const tmp = `${path}.tmp`;
   try {
-    await unlink(tmp).catch(() => {});
-    const fh = await open(tmp, "wx", mode);
+    await fsp()
+      .unlink(tmp)
+      .catch(() => {});
+    const fh = await fsp().open(tmp, "wx", mode);
     try {
       await fh.writeFile(data);
       await fh.datasync();
     } finally {
       await fh.close();
     }
-    await rename(tmp, path);
+    await fsp().rename(tmp, path);
   } catch (err) {
-    await unlink(tmp).catch(() => {});
+    await fsp()
+      .unlink(tmp)
+      .catch(() => {});
     throw ioError("write", path, err);
   }
   await fsyncDir(dirname(path));
@@ -137,7 +162,7 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, m
 
 /** Writes all of `buf[off, off+len)` at `position`, looping over short writes. */
 export async function pwriteAll(
-  fh: import("node:fs/promises").FileHandle,
+  fh: FileHandle,
   buf: Uint8Array,
   off: number,
   len: number,
@@ -157,7 +182,7 @@ export async function pwriteAll(
  * the last LF (a line still being written, or torn) are not part of any line.
  */
 export async function lastLineBounds(
-  fh: import("node:fs/promises").FileHandle,
+  fh: Readable,
   size: number,
   chunk = 64 * 1024,
 ): Promise<{ start: number; end: number } | null> {
@@ -185,11 +210,7 @@ export async function lastLineBounds(
   return end === -1 ? null : { start: 0, end };
 }
 
-export async function readRange(
-  fh: import("node:fs/promises").FileHandle,
-  start: number,
-  end: number,
-): Promise<Buffer> {
+export async function readRange(fh: Readable, start: number, end: number): Promise<Buffer> {
   const buf = Buffer.allocUnsafe(end - start);
   let off = 0;
   while (off < buf.length) {
@@ -201,10 +222,7 @@ export async function readRange(
 }
 
 /** Reads the first complete line [0, end) of a file, reading at most `limit` bytes. */
-export async function firstLine(
-  fh: import("node:fs/promises").FileHandle,
-  limit: number,
-): Promise<Buffer | null> {
+export async function firstLine(fh: Readable, limit: number): Promise<Buffer | null> {
   let size = 4096;
   for (;;) {
     const buf = await readRange(fh, 0, size);

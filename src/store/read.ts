@@ -9,8 +9,6 @@
 // the frames from the one holding `since` are decompressed.
 
 import type { Dirent } from "node:fs";
-import type { FileHandle } from "node:fs/promises";
-import { lstat, readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { type ZstdOptions, zstdDecompress, zstdDecompressSync } from "node:zlib";
 import { ioError, LogwardError } from "../errors.ts";
@@ -19,12 +17,13 @@ import {
   firstLine,
   lastLineBounds,
   openIfPresent,
-  openNoFollow,
+  openToRead,
   readFileNoFollow,
   readRange,
 } from "./files.ts";
 import { INDEX_FILE, ORIGINS_DIR, originsDir, parseSegmentName, segmentName, segmentPath } from "./layout.ts";
 import { checkStoreDir, isStoredOrigin, isValidName, streamDir, trustedOwner } from "./names.ts";
+import { listDir, type ReadHandle, statNoFollow } from "./read-handle.ts";
 import { LF, parseLine, seqAt, TIME_LEN } from "./record.ts";
 import { describeSegment } from "./scan.ts";
 import { lineAtTime, seekLine, seekTime } from "./seek.ts";
@@ -103,13 +102,13 @@ function noteUnfollowed(path: string): void {
 
 async function dirNames(dir: string, root: string): Promise<string[]> {
   try {
-    const entries = await readdir(dir, { withFileTypes: true });
+    const entries = await listDir(dir);
     for (const e of entries) if (e.isSymbolicLink()) noteUnfollowed(join(dir, e.name));
     // another user's directory (not root's, not the store owner's) is left out like a link
-    const owner = (await lstat(root)).uid;
+    const owner = (await statNoFollow(root)).uid;
     const names: string[] = [];
     for (const d of entries.filter((e) => e.isDirectory())) {
-      if (trustedOwner((await lstat(join(dir, d.name))).uid, owner)) names.push(d.name);
+      if (trustedOwner((await statNoFollow(join(dir, d.name))).uid, owner)) names.push(d.name);
       else noteUnfollowed(join(dir, d.name));
     }
     return names;
@@ -165,7 +164,7 @@ export async function streamSegments(
   const dir = streamDir(root, origin, stream);
   let entries: Dirent[];
   try {
-    entries = await readdir(dir, { withFileTypes: true });
+    entries = await listDir(dir);
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return [];
     throw ioError("list", dir, err);
@@ -349,9 +348,9 @@ export async function seekTimeForSeq(
   const seg = segs.findLast((s) => s.firstSeq <= seq);
   if (!seg) return undefined;
   if (seg.compressed) return seg.frames?.findLast((f) => f.firstSeq <= seq)?.firstTime ?? seg.firstTime;
-  let fh: FileHandle;
+  let fh: ReadHandle;
   try {
-    fh = await openNoFollow(join(streamDir(root, ref.origin, ref.stream), seg.file));
+    fh = await openToRead(join(streamDir(root, ref.origin, ref.stream), seg.file));
   } catch {
     return seg.firstTime; // compressed meanwhile: reading from the segment's start is still right
   }
@@ -406,7 +405,7 @@ async function* compressedBlocks(dir: string, seg: SegmentView, w: Window): Asyn
     // the last frame that starts before since may hold its first lines
     while (k + 1 < frames.length && frames[k + 1]!.firstTime < w.since) k++;
   }
-  const fh = await openNoFollow(path).catch((err) => {
+  const fh = await openToRead(path).catch((err) => {
     throw err instanceof LogwardError ? err : ioError("open", path, err);
   });
   try {

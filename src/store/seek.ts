@@ -3,7 +3,7 @@
 // in a plain segment file (seekLine, seekTime). A stream's times and sequence numbers never
 // decrease, which is what makes them searchable. Used by the readers (read.ts) and `--follow`.
 
-import type { FileHandle } from "node:fs/promises";
+import type { Readable } from "./read-handle.ts";
 import { LF, TIME_LEN } from "./record.ts";
 
 /** Negative when the line at `lineStart` was received before `time`, 0 when at, positive after. */
@@ -33,7 +33,7 @@ export function lineAtTime(block: Buffer, from: number, time: Buffer): number {
 }
 
 /** Offset of a line start at or before the first line with time >= since. */
-export function seekTime(fh: FileHandle, size: number, since: string): Promise<number> {
+export function seekTime(fh: Readable, size: number, since: string): Promise<number> {
   const target = Buffer.from(since, "latin1");
   return seekLine(fh, size, (probe, ls) => probe.compare(target, 0, TIME_LEN, ls, ls + TIME_LEN) < 0);
 }
@@ -44,7 +44,7 @@ export function seekTime(fh: FileHandle, size: number, since: string): Promise<n
  * The caller scans forward from there; the search only saves reading what comes before.
  */
 export async function seekLine(
-  fh: FileHandle,
+  fh: Readable,
   size: number,
   before: (probe: Buffer, lineStart: number) => boolean,
 ): Promise<number> {
