@@ -61,6 +61,8 @@ export async function runBundle(file, args, cacheDir) {
 }
 
 const MAGIC = Buffer.from("LWCODE1\n", "latin1");
+/** Another bundle's cache older than this is removed when a new one is written. */
+const STALE_MS = 24 * 3600 * 1000;
 
 /**
  * The cache in `file` (MAGIC, its length as u32le, the cache, the cache again), or undefined
@@ -116,11 +118,16 @@ function saveCache(file, data) {
       closeSync(fd);
     }
     renameSync(tmp, file);
-    // caches of this command's earlier bundles (dist/<command>.<hash>.js)
+    // caches of this command's earlier bundles (dist/<command>.<hash>.js) not made in the last
+    // day: a rebuilt checkout's old ones go, while two installs used in turn keep theirs
+    // (removing every other one made each recompile and rewrite at every start)
     const command = basename(file).split(".")[0];
-    for (const name of readdirSync(dirname(file)))
-      if (name.startsWith(`${command}.`) && name.endsWith(".v8cache") && name !== basename(file))
-        unlinkSync(join(dirname(file), name));
+    const old = Date.now() - STALE_MS;
+    for (const name of readdirSync(dirname(file))) {
+      if (!name.startsWith(`${command}.`) || !name.endsWith(".v8cache") || name === basename(file)) continue;
+      const path = join(dirname(file), name);
+      if (lstatSync(path).mtimeMs < old) unlinkSync(path);
+    }
   } catch {
     // no cache (a read-only home, the permission model): the next start compiles as this one did
     try {

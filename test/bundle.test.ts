@@ -11,6 +11,7 @@ import {
   readFileSync,
   rmSync,
   statSync,
+  utimesSync,
   writeFileSync,
 } from "node:fs";
 import { basename, join, resolve } from "node:path";
@@ -236,12 +237,18 @@ describe("a bundle's code cache (bin/run-bundle.js)", () => {
     writeFileSync(cache, made.subarray(0, made.length - 10));
     assert.equal(runBundled(bundle, args, dir).stdout, want);
     assert.ok(whole(readFileSync(cache)), "made again after a cut");
-    // the cache of an earlier build of the command goes when this one's is written
+    // the cache of an earlier build of the command goes when this one's is written, if it is
+    // over a day old; a recent one (another install used in turn) stays
     const older = join(dir, "show.0123456789abcdef.js.v8cache");
+    const recent = join(dir, "show.fedcba9876543210.js.v8cache");
     writeFileSync(older, "old");
+    writeFileSync(recent, "recent");
+    const twoDaysAgo = new Date(Date.now() - 2 * 86400_000);
+    utimesSync(older, twoDaysAgo, twoDaysAgo);
     rmSync(cache);
     runBundled(bundle, args, dir);
     assert.equal(existsSync(older), false);
+    assert.equal(existsSync(recent), true);
     assert.equal(existsSync(cache), true);
     // a directory others may write is not trusted with code: no cache read or written there
     const shared = join(tempDir(), "shared");
