@@ -40,24 +40,34 @@ const { basename, dirname, join } = process.getBuiltinModule("node:path");
  * @returns {Promise<number>}
  */
 export async function runBundle(file, args, cacheDir) {
-  const { Script } = process.getBuiltinModule("node:vm");
   const { pathToFileURL } = process.getBuiltinModule("node:url");
-  const source = readFileSync(file, "utf8");
   const dir = cacheDir !== null && privateDir(cacheDir) ? cacheDir : null;
   const cacheFile = dir === null ? null : join(dir, `${basename(file)}.v8cache`);
+  const { script, stale } = compile(file, cacheFile);
+  /** @type {{ exports: { main?: (args: string[]) => Promise<number> } }} */
+  const module = { exports: {} };
+  script.runInThisContext()(module, pathToFileURL(file).href, dirname(file));
+  const code = await /** @type {(args: string[]) => Promise<number>} */ (module.exports.main)(args);
+  if (cacheFile !== null && stale) saveCache(cacheFile, script.createCachedData());
+  return code;
+}
+
+/**
+ * The bundle compiled, with its cache when there is a good one; `stale` when there was none
+ * or V8 refused it. The cache's bytes are not kept: serve runs for months.
+ * @param {string} file
+ * @param {string | null} cacheFile
+ */
+function compile(file, cacheFile) {
+  const { Script } = process.getBuiltinModule("node:vm");
+  const source = readFileSync(file, "utf8");
   const cachedData = cacheFile === null ? undefined : readCache(cacheFile);
   // on the bundle's first line, so that stack traces keep its line numbers
   const script = new Script(`(function (module, __lw_bundle_url, __lw_bundle_dir) {${source}\n})`, {
     filename: file,
     cachedData,
   });
-  /** @type {{ exports: { main?: (args: string[]) => Promise<number> } }} */
-  const module = { exports: {} };
-  script.runInThisContext()(module, pathToFileURL(file).href, dirname(file));
-  const code = await /** @type {(args: string[]) => Promise<number>} */ (module.exports.main)(args);
-  if (cacheFile !== null && (cachedData === undefined || script.cachedDataRejected === true))
-    saveCache(cacheFile, script.createCachedData());
-  return code;
+  return { script, stale: cachedData === undefined || script.cachedDataRejected === true };
 }
 
 const MAGIC = Buffer.from("LWCODE1\n", "latin1");
