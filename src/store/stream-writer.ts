@@ -92,7 +92,7 @@ interface Waiter {
 // a trickling stream (a record or two a commit) needs no more; a busy one grows in GROW_STEPs
 const INITIAL_BUFFER = 16 * 1024;
 /** The pending buffer grows in steps of this, to what its records use (see room()). */
-const GROW_STEP = 64 * 1024;
+const GROW_STEP = 16 * 1024;
 /**
  * What a stream takes on disk besides its records, counted in its origin's quota: its directory
  * (a block), the unused tail of its active segment's last block and its index.json (a block).
