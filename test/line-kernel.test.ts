@@ -306,7 +306,11 @@ describe("line kernel", () => {
           const withLf = lines.map((l, i) =>
             i < lines.length - 1 || lastLf ? Buffer.concat([l, Buffer.of(LF)]) : l,
           );
-          assertSameAsJs(withLf, cuts, seq, limit, rooms);
+          // the encoder takes a seq only while the source could not carry it past 2^53 at one
+          // record per byte (refused otherwise, tested below): a long line at the largest seq
+          // (9,007,199,254,000,000 leaves 740,991) is an input it refuses, not a property
+          const bytes = withLf.reduce((n, l) => n + l.length, 0);
+          assertSameAsJs(withLf, cuts, Math.min(seq, Number.MAX_SAFE_INTEGER - bytes), limit, rooms);
         },
       ),
       runs(300),
@@ -448,6 +452,7 @@ describe("line kernel", () => {
       () => enc.encode(src, 0, 2, dst, 0, 100, TIME, -1, 10),
       () => enc.encode(src, 0, 2, dst, 0, 100, TIME, 0.5, 10),
       () => enc.encode(src, 0, 2, dst, 0, 100, TIME, Number.MAX_SAFE_INTEGER, 10),
+      () => enc.encode(src, 0, 2, dst, 0, 100, TIME, Number.MAX_SAFE_INTEGER - 1, 10),
       () => enc.encode(src, 0, 2, dst, 0, 100, TIME, 1, -1),
       () => enc.encode(src, 0, 2, dst, 0, 100, TIME, 1, Number.NaN),
     ];
