@@ -112,10 +112,16 @@ describe("logward -> logward over mutual TLS", { timeout: 300_000 }, () => {
     forwarding = await collector(sender, fconf);
 
     await lines(sender, 8 * CHUNK + 1, 14 * CHUNK);
-    await until("more records forwarded", async () => (await atCentral()).length > killedAt[0]!, {
-      ms: 30_000,
-      everyMs: 100,
-    });
+    // records of the restarted forwarder's own session: what the killed one had already sent
+    // (its socket's buffers, drained by the rate-limited receiver after the kill) came in its
+    // old session, and a receiver killed before the new session opened left one session fewer
+    const sessions = async () =>
+      (await readAll(central, "logvm1", "vm1.app").catch(() => [])).filter((r) => r.kind === "!open").length;
+    await until(
+      "more records forwarded in a new session",
+      async () => (await sessions()) >= 2 && (await atCentral()).length > killedAt[0]!,
+      { ms: 30_000, everyMs: 100 },
+    );
     receiving.proc.kill("SIGKILL");
     await receiving.stop();
     killedAt.push((await atCentral()).length);
