@@ -128,12 +128,17 @@ describe("escape and unescape", () => {
     );
   });
 
-  test("escapeText of any string is what escapePayload makes of its UTF-8", () => {
+  test("escapeText of any string is what escapePayload makes of its UTF-8, a backslash kept single", () => {
+    // escapeText need not be reversible, so a backslash stays one (src/store/escape.ts); the
+    // stored escape doubles it, and no other escape makes two in a row. The property missed
+    // that for as long as fast-check drew no backslash (CI, seed -2106651687: "\\").
     fc.assert(
       fc.property(fc.string({ unit: "binary", maxLength: 80 }), (s) => {
-        assert.equal(escapeText(s), escapePayload(Buffer.from(s, "utf8")).toString("utf8"));
+        const stored = escapePayload(Buffer.from(s, "utf8")).toString("utf8");
+        assert.equal(escapeText(s), stored.replaceAll("\\\\", "\\"));
+        if (!s.includes("\\")) assert.equal(escapeText(s), stored);
       }),
-      runs(3000),
+      { ...runs(3000), examples: [["\\"], ["\\\u001b"], ["x\\x1b\\"], ["\\\\"]] },
     );
   });
 });
