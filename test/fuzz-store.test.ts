@@ -128,7 +128,7 @@ describe("escape and unescape", () => {
     );
   });
 
-  test("escapeText of any string is what escapePayload makes of its UTF-8, a backslash kept single", () => {
+  test("escapeText of any string is what escapePayload makes of its UTF-8", () => {
     // escapeText need not be reversible, so a backslash stays one (src/store/escape.ts); the
     // stored escape doubles it, and no other escape makes two in a row. The property missed
     // that for as long as fast-check drew no backslash (CI, seed -2106651687: "\\").
