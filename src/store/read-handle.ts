@@ -5,7 +5,15 @@
 // a writer first asks for it).
 
 import type { Dirent, Stats } from "node:fs";
-import { close, fstat, lstat, open, read, readdir } from "node:fs";
+import { close, fstat, lstat, open, read, readdir, readFile } from "node:fs";
+
+/**
+ * A promise of what a node:fs callback function gives. Not util.promisify: importing node:util
+ * costs a reader's start about 3 ms (see cli/args.ts).
+ */
+function settle<T>(call: (done: (err: Error | null, value: T) => void) => void): Promise<T> {
+  return new Promise((resolve, reject) => call((err, value) => (err ? reject(err) : resolve(value))));
+}
 
 /** The part of a FileHandle the readers use: both a FileHandle and a ReadHandle are one. */
 export interface Readable {
@@ -22,62 +30,42 @@ export class ReadHandle implements Readable {
     this.fd = fd;
   }
 
-  read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<{ bytesRead: number }> {
-    return new Promise((resolve, reject) => {
-      read(this.fd, buffer, offset, length, position, (err, bytesRead) =>
-        err ? reject(err) : resolve({ bytesRead }),
-      );
-    });
+  async read(
+    buffer: Uint8Array,
+    offset: number,
+    length: number,
+    position: number,
+  ): Promise<{ bytesRead: number }> {
+    const bytesRead = await settle<number>((done) => read(this.fd, buffer, offset, length, position, done));
+    return { bytesRead };
   }
 
   stat(): Promise<Stats> {
-    return new Promise((resolve, reject) => {
-      fstat(this.fd, (err, st) => (err ? reject(err) : resolve(st)));
-    });
+    return settle((done) => fstat(this.fd, done));
   }
 
-  /** The whole file from its start. */
-  async readAll(): Promise<Buffer> {
-    const { size } = await this.stat();
-    let buf = Buffer.allocUnsafe(Math.max(size, 4096));
-    let len = 0;
-    for (;;) {
-      if (len === buf.length) {
-        const grown = Buffer.allocUnsafe(buf.length * 2);
-        buf.copy(grown, 0, 0, len);
-        buf = grown;
-      }
-      const { bytesRead } = await this.read(buf, len, buf.length - len, len);
-      if (bytesRead === 0) return buf.subarray(0, len);
-      len += bytesRead;
-    }
+  /** The whole file (the descriptor is fresh: it reads from the start). */
+  readAll(): Promise<Buffer> {
+    return settle((done) => readFile(this.fd, done));
   }
 
   close(): Promise<void> {
     const fd = this.fd;
     if (fd < 0) return Promise.resolve();
     this.fd = -1;
-    return new Promise((resolve, reject) => {
-      close(fd, (err) => (err ? reject(err) : resolve()));
-    });
+    return settle<void>((done) => close(fd, (err) => done(err, undefined)));
   }
 }
 
 /** `path` opened with `flags` (numeric open flags). */
-export function openForReading(path: string, flags: number): Promise<ReadHandle> {
-  return new Promise((resolve, reject) => {
-    open(path, flags, (err, fd) => (err ? reject(err) : resolve(new ReadHandle(fd))));
-  });
+export async function openForReading(path: string, flags: number): Promise<ReadHandle> {
+  return new ReadHandle(await settle<number>((done) => open(path, flags, done)));
 }
 
 export function listDir(dir: string): Promise<Dirent[]> {
-  return new Promise((resolve, reject) => {
-    readdir(dir, { withFileTypes: true }, (err, entries) => (err ? reject(err) : resolve(entries)));
-  });
+  return settle((done) => readdir(dir, { withFileTypes: true }, done));
 }
 
 export function statNoFollow(path: string): Promise<Stats> {
-  return new Promise((resolve, reject) => {
-    lstat(path, (err, st) => (err ? reject(err) : resolve(st)));
-  });
+  return settle((done) => lstat(path, done));
 }
