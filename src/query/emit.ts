@@ -101,7 +101,8 @@ export class Output {
   /**
    * `file`: the path `stream` writes to. Its errors (a full disk) then fail the next write,
    * flush or end as LW_IO naming the file, instead of an unhandled 'error' event or a wait for
-   * a drain that never comes. Standard output keeps its own handling (cli/output.ts).
+   * a drain that never comes. Standard output (the default, StandardOutput) ends the process
+   * quietly when its reader goes away.
    */
   constructor(stream: OutputSink = new StandardOutput(), file?: string) {
     this.stream = stream;
