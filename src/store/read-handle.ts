@@ -11,7 +11,7 @@ import { close, fstat, lstat, open, read, readdir, readFile } from "node:fs";
  * A promise of what a node:fs callback function gives. Not util.promisify: importing node:util
  * costs a reader's start about 3 ms (see cli/args.ts).
  */
-function settle<T>(call: (done: (err: Error | null, value: T) => void) => void): Promise<T> {
+export function settle<T>(call: (done: (err: Error | null, value: T) => void) => void): Promise<T> {
   return new Promise((resolve, reject) => call((err, value) => (err ? reject(err) : resolve(value))));
 }
 

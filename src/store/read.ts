@@ -23,18 +23,15 @@ import {
 } from "./files.ts";
 import { INDEX_FILE, ORIGINS_DIR, originsDir, parseSegmentName, segmentName, segmentPath } from "./layout.ts";
 import { checkStoreDir, isStoredOrigin, isValidName, streamDir, trustedOwner } from "./names.ts";
-import { listDir, type ReadHandle, statNoFollow } from "./read-handle.ts";
+import { listDir, type ReadHandle, settle, statNoFollow } from "./read-handle.ts";
 import { LF, parseLine, seqAt, TIME_LEN } from "./record.ts";
 import { describeSegment } from "./scan.ts";
 import { lineAtTime, seekLine, seekTime } from "./seek.ts";
 import { readIndex, type SegmentMeta } from "./segment.ts";
 import { decompressFrames } from "./zstd-frames.ts";
 
-// Not util.promisify: importing node:util costs a reader's start-up about 3 ms (see cli/args.ts).
 function decompressAsync(data: Buffer, opts: ZstdOptions = {}): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    zstdDecompress(data, opts, (err, out) => (err ? reject(err) : resolve(out)));
-  });
+  return settle((done) => zstdDecompress(data, opts, done));
 }
 /** Largest output chunk asked of zlib: a frame's whole raw size, so that it comes back as one buffer. */
 const MAX_FRAME_CHUNK = 64 * 1024 * 1024;
